@@ -1,0 +1,46 @@
+"""create_app(settings) -> Litestar: the GraphQL API for the console, and health checks."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Litestar, get
+from litestar.config.cors import CORSConfig
+from strawberry.litestar import make_graphql_controller
+
+from app.db import Database
+from app.graphql.context import build_context
+from app.graphql.schema import schema
+from app.services import build_services
+from app.settings import Settings, get_settings
+
+
+@get("/healthz", sync_to_thread=False, include_in_schema=False)
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
+    """The service: settings are read once; a bad configuration stops start-up with a clear message."""
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    services = build_services(settings)
+    db = database or Database(settings.database_url)
+
+    async def shutdown() -> None:
+        await services.aclose()
+        if database is None:
+            await db.dispose()
+
+    graphql = make_graphql_controller(
+        schema,
+        path="/graphql",
+        graphql_ide="graphiql" if settings.graphql_ide else None,
+        allow_queries_via_get=False,
+        context_getter=build_context,
+    )
+    cors = CORSConfig(allow_origins=settings.cors_origins, allow_credentials=False) if settings.cors_origins else None
+    app = Litestar(route_handlers=[graphql, healthz], on_shutdown=[shutdown], cors_config=cors)
+    app.state.db, app.state.settings, app.state.services = db, settings, services
+    return app

@@ -1,0 +1,74 @@
+"""Expected failures of the domain: raised by services, turned into typed GraphQL errors in one place."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorCode(Enum):
+    """Machine-readable codes of expected failures, shared by every area."""
+
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    SESSION_EXPIRED = "SESSION_EXPIRED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    TOO_SHORT = "TOO_SHORT"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+    ALREADY_MEMBER = "ALREADY_MEMBER"
+    NOT_A_MEMBER = "NOT_A_MEMBER"
+    LAST_ORGANIZATION_ADMIN = "LAST_ORGANIZATION_ADMIN"
+    PERSONAL_ORGANIZATION = "PERSONAL_ORGANIZATION"
+    DEFAULT_PROJECT = "DEFAULT_PROJECT"
+    PROJECT_ARCHIVED = "PROJECT_ARCHIVED"
+    ALREADY_REVOKED = "ALREADY_REVOKED"
+    UNKNOWN_MODEL = "UNKNOWN_MODEL"
+
+
+class DomainError(Exception):
+    """An expected failure with a code, a human message and, for input errors, the field at fault."""
+
+    default_code = ErrorCode.INVALID
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.field = field
+
+
+class Unauthenticated(DomainError):
+    default_code = ErrorCode.UNAUTHENTICATED
+
+
+class Throttled(DomainError):
+    default_code = ErrorCode.TOO_MANY_ATTEMPTS
+
+    def __init__(self, message: str, *, retry_after_seconds: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class Forbidden(DomainError):
+    default_code = ErrorCode.FORBIDDEN
+
+
+class NotFound(DomainError):
+    """Also used for objects that exist but belong to someone else: nothing leaks about them."""
+
+    default_code = ErrorCode.NOT_FOUND
+
+
+class InvalidInput(DomainError):
+    default_code = ErrorCode.INVALID
+
+
+class Conflict(DomainError):
+    """The request is well-formed but the current state forbids it (last admin, already a member, …)."""
+
+    default_code = ErrorCode.INVALID

@@ -1,0 +1,172 @@
+"""Projects, project membership and per-project rate limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.domain.actor import Actor
+from app.domain.errors import Conflict, ErrorCode, InvalidInput, NotFound
+from app.domain.orgs.access import require_member, require_org_admin, require_project
+from app.domain.orgs.models import Membership, OrganizationRole
+from app.domain.projects.models import Project, ProjectMembership, ProjectRateLimit, ProjectRole
+from app.domain.validation import clean_name
+
+MAX_LIMIT = 10**12
+
+
+@dataclass(frozen=True)
+class RateLimitInput:
+    """A project's own per-model ceilings; None leaves that window to the organization's limit."""
+
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    requests_per_day: int | None = None
+    tokens_per_day: int | None = None
+
+
+async def create_project(session: AsyncSession, actor: Actor, org_id: str, *, name: str) -> Project:
+    await require_org_admin(session, actor, org_id)
+    project = Project(organization_id=org_id, name=await _free_name(session, org_id, name))
+    session.add(project)
+    await session.flush()
+    return project
+
+
+async def rename_project(session: AsyncSession, actor: Actor, project_id: str, *, name: str) -> Project:
+    project = await _admin_project(session, actor, project_id)
+    if project.archived_at is not None:
+        raise Conflict("An archived project cannot be renamed.", code=ErrorCode.PROJECT_ARCHIVED)
+    project.name = await _free_name(session, project.organization_id, name, ignore=project.id)
+    session.add(project)
+    return project
+
+
+async def archive_project(session: AsyncSession, actor: Actor, project_id: str) -> Project:
+    """Archive a project: its keys stop working, members whose only project it was lose access."""
+    project = await _admin_project(session, actor, project_id)
+    if project.is_default:
+        raise Conflict("The Default project cannot be archived.", code=ErrorCode.DEFAULT_PROJECT)
+    if project.archived_at is None:
+        project.archived_at = clock.now()
+        session.add(project)
+    return project
+
+
+async def list_projects(session: AsyncSession, actor: Actor, org_id: str) -> list[Project]:
+    """Organization Admins see every project (archived too); others their live assigned ones."""
+    _, role = await require_member(session, actor, org_id)
+    query = select(Project).where(Project.organization_id == org_id).order_by(Project.created_at, Project.id)
+    if role is not OrganizationRole.ORGANIZATION_ADMIN:
+        query = (
+            query.join(ProjectMembership, ProjectMembership.project_id == Project.id)  # type: ignore[arg-type]
+            .where(ProjectMembership.user_id == actor.user_id)
+            .where(Project.archived_at.is_(None))  # type: ignore[union-attr]
+        )
+    return list(await session.scalars(query))
+
+
+async def set_project_member(
+    session: AsyncSession, actor: Actor, project_id: str, *, user_id: str, role: ProjectRole
+) -> ProjectMembership:
+    """Add an organization member to the project, or change their project role."""
+    project, _ = await require_project(session, actor, project_id, admin=True)
+    _live(project)
+    org_membership = await session.get(Membership, (project.organization_id, user_id))
+    if org_membership is None:
+        raise NotFound("This user is not a member of the organization.", code=ErrorCode.NOT_A_MEMBER, field="userId")
+    if org_membership.role is OrganizationRole.ORGANIZATION_ADMIN:
+        raise Conflict(
+            "Organization Admins administer every project already.", code=ErrorCode.ALREADY_MEMBER, field="userId"
+        )
+    membership = await session.get(ProjectMembership, (project_id, user_id))
+    if membership is None:
+        membership = ProjectMembership(project_id=project_id, user_id=user_id, role=role)
+    membership.role = role
+    session.add(membership)
+    await session.flush()
+    return membership
+
+
+async def remove_project_member(session: AsyncSession, actor: Actor, project_id: str, *, user_id: str) -> None:
+    await require_project(session, actor, project_id, admin=True)
+    membership = await session.get(ProjectMembership, (project_id, user_id))
+    if membership is None:
+        raise NotFound("This user is not a member of the project.", code=ErrorCode.NOT_A_MEMBER, field="userId")
+    await session.delete(membership)
+
+
+async def list_project_members(session: AsyncSession, actor: Actor, project_id: str) -> list[ProjectMembership]:
+    await require_project(session, actor, project_id)
+    rows = await session.scalars(
+        select(ProjectMembership)
+        .where(ProjectMembership.project_id == project_id)
+        .order_by(ProjectMembership.created_at, ProjectMembership.user_id)
+    )
+    return list(rows)
+
+
+async def set_project_rate_limit(
+    session: AsyncSession, actor: Actor, project_id: str, *, model_id: str, limits: RateLimitInput, known_models: set[str]
+) -> ProjectRateLimit:
+    """Set a project's ceiling for one model (Organization Admins only)."""
+    project = await _admin_project(session, actor, project_id)
+    if model_id not in known_models:
+        raise InvalidInput(f"Unknown model '{model_id[:100]}'.", code=ErrorCode.UNKNOWN_MODEL, field="model")
+    values = vars(limits)
+    for name, value in values.items():
+        if value is not None and not 0 <= value <= MAX_LIMIT:
+            raise InvalidInput(f"{name} must be between 0 and {MAX_LIMIT}.", field=_camel(name))
+    if all(value is None for value in values.values()):
+        raise InvalidInput("Give at least one limit, or remove the project's limit for this model.")
+    row = await session.get(ProjectRateLimit, (project.id, model_id)) or ProjectRateLimit(
+        project_id=project.id, model_id=model_id
+    )
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.updated_at, row.updated_by = clock.now(), actor.user_id
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def remove_project_rate_limit(session: AsyncSession, actor: Actor, project_id: str, *, model_id: str) -> None:
+    await _admin_project(session, actor, project_id)
+    row = await session.get(ProjectRateLimit, (project_id, model_id))
+    if row is None:
+        raise NotFound("This project has no own limit for that model.", field="model")
+    await session.delete(row)
+
+
+async def _admin_project(session: AsyncSession, actor: Actor, project_id: str) -> Project:
+    """The project, if the actor is an Organization Admin of its organization."""
+    project, _ = await require_project(session, actor, project_id)
+    await require_org_admin(session, actor, project.organization_id)
+    return project
+
+
+async def _free_name(session: AsyncSession, org_id: str, name: str, ignore: str | None = None) -> str:
+    cleaned = clean_name(name)
+    clash = await session.scalar(
+        select(Project.id)
+        .where(Project.organization_id == org_id)
+        .where(Project.name == cleaned)
+        .where(Project.archived_at.is_(None))  # type: ignore[union-attr]
+        .where(Project.id != ignore)
+    )
+    if clash:
+        raise Conflict(f"A project named '{cleaned}' already exists.", field="name")
+    return cleaned
+
+
+def _live(project: Project) -> None:
+    if project.archived_at is not None:
+        raise Conflict("The project is archived.", code=ErrorCode.PROJECT_ARCHIVED)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -1,0 +1,97 @@
+"""The per-request context: database, signed-in user, DataLoaders, settings, payments."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import strawberry
+from litestar import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.litestar import BaseContext
+
+from app.db import Database
+from app.domain.accounts.models import AuthSession, User
+from app.domain.accounts.service import authenticate
+from app.domain.actor import Actor
+from app.domain.errors import DomainError, Unauthenticated
+from app.graphql.loaders import Loaders
+from app.settings import Settings
+
+
+class Context(BaseContext, kw_only=True):
+    """What every resolver may use; built once per request."""
+
+    db: Database
+    settings: Settings
+    services: Any  # the app's long-lived services (payments, mail, …): app.services.Services
+    request_id: str
+    user: User | None = None
+    auth_session: AuthSession | None = None
+    auth_error: DomainError | None = None
+    loaders: Loaders | None = None
+    read_session: AsyncSession | None = None
+
+    async def session(self) -> AsyncSession:
+        """The request's read session, opened on first use."""
+        if self.read_session is None:
+            self.read_session = self.db.reader()
+        return self.read_session
+
+    def actor(self) -> Actor:
+        """The signed-in user, or Unauthenticated (saying why: no token, expired, revoked)."""
+        if self.user is None:
+            raise self.auth_error or Unauthenticated("Sign in first: send `Authorization: Bearer <session token>`.")
+        return Actor(user_id=self.user.id, is_staff=self.user.is_staff)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction; afterwards reads see its effects (fresh snapshot, empty loader caches)."""
+        async with self.db.transaction() as session:
+            yield session
+        await self.end_read()
+
+    async def end_read(self) -> None:
+        """End the read transaction so the next read sees the latest committed data."""
+        if self.read_session is not None:
+            await self.read_session.commit()
+        assert self.loaders is not None
+        self.loaders.clear()
+
+    async def close(self) -> None:
+        if self.read_session is not None:
+            await self.read_session.close()
+
+
+Info = strawberry.Info[Context, None]
+
+
+def bearer_token(request: Request[Any, Any, Any]) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def build_context(request: Request[Any, Any, Any]) -> AsyncIterator[Context]:
+    """Litestar dependency: authenticate the bearer token (if any) and open the request's context."""
+    state = request.app.state
+    context = Context(
+        db=state.db,
+        settings=state.settings,
+        services=state.services,
+        request_id=request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex,
+    )
+    context.loaders = Loaders(context.session)
+    try:
+        token = bearer_token(request)
+        if token:
+            try:
+                context.user, context.auth_session = await authenticate(await context.session(), token)
+            except Unauthenticated as exc:
+                context.auth_error = exc
+            await context.end_read()
+        yield context
+    finally:
+        await context.close()

@@ -1,0 +1,166 @@
+"""Expected failures as data: the ``Error`` interface, its types, and the one mapping from domain errors.
+
+Every mutation returns ``XResult``, a union of its success type and the error types. A field
+extension turns a raised DomainError into the matching error object; anything else stays an
+unexpected error, masked in the response and logged with a correlation id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from enum import Enum
+from typing import Annotated, Any, Union
+
+import strawberry
+from strawberry.extensions import FieldExtension
+
+from app.domain import errors as domain
+
+def describe_enum(enum_class: type[Enum], description: str, **values: str) -> Any:
+    """Expose a domain enum in GraphQL with a description for the type and for every value."""
+    graphql_enum = strawberry.enum(enum_class, description=description)
+    definition = graphql_enum.__strawberry_definition__
+    missing = {value.name for value in definition.values} - set(values)
+    if missing:
+        raise TypeError(f"{enum_class.__name__}: no description for {sorted(missing)}")
+    for value in definition.values:
+        value.description = values[value.name]
+    return graphql_enum
+
+
+ErrorCode = describe_enum(
+    domain.ErrorCode,
+    "Machine-readable code of an expected failure.",
+    UNAUTHENTICATED="No valid session: sign in.",
+    SESSION_EXPIRED="The session has expired: sign in again.",
+    INVALID_CREDENTIALS="Wrong email or password.",
+    TOO_MANY_ATTEMPTS="Too many attempts; wait and try again.",
+    FORBIDDEN="The signed-in user lacks the role this needs.",
+    NOT_FOUND="Nothing with this ID is visible to the signed-in user.",
+    INVALID="The value is not acceptable.",
+    REQUIRED="The value must not be empty.",
+    TOO_LONG="The value is too long.",
+    TOO_SHORT="The value is too short.",
+    INVALID_EMAIL="The email address is malformed.",
+    EMAIL_TAKEN="An account with this email address exists.",
+    ALREADY_MEMBER="The user is already a member.",
+    NOT_A_MEMBER="The user is not a member.",
+    LAST_ORGANIZATION_ADMIN="The last Organization Admin cannot leave, be removed or be demoted.",
+    PERSONAL_ORGANIZATION="Not possible for a Personal organization.",
+    DEFAULT_PROJECT="Not possible for the Default project.",
+    PROJECT_ARCHIVED="The project is archived.",
+    ALREADY_REVOKED="Already revoked.",
+    UNKNOWN_MODEL="No such model in the catalog.",
+)
+
+
+@strawberry.interface(description="An expected failure: a machine-readable code and a message for people.")
+class Error:
+    message: str = strawberry.field(description="What went wrong and what fixes it, in plain words.")
+    code: ErrorCode = strawberry.field(description="Machine-readable reason.")  # type: ignore[valid-type]
+    field: str | None = strawberry.field(
+        default=None, description="The input field at fault (camelCase), when one is."
+    )
+
+
+@strawberry.type(description="The request needs a signed-in user, or the session is no longer valid.")
+class UnauthenticatedError(Error):
+    pass
+
+
+@strawberry.type(description="The signed-in user lacks the role this needs.")
+class ForbiddenError(Error):
+    pass
+
+
+@strawberry.type(description="Nothing with this ID is visible to the signed-in user.")
+class NotFoundError(Error):
+    pass
+
+
+@strawberry.type(description="The input is malformed or out of range; `field` says which.")
+class InvalidInputError(Error):
+    pass
+
+
+@strawberry.type(description="The request is valid but the current state does not allow it.")
+class ConflictError(Error):
+    pass
+
+
+@strawberry.type(description="Too many attempts; wait before trying again.")
+class TooManyAttemptsError(Error):
+    retry_after_seconds: int = strawberry.field(description="Seconds to wait before the next attempt.")
+
+
+COMMON_ERRORS: tuple[type, ...] = (
+    UnauthenticatedError,
+    ForbiddenError,
+    NotFoundError,
+    InvalidInputError,
+    ConflictError,
+)
+
+# domain error class -> (GraphQL type, extra attributes to copy); other areas register theirs
+_MAPPING: dict[type[domain.DomainError], Callable[[Any], Any]] = {}
+
+
+def register(error_class: type[domain.DomainError], make: Callable[[Any], Any]) -> None:
+    """Declare how a domain error becomes a GraphQL error object."""
+    _MAPPING[error_class] = make
+
+
+def _plain(graphql_type: type) -> Callable[[domain.DomainError], Any]:
+    return lambda exc: graphql_type(message=exc.message, code=exc.code, field=exc.field)
+
+
+register(domain.Unauthenticated, _plain(UnauthenticatedError))
+register(domain.Forbidden, _plain(ForbiddenError))
+register(domain.NotFound, _plain(NotFoundError))
+register(domain.InvalidInput, _plain(InvalidInputError))
+register(domain.Conflict, _plain(ConflictError))
+register(
+    domain.Throttled,
+    lambda exc: TooManyAttemptsError(
+        message=exc.message, code=exc.code, field=exc.field, retry_after_seconds=exc.retry_after_seconds
+    ),
+)
+
+
+def to_graphql(exc: domain.DomainError) -> Any:
+    """The GraphQL error object for a domain error (the most specific registered class wins)."""
+    for cls in type(exc).__mro__:
+        if cls in _MAPPING:
+            return _MAPPING[cls](exc)
+    raise exc
+
+
+class ExpectedErrors(FieldExtension):
+    """Returns raised domain errors as union members of the field's result."""
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: strawberry.Info, **kwargs: Any
+    ) -> Any:
+        try:
+            return await next_(source, info, **kwargs)
+        except domain.DomainError as exc:
+            return to_graphql(exc)
+
+
+def result_union(name: str, success: type, *extra_errors: type, description: str | None = None) -> Any:
+    """``Annotated[success | common errors | extra, strawberry.union(name)]`` for a mutation's result."""
+    members = (success, *COMMON_ERRORS, *extra_errors)
+    return Annotated[
+        Union[members],  # noqa: UP007  (built at run time from a tuple)
+        strawberry.union(name, description=description or f"The result of {name.removesuffix('Result')}."),
+    ]
+
+
+def mutation(description: str) -> Any:
+    """A mutation field whose domain errors come back as typed union members."""
+    return strawberry.mutation(description=description, extensions=[ExpectedErrors()])
+
+
+def field_with_errors(description: str) -> Any:
+    """A query field that may answer with a typed error (e.g. FORBIDDEN) instead of its value."""
+    return strawberry.field(description=description, extensions=[ExpectedErrors()])

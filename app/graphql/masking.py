@@ -1,0 +1,36 @@
+"""Unexpected errors: logged with a correlation id, shown to the client only as that id."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.relay.types import GlobalIDValueError
+from strawberry.types import ExecutionContext
+
+logger = logging.getLogger("app.graphql")
+
+# Exceptions that describe the client's input (a malformed global ID): their message is safe and useful.
+_CLIENT_ERRORS: tuple[type[BaseException], ...] = (GlobalIDValueError,)
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, (GraphQLError, *_CLIENT_ERRORS))
+
+
+def process_errors(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
+    """Mask each unexpected error in place and log it; leave the client's own mistakes readable."""
+    context: Any = execution_context.context if execution_context else None
+    request_id = getattr(context, "request_id", None) or "-"
+    for index, error in enumerate(errors):
+        if not is_unexpected(error):
+            logger.info("GraphQL request error [%s]: %s", request_id, error.message)
+            continue
+        correlation_id = request_id if index == 0 else f"{request_id}-{index}"
+        logger.error(
+            "Unexpected error [%s] at %s", correlation_id, error.path, exc_info=error.original_error
+        )
+        error.message = f"Internal server error; quote reference {correlation_id} to support."
+        error.extensions = {"code": "INTERNAL_SERVER_ERROR", "correlationId": correlation_id}

@@ -1,0 +1,77 @@
+"""The GraphQL schema: every area's queries and mutations merged, with the protective extensions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry import relay
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from app.graphql import masking
+from app.graphql.accounts import AccountMutations, AccountQueries
+from app.graphql.api_keys import ApiKeyMutations
+from app.graphql.orgs import OrganizationMutations
+from app.graphql.projects import ProjectMutations
+from app.graphql.types import ApiKey, Organization, OrganizationMember, Project, User
+from app.settings import Settings, get_settings
+
+
+@strawberry.type
+class NodeQueries:
+    node: relay.Node | None = relay.node(
+        description="Any object by its global ID; null when it does not exist or is not visible to you."
+    )
+
+
+Query = merge_types("Query", (NodeQueries, AccountQueries))
+Mutation = merge_types(
+    "Mutation", (AccountMutations, OrganizationMutations, ProjectMutations, ApiKeyMutations)
+)
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        masking.process_errors(errors, execution_context)
+
+
+class IntrospectionSwitch(SchemaExtension):
+    """Refuses introspection when the app's settings turn it off (read per request from the context)."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if not getattr(getattr(context, "settings", None), "graphql_introspection", True):
+            rules = self.execution_context.validation_rules
+            self.execution_context.validation_rules = (*rules, NoSchemaIntrospectionCustomRule)
+        yield
+
+
+def build_schema(settings: Settings) -> Schema:
+    """The schema with the caches and limits on. Build it once per process: fields cannot be shared."""
+    extensions: list[Any] = [
+        ParserCache,
+        ValidationCache,
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        IntrospectionSwitch,
+    ]
+    types: list[Any] = [User, Organization, OrganizationMember, Project, ApiKey]
+    return Schema(query=Query, mutation=Mutation, extensions=extensions, types=types)
+
+
+# The process's one schema; `strawberry export-schema app.graphql.schema:schema` reads it too.
+schema = build_schema(get_settings())

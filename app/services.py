@@ -1,0 +1,25 @@
+"""The app's long-lived services, built once at start-up and shared by every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.domain.catalog.loader import load_catalog
+from app.domain.catalog.models import Catalog
+from app.settings import Settings
+
+
+@dataclass
+class Services:
+    catalog: Catalog
+
+    def model_ids(self) -> set[str]:
+        return {model.id for model in self.catalog.models}
+
+    async def aclose(self) -> None:
+        """Release what the services hold (provider clients, connections)."""
+
+
+def build_services(settings: Settings) -> Services:
+    """Load and check everything the app needs; bad configuration stops start-up here."""
+    return Services(catalog=load_catalog(settings.catalog_path))
