@@ -24,7 +24,9 @@ def healthz() -> dict[str, str]:
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
     """The service: settings are read once; a bad configuration stops start-up with a clear message."""
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     services = build_services(settings)
     db = database or Database(settings.database_url)
 
@@ -40,7 +42,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         allow_queries_via_get=False,
         context_getter=build_context,
     )
-    cors = CORSConfig(allow_origins=settings.cors_origins, allow_credentials=False) if settings.cors_origins else None
+    cors = (
+        CORSConfig(allow_origins=settings.cors_origins, allow_credentials=False)
+        if settings.cors_origins
+        else None
+    )
     app = Litestar(route_handlers=[graphql, healthz], on_shutdown=[shutdown], cors_config=cors)
     app.state.db, app.state.settings, app.state.services = db, settings, services
     return app

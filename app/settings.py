@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -34,7 +33,9 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 3000
     log_level: str = "INFO"
-    catalog_path: Path | None = Field(default=None, description="Model catalog TOML; default: the one in the app")
+    catalog_path: Path | None = Field(
+        default=None, description="Model catalog TOML; default: the one in the app"
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -11,11 +11,10 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+import httpx
 import pytest
 from argon2 import PasswordHasher, profiles
-import httpx
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
@@ -24,7 +23,7 @@ from app.asgi import create_app
 from app.db import Database
 from app.domain.accounts import passwords
 from app.settings import Settings
-from tests.support import GraphQL
+from tests.support import GraphQL, World, build_world
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -51,6 +50,11 @@ def _postgres_available() -> str | None:
 
 
 _POSTGRES_PROBLEM = _postgres_available()
+
+
+def postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used by the tests, or None when it can."""
+    return _POSTGRES_PROBLEM
 _pg_schema_ready = False
 
 
@@ -108,7 +112,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 async def client(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
     """The app over HTTP, on the test database, in the test's own event loop (asyncpg ties connections to it)."""
     app = create_app(settings, database=database)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
         yield http
     await app.state.services.aclose()
 
@@ -125,3 +131,9 @@ def clock() -> Iterator[clock_module.FrozenClock]:
 @pytest.fixture
 def gql(client: httpx.AsyncClient) -> GraphQL:
     return GraphQL(client)
+
+
+@pytest.fixture
+async def world(database: Database, settings: Settings) -> World:
+    """Acme with people in every role, an outsider's org, and staff (see tests/support.py)."""
+    return await build_world(database, settings)

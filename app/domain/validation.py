@@ -33,6 +33,8 @@ def normalize_email(value: str, *, field: str = "email") -> str:
         result = validate_email(candidate, check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidInput(
-            f"'{candidate[:80]}' is not a valid email address: {exc}", code=ErrorCode.INVALID_EMAIL, field=field
+            f"'{candidate[:80]}' is not a valid email address: {exc}",
+            code=ErrorCode.INVALID_EMAIL,
+            field=field,
         ) from None
     return result.normalized.lower()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
 from app.domain.accounts import service as accounts
 from app.domain.orgs import service as orgs
 from app.graphql.context import Info
-from app.graphql.errors import TooManyAttemptsError, mutation, result_union
+from app.graphql.errors import INPUT, TooManyAttemptsError, mutation, result_union
 from app.graphql.types import Me, Organization, OrganizationMembership, User
 
 
@@ -28,7 +29,9 @@ class SignInInput:
 
 @strawberry.input(description="Which sessions to end.")
 class SignOutInput:
-    everywhere: bool = strawberry.field(default=False, description="End every session of the user, not only this one.")
+    everywhere: bool = strawberry.field(
+        default=False, description="End every session of the user, not only this one."
+    )
 
 
 @strawberry.type(description="A new session. Send the token as `Authorization: Bearer <token>`.")
@@ -49,7 +52,9 @@ SignOutResult = result_union("SignOutResult", SignOutPayload)
 
 
 def _payload(signed_in: accounts.SignedIn) -> SessionPayload:
-    return SessionPayload(token=signed_in.token, expires_at=signed_in.expires_at, user=User.from_model(signed_in.user))
+    return SessionPayload(
+        token=signed_in.token, expires_at=signed_in.expires_at, user=User.from_model(signed_in.user)
+    )
 
 
 @strawberry.type
@@ -66,7 +71,9 @@ class AccountQueries:
             is_staff=context.user.is_staff,
             session_expires_at=context.auth_session.expires_at,
             organizations=[
-                OrganizationMembership(organization=Organization.from_model(m.organization, m.role), role=m.role)
+                OrganizationMembership(
+                    organization=Organization.from_model(m.organization, m.role), role=m.role
+                )
                 for m in memberships
             ],
         )
@@ -75,26 +82,33 @@ class AccountQueries:
 @strawberry.type
 class AccountMutations:
     @mutation("Create an account with its Personal organization and Default project, and sign in.")
-    async def sign_up(self, info: Info, input: SignUpInput) -> SignUpResult:
+    async def sign_up(self, info: Info, input: Annotated[SignUpInput, INPUT]) -> SignUpResult:
         async with info.context.transaction() as session:
             signed_in = await accounts.sign_up(
-                session, email=input.email, password=input.password, name=input.name, settings=info.context.settings
+                session,
+                email=input.email,
+                password=input.password,
+                name=input.name,
+                settings=info.context.settings,
             )
         return _payload(signed_in)
 
     @mutation("Sign in with email and password. Repeated failures lock the address for a while.")
-    async def sign_in(self, info: Info, input: SignInInput) -> SignInResult:
+    async def sign_in(self, info: Info, input: Annotated[SignInInput, INPUT]) -> SignInResult:
         signed_in = await accounts.sign_in(
             info.context.db, email=input.email, password=input.password, settings=info.context.settings
         )
         return _payload(signed_in)
 
     @mutation("End the current session (or every session of the user).")
-    async def sign_out(self, info: Info, input: SignOutInput) -> SignOutResult:
+    async def sign_out(self, info: Info, input: Annotated[SignOutInput, INPUT]) -> SignOutResult:
         actor = info.context.actor()
         assert info.context.auth_session is not None
         async with info.context.transaction() as session:
             count = await accounts.sign_out(
-                session, auth_session_id=info.context.auth_session.id, user_id=actor.user_id, everywhere=input.everywhere
+                session,
+                auth_session_id=info.context.auth_session.id,
+                user_id=actor.user_id,
+                everywhere=input.everywhere,
             )
         return SignOutPayload(revoked_sessions=count)

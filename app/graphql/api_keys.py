@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry import relay
 
 from app.domain.api_keys import service as api_keys
 from app.graphql.context import Info
-from app.graphql.errors import mutation, result_union
+from app.graphql.errors import INPUT, mutation, result_union
 from app.graphql.ids import node_id
 from app.graphql.types import ApiKey
 
@@ -41,7 +43,9 @@ RevokeApiKeyResult = result_union("RevokeApiKeyResult", RevokeApiKeyPayload)
 @strawberry.type
 class ApiKeyMutations:
     @mutation("Create an API key (Organization Admins and the project's Project Admins).")
-    async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyResult:
+    async def create_api_key(
+        self, info: Info, input: Annotated[CreateApiKeyInput, INPUT]
+    ) -> CreateApiKeyResult:
         actor = info.context.actor()
         project_id = node_id(input.project_id, "Project", "projectId")
         async with info.context.transaction() as session:
@@ -49,8 +53,12 @@ class ApiKeyMutations:
         return CreateApiKeyPayload(api_key=ApiKey.from_model(created.api_key), secret=created.secret)
 
     @mutation("Revoke an API key (Organization Admins and the project's Project Admins); it stops at once.")
-    async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> RevokeApiKeyResult:
+    async def revoke_api_key(
+        self, info: Info, input: Annotated[RevokeApiKeyInput, INPUT]
+    ) -> RevokeApiKeyResult:
         actor = info.context.actor()
         async with info.context.transaction() as session:
-            api_key = await api_keys.revoke_api_key(session, actor, node_id(input.api_key_id, "ApiKey", "apiKeyId"))
+            api_key = await api_keys.revoke_api_key(
+                session, actor, node_id(input.api_key_id, "ApiKey", "apiKeyId")
+            )
         return RevokeApiKeyPayload(api_key=ApiKey.from_model(api_key))

@@ -43,7 +43,9 @@ class Context(BaseContext, kw_only=True):
     def actor(self) -> Actor:
         """The signed-in user, or Unauthenticated (saying why: no token, expired, revoked)."""
         if self.user is None:
-            raise self.auth_error or Unauthenticated("Sign in first: send `Authorization: Bearer <session token>`.")
+            raise self.auth_error or Unauthenticated(
+                "Sign in first: send `Authorization: Bearer <session token>`."
+            )
         return Actor(user_id=self.user.id, is_staff=self.user.is_staff)
 
     @asynccontextmanager

@@ -16,6 +16,7 @@ from strawberry.extensions import FieldExtension
 
 from app.domain import errors as domain
 
+
 def describe_enum(enum_class: type[Enum], description: str, **values: str) -> Any:
     """Expose a domain enum in GraphQL with a description for the type and for every value."""
     graphql_enum = strawberry.enum(enum_class, description=description)
@@ -154,6 +155,10 @@ def result_union(name: str, success: type, *extra_errors: type, description: str
         Union[members],  # noqa: UP007  (built at run time from a tuple)
         strawberry.union(name, description=description or f"The result of {name.removesuffix('Result')}."),
     ]
+
+
+# The one argument of every mutation: `input: Annotated[XInput, INPUT]`.
+INPUT = strawberry.argument(description="The operation's input; its type documents each field.")
 
 
 def mutation(description: str) -> Any:

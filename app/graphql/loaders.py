@@ -22,7 +22,9 @@ Session = Callable[[], Awaitable[AsyncSession]]
 
 def _by_id(session: Session, model: Any) -> DataLoader[Any, Any]:
     async def load(ids: Sequence[str]) -> list[Any]:
-        rows = {row.id: row for row in await (await session()).scalars(select(model).where(model.id.in_(ids)))}
+        rows = {
+            row.id: row for row in await (await session()).scalars(select(model).where(model.id.in_(ids)))
+        }
         return [rows.get(i) for i in ids]
 
     return DataLoader(load_fn=load)
@@ -48,11 +50,15 @@ class Loaders:
         self.user = _by_id(session, User)
         self.project = _by_id(session, Project)
         self.members_by_org = _grouped(
-            session, Membership.organization_id, (Membership.created_at, Membership.user_id)  # type: ignore[arg-type]
+            session,
+            Membership.organization_id,
+            (Membership.created_at, Membership.user_id),  # type: ignore[arg-type]
         )
         self.api_keys_by_project = _grouped(session, ApiKey.project_id, (ApiKey.created_at, ApiKey.id))  # type: ignore[arg-type]
         self.project_members_by_project = _grouped(
-            session, ProjectMembership.project_id, (ProjectMembership.created_at, ProjectMembership.user_id)  # type: ignore[arg-type]
+            session,
+            ProjectMembership.project_id,
+            (ProjectMembership.created_at, ProjectMembership.user_id),  # type: ignore[arg-type]
         )
         self.projects_by_org = _grouped(session, Project.organization_id, (Project.created_at, Project.id))  # type: ignore[arg-type]
         self._session = session

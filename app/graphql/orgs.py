@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry import relay
 
@@ -10,7 +12,7 @@ from app.domain.orgs import service as orgs
 from app.domain.orgs.models import OrganizationRole, OrganizationType
 from app.graphql.context import Info
 from app.graphql.enums import OrganizationRoleEnum, OrganizationTypeEnum
-from app.graphql.errors import mutation, result_union
+from app.graphql.errors import INPUT, mutation, result_union
 from app.graphql.ids import node_id
 from app.graphql.types import Organization, OrganizationMember
 
@@ -62,7 +64,9 @@ class MemberPayload:
 
 @strawberry.type(description="Done.")
 class MembershipEndedPayload:
-    organization_id: relay.GlobalID = strawberry.field(description="The organization the membership ended in.")
+    organization_id: relay.GlobalID = strawberry.field(
+        description="The organization the membership ended in."
+    )
 
 
 CreateOrganizationResult = result_union("CreateOrganizationResult", OrganizationPayload)
@@ -84,46 +88,72 @@ def _user_id(gid: relay.GlobalID) -> str:
 @strawberry.type
 class OrganizationMutations:
     @mutation("Create a Team organization with its Default project; you become its Organization Admin.")
-    async def create_organization(self, info: Info, input: CreateOrganizationInput) -> CreateOrganizationResult:
+    async def create_organization(
+        self, info: Info, input: Annotated[CreateOrganizationInput, INPUT]
+    ) -> CreateOrganizationResult:
         actor = info.context.actor()
         async with info.context.transaction() as session:
             organization = await orgs.create_team_organization(session, actor, name=input.name)
-        return OrganizationPayload(organization=Organization.from_model(organization, OrganizationRole.ORGANIZATION_ADMIN))
+        return OrganizationPayload(
+            organization=Organization.from_model(organization, OrganizationRole.ORGANIZATION_ADMIN)
+        )
 
     @mutation("Rename an organization (Organization Admins).")
-    async def rename_organization(self, info: Info, input: RenameOrganizationInput) -> RenameOrganizationResult:
+    async def rename_organization(
+        self, info: Info, input: Annotated[RenameOrganizationInput, INPUT]
+    ) -> RenameOrganizationResult:
         actor = info.context.actor()
         async with info.context.transaction() as session:
-            organization = await orgs.rename_organization(session, actor, _org_id(input.organization_id), name=input.name)
-        return OrganizationPayload(organization=Organization.from_model(organization, OrganizationRole.ORGANIZATION_ADMIN))
+            organization = await orgs.rename_organization(
+                session, actor, _org_id(input.organization_id), name=input.name
+            )
+        return OrganizationPayload(
+            organization=Organization.from_model(organization, OrganizationRole.ORGANIZATION_ADMIN)
+        )
 
     @mutation("Change an organization's type (platform staff only; customers contact support).")
-    async def set_organization_type(self, info: Info, input: SetOrganizationTypeInput) -> SetOrganizationTypeResult:
+    async def set_organization_type(
+        self, info: Info, input: Annotated[SetOrganizationTypeInput, INPUT]
+    ) -> SetOrganizationTypeResult:
         actor = info.context.actor()
         org_id = _org_id(input.organization_id)
         async with info.context.transaction() as session:
-            organization = await orgs.set_organization_type(session, actor, org_id, type=OrganizationType(input.type))
+            organization = await orgs.set_organization_type(
+                session, actor, org_id, type=OrganizationType(input.type)
+            )
             role = await access.organization_role(session, actor, org_id)
         return OrganizationPayload(organization=Organization.from_model(organization, role))
 
     @mutation("Change a member's organization role (Organization Admins). The last admin cannot be demoted.")
-    async def change_member_role(self, info: Info, input: ChangeMemberRoleInput) -> ChangeMemberRoleResult:
+    async def change_member_role(
+        self, info: Info, input: Annotated[ChangeMemberRoleInput, INPUT]
+    ) -> ChangeMemberRoleResult:
         actor = info.context.actor()
         async with info.context.transaction() as session:
             membership = await orgs.change_member_role(
-                session, actor, _org_id(input.organization_id), user_id=_user_id(input.user_id), role=input.role
+                session,
+                actor,
+                _org_id(input.organization_id),
+                user_id=_user_id(input.user_id),
+                role=input.role,
             )
         return MemberPayload(member=OrganizationMember.from_model(membership))
 
     @mutation("Remove a member from the organization and its projects (Organization Admins).")
-    async def remove_member(self, info: Info, input: RemoveMemberInput) -> RemoveMemberResult:
+    async def remove_member(
+        self, info: Info, input: Annotated[RemoveMemberInput, INPUT]
+    ) -> RemoveMemberResult:
         actor = info.context.actor()
         async with info.context.transaction() as session:
-            await orgs.remove_member(session, actor, _org_id(input.organization_id), user_id=_user_id(input.user_id))
+            await orgs.remove_member(
+                session, actor, _org_id(input.organization_id), user_id=_user_id(input.user_id)
+            )
         return MembershipEndedPayload(organization_id=input.organization_id)
 
     @mutation("Leave an organization. The last Organization Admin cannot leave.")
-    async def leave_organization(self, info: Info, input: LeaveOrganizationInput) -> LeaveOrganizationResult:
+    async def leave_organization(
+        self, info: Info, input: Annotated[LeaveOrganizationInput, INPUT]
+    ) -> LeaveOrganizationResult:
         actor = info.context.actor()
         async with info.context.transaction() as session:
             await orgs.leave_organization(session, actor, _org_id(input.organization_id))

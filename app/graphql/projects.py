@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry import relay
 
@@ -10,7 +12,7 @@ from app.domain.projects import service as projects
 from app.domain.projects.models import ProjectRole
 from app.graphql.context import Info
 from app.graphql.enums import ProjectRoleEnum
-from app.graphql.errors import mutation, result_union
+from app.graphql.errors import INPUT, mutation, result_union
 from app.graphql.ids import node_id
 from app.graphql.types import Project, ProjectMember, ProjectRateLimit
 
@@ -18,7 +20,9 @@ from app.graphql.types import Project, ProjectMember, ProjectRateLimit
 @strawberry.input(description="A new project in an organization.")
 class CreateProjectInput:
     organization_id: relay.GlobalID = strawberry.field(description="The organization.")
-    name: str = strawberry.field(description="The project's name (1 to 100 characters, unique among live projects).")
+    name: str = strawberry.field(
+        description="The project's name (1 to 100 characters, unique among live projects)."
+    )
 
 
 @strawberry.input(description="A new name for a project.")
@@ -35,7 +39,9 @@ class ArchiveProjectInput:
 @strawberry.input(description="Add an organization member to a project, or change their project role.")
 class SetProjectMemberInput:
     project_id: relay.GlobalID = strawberry.field(description="The project.")
-    user_id: relay.GlobalID = strawberry.field(description="The member's user ID; they must be in the organization.")
+    user_id: relay.GlobalID = strawberry.field(
+        description="The member's user ID; they must be in the organization."
+    )
     role: ProjectRoleEnum = strawberry.field(description="Their role in the project.")  # type: ignore[valid-type]
 
 
@@ -45,7 +51,9 @@ class RemoveProjectMemberInput:
     user_id: relay.GlobalID = strawberry.field(description="The member's user ID.")
 
 
-@strawberry.input(description="A project's own ceiling for one model; a null limit leaves that window to the org.")
+@strawberry.input(
+    description="A project's own ceiling for one model; a null limit leaves that window to the org."
+)
 class SetProjectRateLimitInput:
     project_id: relay.GlobalID = strawberry.field(description="The project.")
     model: str = strawberry.field(description="The model's catalog id, e.g. `gpt-oss-120b`.")
@@ -94,7 +102,9 @@ def _project_id(gid: relay.GlobalID) -> str:
 @strawberry.type
 class ProjectMutations:
     @mutation("Create a project (Organization Admins).")
-    async def create_project(self, info: Info, input: CreateProjectInput) -> CreateProjectResult:
+    async def create_project(
+        self, info: Info, input: Annotated[CreateProjectInput, INPUT]
+    ) -> CreateProjectResult:
         actor = info.context.actor()
         org_id = node_id(input.organization_id, "Organization", "organizationId")
         async with info.context.transaction() as session:
@@ -102,34 +112,50 @@ class ProjectMutations:
         return ProjectPayload(project=Project.from_model(project, ProjectRole.PROJECT_ADMIN))
 
     @mutation("Rename a project (Organization Admins).")
-    async def rename_project(self, info: Info, input: RenameProjectInput) -> RenameProjectResult:
+    async def rename_project(
+        self, info: Info, input: Annotated[RenameProjectInput, INPUT]
+    ) -> RenameProjectResult:
         actor = info.context.actor()
         async with info.context.transaction() as session:
-            project = await projects.rename_project(session, actor, _project_id(input.project_id), name=input.name)
+            project = await projects.rename_project(
+                session, actor, _project_id(input.project_id), name=input.name
+            )
         return ProjectPayload(project=Project.from_model(project, ProjectRole.PROJECT_ADMIN))
 
     @mutation("Archive a project (Organization Admins): its keys stop at once. The Default project stays.")
-    async def archive_project(self, info: Info, input: ArchiveProjectInput) -> ArchiveProjectResult:
+    async def archive_project(
+        self, info: Info, input: Annotated[ArchiveProjectInput, INPUT]
+    ) -> ArchiveProjectResult:
         actor = info.context.actor()
         async with info.context.transaction() as session:
             project = await projects.archive_project(session, actor, _project_id(input.project_id))
         return ProjectPayload(project=Project.from_model(project, ProjectRole.PROJECT_ADMIN))
 
-    @mutation("Add an organization member to a project or change their role (Org Admins, the project's admins).")
-    async def set_project_member(self, info: Info, input: SetProjectMemberInput) -> SetProjectMemberResult:
+    @mutation(
+        "Add an organization member to a project or change their role (Org Admins, the project's admins)."
+    )
+    async def set_project_member(
+        self, info: Info, input: Annotated[SetProjectMemberInput, INPUT]
+    ) -> SetProjectMemberResult:
         actor = info.context.actor()
         project_id = _project_id(input.project_id)
         user_id = node_id(input.user_id, "User", "userId")
         async with info.context.transaction() as session:
-            membership = await projects.set_project_member(session, actor, project_id, user_id=user_id, role=input.role)
+            membership = await projects.set_project_member(
+                session, actor, project_id, user_id=user_id, role=input.role
+            )
             project, role = await require_project(session, actor, project_id)
         return ProjectMemberPayload(
             project=Project.from_model(project, role),
-            member=ProjectMember(user_id=membership.user_id, role=membership.role, added_at=membership.created_at),
+            member=ProjectMember(
+                user_id=membership.user_id, role=membership.role, added_at=membership.created_at
+            ),
         )
 
     @mutation("Take a member off a project (Org Admins, the project's admins).")
-    async def remove_project_member(self, info: Info, input: RemoveProjectMemberInput) -> RemoveProjectMemberResult:
+    async def remove_project_member(
+        self, info: Info, input: Annotated[RemoveProjectMemberInput, INPUT]
+    ) -> RemoveProjectMemberResult:
         actor = info.context.actor()
         project_id = _project_id(input.project_id)
         async with info.context.transaction() as session:
@@ -140,7 +166,9 @@ class ProjectMutations:
         return ProjectPayload(project=Project.from_model(project, role))
 
     @mutation("Set a project's own rate limit for a model, below the organization's (Organization Admins).")
-    async def set_project_rate_limit(self, info: Info, input: SetProjectRateLimitInput) -> SetProjectRateLimitResult:
+    async def set_project_rate_limit(
+        self, info: Info, input: Annotated[SetProjectRateLimitInput, INPUT]
+    ) -> SetProjectRateLimitResult:
         actor = info.context.actor()
         limits = projects.RateLimitInput(
             requests_per_minute=input.requests_per_minute,
@@ -158,11 +186,13 @@ class ProjectMutations:
                 known_models=info.context.services.model_ids(),
             )
             project, role = await require_project(session, actor, row.project_id)
-        return ProjectRateLimitPayload(project=Project.from_model(project, role), rate_limit=ProjectRateLimit.from_model(row))
+        return ProjectRateLimitPayload(
+            project=Project.from_model(project, role), rate_limit=ProjectRateLimit.from_model(row)
+        )
 
     @mutation("Remove a project's own rate limit for a model (Organization Admins).")
     async def remove_project_rate_limit(
-        self, info: Info, input: RemoveProjectRateLimitInput
+        self, info: Info, input: Annotated[RemoveProjectRateLimitInput, INPUT]
     ) -> RemoveProjectRateLimitResult:
         actor = info.context.actor()
         project_id = _project_id(input.project_id)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import strawberry
-from collections.abc import Iterator
-
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry import relay
@@ -41,10 +40,17 @@ Query = merge_types("Query", (NodeQueries, AccountQueries))
 Mutation = merge_types(
     "Mutation", (AccountMutations, OrganizationMutations, ProjectMutations, ApiKeyMutations)
 )
+Query.__strawberry_definition__.description = "What the console reads. Lists are Relay connections."
+Mutation.__strawberry_definition__.description = (
+    "What the console changes. Each mutation takes one `input` and returns a union of its success type "
+    "and typed errors (implementing `Error`)."
+)
 
 
 class Schema(strawberry.Schema):
-    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
         masking.process_errors(errors, execution_context)
 
 

@@ -18,9 +18,11 @@ from app.domain.api_keys import service as api_keys
 from app.domain.api_keys.models import ApiKey as ApiKeyModel
 from app.domain.errors import DomainError, Forbidden, NotFound
 from app.domain.orgs import access
-from app.domain.orgs.models import Membership, Organization as OrganizationModel, OrganizationRole
-from app.domain.projects.models import Project as ProjectModel, ProjectMembership, ProjectRateLimit as RateLimitModel
-from app.domain.projects.models import ProjectRole
+from app.domain.orgs.models import Membership, OrganizationRole
+from app.domain.orgs.models import Organization as OrganizationModel
+from app.domain.projects.models import Project as ProjectModel
+from app.domain.projects.models import ProjectMembership, ProjectRole
+from app.domain.projects.models import ProjectRateLimit as RateLimitModel
 from app.graphql.context import Info
 from app.graphql.enums import OrganizationRoleEnum, OrganizationTypeEnum, ProjectRoleEnum
 from app.graphql.errors import ForbiddenError, field_with_errors
@@ -113,7 +115,9 @@ class OrganizationMember(relay.Node):
     async def project_roles(self, info: Info) -> list[ProjectAssignment]:
         assert info.context.loaders
         by_user = await info.context.loaders.project_memberships_in_org(self.organization_id)
-        return [ProjectAssignment(project_id=m.project_id, role=m.role) for m in by_user.get(self.user_id, [])]
+        return [
+            ProjectAssignment(project_id=m.project_id, role=m.role) for m in by_user.get(self.user_id, [])
+        ]
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
@@ -162,16 +166,22 @@ class ProjectRateLimit:
         )
 
 
-@strawberry.type(description="An API key of a project. Its secret is shown once, at creation; lists show it masked.")
+@strawberry.type(
+    description="An API key of a project. Its secret is shown once, at creation; lists show it masked."
+)
 class ApiKey(relay.Node):
     key_id: relay.NodeID[str]
     project_id: strawberry.Private[str]
     creator_id: strawberry.Private[str | None]
     name: str = strawberry.field(description="The key's name.")
-    masked_key: str = strawberry.field(description="The key's first and last characters, e.g. `csk-ab12…wxyz`.")
+    masked_key: str = strawberry.field(
+        description="The key's first and last characters, e.g. `csk-ab12…wxyz`."
+    )
     created_at: datetime = strawberry.field(description="When the key was created (UTC).")
     last_used_at: datetime | None = strawberry.field(description="When the key last ran a request (UTC).")
-    revoked_at: datetime | None = strawberry.field(description="When the key was revoked (UTC); null: active.")
+    revoked_at: datetime | None = strawberry.field(
+        description="When the key was revoked (UTC); null: active."
+    )
 
     @classmethod
     def from_model(cls, key: ApiKeyModel) -> ApiKey:
@@ -210,7 +220,9 @@ class Project(relay.Node):
     name: str = strawberry.field(description="The project's name.")
     is_default: bool = strawberry.field(description="Whether this is the organization's Default project.")
     created_at: datetime = strawberry.field(description="When the project was created (UTC).")
-    archived_at: datetime | None = strawberry.field(description="When it was archived (UTC); its keys stop then.")
+    archived_at: datetime | None = strawberry.field(
+        description="When it was archived (UTC); its keys stop then."
+    )
     viewer_role: ProjectRoleEnum = strawberry.field(  # type: ignore[valid-type]
         description="The signed-in user's role here (Organization Admins are Project Admins everywhere)."
     )
@@ -233,15 +245,23 @@ class Project(relay.Node):
         organization, role = await access.require_member(session, info.context.actor(), self.organization_id)
         return Organization.from_model(organization, role)
 
-    @relay.connection(relay.ListConnection[ApiKey], description="The project's API keys, masked, oldest first.")
+    @relay.connection(
+        relay.ListConnection[ApiKey], description="The project's API keys, masked, oldest first."
+    )
     async def api_keys(self, info: Info) -> Iterable[ApiKey]:
         assert info.context.loaders
-        return [ApiKey.from_model(k) for k in await info.context.loaders.api_keys_by_project.load(self.project_id)]
+        return [
+            ApiKey.from_model(k) for k in await info.context.loaders.api_keys_by_project.load(self.project_id)
+        ]
 
-    @strawberry.field(description="The project's members and their project roles (Organization Admins are implied).")
+    @strawberry.field(
+        description="The project's members and their project roles (Organization Admins are implied)."
+    )
     async def members(self, info: Info) -> list[ProjectMember]:
         assert info.context.loaders
-        rows: list[ProjectMembership] = await info.context.loaders.project_members_by_project.load(self.project_id)
+        rows: list[ProjectMembership] = await info.context.loaders.project_members_by_project.load(
+            self.project_id
+        )
         return [ProjectMember(user_id=m.user_id, role=m.role, added_at=m.created_at) for m in rows]
 
     @strawberry.field(description="The project's own per-model rate limits.")
@@ -250,7 +270,9 @@ class Project(relay.Node):
 
         session = await info.context.session()
         rows = await session.scalars(
-            select(RateLimitModel).where(RateLimitModel.project_id == self.project_id).order_by(RateLimitModel.model_id)
+            select(RateLimitModel)
+            .where(RateLimitModel.project_id == self.project_id)
+            .order_by(RateLimitModel.model_id)
         )
         return [ProjectRateLimit.from_model(row) for row in rows]
 
@@ -274,14 +296,18 @@ class MemberList:
 
 MembersResult = Annotated[
     MemberList | ForbiddenError,
-    strawberry.union("MembersResult", description="The member list, or FORBIDDEN for anyone but an Organization Admin."),
+    strawberry.union(
+        "MembersResult", description="The member list, or FORBIDDEN for anyone but an Organization Admin."
+    ),
 ]
 
 
 @strawberry.type(description="An organization: its settings, members and projects.")
 class Organization(relay.Node):
     org_id: relay.NodeID[str]
-    organization_id: str = strawberry.field(description="The Organization ID, as support and the API quote it.")
+    organization_id: str = strawberry.field(
+        description="The Organization ID, as support and the API quote it."
+    )
     name: str = strawberry.field(description="The organization's name; Organization Admins may rename it.")
     type: OrganizationTypeEnum = strawberry.field(description="PERSONAL or TEAM.")  # type: ignore[valid-type]
     created_at: datetime = strawberry.field(description="When the organization was created (UTC).")
@@ -300,7 +326,9 @@ class Organization(relay.Node):
             viewer_role=role,
         )
 
-    @field_with_errors("The Members page: the members and their roles. Organization Admins only; others get FORBIDDEN.")
+    @field_with_errors(
+        "The Members page: the members and their roles. Organization Admins only; others get FORBIDDEN."
+    )
     async def members(self, info: Info) -> MembersResult:
         if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:
             raise Forbidden("The member list is visible to Organization Admins only.")

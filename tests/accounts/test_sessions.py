@@ -47,7 +47,9 @@ async def test_sign_up_creates_personal_organization_with_default_project(gql: G
     [membership] = me["organizations"]
     assert membership["role"] == "ORGANIZATION_ADMIN"
     assert membership["organization"]["type"] == "PERSONAL"
-    assert membership["organization"]["projects"]["edges"] == [{"node": {"name": "Default", "isDefault": True}}]
+    assert membership["organization"]["projects"]["edges"] == [
+        {"node": {"name": "Default", "isDefault": True}}
+    ]
 
 
 async def test_email_is_unique_whatever_its_case(gql: GraphQL) -> None:
@@ -64,7 +66,11 @@ async def test_bad_sign_up_input_gets_typed_errors(gql: GraphQL) -> None:
         ({"email": "a@" + "x" * 300 + ".com", "password": "long enough password"}, "INVALID_EMAIL", "email"),
         ({"email": "bob@example.com", "password": "short"}, "TOO_SHORT", "password"),
         ({"email": "bob@example.com", "password": "p" * 2000}, "TOO_LONG", "password"),
-        ({"email": "bob@example.com", "password": "long enough password", "name": "n" * 500}, "TOO_LONG", "name"),
+        (
+            {"email": "bob@example.com", "password": "long enough password", "name": "n" * 500},
+            "TOO_LONG",
+            "name",
+        ),
     ]
     for payload, code, field in cases:
         result = await sign_up(gql, payload["email"], payload["password"], payload.get("name", ""))
@@ -74,7 +80,9 @@ async def test_bad_sign_up_input_gets_typed_errors(gql: GraphQL) -> None:
 
 async def test_sign_in_and_sign_out(gql: GraphQL) -> None:
     await sign_up(gql, "ada@example.com")
-    signed_in = (await gql(SIGN_IN, {"input": {"email": "ADA@example.com", "password": "correct horse battery"}}))["signIn"]
+    signed_in = (
+        await gql(SIGN_IN, {"input": {"email": "ADA@example.com", "password": "correct horse battery"}})
+    )["signIn"]
     assert signed_in["__typename"] == "SessionPayload"
     token = signed_in["token"]
     assert (await gql(ME, token=token))["me"]["user"]["email"] == "ada@example.com"
@@ -88,9 +96,9 @@ async def test_sign_in_and_sign_out(gql: GraphQL) -> None:
 
 async def test_sign_out_everywhere_ends_every_session(gql: GraphQL) -> None:
     first = (await sign_up(gql, "ada@example.com"))["token"]
-    second = (await gql(SIGN_IN, {"input": {"email": "ada@example.com", "password": "correct horse battery"}}))[
-        "signIn"
-    ]["token"]
+    second = (
+        await gql(SIGN_IN, {"input": {"email": "ada@example.com", "password": "correct horse battery"}})
+    )["signIn"]["token"]
     out = (await gql(SIGN_OUT, {"input": {"everywhere": True}}, token=second))["signOut"]
     assert out["revokedSessions"] == 2
     assert (await gql(ME, token=first))["me"] is None
@@ -98,14 +106,22 @@ async def test_sign_out_everywhere_ends_every_session(gql: GraphQL) -> None:
 
 async def test_wrong_password_and_unknown_email_look_the_same(gql: GraphQL) -> None:
     await sign_up(gql, "ada@example.com")
-    wrong = (await gql(SIGN_IN, {"input": {"email": "ada@example.com", "password": "wrong password!"}}))["signIn"]
-    unknown = (await gql(SIGN_IN, {"input": {"email": "nobody@example.com", "password": "wrong password!"}}))["signIn"]
-    assert wrong == unknown == {
-        "__typename": "UnauthenticatedError",
-        "code": "INVALID_CREDENTIALS",
-        "message": "Wrong email or password.",
-        "field": None,
-    }
+    wrong = (await gql(SIGN_IN, {"input": {"email": "ada@example.com", "password": "wrong password!"}}))[
+        "signIn"
+    ]
+    unknown = (await gql(SIGN_IN, {"input": {"email": "nobody@example.com", "password": "wrong password!"}}))[
+        "signIn"
+    ]
+    assert (
+        wrong
+        == unknown
+        == {
+            "__typename": "UnauthenticatedError",
+            "code": "INVALID_CREDENTIALS",
+            "message": "Wrong email or password.",
+            "field": None,
+        }
+    )
 
 
 async def test_repeated_failures_lock_the_address_then_it_opens_again(gql: GraphQL, clock) -> None:  # type: ignore[no-untyped-def]
@@ -113,12 +129,16 @@ async def test_repeated_failures_lock_the_address_then_it_opens_again(gql: Graph
     bad = {"input": {"email": "ada@example.com", "password": "wrong password!"}}
     for _ in range(5):
         assert (await gql(SIGN_IN, bad))["signIn"]["code"] == "INVALID_CREDENTIALS"
-    locked = (await gql(SIGN_IN, {"input": {"email": "ada@example.com", "password": "correct horse battery"}}))["signIn"]
+    locked = (
+        await gql(SIGN_IN, {"input": {"email": "ada@example.com", "password": "correct horse battery"}})
+    )["signIn"]
     assert locked["__typename"] == "TooManyAttemptsError"
     assert 0 < locked["retryAfterSeconds"] <= 15 * 60 + 1
 
     clock.advance(minutes=16)
-    opened = (await gql(SIGN_IN, {"input": {"email": "ada@example.com", "password": "correct horse battery"}}))["signIn"]
+    opened = (
+        await gql(SIGN_IN, {"input": {"email": "ada@example.com", "password": "correct horse battery"}})
+    )["signIn"]
     assert opened["__typename"] == "SessionPayload"
 
 

@@ -14,8 +14,8 @@ from app.domain.accounts.models import AuthSession, SignInThrottle, User
 from app.domain.accounts.passwords import hash_password, verify_password
 from app.domain.base import hash_secret, new_secret
 from app.domain.errors import Conflict, ErrorCode, InvalidInput, Throttled, Unauthenticated
-from app.domain.orgs.service import create_organization
 from app.domain.orgs.models import OrganizationType
+from app.domain.orgs.service import create_organization
 from app.domain.validation import clean_name, normalize_email
 from app.settings import Settings
 
@@ -42,7 +42,8 @@ def check_password(password: str, settings: Settings) -> None:
         raise InvalidInput("The password is too long.", code=ErrorCode.TOO_LONG, field="password")
 
 
-async def _new_session(session: AsyncSession, user: User, settings: Settings) -> SignedIn:
+async def start_session(session: AsyncSession, user: User, settings: Settings) -> SignedIn:
+    """A new session for the user; the token is returned once and only its hash is kept."""
     token = new_secret(32)
     expires_at = clock.now() + timedelta(hours=settings.session_ttl_hours)
     session.add(AuthSession(user_id=user.id, token_hash=hash_secret(token), expires_at=expires_at))
@@ -57,7 +58,9 @@ async def create_user(
     display_name = clean_name(name, field="name") if name.strip() else ""
     check_password(password, settings)
     if await session.scalar(select(User.id).where(User.email_normalized == normalized)):
-        raise Conflict("An account with this email address already exists.", code=ErrorCode.EMAIL_TAKEN, field="email")
+        raise Conflict(
+            "An account with this email address already exists.", code=ErrorCode.EMAIL_TAKEN, field="email"
+        )
     user = User(
         email=email.strip(),
         email_normalized=normalized,
@@ -70,11 +73,13 @@ async def create_user(
     return user
 
 
-async def sign_up(session: AsyncSession, *, email: str, password: str, name: str, settings: Settings) -> SignedIn:
+async def sign_up(
+    session: AsyncSession, *, email: str, password: str, name: str, settings: Settings
+) -> SignedIn:
     """Create the user, their Personal organization with its Default project, and a session."""
     user = await create_user(session, email=email, password=password, name=name, settings=settings)
     await create_organization(session, owner=user, name="Personal", type=OrganizationType.PERSONAL)
-    return await _new_session(session, user, settings)
+    return await start_session(session, user, settings)
 
 
 async def sign_in(db: Database, *, email: str, password: str, settings: Settings) -> SignedIn:
@@ -100,7 +105,7 @@ async def sign_in(db: Database, *, email: str, password: str, settings: Settings
         if await verify_password(user.password_hash if user else None, password) and user:
             if throttle:
                 await session.delete(throttle)
-            return await _new_session(session, user, settings)
+            return await start_session(session, user, settings)
         _count_failure(session, throttle, normalized, now, settings)
     raise Unauthenticated("Wrong email or password.", code=ErrorCode.INVALID_CREDENTIALS)
 
@@ -138,6 +143,10 @@ async def authenticate(session: AsyncSession, token: str) -> tuple[User, AuthSes
 async def sign_out(session: AsyncSession, *, auth_session_id: str, user_id: str, everywhere: bool) -> int:
     """Revoke this session, or every session of the user; returns how many were revoked."""
     query = update(AuthSession).where(AuthSession.revoked_at.is_(None))  # type: ignore[union-attr]
-    query = query.where(AuthSession.user_id == user_id) if everywhere else query.where(AuthSession.id == auth_session_id)
+    query = (
+        query.where(AuthSession.user_id == user_id)
+        if everywhere
+        else query.where(AuthSession.id == auth_session_id)
+    )
     result = await session.execute(query.values(revoked_at=clock.now()))
     return result.rowcount  # type: ignore[attr-defined, no-any-return]

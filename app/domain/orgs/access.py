@@ -41,7 +41,9 @@ async def organization_role(session: AsyncSession, actor: Actor, org_id: str) ->
     return membership.role if has_live_project else None
 
 
-async def require_member(session: AsyncSession, actor: Actor, org_id: str) -> tuple[Organization, OrganizationRole]:
+async def require_member(
+    session: AsyncSession, actor: Actor, org_id: str
+) -> tuple[Organization, OrganizationRole]:
     """The organization and the actor's role in it; NotFound when they have no access."""
     role = await organization_role(session, actor, org_id)
     organization = await session.get(Organization, org_id) if role else None

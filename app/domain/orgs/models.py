@@ -34,7 +34,11 @@ class Organization(SQLModel, table=True):
 class Membership(SQLModel, table=True):
     """A user's membership of an organization, with the organization-level role."""
 
-    organization_id: str = Field(foreign_key="organization.id", primary_key=True, max_length=40, ondelete="CASCADE")
-    user_id: str = Field(foreign_key="user.id", primary_key=True, index=True, max_length=40, ondelete="CASCADE")
+    organization_id: str = Field(
+        foreign_key="organization.id", primary_key=True, max_length=40, ondelete="CASCADE"
+    )
+    user_id: str = Field(
+        foreign_key="user.id", primary_key=True, index=True, max_length=40, ondelete="CASCADE"
+    )
     role: OrganizationRole = Field(sa_type=enum_column(OrganizationRole))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -33,7 +33,11 @@ async def create_organization(
     organization = Organization(name=clean_name(name), type=type)
     session.add(organization)
     await session.flush()  # the rows below refer to it; without relationships the flush order is not implied
-    session.add(Membership(organization_id=organization.id, user_id=owner.id, role=OrganizationRole.ORGANIZATION_ADMIN))
+    session.add(
+        Membership(
+            organization_id=organization.id, user_id=owner.id, role=OrganizationRole.ORGANIZATION_ADMIN
+        )
+    )
     session.add(Project(organization_id=organization.id, name=DEFAULT_PROJECT_NAME, is_default=True))
     await session.flush()
     return organization
@@ -63,7 +67,9 @@ async def set_organization_type(
         raise NotFound("No organization with this ID.", field="organizationId")
     await lock_organization(session, org_id)
     if type is OrganizationType.PERSONAL and await _member_count(session, org_id) > 1:
-        raise Conflict("A Personal organization has exactly one member.", code=ErrorCode.PERSONAL_ORGANIZATION)
+        raise Conflict(
+            "A Personal organization has exactly one member.", code=ErrorCode.PERSONAL_ORGANIZATION
+        )
     organization.type = type
     organization.type_changed_by, organization.type_changed_at = actor.user_id, clock.now()
     session.add(organization)
@@ -81,7 +87,9 @@ async def memberships_of(session: AsyncSession, actor: Actor) -> list[Organizati
     result = []
     for organization, role in rows:
         # members without a live project have lost access (and are filtered out here)
-        if role is OrganizationRole.ORGANIZATION_ADMIN or await organization_role(session, actor, organization.id):
+        if role is OrganizationRole.ORGANIZATION_ADMIN or await organization_role(
+            session, actor, organization.id
+        ):
             result.append(OrganizationMembership(organization, role))
     return result
 
@@ -90,7 +98,9 @@ async def list_members(session: AsyncSession, actor: Actor, org_id: str) -> list
     """The Members page: Organization Admins only."""
     await require_org_admin(session, actor, org_id)
     rows = await session.scalars(
-        select(Membership).where(Membership.organization_id == org_id).order_by(Membership.created_at, Membership.user_id)
+        select(Membership)
+        .where(Membership.organization_id == org_id)
+        .order_by(Membership.created_at, Membership.user_id)
     )
     return list(rows)
 
@@ -101,7 +111,10 @@ async def change_member_role(
     await require_org_admin(session, actor, org_id)
     await lock_organization(session, org_id)
     membership = await _membership(session, org_id, user_id)
-    if membership.role is OrganizationRole.ORGANIZATION_ADMIN and role is not OrganizationRole.ORGANIZATION_ADMIN:
+    if (
+        membership.role is OrganizationRole.ORGANIZATION_ADMIN
+        and role is not OrganizationRole.ORGANIZATION_ADMIN
+    ):
         await _keep_an_admin(session, org_id)
     membership.role = role
     session.add(membership)

@@ -28,7 +28,9 @@ class ProjectMembership(SQLModel, table=True):
     __tablename__ = "project_membership"
 
     project_id: str = Field(foreign_key="project.id", primary_key=True, max_length=40, ondelete="CASCADE")
-    user_id: str = Field(foreign_key="user.id", primary_key=True, index=True, max_length=40, ondelete="CASCADE")
+    user_id: str = Field(
+        foreign_key="user.id", primary_key=True, index=True, max_length=40, ondelete="CASCADE"
+    )
     role: ProjectRole = Field(sa_type=enum_column(ProjectRole))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -77,10 +77,14 @@ async def set_project_member(
     _live(project)
     org_membership = await session.get(Membership, (project.organization_id, user_id))
     if org_membership is None:
-        raise NotFound("This user is not a member of the organization.", code=ErrorCode.NOT_A_MEMBER, field="userId")
+        raise NotFound(
+            "This user is not a member of the organization.", code=ErrorCode.NOT_A_MEMBER, field="userId"
+        )
     if org_membership.role is OrganizationRole.ORGANIZATION_ADMIN:
         raise Conflict(
-            "Organization Admins administer every project already.", code=ErrorCode.ALREADY_MEMBER, field="userId"
+            "Organization Admins administer every project already.",
+            code=ErrorCode.ALREADY_MEMBER,
+            field="userId",
         )
     membership = await session.get(ProjectMembership, (project_id, user_id))
     if membership is None:
@@ -91,15 +95,21 @@ async def set_project_member(
     return membership
 
 
-async def remove_project_member(session: AsyncSession, actor: Actor, project_id: str, *, user_id: str) -> None:
+async def remove_project_member(
+    session: AsyncSession, actor: Actor, project_id: str, *, user_id: str
+) -> None:
     await require_project(session, actor, project_id, admin=True)
     membership = await session.get(ProjectMembership, (project_id, user_id))
     if membership is None:
-        raise NotFound("This user is not a member of the project.", code=ErrorCode.NOT_A_MEMBER, field="userId")
+        raise NotFound(
+            "This user is not a member of the project.", code=ErrorCode.NOT_A_MEMBER, field="userId"
+        )
     await session.delete(membership)
 
 
-async def list_project_members(session: AsyncSession, actor: Actor, project_id: str) -> list[ProjectMembership]:
+async def list_project_members(
+    session: AsyncSession, actor: Actor, project_id: str
+) -> list[ProjectMembership]:
     await require_project(session, actor, project_id)
     rows = await session.scalars(
         select(ProjectMembership)
@@ -110,7 +120,13 @@ async def list_project_members(session: AsyncSession, actor: Actor, project_id: 
 
 
 async def set_project_rate_limit(
-    session: AsyncSession, actor: Actor, project_id: str, *, model_id: str, limits: RateLimitInput, known_models: set[str]
+    session: AsyncSession,
+    actor: Actor,
+    project_id: str,
+    *,
+    model_id: str,
+    limits: RateLimitInput,
+    known_models: set[str],
 ) -> ProjectRateLimit:
     """Set a project's ceiling for one model (Organization Admins only)."""
     project = await _admin_project(session, actor, project_id)
@@ -133,7 +149,9 @@ async def set_project_rate_limit(
     return row
 
 
-async def remove_project_rate_limit(session: AsyncSession, actor: Actor, project_id: str, *, model_id: str) -> None:
+async def remove_project_rate_limit(
+    session: AsyncSession, actor: Actor, project_id: str, *, model_id: str
+) -> None:
     await _admin_project(session, actor, project_id)
     row = await session.get(ProjectRateLimit, (project_id, model_id))
     if row is None:

@@ -1,0 +1,115 @@
+"""Command line: serve, migrate, demo data, staff users, schema export."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from app.settings import REPO_ROOT, get_settings
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from app.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    if args.demo:
+        from app.demo import seed_demo
+
+        for line in asyncio.run(seed_demo(settings)):
+            print(line)
+    print(f"GraphQL API and GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
+    uvicorn.run(
+        "app.asgi:create_app", factory=True, host=args.host, port=args.port, workers=1, log_level="info"
+    )
+
+
+def _migrate(_: argparse.Namespace) -> None:
+    from app.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    print("Database is at the newest migration.")
+
+
+def _seed_demo(_: argparse.Namespace) -> None:
+    from app.demo import seed_demo
+
+    for line in asyncio.run(seed_demo(get_settings())):
+        print(line)
+
+
+def _create_staff(args: argparse.Namespace) -> None:
+    from app.db import Database
+    from app.domain.accounts.service import create_user
+    from app.domain.errors import DomainError
+
+    password = os.environ.get("STAFF_PASSWORD") or getpass.getpass("Password for the staff user: ")
+
+    async def create() -> None:
+        settings = get_settings()
+        db = Database(settings.database_url)
+        try:
+            async with db.transaction() as session:
+                await create_user(
+                    session,
+                    email=args.email,
+                    password=password,
+                    name=args.name,
+                    settings=settings,
+                    is_staff=True,
+                )
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(create())
+    except DomainError as exc:
+        sys.exit(f"error: {exc.message}")
+    print(f"Staff user {args.email} created.")
+
+
+def _export_schema(args: argparse.Namespace) -> None:
+    from app.graphql.schema import schema
+
+    Path(args.output).write_text(schema.as_str() + "\n")
+    print(f"Wrote {args.output}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="billing", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="apply migrations and serve the API (uvicorn, one worker)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--demo", action="store_true", help="create the demo data first and print its credentials"
+    )
+    serve.set_defaults(run=_serve)
+
+    commands.add_parser("migrate", help="apply the database migrations").set_defaults(run=_migrate)
+    commands.add_parser("seed-demo", help="create the demo organization Acme").set_defaults(run=_seed_demo)
+
+    staff = commands.add_parser(
+        "create-staff", help="create a platform staff user (password: $STAFF_PASSWORD or prompt)"
+    )
+    staff.add_argument("--email", required=True)
+    staff.add_argument("--name", default="")
+    staff.set_defaults(run=_create_staff)
+
+    export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
+    export.add_argument("--output", default=str(REPO_ROOT / "schema.graphql"))
+    export.set_defaults(run=_export_schema)
+
+    args = parser.parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Demo data for a first run: a Team organization "Acme" with an admin, a project and an API key."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.db import Database
+from app.domain.accounts.models import User
+from app.domain.accounts.service import create_user
+from app.domain.actor import Actor
+from app.domain.api_keys.service import create_api_key
+from app.domain.orgs.models import OrganizationType
+from app.domain.orgs.service import create_organization
+from app.domain.projects.service import create_project
+from app.settings import Settings
+
+DEMO_EMAIL = "admin@acme.example"
+DEMO_PASSWORD = "acme-demo-password"
+
+
+async def seed_demo(settings: Settings) -> list[str]:
+    """Create the demo data once; returns the lines to print (the key's secret only the first time)."""
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            if await session.scalar(select(User.id).where(User.email_normalized == DEMO_EMAIL)):
+                return [
+                    f"Demo admin: {DEMO_EMAIL} / {DEMO_PASSWORD} (organization Acme).",
+                    "The demo API key's secret was printed when it was created; make a new one with createApiKey.",
+                ]
+            admin = await create_user(
+                session, email=DEMO_EMAIL, password=DEMO_PASSWORD, name="Acme Admin", settings=settings
+            )
+            organization = await create_organization(
+                session, owner=admin, name="Acme", type=OrganizationType.TEAM
+            )
+            actor = Actor(user_id=admin.id)
+            project = await create_project(session, actor, organization.id, name="Chatbot")
+            created = await create_api_key(session, actor, project.id, name="demo key")
+        return [
+            f"Demo admin: {DEMO_EMAIL} / {DEMO_PASSWORD} (organization Acme, project Chatbot).",
+            f"Demo API key (shown once): {created.secret}",
+        ]
+    finally:
+        await db.dispose()

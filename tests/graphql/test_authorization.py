@@ -1,0 +1,254 @@
+"""Who may do what: every query and mutation against every actor, from one table.
+
+Each row is one operation; each cell the outcome for one actor: "ok" (the success type, or a
+visible object), "null" (nothing visible), or an error code. Every cell runs on a fresh world.
+A test fails when the schema has a root field that the table does not cover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from app.graphql.schema import schema
+from tests.support import ACTORS, GraphQL, World
+
+OK, NULL = "ok", "null"
+UNAUTH, FORBIDDEN, NOT_FOUND = "UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"
+RESULT = "{ __typename ... on Error { code } }"
+
+
+@dataclass(frozen=True)
+class Case:
+    field: str  # the root field exercised
+    document: str
+    variables: Callable[[World], dict[str, Any]]
+    expect: dict[str, str]
+
+
+def outcomes(anonymous: str = UNAUTH, **by_actor: str) -> dict[str, str]:
+    """Every actor's expected outcome; unspecified ones are NOT_FOUND (they must learn nothing)."""
+    table = {actor: NOT_FOUND for actor in ACTORS}
+    table["anonymous"] = anonymous
+    table.update(by_actor)
+    return table
+
+
+def visible_to(*actors: str) -> dict[str, str]:
+    """A query's outcome: the object for these actors, nothing (null) for everyone else."""
+    return {actor: OK if actor in actors else NULL for actor in ACTORS}
+
+
+EVERYONE_SIGNED_IN = {actor: OK for actor in ACTORS if actor != "anonymous"}
+ACME_ADMIN_ONLY = outcomes(
+    admin=OK, project_admin=FORBIDDEN, other_project_admin=FORBIDDEN, project_member=FORBIDDEN
+)
+PROJECT_A_ADMINS = outcomes(admin=OK, project_admin=OK, project_member=FORBIDDEN)
+PROJECT_A_ORG_ADMIN = outcomes(admin=OK, project_admin=FORBIDDEN, project_member=FORBIDDEN)
+PROJECT_A_VISIBLE = visible_to("admin", "project_admin", "project_member")
+ACME_VISIBLE = visible_to("admin", "project_admin", "other_project_admin", "project_member")
+
+
+def mutation(
+    field: str, input_type: str, variables: Callable[[World], dict[str, Any]], expect: dict[str, str]
+) -> Case:
+    return Case(
+        field,
+        f"mutation($input: {input_type}!) {{ {field}(input: $input) {RESULT} }}",
+        lambda w: {"input": variables(w)},
+        expect,
+    )
+
+
+def node(name: str, type_name: str, node_id: Callable[[World], str], expect: dict[str, str]) -> Case:
+    return Case(
+        "node",
+        "query($id: ID!) { node(id: $id) { id } }",
+        lambda w: {"id": w.gid(type_name, node_id(w))},
+        expect,
+    )
+
+
+def acme(w: World) -> str:
+    return w.gid("Organization", w.acme_id)
+
+
+def project_a(w: World) -> str:
+    return w.gid("Project", w.project_a_id)
+
+
+CASES: dict[str, Case] = {
+    "me": Case("me", "{ me { user { id } } }", lambda w: {}, visible_to(*EVERYONE_SIGNED_IN)),
+    "node: Acme": node("Acme", "Organization", lambda w: w.acme_id, ACME_VISIBLE),
+    "node: Evil (another org)": node("Evil", "Organization", lambda w: w.evil_id, visible_to("outsider")),
+    "node: project A": node("A", "Project", lambda w: w.project_a_id, PROJECT_A_VISIBLE),
+    "node: Evil's project": node("E", "Project", lambda w: w.evil_project_id, visible_to("outsider")),
+    "node: key of A": node("K", "ApiKey", lambda w: w.key_a_id, PROJECT_A_VISIBLE),
+    "node: Evil's key": node("EK", "ApiKey", lambda w: w.evil_key_id, visible_to("outsider")),
+    "node: a co-member's user": node("U", "User", lambda w: w.people["project_member"].user_id, ACME_VISIBLE),
+    "node: Acme's member": node(
+        "M",
+        "OrganizationMember",
+        lambda w: f"{w.acme_id}/{w.people['project_member'].user_id}",
+        visible_to("admin"),
+    ),
+    "Organization.members": Case(
+        "node",
+        "query($id: ID!) { node(id: $id) { ... on Organization { members { __typename ... on Error { code } } } } }",
+        lambda w: {"id": acme(w)},
+        {
+            **visible_to("admin"),
+            "project_admin": FORBIDDEN,
+            "other_project_admin": FORBIDDEN,
+            "project_member": FORBIDDEN,
+        },
+    ),
+    "signUp": mutation(
+        "signUp",
+        "SignUpInput",
+        lambda w: {"email": "new@example.com", "password": "a long password"},
+        outcomes(OK, **EVERYONE_SIGNED_IN),
+    ),
+    "signIn": mutation(
+        "signIn",
+        "SignInInput",
+        lambda w: {"email": "admin@example.com", "password": "correct horse battery"},
+        outcomes(OK, **EVERYONE_SIGNED_IN),
+    ),
+    "signOut": mutation("signOut", "SignOutInput", lambda w: {}, outcomes(**EVERYONE_SIGNED_IN)),
+    "createOrganization": mutation(
+        "createOrganization",
+        "CreateOrganizationInput",
+        lambda w: {"name": "New"},
+        outcomes(**EVERYONE_SIGNED_IN),
+    ),
+    "renameOrganization": mutation(
+        "renameOrganization",
+        "RenameOrganizationInput",
+        lambda w: {"organizationId": acme(w), "name": "Acme 2"},
+        ACME_ADMIN_ONLY,
+    ),
+    "setOrganizationType": mutation(
+        "setOrganizationType",
+        "SetOrganizationTypeInput",
+        lambda w: {"organizationId": acme(w), "type": "TEAM"},
+        {**{actor: FORBIDDEN for actor in ACTORS}, "anonymous": UNAUTH, "staff": OK},
+    ),
+    "changeMemberRole": mutation(
+        "changeMemberRole",
+        "ChangeMemberRoleInput",
+        lambda w: {
+            "organizationId": acme(w),
+            "userId": w.people["project_member"].gid,
+            "role": "ORGANIZATION_ADMIN",
+        },
+        ACME_ADMIN_ONLY,
+    ),
+    "removeMember": mutation(
+        "removeMember",
+        "RemoveMemberInput",
+        lambda w: {"organizationId": acme(w), "userId": w.people["project_member"].gid},
+        ACME_ADMIN_ONLY,
+    ),
+    "leaveOrganization": mutation(
+        "leaveOrganization",
+        "LeaveOrganizationInput",
+        lambda w: {"organizationId": acme(w)},
+        outcomes(
+            admin="LAST_ORGANIZATION_ADMIN", project_admin=OK, other_project_admin=OK, project_member=OK
+        ),
+    ),
+    "createProject": mutation(
+        "createProject",
+        "CreateProjectInput",
+        lambda w: {"organizationId": acme(w), "name": "C"},
+        ACME_ADMIN_ONLY,
+    ),
+    "renameProject": mutation(
+        "renameProject",
+        "RenameProjectInput",
+        lambda w: {"projectId": project_a(w), "name": "A2"},
+        PROJECT_A_ORG_ADMIN,
+    ),
+    "archiveProject": mutation(
+        "archiveProject", "ArchiveProjectInput", lambda w: {"projectId": project_a(w)}, PROJECT_A_ORG_ADMIN
+    ),
+    "setProjectMember": mutation(
+        "setProjectMember",
+        "SetProjectMemberInput",
+        lambda w: {
+            "projectId": project_a(w),
+            "userId": w.people["other_project_admin"].gid,
+            "role": "PROJECT_MEMBER",
+        },
+        PROJECT_A_ADMINS,
+    ),
+    "removeProjectMember": mutation(
+        "removeProjectMember",
+        "RemoveProjectMemberInput",
+        lambda w: {"projectId": project_a(w), "userId": w.people["project_member"].gid},
+        PROJECT_A_ADMINS,
+    ),
+    "setProjectRateLimit": mutation(
+        "setProjectRateLimit",
+        "SetProjectRateLimitInput",
+        lambda w: {"projectId": project_a(w), "model": "gpt-oss-120b", "requestsPerMinute": 10},
+        PROJECT_A_ORG_ADMIN,
+    ),
+    "removeProjectRateLimit": mutation(
+        "removeProjectRateLimit",
+        "RemoveProjectRateLimitInput",
+        lambda w: {"projectId": project_a(w), "model": "gpt-oss-120b"},
+        PROJECT_A_ORG_ADMIN,
+    ),
+    "createApiKey": mutation(
+        "createApiKey",
+        "CreateApiKeyInput",
+        lambda w: {"projectId": project_a(w), "name": "k"},
+        PROJECT_A_ADMINS,
+    ),
+    "revokeApiKey": mutation(
+        "revokeApiKey",
+        "RevokeApiKeyInput",
+        lambda w: {"apiKeyId": w.gid("ApiKey", w.key_a_id)},
+        PROJECT_A_ADMINS,
+    ),
+}
+
+# Rows whose operation needs something to exist first: the admin sets it up through the API.
+SETUP: dict[str, Case] = {
+    "removeProjectRateLimit": CASES["setProjectRateLimit"],
+}
+
+
+def read_outcome(data: dict[str, Any], field: str) -> str:
+    value = data[field]
+    if value is None:
+        return NULL
+    if field == "node" and "members" in value:
+        value = value["members"]
+    typename = value.get("__typename", "")
+    return value["code"] if typename.endswith("Error") else OK
+
+
+def test_the_table_covers_every_root_field() -> None:
+    covered = {case.field for case in CASES.values()}
+    for root_name in ("Query", "Mutation"):
+        root = schema._schema.type_map[root_name]
+        missing = set(root.fields) - covered  # type: ignore[attr-defined]
+        assert not missing, f"add rows for {sorted(missing)} to the authorization table"
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("row", list(CASES))
+async def test_authorization(row: str, actor: str, world: World, gql: GraphQL) -> None:
+    """One actor, one operation, on a fresh world: no earlier success changes the outcome."""
+    case = CASES[row]
+    if row in SETUP:
+        setup = SETUP[row]
+        await gql(setup.document, setup.variables(world), token=world.token("admin"))
+    data = await gql(case.document, case.variables(world), token=world.token(actor))
+    assert read_outcome(data, case.field) == case.expect[actor]
