@@ -11,6 +11,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -55,6 +56,8 @@ _POSTGRES_PROBLEM = _postgres_available()
 def postgres_problem() -> str | None:
     """Why PostgreSQL cannot be used by the tests, or None when it can."""
     return _POSTGRES_PROBLEM
+
+
 _pg_schema_ready = False
 
 
@@ -137,3 +140,26 @@ def gql(client: httpx.AsyncClient) -> GraphQL:
 async def world(database: Database, settings: Settings) -> World:
     """Acme with people in every role, an outsider's org, and staff (see tests/support.py)."""
     return await build_world(database, settings)
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRE_REDIS = os.environ.get("REQUIRE_REDIS") == "1"
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Any]:
+    """A real Redis (database 15, flushed); skipped when absent unless REQUIRE_REDIS=1 (CI)."""
+    from redis.asyncio import BlockingConnectionPool, Redis
+
+    client = Redis(connection_pool=BlockingConnectionPool.from_url(REDIS_URL, max_connections=32))
+    try:
+        await client.ping()
+    except Exception as exc:  # noqa: BLE001  (any failure means: no usable server)
+        await client.aclose(close_connection_pool=True)
+        if REQUIRE_REDIS:
+            pytest.fail(f"Redis is required (REQUIRE_REDIS=1) but unavailable at {REDIS_URL}: {exc}")
+        pytest.skip(f"Redis unavailable: {exc}")
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose(close_connection_pool=True)

@@ -1,0 +1,166 @@
+"""Token buckets, refilled continuously, checked all-or-nothing.
+
+A limit of N per window is a bucket of capacity N that refills at N / window per second. One
+admission takes from several buckets at once (requests and tokens, per minute / hour / day,
+at the organization and the project level): either every bucket has enough and all are
+charged, or none is and the first short one says how long to wait.
+
+Two implementations share the semantics: in process memory (one process, the embedded
+default) and in Redis (several replicas; one Lua script, so the check-and-take is atomic and
+timed by the Redis server's clock).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+WINDOWS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One limit: `capacity` units per `window` seconds, and what this request takes from it."""
+
+    key: str
+    capacity: int
+    window: int
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    levels: tuple[float, ...]  # each bucket's content after the decision
+    refused: int | None = None  # index of the first bucket that was short
+    retry_after: float = 0.0  # seconds until that bucket holds the cost (inf: never)
+
+    def remaining(self, index: int) -> int:
+        return max(0, math.floor(self.levels[index]))
+
+
+def reset_seconds(bucket: Bucket, level: float) -> int:
+    """Seconds until the bucket is full again."""
+    if bucket.capacity <= 0:
+        return bucket.window
+    return math.ceil(max(0.0, bucket.capacity - level) * bucket.window / bucket.capacity)
+
+
+def _wait(bucket: Bucket, level: float) -> float:
+    if bucket.cost > bucket.capacity:
+        return math.inf
+    return (bucket.cost - level) * bucket.window / bucket.capacity
+
+
+class Limiter(Protocol):
+    async def acquire(self, buckets: list[Bucket]) -> Decision: ...
+
+    async def give_back(self, bucket: Bucket, amount: int) -> None: ...
+
+
+class LocalLimiter:
+    """Buckets in this process's memory: exact for one process."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._levels: dict[str, tuple[float, float]] = {}
+        self._clock = clock
+
+    def _level(self, bucket: Bucket, now: float) -> float:
+        level, at = self._levels.get(bucket.key, (float(bucket.capacity), now))
+        if bucket.capacity <= 0:
+            return 0.0
+        return min(float(bucket.capacity), level + (now - at) * bucket.capacity / bucket.window)
+
+    async def acquire(self, buckets: list[Bucket]) -> Decision:
+        return self.acquire_now(buckets)
+
+    def acquire_now(self, buckets: list[Bucket]) -> Decision:
+        now = self._clock()
+        levels = [self._level(b, now) for b in buckets]
+        for index, (bucket, level) in enumerate(zip(buckets, levels, strict=True)):
+            if level < bucket.cost:
+                return Decision(False, tuple(levels), index, _wait(bucket, level))
+        after = tuple(level - bucket.cost for bucket, level in zip(buckets, levels, strict=True))
+        for bucket, level in zip(buckets, after, strict=True):
+            self._levels[bucket.key] = (level, now)
+        return Decision(True, after)
+
+    async def give_back(self, bucket: Bucket, amount: int) -> None:
+        now = self._clock()
+        self._levels[bucket.key] = (min(float(bucket.capacity), self._level(bucket, now) + amount), now)
+
+
+# KEYS: bucket keys. ARGV: capacity, window (ms), cost for each bucket. Returns
+# {refused index (0: none), wait ms (-1: never), level 1, level 2, …} with levels as strings.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local levels = {}
+for i = 1, #KEYS do
+  local cap, win, cost = tonumber(ARGV[i*3-2]), tonumber(ARGV[i*3-1]), tonumber(ARGV[i*3])
+  local state = redis.call('HMGET', KEYS[i], 'v', 't')
+  local v, at = tonumber(state[1]), tonumber(state[2])
+  if v == nil then v, at = cap, now end
+  if cap <= 0 then v = 0 else v = math.min(cap, v + (now - at) * cap / win) end
+  levels[i] = v
+  if v < cost then
+    local wait = -1
+    if cost <= cap then wait = math.ceil((cost - v) * win / cap) end
+    local out = {i, wait}
+    for j = 1, i do out[#out + 1] = tostring(levels[j]) end
+    return out
+  end
+end
+local out = {0, 0}
+for i = 1, #KEYS do
+  local win, cost = tonumber(ARGV[i*3-1]), tonumber(ARGV[i*3])
+  local v = levels[i] - cost
+  redis.call('HSET', KEYS[i], 'v', tostring(v), 't', now)
+  redis.call('PEXPIRE', KEYS[i], win * 2)
+  out[#out + 1] = tostring(v)
+end
+return out
+"""
+
+_GIVE_BACK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cap, win, amount = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'v', 't')
+local v, at = tonumber(state[1]), tonumber(state[2])
+if v == nil then return 0 end
+v = math.min(cap, v + (now - at) * cap / win + amount)
+redis.call('HSET', KEYS[1], 'v', tostring(v), 't', now)
+redis.call('PEXPIRE', KEYS[1], win * 2)
+return 1
+"""
+
+
+class RedisLimiter:
+    """Buckets in Redis, shared by every replica; each decision is one atomic script call."""
+
+    def __init__(self, redis: Any, prefix: str = "rl:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._give_back = redis.register_script(_GIVE_BACK)
+
+    async def acquire(self, buckets: list[Bucket]) -> Decision:
+        args: list[int] = []
+        for bucket in buckets:
+            args += [bucket.capacity, bucket.window * 1000, bucket.cost]
+        reply = await self._acquire(keys=[self._prefix + b.key for b in buckets], args=args)
+        refused, wait_ms, *levels = reply
+        parsed = tuple(float(level) for level in levels)
+        if int(refused) == 0:
+            return Decision(True, parsed)
+        index = int(refused) - 1
+        full = parsed + tuple(float(b.capacity) for b in buckets[len(parsed) :])
+        return Decision(False, full, index, math.inf if int(wait_ms) < 0 else int(wait_ms) / 1000)
+
+    async def give_back(self, bucket: Bucket, amount: int) -> None:
+        await self._give_back(
+            keys=[self._prefix + bucket.key], args=[bucket.capacity, bucket.window * 1000, amount]
+        )

@@ -1,0 +1,81 @@
+"""Token buckets: all-or-nothing, refilled continuously, the same in memory and in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import pytest
+
+from app.fleet.ratelimit import Bucket, Limiter, LocalLimiter, RedisLimiter
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limiter(request: pytest.FixtureRequest) -> Limiter:
+    if request.param == "memory":
+        return LocalLimiter()
+    redis = request.getfixturevalue("redis")
+    return RedisLimiter(redis)
+
+
+async def test_all_or_nothing(limiter: Limiter) -> None:
+    requests = Bucket("org:r", capacity=10, window=60, cost=1)
+    tokens = Bucket("org:t", capacity=100, window=60, cost=60)
+    first = await limiter.acquire([requests, tokens])
+    assert first.allowed and first.remaining(0) == 9 and first.remaining(1) == 40
+    second = await limiter.acquire([requests, tokens])
+    assert not second.allowed and second.refused == 1
+    assert 11 <= second.retry_after <= 12.1  # 20 tokens missing at 100/60 per second
+    # the refused request took nothing from the request bucket
+    third = await limiter.acquire([requests, Bucket("org:t", 100, 60, cost=40)])
+    assert third.allowed and third.remaining(0) == 8 and third.remaining(1) == 0
+
+
+async def test_a_request_larger_than_the_limit_never_fits(limiter: Limiter) -> None:
+    decision = await limiter.acquire([Bucket("big", capacity=100, window=60, cost=101)])
+    assert not decision.allowed and math.isinf(decision.retry_after)
+
+
+async def test_giving_back_is_capped_at_capacity(limiter: Limiter) -> None:
+    tokens = Bucket("t", capacity=100, window=86400, cost=90)
+    assert (await limiter.acquire([tokens])).allowed
+    await limiter.give_back(tokens, 50)
+    assert (await limiter.acquire([Bucket("t", 100, 86400, cost=60)])).allowed
+    await limiter.give_back(tokens, 10_000)
+    assert (await limiter.acquire([Bucket("t", 100, 86400, cost=100)])).allowed
+
+
+async def test_concurrent_admissions_never_exceed_the_limit(limiter: Limiter) -> None:
+    async def one() -> bool:
+        return (await limiter.acquire([Bucket("tpm", capacity=10_000, window=86400, cost=300)])).allowed
+
+    results = await asyncio.gather(*(one() for _ in range(200)))
+    assert sum(results) == 33  # 33 * 300 = 9,900 <= 10,000 < 34 * 300
+
+
+def test_refill_is_continuous() -> None:
+    clock = ManualClock()
+    limiter: Any = LocalLimiter(clock)
+    bucket = Bucket("r", capacity=60, window=60, cost=60)
+    assert limiter.acquire_now([bucket]).allowed
+    clock.now += 30
+    refused = limiter.acquire_now([bucket])
+    assert not refused.allowed and refused.retry_after == pytest.approx(30)
+    assert limiter.acquire_now([Bucket("r", 60, 60, cost=30)]).allowed
+    clock.now += 60
+    assert limiter.acquire_now([bucket]).allowed
+
+
+def test_zero_capacity_refuses_everything() -> None:
+    limiter: Any = LocalLimiter(ManualClock())
+    decision = limiter.acquire_now([Bucket("z", capacity=0, window=60, cost=1)])
+    assert not decision.allowed and math.isinf(decision.retry_after)
