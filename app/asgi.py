@@ -8,10 +8,15 @@ from litestar import Litestar, get
 from litestar.config.cors import CORSConfig
 from strawberry.litestar import make_graphql_controller
 
+from app.billing_webhooks import receive_webhook
 from app.db import Database
+from app.domain.notifications.mailer import MailWorker
+from app.fleet.api import FleetController
+from app.fleet.service import build_fleet, connect_redis
 from app.graphql.context import build_context
 from app.graphql.schema import schema
-from app.services import build_services
+from app.jobs import Scheduler
+from app.services import Services, build_services
 from app.settings import Settings, get_settings
 
 
@@ -21,16 +26,27 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
+def create_app(
+    settings: Settings | None = None, *, database: Database | None = None, services: Services | None = None
+) -> Litestar:
     """The service: settings are read once; a bad configuration stops start-up with a clear message."""
     settings = settings or get_settings()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    services = build_services(settings)
+    services = services or build_services(settings)
     db = database or Database(settings.database_url)
+    mail_worker = MailWorker(db, settings)  # delivers the outbox in the background (MAIL_WORKER)
+    scheduler = Scheduler(db, services, enabled=settings.jobs_enabled)  # periodic jobs (JOBS_ENABLED)
+    redis = connect_redis(settings.redis_url) if settings.redis_url else None
+    fleet = build_fleet(db, services.catalog, settings, redis)
 
     async def shutdown() -> None:
+        await scheduler.stop()
+        await fleet.stop()
+        if redis is not None:
+            await redis.aclose(close_connection_pool=True)
+        await mail_worker.stop()  # before the database goes away
         await services.aclose()
         if database is None:
             await db.dispose()
@@ -47,6 +63,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         if settings.cors_origins
         else None
     )
-    app = Litestar(route_handlers=[graphql, healthz], on_shutdown=[shutdown], cors_config=cors)
+    app = Litestar(
+        route_handlers=[graphql, healthz, FleetController, receive_webhook],
+        on_startup=[mail_worker.start, scheduler.start, fleet.start],
+        on_shutdown=[shutdown],
+        cors_config=cors,
+    )
     app.state.db, app.state.settings, app.state.services = db, settings, services
+    app.state.mail_worker = mail_worker
+    app.state.fleet = fleet
     return app

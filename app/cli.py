@@ -74,6 +74,33 @@ def _create_staff(args: argparse.Namespace) -> None:
     print(f"Staff user {args.email} created.")
 
 
+def _run_jobs(args: argparse.Namespace) -> None:
+    from app.db import Database
+    from app.jobs import load_jobs, run_all, run_job
+    from app.services import build_services
+
+    if args.list:
+        for job in load_jobs().values():
+            print(f"{job.name:32} every {job.every_seconds:>6.0f}s  {job.description}")
+        return
+
+    async def run() -> None:
+        settings = get_settings()
+        db, services = Database(settings.database_url), build_services(settings)
+        try:
+            if args.names:
+                for name in args.names:
+                    print(f"{name}: {await run_job(name, db, services)}")
+            else:
+                for name, result in (await run_all(db, services)).items():
+                    print(f"{name}: {result}")
+        finally:
+            await services.aclose()
+            await db.dispose()
+
+    asyncio.run(run())
+
+
 def _export_schema(args: argparse.Namespace) -> None:
     from app.graphql.schema import schema
 
@@ -102,6 +129,11 @@ def main(argv: list[str] | None = None) -> None:
     staff.add_argument("--email", required=True)
     staff.add_argument("--name", default="")
     staff.set_defaults(run=_create_staff)
+
+    jobs = commands.add_parser("run-jobs", help="run the periodic jobs once (all, or the ones named)")
+    jobs.add_argument("names", nargs="*", help="job names (see --list); none: every job")
+    jobs.add_argument("--list", action="store_true", help="list the jobs and their schedule")
+    jobs.set_defaults(run=_run_jobs)
 
     export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
     export.add_argument("--output", default=str(REPO_ROOT / "schema.graphql"))

@@ -9,7 +9,7 @@ which SQLite ignores because its write transactions are already serialized.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+CHANGED_ORGANIZATIONS = "changed_organizations"
+
+
+def organization_changed(session: AsyncSession, organization_id: str) -> None:
+    """Note that this transaction changes what the fleet must know of the organization
+    (keys, projects, plans, limits, credit): caches are told after the commit."""
+    session.info.setdefault(CHANGED_ORGANIZATIONS, set()).add(organization_id)
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
@@ -61,6 +68,8 @@ class Database:
             )
             self.read_engine = self.write_engine
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        # called with the ids of organizations whose admission-relevant state a commit changed
+        self.commit_hooks: list[Callable[[frozenset[str]], Awaitable[None]]] = []
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     def reader(self) -> AsyncSession:
@@ -69,9 +78,18 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction: committed on success, rolled back on any exception."""
-        async with self._writer() as session, session.begin():
-            yield session
+        """A write transaction: committed on success, rolled back on any exception.
+
+        Organizations marked with `organization_changed` are announced to the commit hooks once
+        the commit is done (never before: a reader must not reload the old state after the news).
+        """
+        async with self._writer() as session:
+            async with session.begin():
+                yield session
+            changed = session.info.pop(CHANGED_ORGANIZATIONS, None)
+        if changed:
+            for hook in self.commit_hooks:
+                await hook(frozenset(changed))
 
     async def create_all(self) -> None:
         """Create every table from the models (tests only: the service runs migrations)."""

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +36,47 @@ class Settings(BaseSettings):
     catalog_path: Path | None = Field(
         default=None, description="Model catalog TOML; default: the one in the app"
     )
+    jobs_enabled: bool = Field(default=True, description="Run the periodic jobs inside the server")
+    # the inference fleet's API
+    fleet_token: SecretStr | None = Field(default=None, description="Service token of the fleet; unset: fleet API refused")
+    fleet_admission_key: SecretStr | None = Field(
+        default=None, description="Key signing admission ids; required with REDIS_URL (shared by the replicas)"
+    )
+    admission_ttl_seconds: int = Field(default=600, ge=10, description="Reserved tokens come back after this")
+    redis_url: str | None = Field(default=None, description="Redis for what replicas share; unset: one process")
+    plugins_toml: Path | None = Field(
+        default=None, description="Payment plugins configuration; default: $PLUGINS_TOML, else the repository's"
+    )
+    # PayGo credits (amounts in US cents)
+    credits_purchase_min_cents: int = Field(default=1_000, ge=1, description="Smallest credit purchase ($10)")
+    credits_purchase_max_cents: int = Field(default=1_000_000, ge=1, description="Largest credit purchase ($10,000)")
+    credits_min_charge_cents: int = Field(
+        default=50, ge=1, description="Smallest automatic charge (auto-recharge, debt settlement): providers' floor"
+    )
+    credits_low_balance_alert_cents: int = Field(
+        default=500, ge=0, description="Org Admins are emailed once when the balance drops below this"
+    )
+    credits_settlement_retry_hours: int = Field(default=24, ge=1, description="Wait before retrying a failed settlement")
+    credits_settlement_max_attempts: int = Field(default=4, ge=1, description="Settlement charges per month at most")
+    # invitations
+    invitation_ttl_days: int = Field(default=7, ge=1, le=90, description="Days an invitation link is valid")
+    # subscriptions
+    subscription_renewal_retries: int = Field(
+        default=3, ge=0, le=30, description="Daily retries of a failed renewal before the subscription is canceled"
+    )
+    # mail: SMTP when SMTP_HOST is set, otherwise the outbox and the log are the delivery
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, description="Default: 465 with SMTP_TLS, else 587")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool | None = Field(default=None, description="Unset: when offered; true: required")
+    smtp_tls: bool = Field(default=False, description="Implicit TLS from the first byte (port 465)")
+    smtp_timeout_seconds: float = Field(default=30, gt=0)
+    mail_from: str = "Inference Cloud <no-reply@localhost>"
+    mail_worker: bool = Field(default=True, description="Run the mail delivery worker in this process")
+    mail_max_attempts: int = Field(default=8, ge=1)
+    mail_retry_seconds: int = Field(default=60, ge=1, description="First retry delay; doubles, at most 1 h")
+    mail_poll_seconds: float = Field(default=15, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -43,6 +84,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _one_tls_mode(self) -> Settings:
+        if self.smtp_tls and self.smtp_starttls:
+            raise ValueError("SMTP_TLS (implicit TLS) and SMTP_STARTTLS exclude each other; set one")
+        return self
 
     @property
     def is_sqlite(self) -> bool:

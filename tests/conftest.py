@@ -23,34 +23,55 @@ from app import clock as clock_module
 from app.asgi import create_app
 from app.db import Database
 from app.domain.accounts import passwords
+from app.payments.facade import Payments
+from app.services import Services, build_services
 from app.settings import Settings
+from tests.providers.stripe_standin import StripeStandIn, running_standin
 from tests.support import GraphQL, World, build_world
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+# The server's own database, used to create one database per test run, so that runs side by side
+# (developers, CI) never truncate each other's tables.
+POSTGRES_SERVER_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = POSTGRES_SERVER_URL.rsplit("/", 1)[0] + f"/billing_test_{os.getpid()}"
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+FLEET_TOKEN = "fleet-test-token"
 
 # The production argon2id profile costs ~50 ms a hash; tests use the cheapest argon2id parameters.
 passwords.hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
 
 
-def _postgres_available() -> str | None:
-    """None when PostgreSQL answers, else why not."""
+async def postgres_admin(*statements: str) -> None:
+    """Run statements (CREATE / DROP DATABASE) on the server's own database."""
+    import asyncpg
 
-    async def probe() -> None:
-        import asyncpg
-
-        dsn = POSTGRES_URL.replace("postgresql+asyncpg", "postgresql")
-        connection = await asyncpg.connect(dsn, timeout=3)
+    connection = await asyncpg.connect(POSTGRES_SERVER_URL.replace("postgresql+asyncpg", "postgresql"), timeout=3)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
         await connection.close()
 
+
+def _database_name(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def _prepare_postgres() -> str | None:
+    """Create this run's database; None when that worked, else why PostgreSQL cannot be used."""
+    name = _database_name(POSTGRES_URL)
     try:
-        asyncio.run(probe())
+        asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # noqa: BLE001  (any failure means: no usable server)
         return f"{type(exc).__name__}: {exc}"
     return None
 
 
-_POSTGRES_PROBLEM = _postgres_available()
+_POSTGRES_PROBLEM = _prepare_postgres()
+
+
+def pytest_unconfigure() -> None:
+    if _POSTGRES_PROBLEM is None:
+        asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{_database_name(POSTGRES_URL)}" WITH (FORCE)'))
 
 
 def postgres_problem() -> str | None:
@@ -107,19 +128,45 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, public_url="http://console.test", log_level="WARNING")
+def plugins_toml(tmp_path: Path) -> Path:
+    """A plugins.toml choosing the fake provider, its state in the test's own folder."""
+    path = tmp_path / "plugins.toml"
+    path.write_text('[payments]\nprovider = "fake"\n\n[providers.fake]\nstate_path = "fake-provider.json"\n')
+    return path
 
 
 @pytest.fixture
-async def client(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+def settings(database_url: str, plugins_toml: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        public_url="http://console.test",
+        log_level="WARNING",
+        plugins_toml=plugins_toml,
+        fleet_token=FLEET_TOKEN,
+    )
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    """The app's long-lived services (catalog, payments facade over the fake provider)."""
+    built = build_services(settings)
+    yield built
+    await built.aclose()
+
+
+@pytest.fixture
+def payments(services: Services) -> Payments:
+    return services.payments
+
+
+@pytest.fixture
+async def client(settings: Settings, database: Database, services: Services) -> AsyncIterator[httpx.AsyncClient]:
     """The app over HTTP, on the test database, in the test's own event loop (asyncpg ties connections to it)."""
-    app = create_app(settings, database=database)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as http:
+    app = create_app(settings, database=database, services=services)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        http.app = app  # type: ignore[attr-defined]  (tests reach the app's services through it)
         yield http
-    await app.state.services.aclose()
+    await app.state.fleet.stop()
 
 
 @pytest.fixture
@@ -163,3 +210,10 @@ async def redis() -> AsyncIterator[Any]:
     yield client
     await client.flushdb()
     await client.aclose(close_connection_pool=True)
+
+
+@pytest.fixture
+def stripe_standin() -> Iterator[StripeStandIn]:
+    """A local stand-in for Stripe's API on 127.0.0.1: the real SDK talks to it over HTTP."""
+    with running_standin() as standin:
+        yield standin

@@ -13,6 +13,8 @@ from app.domain.accounts.models import User
 from app.domain.accounts.service import create_user, start_session
 from app.domain.actor import Actor
 from app.domain.api_keys.service import create_api_key
+from app.domain.base import hash_secret
+from app.domain.invitations.service import AddressInvited, ProjectGrant, invite_members
 from app.domain.orgs.models import Membership, OrganizationRole, OrganizationType
 from app.domain.orgs.service import create_organization
 from app.domain.projects.models import ProjectRole
@@ -75,6 +77,8 @@ class World:
     evil_id: str
     evil_project_id: str
     evil_key_id: str
+    invitation_id: str  # Acme invites invitee@example.com (not an actor) to project A
+    invitation_token: str
 
     def token(self, actor: str) -> str | None:
         return self.people[actor].token if actor in self.people else None
@@ -83,6 +87,7 @@ class World:
         return to_base64(type_name, node_id)
 
 
+INVITATION_TOKEN = "world-invitation-token"
 ACTORS = ("anonymous", "admin", "project_admin", "other_project_admin", "project_member", "outsider", "staff")
 
 
@@ -125,6 +130,13 @@ async def build_world(db: Database, settings: Settings) -> World:
         evil_project = await create_project(session, outsider, evil.id, name="Evil project")
         evil_key = await create_api_key(session, outsider, evil_project.id, name="evil key")
         await person("staff", staff=True)
+        [invited] = await invite_members(
+            session, admin, acme.id, emails=["invitee@example.com"], role=OrganizationRole.MEMBER,
+            projects=[ProjectGrant(project_a.id, ProjectRole.PROJECT_MEMBER)], settings=settings,
+        )  # fmt: skip
+        assert isinstance(invited, AddressInvited)
+        invitation = invited.invitation.invitation
+        invitation.token_hash = hash_secret(INVITATION_TOKEN)  # the emailed token, known to the tests
     return World(
         people=people,
         acme_id=acme.id,
@@ -134,4 +146,6 @@ async def build_world(db: Database, settings: Settings) -> World:
         evil_id=evil.id,
         evil_project_id=evil_project.id,
         evil_key_id=evil_key.api_key.id,
+        invitation_id=invitation.id,
+        invitation_token=INVITATION_TOKEN,
     )

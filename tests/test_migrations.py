@@ -10,20 +10,9 @@ import pytest
 from alembic import command
 
 from app.migrate import alembic_config, upgrade
-from tests.conftest import POSTGRES_URL, postgres_problem
+from tests.conftest import POSTGRES_URL, postgres_admin, postgres_problem
 
-PG_CHECK_DB = "billing_migration_check"
-
-
-async def _recreate_database(name: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
+PG_CHECK_DB = f"billing_migration_check_{os.getpid()}"
 
 
 def _fresh_database_url(backend: str, tmp_path: Path) -> str:
@@ -34,7 +23,7 @@ def _fresh_database_url(backend: str, tmp_path: Path) -> str:
         if os.environ.get("REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL is required but unavailable: {problem}")
         pytest.skip(f"PostgreSQL unavailable: {problem}")
-    asyncio.run(_recreate_database(PG_CHECK_DB))
+    asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{PG_CHECK_DB}" WITH (FORCE)', f'CREATE DATABASE "{PG_CHECK_DB}"'))
     return POSTGRES_URL.rsplit("/", 1)[0] + f"/{PG_CHECK_DB}"
 
 
@@ -44,4 +33,8 @@ def test_migrations_match_the_models(backend: str, tmp_path: Path) -> None:
     upgrade(url)
     upgrade(url)  # a second run is a no-op
     # autogenerate finds nothing to add: every model change has its migration
-    command.check(alembic_config(url))
+    try:
+        command.check(alembic_config(url))
+    finally:
+        if backend == "postgresql":
+            asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{PG_CHECK_DB}" WITH (FORCE)'))

@@ -2,17 +2,52 @@
 
 from app.domain.accounts.models import AuthSession, SignInThrottle, User
 from app.domain.api_keys.models import ApiKey
+from app.domain.billing.models import BillingAccount, Charge, PaymentMethod
+from app.domain.credits.models import (
+    AutoRechargeAttempt,
+    CreditAccount,
+    CreditConsumption,
+    CreditGrant,
+    CreditLedgerEntry,
+    RefundRequest,
+)
+from app.domain.invitations.models import Invitation, InvitationProject
+from app.domain.notifications.models import OutboxMessage
 from app.domain.orgs.models import Membership, Organization
+from app.domain.plans.models import ModelLimitOverride
 from app.domain.projects.models import Project, ProjectMembership, ProjectRateLimit
+from app.domain.provider_events.models import ChargeDispute, ChargeRefund, ProcessedWebhookEvent
+from app.domain.subscriptions.models import Subscription, TierCapacity
+from app.domain.usage.models import UsageMinute, UsageRecord
 
 __all__ = [
     "ApiKey",
     "AuthSession",
+    "AutoRechargeAttempt",
+    "BillingAccount",
+    "Charge",
+    "ChargeDispute",
+    "ChargeRefund",
+    "CreditAccount",
+    "CreditConsumption",
+    "CreditGrant",
+    "CreditLedgerEntry",
+    "Invitation",
+    "InvitationProject",
     "Membership",
+    "ModelLimitOverride",
     "Organization",
+    "OutboxMessage",
+    "PaymentMethod",
+    "ProcessedWebhookEvent",
     "Project",
     "ProjectMembership",
     "ProjectRateLimit",
+    "RefundRequest",
     "SignInThrottle",
+    "Subscription",
+    "TierCapacity",
+    "UsageMinute",
+    "UsageRecord",
     "User",
 ]

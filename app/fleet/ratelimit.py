@@ -36,9 +36,18 @@ class Decision:
     levels: tuple[float, ...]  # each bucket's content after the decision
     refused: int | None = None  # index of the first bucket that was short
     retry_after: float = 0.0  # seconds until that bucket holds the cost (inf: never)
+    stale: bool = False  # the guard's generation moved: nothing was taken, reload and ask again
 
     def remaining(self, index: int) -> int:
         return max(0, math.floor(self.levels[index]))
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """Take nothing unless `key` still holds `generation` (the state the caller decided on is current)."""
+
+    key: str
+    generation: int
 
 
 def reset_seconds(bucket: Bucket, level: float) -> int:
@@ -55,7 +64,7 @@ def _wait(bucket: Bucket, level: float) -> float:
 
 
 class Limiter(Protocol):
-    async def acquire(self, buckets: list[Bucket]) -> Decision: ...
+    async def acquire(self, buckets: list[Bucket], guard: Guard | None = None) -> Decision: ...
 
     async def give_back(self, bucket: Bucket, amount: int) -> None: ...
 
@@ -73,7 +82,8 @@ class LocalLimiter:
             return 0.0
         return min(float(bucket.capacity), level + (now - at) * bucket.capacity / bucket.window)
 
-    async def acquire(self, buckets: list[Bucket]) -> Decision:
+    async def acquire(self, buckets: list[Bucket], guard: Guard | None = None) -> Decision:
+        # one process: the caller's cache is invalidated synchronously, a guard has nothing to add
         return self.acquire_now(buckets)
 
     def acquire_now(self, buckets: list[Bucket]) -> Decision:
@@ -92,13 +102,19 @@ class LocalLimiter:
         self._levels[bucket.key] = (min(float(bucket.capacity), self._level(bucket, now) + amount), now)
 
 
-# KEYS: bucket keys. ARGV: capacity, window (ms), cost for each bucket. Returns
-# {refused index (0: none), wait ms (-1: never), level 1, level 2, …} with levels as strings.
+# KEYS: bucket keys, then the guard key. ARGV: capacity, window (ms), cost for each bucket, then the
+# guard's generation ("" for none). Returns {refused index (0: none, -1: stale guard), wait ms (-1:
+# never), level 1, level 2, …} with levels as strings.
 _ACQUIRE = """
+local n = #KEYS - 1
+local expected = ARGV[n * 3 + 1]
+if expected ~= '' and tonumber(redis.call('GET', KEYS[n + 1]) or '0') ~= tonumber(expected) then
+  return {-1, 0}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local levels = {}
-for i = 1, #KEYS do
+for i = 1, n do
   local cap, win, cost = tonumber(ARGV[i*3-2]), tonumber(ARGV[i*3-1]), tonumber(ARGV[i*3])
   local state = redis.call('HMGET', KEYS[i], 'v', 't')
   local v, at = tonumber(state[1]), tonumber(state[2])
@@ -114,7 +130,7 @@ for i = 1, #KEYS do
   end
 end
 local out = {0, 0}
-for i = 1, #KEYS do
+for i = 1, n do
   local win, cost = tonumber(ARGV[i*3-1]), tonumber(ARGV[i*3])
   local v = levels[i] - cost
   redis.call('HSET', KEYS[i], 'v', tostring(v), 't', now)
@@ -147,12 +163,16 @@ class RedisLimiter:
         self._acquire = redis.register_script(_ACQUIRE)
         self._give_back = redis.register_script(_GIVE_BACK)
 
-    async def acquire(self, buckets: list[Bucket]) -> Decision:
-        args: list[int] = []
+    async def acquire(self, buckets: list[Bucket], guard: Guard | None = None) -> Decision:
+        args: list[int | str] = []
         for bucket in buckets:
             args += [bucket.capacity, bucket.window * 1000, bucket.cost]
-        reply = await self._acquire(keys=[self._prefix + b.key for b in buckets], args=args)
+        args.append(str(guard.generation) if guard else "")
+        keys = [self._prefix + b.key for b in buckets] + [guard.key if guard else self._prefix + "-"]
+        reply = await self._acquire(keys=keys, args=args)
         refused, wait_ms, *levels = reply
+        if int(refused) == -1:
+            return Decision(False, (), stale=True)
         parsed = tuple(float(level) for level in levels)
         if int(refused) == 0:
             return Decision(True, parsed)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 import strawberry
 from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,11 +35,16 @@ class Context(BaseContext, kw_only=True):
     auth_error: DomainError | None = None
     loaders: Loaders | None = None
     read_session: AsyncSession | None = None
+    read_lock: asyncio.Lock = msgspec.field(default_factory=asyncio.Lock)
 
     async def session(self) -> AsyncSession:
-        """The request's read session, opened on first use."""
-        if self.read_session is None:
-            self.read_session = self.db.reader()
+        """The request's read session, opened on first use, with its connection checked out."""
+        # Sibling DataLoaders dispatch concurrently; a session refuses a second operation while it is
+        # still opening a connection (e.g. right after a mutation's end_read), so open it under a lock.
+        async with self.read_lock:
+            if self.read_session is None:
+                self.read_session = self.db.reader()
+            await self.read_session.connection()
         return self.read_session
 
     def actor(self) -> Actor:

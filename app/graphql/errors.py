@@ -15,6 +15,7 @@ import strawberry
 from strawberry.extensions import FieldExtension
 
 from app.domain import errors as domain
+from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
 
 
 def describe_enum(enum_class: type[Enum], description: str, **values: str) -> Any:
@@ -52,6 +53,25 @@ ErrorCode = describe_enum(
     PROJECT_ARCHIVED="The project is archived.",
     ALREADY_REVOKED="Already revoked.",
     UNKNOWN_MODEL="No such model in the catalog.",
+    ALREADY_INVITED="A pending invitation for this address exists: resend it instead.",
+    DUPLICATE_ADDRESS="The address appears more than once in the request; it is invited once.",
+    INVITATION_ACCEPTED="The invitation has been accepted already; its link works once.",
+    INVITATION_DECLINED="The invitation was declined.",
+    INVITATION_REVOKED="The invitation was revoked by an Organization Admin.",
+    INVITATION_EXPIRED="The invitation has expired; an Organization Admin can resend it.",
+    INVITATION_EMAIL_MISMATCH="The invitation was sent to another email address than the signed-in user's.",
+    NO_PAYMENT_METHOD="The organization has no payment method on file.",
+    PAYMENT_DECLINED="The payment provider declined the charge; nothing was bought.",
+    PAYMENT_REQUIRES_ACTION="The card needs the cardholder's authentication; nothing was bought.",
+    PAYMENT_PROVIDER_UNAVAILABLE="The payment provider did not answer; the charge is retried, never twice.",
+    UNKNOWN_TIER="The model offers no subscription tier with this id.",
+    MODEL_DEPRECATED="The model is past its deprecation date: it can no longer be used or subscribed to.",
+    SOLD_OUT="The tier is Temporarily Sold Out: it has no capacity left until a place frees up.",
+    ALREADY_SUBSCRIBED="The organization already has a subscription to this model: change its tier instead.",
+    SUBSCRIPTION_PAST_DUE="The subscription's renewal is unpaid: update the card; the renewal is retried daily.",
+    SUBSCRIPTION_ENDED="The subscription has ended: subscribe again.",
+    PAYMENT_PENDING="A payment for this is still being processed; try again shortly.",
+    REFUND_REFUSED="The payment plugins refused the refund (the shipped policy: all purchases are final); the request is recorded.",
 )
 
 
@@ -94,6 +114,13 @@ class TooManyAttemptsError(Error):
     retry_after_seconds: int = strawberry.field(description="Seconds to wait before the next attempt.")
 
 
+@strawberry.type(description="The payment did not go through; nothing was bought or charged.")
+class PaymentError(Error):
+    decline_code: str | None = strawberry.field(
+        default=None, description="The provider's reason for a decline (e.g. `insufficient_funds`), when given."
+    )
+
+
 COMMON_ERRORS: tuple[type, ...] = (
     UnauthenticatedError,
     ForbiddenError,
@@ -126,6 +153,13 @@ register(
         message=exc.message, code=exc.code, field=exc.field, retry_after_seconds=exc.retry_after_seconds
     ),
 )
+
+
+register(
+    PaymentFailed,
+    lambda exc: PaymentError(message=exc.message, code=exc.code, field=exc.field, decline_code=exc.decline_code),
+)
+register(PaymentUnavailable, lambda exc: PaymentError(message=exc.message, code=exc.code, field=exc.field))
 
 
 def to_graphql(exc: domain.DomainError) -> Any:

@@ -17,15 +17,24 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from app.graphql import masking
 from app.graphql.accounts import AccountMutations, AccountQueries
 from app.graphql.api_keys import ApiKeyMutations
+from app.graphql.catalog import CatalogMutations, CatalogQueries
+from app.graphql.invitation_types import Invitation
+from app.graphql.invitations import InvitationMutations, InvitationQueries
 from app.graphql.orgs import OrganizationMutations
+from app.graphql.plans import PlanMutations
 from app.graphql.projects import ProjectMutations
+from app.graphql.scalars import SCALARS
+from app.graphql.subscription_types import ModelSubscription
+from app.graphql.subscriptions import SubscriptionMutations
 from app.graphql.types import ApiKey, Organization, OrganizationMember, Project, User
+from app.graphql.usage import UsageQueries
 from app.settings import Settings, get_settings
 
 
@@ -36,9 +45,19 @@ class NodeQueries:
     )
 
 
-Query = merge_types("Query", (NodeQueries, AccountQueries))
+Query = merge_types("Query", (NodeQueries, AccountQueries, InvitationQueries, UsageQueries, CatalogQueries))
 Mutation = merge_types(
-    "Mutation", (AccountMutations, OrganizationMutations, ProjectMutations, ApiKeyMutations)
+    "Mutation",
+    (
+        AccountMutations,
+        OrganizationMutations,
+        ProjectMutations,
+        ApiKeyMutations,
+        InvitationMutations,
+        SubscriptionMutations,
+        CatalogMutations,
+        PlanMutations,
+    ),
 )
 Query.__strawberry_definition__.description = "What the console reads. Lists are Relay connections."
 Mutation.__strawberry_definition__.description = (
@@ -75,8 +94,10 @@ def build_schema(settings: Settings) -> Schema:
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         IntrospectionSwitch,
     ]
-    types: list[Any] = [User, Organization, OrganizationMember, Project, ApiKey]
-    return Schema(query=Query, mutation=Mutation, extensions=extensions, types=types)
+    types: list[Any] = [User, Organization, OrganizationMember, Project, ApiKey, Invitation, ModelSubscription]
+    return Schema(
+        query=Query, mutation=Mutation, extensions=extensions, types=types, config=StrawberryConfig(scalar_map=SCALARS)
+    )
 
 
 # The process's one schema; `strawberry export-schema app.graphql.schema:schema` reads it too.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -26,6 +26,11 @@ from app.domain.projects.models import ProjectRateLimit as RateLimitModel
 from app.graphql.context import Info
 from app.graphql.enums import OrganizationRoleEnum, OrganizationTypeEnum, ProjectRoleEnum
 from app.graphql.errors import ForbiddenError, field_with_errors
+
+if TYPE_CHECKING:
+    from app.graphql.invitation_types import InvitationsResult
+    from app.graphql.plans import ModelPlan
+    from app.graphql.subscription_types import SubscriptionsResult
 
 
 async def _visible(info: Info, lookup: Any, node_ids: Iterable[str], required: bool) -> list[Any]:
@@ -334,6 +339,43 @@ class Organization(relay.Node):
             raise Forbidden("The member list is visible to Organization Admins only.")
         assert info.context.loaders
         return MemberList(items=await info.context.loaders.members_by_org.load(self.org_id))
+
+    @field_with_errors(
+        "The Invites list: pending invitations, and those declined or expired in the last 30 days. "
+        "Organization Admins only; others get FORBIDDEN."
+    )
+    async def invitations(
+        self, info: Info
+    ) -> Annotated[InvitationsResult, strawberry.lazy("app.graphql.invitation_types")]:
+        # imported here: the invitation types build on the types of this module
+        from app.domain.invitations.queries import list_invitations
+        from app.graphql.invitation_types import InvitationList
+
+        items = await list_invitations(await info.context.session(), info.context.actor(), self.org_id)
+        return InvitationList(items=items)
+
+    @field_with_errors(
+        "The organization's model subscriptions, newest first. Organization Admins only; others get FORBIDDEN."
+    )
+    async def subscriptions(
+        self,
+        info: Info,
+        include_ended: Annotated[
+            bool, strawberry.argument(description="Also list the subscriptions that have ended.")
+        ] = False,
+    ) -> Annotated[SubscriptionsResult, strawberry.lazy("app.graphql.subscription_types")]:
+        from app.graphql.subscription_types import subscription_list
+
+        return await subscription_list(info, self.org_id, include_ended=include_ended)
+
+    @strawberry.field(
+        description="Who pays for each catalog model right now (subscription, PayGo, free or none) and the "
+        "organization's limits for it; every member sees it."
+    )
+    async def plans(self, info: Info) -> list[Annotated[ModelPlan, strawberry.lazy("app.graphql.plans")]]:
+        from app.graphql.plans import plans_of_organization
+
+        return await plans_of_organization(info, self.org_id)
 
     @relay.connection(
         relay.ListConnection[Project],

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.fleet.ratelimit import Bucket, Limiter, LocalLimiter, RedisLimiter
+from app.fleet.ratelimit import Bucket, Guard, Limiter, LocalLimiter, RedisLimiter
 
 
 class ManualClock:
@@ -79,3 +79,14 @@ def test_zero_capacity_refuses_everything() -> None:
     limiter: Any = LocalLimiter(ManualClock())
     decision = limiter.acquire_now([Bucket("z", capacity=0, window=60, cost=1)])
     assert not decision.allowed and math.isinf(decision.retry_after)
+
+
+async def test_a_stale_guard_takes_nothing(redis: Any) -> None:
+    limiter = RedisLimiter(redis)
+    bucket = Bucket("g", capacity=10, window=60, cost=4)
+    await redis.set("gen:org", 3)
+    assert (await limiter.acquire([bucket], Guard("gen:org", 3))).allowed
+    stale = await limiter.acquire([bucket], Guard("gen:org", 2))
+    assert stale.stale and not stale.allowed
+    after = await limiter.acquire([bucket], Guard("gen:org", 3))
+    assert after.allowed and after.remaining(0) == 2  # the stale call took nothing

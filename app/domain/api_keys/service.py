@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
+from app.db import organization_changed
 from app.domain.actor import Actor
 from app.domain.api_keys.models import ApiKey
 from app.domain.base import hash_secret
@@ -76,10 +77,11 @@ async def get_api_key(session: AsyncSession, actor: Actor, key_id: str) -> tuple
 
 async def revoke_api_key(session: AsyncSession, actor: Actor, key_id: str) -> ApiKey:
     """Revoke a key; it is refused from the next request on."""
-    api_key, _ = await get_api_key(session, actor, key_id)
+    api_key, project = await get_api_key(session, actor, key_id)
     await require_project(session, actor, api_key.project_id, admin=True)
     if api_key.revoked_at is not None:
         raise Conflict("This API key is already revoked.", code=ErrorCode.ALREADY_REVOKED)
     api_key.revoked_at, api_key.revoked_by = clock.now(), actor.user_id
     session.add(api_key)
+    organization_changed(session, project.organization_id)
     return api_key

@@ -1,0 +1,312 @@
+"""Charging an organization: record first, ask the provider outside any transaction, then apply once.
+
+1. The charge is recorded PENDING under an idempotency key derived from what it pays; a second
+   call for the same thing finds it (settled: returned as it is; pending: asked again with the
+   same key, so the provider charges once).
+2. The provider is called with no database transaction open (it may take seconds).
+3. The result is recorded and, on success, the purpose's handler applies it (grants the credits,
+   activates the subscription) in the same transaction: nothing is granted without a successful
+   charge, and a successful charge is applied exactly once, whoever settles it first (this call, a
+   retry job, or the provider's webhook). A charge that ends otherwise runs the purpose's failure
+   handler (@on_failure), also once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.db import Database
+from app.domain.billing.accounts import default_payment_method, ensure_customer
+from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
+from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
+from app.domain.errors import Conflict, ErrorCode
+from app.payments import types as provider
+from app.payments.errors import PaymentProviderError
+from app.payments.facade import Payments
+
+logger = logging.getLogger(__name__)
+
+Applier = Callable[[AsyncSession, Charge], Awaitable[None]]
+_APPLIERS: dict[ChargePurpose, Applier] = {}
+_FAILURE_HANDLERS: dict[ChargePurpose, Applier] = {}
+
+_STATUS = {
+    provider.ChargeStatus.SUCCEEDED: ChargeStatus.SUCCEEDED,
+    provider.ChargeStatus.DECLINED: ChargeStatus.DECLINED,
+    provider.ChargeStatus.REQUIRES_ACTION: ChargeStatus.REQUIRES_ACTION,
+    provider.ChargeStatus.FAILED: ChargeStatus.FAILED,
+}
+_PROVIDER_PURPOSE = {
+    ChargePurpose.PURCHASE: provider.ChargePurpose.PURCHASE,
+    ChargePurpose.AUTO_RECHARGE: provider.ChargePurpose.AUTO_RECHARGE,
+    ChargePurpose.SETTLEMENT: provider.ChargePurpose.SETTLEMENT,
+    ChargePurpose.SUBSCRIPTION: provider.ChargePurpose.SUBSCRIPTION,
+}
+
+
+def on_success(purpose: ChargePurpose) -> Callable[[Applier], Applier]:
+    """Register what a successful charge of this purpose does; it runs in the settling transaction."""
+
+    def register(applier: Applier) -> Applier:
+        _APPLIERS[purpose] = applier
+        return applier
+
+    return register
+
+
+def on_failure(purpose: ChargePurpose) -> Callable[[Applier], Applier]:
+    """Register what a charge of this purpose that ended without success does; it runs in the settling transaction."""
+
+    def register(handler: Applier) -> Applier:
+        _FAILURE_HANDLERS[purpose] = handler
+        return handler
+
+    return register
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    organization_id: str,
+    purpose: ChargePurpose,
+    amount_cents: int,
+    description: str,
+    idempotency_key: str,
+    details: dict[str, Any] | None = None,
+) -> Charge:
+    """The charge under this key, recorded PENDING in the caller's transaction when it is new.
+
+    Callers that must decide the amount under their own locks record it here, then call `charge`
+    with the same key after their commit.
+    """
+    existing = await _by_key(session, idempotency_key)
+    if existing is not None:
+        return existing
+    fresh = Charge(
+        organization_id=organization_id,
+        purpose=purpose,
+        amount_cents=amount_cents,
+        description=description,
+        idempotency_key=idempotency_key,
+        details=details or {},
+    )
+    try:
+        async with session.begin_nested():
+            session.add(fresh)
+    except IntegrityError:  # a concurrent call recorded it first (PostgreSQL)
+        existing = await _by_key(session, idempotency_key)
+        assert existing is not None
+        return existing
+    return fresh
+
+
+async def charge(
+    db: Database,
+    payments: Payments,
+    *,
+    organization_id: str,
+    purpose: ChargePurpose,
+    amount_cents: int,
+    description: str,
+    idempotency_key: str,
+    details: dict[str, Any] | None = None,
+) -> Charge:
+    """Charge the organization's default card once for what the key names; returns the settled charge.
+
+    Raises PaymentUnavailable when the provider did not answer (the charge stays pending).
+    A declined charge is returned with its status; `require_success` turns it into an error.
+    """
+    customer_ref = await ensure_customer(db, payments, organization_id)
+    async with db.transaction() as session:
+        card = await default_payment_method(session, organization_id)
+        existing = await record(
+            session,
+            organization_id=organization_id,
+            purpose=purpose,
+            amount_cents=amount_cents,
+            description=description,
+            idempotency_key=idempotency_key,
+            details=details,
+        )
+        if existing.status is not ChargeStatus.PENDING:
+            return existing
+        existing.attempts += 1
+        pending_id = existing.id
+    return await _ask_provider(db, payments, pending_id, customer_ref, card.provider_ref)
+
+
+async def collect(db: Database, payments: Payments, charge_id: str) -> Charge:
+    """Ask the provider for a charge recorded with `record`, once its recording transaction has committed.
+
+    Returns the charge as it stands: settled, or still pending when the provider did not answer
+    (the retry job settles it, with the same key). Without a card left, it is settled FAILED.
+    """
+    async with db.transaction() as session:
+        pending = await session.get(Charge, charge_id, with_for_update=True)
+        if pending is None:
+            raise LookupError(charge_id)
+        if pending.status is not ChargeStatus.PENDING:
+            return pending
+        never_sent = pending.attempts == 0
+        try:
+            card_ref: str | None = (await default_payment_method(session, pending.organization_id)).provider_ref
+        except Conflict as exc:
+            card_ref, problem = None, exc.message
+        else:
+            pending.attempts += 1
+    if card_ref is None:
+        if not never_sent:
+            return pending  # the provider may have taken it with the card now gone: only a retry with it can tell
+        return await settle(
+            db,
+            charge_id,
+            status=ChargeStatus.FAILED,
+            provider_charge_ref=None,
+            decline_code="no_payment_method",
+            message=problem,
+        )
+    customer_ref = await ensure_customer(db, payments, pending.organization_id)
+    try:
+        return await _ask_provider(db, payments, charge_id, customer_ref, card_ref)
+    except PaymentUnavailable:
+        return pending  # stays PENDING: settled later by retry_pending or the provider's webhook
+
+
+async def _ask_provider(
+    db: Database, payments: Payments, charge_id: str, customer_ref: str, card_ref: str
+) -> Charge:
+    async with db.transaction() as session:
+        pending = await session.get(Charge, charge_id)
+        assert pending is not None
+    try:
+        result = await payments.charge(
+            customer_ref=customer_ref,
+            amount=pending.amount_cents,
+            currency=pending.currency,
+            purpose=_PROVIDER_PURPOSE[pending.purpose],
+            description=pending.description,
+            idempotency_key=pending.idempotency_key,
+            payment_method_ref=card_ref,
+        )
+    except PaymentProviderError as exc:
+        logger.warning("charge %s pending: provider error %s", charge_id, exc)
+        async with db.transaction() as session:
+            stored = await session.get(Charge, charge_id)
+            if stored is not None and stored.status is ChargeStatus.PENDING:
+                stored.message = f"provider unavailable: {exc}"[:500]
+        raise PaymentUnavailable(
+            "The payment provider did not answer; the charge will be retried (never twice). Try again shortly."
+        ) from exc
+    return await settle(
+        db,
+        charge_id,
+        status=_STATUS[result.status],
+        provider_charge_ref=result.charge_ref,
+        decline_code=result.decline_code,
+        message=result.message,
+    )
+
+
+async def settle(
+    db: Database,
+    charge_id: str,
+    *,
+    status: ChargeStatus,
+    provider_charge_ref: str | None,
+    decline_code: str | None = None,
+    message: str | None = None,
+) -> Charge:
+    """Record a pending charge's outcome and apply a success, once (later settlements change nothing)."""
+    async with db.transaction() as session:
+        return await settle_in(
+            session,
+            charge_id,
+            status=status,
+            provider_charge_ref=provider_charge_ref,
+            decline_code=decline_code,
+            message=message,
+        )
+
+
+async def settle_in(
+    session: AsyncSession,
+    charge_id: str,
+    *,
+    status: ChargeStatus,
+    provider_charge_ref: str | None,
+    decline_code: str | None = None,
+    message: str | None = None,
+) -> Charge:
+    """``settle`` inside the caller's transaction (a webhook records its event id in the same one)."""
+    stored = await session.get(Charge, charge_id, with_for_update=True)
+    if stored is None:
+        raise LookupError(charge_id)
+    if stored.status is ChargeStatus.PENDING:
+        stored.status = status
+        stored.provider_charge_ref = provider_charge_ref or stored.provider_charge_ref
+        stored.decline_code, stored.message = decline_code, message
+        stored.settled_at = clock.now()
+        if status is ChargeStatus.SUCCEEDED:
+            await _APPLIERS[stored.purpose](session, stored)
+        elif status is not ChargeStatus.PENDING and stored.purpose in _FAILURE_HANDLERS:
+            await _FAILURE_HANDLERS[stored.purpose](session, stored)
+    return stored
+
+
+def require_success(settled: Charge) -> Charge:
+    """The charge if it succeeded; otherwise the typed error the console shows."""
+    if settled.status is ChargeStatus.SUCCEEDED:
+        return settled
+    if settled.status is ChargeStatus.REQUIRES_ACTION:
+        raise PaymentFailed(
+            "The card needs the cardholder's authentication; use another card or authenticate it in the console.",
+            code=ErrorCode.PAYMENT_REQUIRES_ACTION,
+            decline_code=settled.decline_code,
+        )
+    if settled.status is ChargeStatus.PENDING:
+        raise PaymentUnavailable("The charge is still being processed; it completes shortly.")
+    raise PaymentFailed(
+        f"The card was declined ({settled.decline_code or 'declined'}): {settled.message or 'try another card'}.",
+        decline_code=settled.decline_code,
+    )
+
+
+async def retry_pending(
+    db: Database, payments: Payments, *, older_than: timedelta = timedelta(minutes=1)
+) -> int:
+    """Ask the provider again, with the same keys, about charges whose outcome is unknown; returns how many settled."""
+    cutoff = clock.now() - older_than
+    async with db.transaction() as session:
+        rows = await session.scalars(
+            select(Charge).where(Charge.status == ChargeStatus.PENDING).where(Charge.created_at <= cutoff)
+        )
+        pending = [(c.id, c.organization_id) for c in rows]
+    settled = 0
+    for charge_id, organization_id in pending:
+        try:
+            customer_ref = await ensure_customer(db, payments, organization_id)
+            async with db.transaction() as session:
+                card = await default_payment_method(session, organization_id)
+            result = await _ask_provider(db, payments, charge_id, customer_ref, card.provider_ref)
+        except Exception:  # noqa: BLE001  (one charge's trouble must not stop the others)
+            logger.exception("retry of pending charge %s failed", charge_id)
+            continue
+        settled += result.status is not ChargeStatus.PENDING
+    return settled
+
+
+async def _by_key(session: AsyncSession, idempotency_key: str) -> Charge | None:
+    query = select(Charge).where(Charge.idempotency_key == idempotency_key).with_for_update()
+    return await session.scalar(query)
+
+
+async def find_by_provider_ref(session: AsyncSession, provider_charge_ref: str) -> Charge | None:
+    return await session.scalar(select(Charge).where(Charge.provider_charge_ref == provider_charge_ref))

@@ -1,0 +1,23 @@
+"""Expected failures of charging an organization."""
+
+from __future__ import annotations
+
+from app.domain.errors import DomainError, ErrorCode
+
+
+class PaymentFailed(DomainError):
+    """The provider declined the charge, or it needs the cardholder; nothing was bought."""
+
+    default_code = ErrorCode.PAYMENT_DECLINED
+
+    def __init__(
+        self, message: str, *, code: ErrorCode | None = None, decline_code: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.decline_code = decline_code
+
+
+class PaymentUnavailable(DomainError):
+    """The provider did not answer; the charge stays pending and is settled by a retry, never twice."""
+
+    default_code = ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE

@@ -1,0 +1,375 @@
+"""The ledger's core: balance moves, grants, burns and the debt, each in the caller's transaction.
+
+Every change of an organization's credits starts by locking its account row (`move` or
+`lock_account`), so its grants, debt and balance change one transaction at a time, on PostgreSQL as on
+SQLite. The balance itself only moves by ``balance = balance + :delta`` in one statement, never by a
+read followed by a write, so concurrent writers never lose an update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.db import organization_changed
+from app.domain.base import new_id
+from app.domain.credits.models import (
+    GRANT_ENTRY_KIND,
+    CreditAccount,
+    CreditConsumption,
+    CreditGrant,
+    CreditLedgerEntry,
+    EntryKind,
+    GrantSource,
+    GrantState,
+)
+
+ACCOUNT: Any = CreditAccount.__table__  # type: ignore[attr-defined]
+GRANT: Any = CreditGrant.__table__  # type: ignore[attr-defined]
+ENTRY: Any = CreditLedgerEntry.__table__  # type: ignore[attr-defined]
+CONSUMPTION: Any = CreditConsumption.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """What a balance move returns: the figures after it, and what auto-recharge needs to decide."""
+
+    balance_nanos: int
+    debt_nanos: int
+    settling_nanos: int
+    auto_recharge_enabled: bool
+    auto_recharge_threshold_nanos: int
+    auto_recharge_in_flight: bool
+    auto_recharge_paused_until: datetime | None
+
+    def auto_recharge_due(self, now: datetime) -> bool:
+        """Below the threshold, enabled, not paused, and no recharge already under way."""
+        return (
+            self.auto_recharge_enabled
+            and not self.auto_recharge_in_flight
+            and self.balance_nanos < self.auto_recharge_threshold_nanos
+            and (self.auto_recharge_paused_until is None or self.auto_recharge_paused_until <= now)
+        )
+
+
+_STATE = (
+    ACCOUNT.c.balance_nanos,
+    ACCOUNT.c.debt_nanos,
+    ACCOUNT.c.settling_nanos,
+    ACCOUNT.c.auto_recharge_enabled,
+    ACCOUNT.c.auto_recharge_threshold_nanos,
+    ACCOUNT.c.auto_recharge_in_flight,
+    ACCOUNT.c.auto_recharge_paused_until,
+)
+EMPTY = AccountState(0, 0, 0, False, 0, False, None)
+
+
+@dataclass(frozen=True, slots=True)
+class BurnResult:
+    """The balance after a burn, and whether `maybe_auto_recharge` should be called after the commit."""
+
+    balance_nanos: int
+    auto_recharge_due: bool
+
+
+def _insert(session: AsyncSession) -> Any:
+    assert session.bind is not None
+    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+
+
+async def move(
+    session: AsyncSession, organization_id: str, balance: int = 0, *, debt: int = 0, settling: int = 0
+) -> AccountState:
+    """Add to the balance (and debt, settling) in one atomic statement; creates the account and locks it."""
+    now = clock.now()
+    statement = _insert(session)(ACCOUNT).values(
+        organization_id=organization_id,
+        balance_nanos=balance,
+        debt_nanos=debt,
+        debt_since=now if debt > 0 else None,
+        settling_nanos=settling,
+        updated_at=now,
+    )
+    excluded = statement.excluded
+    new_debt = ACCOUNT.c.debt_nanos + excluded.debt_nanos
+    statement = statement.on_conflict_do_update(
+        index_elements=[ACCOUNT.c.organization_id],
+        set_={
+            "balance_nanos": ACCOUNT.c.balance_nanos + excluded.balance_nanos,
+            "debt_nanos": new_debt,
+            "debt_since": case(
+                (new_debt <= 0, None),
+                (ACCOUNT.c.debt_since.is_(None), excluded.debt_since),
+                else_=ACCOUNT.c.debt_since,
+            ),
+            "settling_nanos": ACCOUNT.c.settling_nanos + excluded.settling_nanos,
+            "updated_at": excluded.updated_at,
+        },
+    ).returning(*_STATE)
+    return AccountState(*(await session.execute(statement)).one())
+
+
+async def lock_account(session: AsyncSession, organization_id: str) -> CreditAccount:
+    """The organization's account, created if needed, locked for the rest of the transaction."""
+    await session.execute(
+        _insert(session)(ACCOUNT)
+        .values(organization_id=organization_id, updated_at=clock.now())
+        .on_conflict_do_nothing()
+    )
+    query = (
+        select(CreditAccount)
+        .where(CreditAccount.organization_id == organization_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(query)).one()
+
+
+async def account_state(session: AsyncSession, organization_id: str) -> AccountState:
+    """The account's figures without locking it (zero for an organization that never had credits)."""
+    row = (await session.execute(select(*_STATE).where(ACCOUNT.c.organization_id == organization_id))).first()
+    return EMPTY if row is None else AccountState(*row)
+
+
+async def balance_of(session: AsyncSession, organization_id: str) -> int:
+    """The organization's balance in nanos (negative: a debt); 0 when it never had credits."""
+    return (await account_state(session, organization_id)).balance_nanos
+
+
+async def append_entry(
+    session: AsyncSession,
+    organization_id: str,
+    kind: EntryKind,
+    amount_nanos: int,
+    balance_after_nanos: int,
+    *,
+    reference: str = "",
+    grant_id: str | None = None,
+    charge_id: str | None = None,
+    uncovered_nanos: int = 0,
+    entry_id: str | None = None,
+) -> str:
+    """Append one ledger entry (the balance must have moved by the same amount in this transaction)."""
+    entry_id = entry_id or new_id("cle")
+    await session.execute(
+        insert(ENTRY).values(
+            id=entry_id,
+            organization_id=organization_id,
+            kind=kind,
+            amount_nanos=amount_nanos,
+            balance_after_nanos=balance_after_nanos,
+            uncovered_nanos=uncovered_nanos,
+            grant_id=grant_id,
+            charge_id=charge_id,
+            reference=reference[:200],
+            created_at=clock.now(),
+        )
+    )
+    return entry_id
+
+
+@dataclass
+class _Plan:
+    """Which grants pay an amount, decided from one read of the usable grants."""
+
+    covered: int
+    grant_updates: list[dict[str, Any]]
+    uses: list[tuple[str, int]]
+
+
+async def _plan(session: AsyncSession, organization_id: str, amount: int, now: datetime) -> _Plan:
+    # burn order: promotional first, then the grant that expires first, then the oldest
+    rows: Sequence[Any] = (
+        await session.execute(
+            select(GRANT.c.id, GRANT.c.remaining_nanos)
+            .where(GRANT.c.organization_id == organization_id)
+            .where(GRANT.c.state == GrantState.ACTIVE)
+            .where(GRANT.c.remaining_nanos > 0)
+            .where(GRANT.c.expires_at > now)
+            .order_by(
+                case((GRANT.c.source == GrantSource.PROMOTIONAL, 0), else_=1),
+                GRANT.c.expires_at,
+                GRANT.c.bought_at,
+                GRANT.c.id,
+            )
+        )
+    ).all()
+    plan, left = _Plan(0, [], []), amount
+    for grant_id, remaining in rows:
+        if left == 0:
+            break
+        take = min(left, remaining)
+        left -= take
+        plan.covered += take
+        plan.uses.append((grant_id, take))
+        plan.grant_updates.append(
+            {
+                "grant_key": grant_id,
+                "new_remaining": remaining - take,
+                "new_state": GrantState.DEPLETED if take == remaining else GrantState.ACTIVE,
+            }
+        )
+    return plan
+
+
+async def _apply(
+    session: AsyncSession, organization_id: str, plan: _Plan, entry_id: str | None, now: datetime
+) -> None:
+    if not plan.uses:
+        return
+    await session.execute(
+        update(GRANT)
+        .where(GRANT.c.id == bindparam("grant_key"))
+        .values(
+            remaining_nanos=bindparam("new_remaining"),
+            state=bindparam("new_state", type_=GRANT.c.state.type),
+        ),
+        plan.grant_updates,
+    )
+    await session.execute(
+        insert(CONSUMPTION),
+        [
+            {
+                "id": new_id("ccon"),
+                "organization_id": organization_id,
+                "grant_id": grant_id,
+                "entry_id": entry_id,
+                "amount_nanos": amount,
+                "created_at": now,
+            }
+            for grant_id, amount in plan.uses
+        ],
+    )
+
+
+async def burn_credits(
+    session: AsyncSession, organization_id: str, cost_nanos: int, reference: str
+) -> BurnResult:
+    """Debit usage from the organization's credits in the caller's transaction; no provider is called.
+
+    Promotional grants go first, then the one that expires first, then the oldest; every grant used
+    is recorded. What no grant covers becomes debt (the balance goes below zero: admitted requests
+    finish). When `auto_recharge_due` is true, call `maybe_auto_recharge` after the commit.
+    """
+    if cost_nanos < 0:
+        raise ValueError(f"a burn takes a cost of zero or more nanos, got {cost_nanos}")
+    now = clock.now()
+    if cost_nanos == 0:
+        state = await account_state(session, organization_id)
+        return BurnResult(state.balance_nanos, state.auto_recharge_due(now))
+    state = await move(session, organization_id, -cost_nanos)  # locks the account: burns are serial per org
+    plan = await _plan(session, organization_id, cost_nanos, now)
+    uncovered = cost_nanos - plan.covered
+    entry_id = await append_entry(
+        session,
+        organization_id,
+        EntryKind.USAGE,
+        -cost_nanos,
+        state.balance_nanos,
+        reference=reference,
+        uncovered_nanos=uncovered,
+    )
+    await _apply(session, organization_id, plan, entry_id, now)
+    if uncovered:
+        state = await move(session, organization_id, debt=uncovered)
+    return BurnResult(state.balance_nanos, state.auto_recharge_due(now))
+
+
+async def cover_debt(session: AsyncSession, organization_id: str, state: AccountState) -> AccountState:
+    """Let usable grants pay the debt that no pending settlement is collecting (the account is locked)."""
+    owed = state.debt_nanos - state.settling_nanos
+    if owed <= 0:
+        return state
+    now = clock.now()
+    plan = await _plan(session, organization_id, owed, now)
+    if plan.covered == 0:
+        return state
+    await _apply(session, organization_id, plan, None, now)
+    return await move(session, organization_id, debt=-plan.covered)
+
+
+def one_year_after(moment: datetime) -> datetime:
+    """The same instant a calendar year later (29 February becomes 28 February)."""
+    try:
+        return moment.replace(year=moment.year + 1)
+    except ValueError:
+        return moment.replace(year=moment.year + 1, day=28)
+
+
+async def create_grant(
+    session: AsyncSession,
+    organization_id: str,
+    *,
+    source: GrantSource,
+    amount_nanos: int,
+    bought_at: datetime,
+    expires_at: datetime,
+    charge_id: str | None = None,
+    granted_by: str | None = None,
+    note: str | None = None,
+    reference: str = "",
+) -> CreditGrant:
+    """Grant credits with their ledger entry; they pay any outstanding debt first."""
+    if amount_nanos <= 0:
+        raise ValueError(f"a grant is of a positive amount, got {amount_nanos}")
+    state = await move(session, organization_id, amount_nanos)
+    grant = CreditGrant(
+        organization_id=organization_id,
+        source=source,
+        amount_nanos=amount_nanos,
+        remaining_nanos=amount_nanos,
+        bought_at=bought_at,
+        expires_at=expires_at,
+        charge_id=charge_id,
+        granted_by=granted_by,
+        note=note,
+    )
+    session.add(grant)
+    await session.flush()
+    await append_entry(
+        session,
+        organization_id,
+        GRANT_ENTRY_KIND[source],
+        amount_nanos,
+        state.balance_nanos,
+        reference=reference,
+        grant_id=grant.id,
+        charge_id=charge_id,
+    )
+    if state.debt_nanos > state.settling_nanos:
+        await cover_debt(session, organization_id, state)
+        await session.refresh(grant)
+    organization_changed(session, organization_id)  # the fleet's view of the credit changes at once
+    return grant
+
+
+async def take_from_grant(
+    session: AsyncSession, grant: CreditGrant, amount_nanos: int, kind: EntryKind, reference: str = ""
+) -> int:
+    """Remove part of one grant's remaining (expiry, refund) with its ledger entry; returns the balance after."""
+    assert 0 < amount_nanos <= grant.remaining_nanos
+    state = await move(session, grant.organization_id, -amount_nanos)
+    grant.remaining_nanos -= amount_nanos
+    if grant.remaining_nanos == 0 and grant.state is GrantState.ACTIVE:
+        grant.state = GrantState.DEPLETED
+    session.add(grant)
+    await session.flush()
+    await append_entry(
+        session,
+        grant.organization_id,
+        kind,
+        -amount_nanos,
+        state.balance_nanos,
+        reference=reference,
+        grant_id=grant.id,
+        charge_id=grant.charge_id,
+    )
+    organization_changed(session, grant.organization_id)
+    return state.balance_nanos

@@ -1,0 +1,1 @@
+"""Invitations to an organization: sent by email, answered by the invitee."""

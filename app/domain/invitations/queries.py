@@ -1,0 +1,113 @@
+"""Reading invitations: who may, one invitation with its details, and the Invites list."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.domain.actor import Actor
+from app.domain.errors import Conflict, ErrorCode, Forbidden, NotFound
+from app.domain.invitations.models import Invitation, InvitationProject, InvitationState
+from app.domain.notifications.models import OutboxMessage, OutboxState
+from app.domain.orgs.access import organization_role, require_org_admin
+from app.domain.orgs.models import Organization, OrganizationRole
+
+LIST_WINDOW = timedelta(days=30)
+INVITATION_NOT_FOUND = "No invitation with this ID is visible to you."
+
+_CLOSED = {
+    InvitationState.ACCEPTED: (ErrorCode.INVITATION_ACCEPTED, "This invitation has been accepted already."),
+    InvitationState.REJECTED: (ErrorCode.INVITATION_DECLINED, "This invitation was declined."),
+    InvitationState.REVOKED: (ErrorCode.INVITATION_REVOKED, "This invitation was revoked."),
+    InvitationState.EXPIRED: (
+        ErrorCode.INVITATION_EXPIRED,
+        "This invitation has expired; an Organization Admin can resend it.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class InvitationDetails:
+    """An invitation with its project roles and the state of the email carrying its current link."""
+
+    invitation: Invitation
+    projects: list[InvitationProject]
+    email_state: OutboxState | None
+
+
+def closed_error(state: InvitationState) -> Conflict:
+    """The error for acting on an invitation that is no longer pending."""
+    code, message = _CLOSED[state]
+    return Conflict(message, code=code)
+
+
+async def list_invitations(session: AsyncSession, actor: Actor, org_id: str) -> list[InvitationDetails]:
+    """The Invites list: pending invitations, and those declined or expired in the last 30 days; newest first."""
+    await require_org_admin(session, actor, org_id)
+    since = clock.now() - LIST_WINDOW
+    rows = await session.scalars(
+        select(Invitation)
+        .where(Invitation.organization_id == org_id)
+        .where(
+            or_(
+                # still pending, or expired (PENDING past expires_at) within the window
+                and_(Invitation.state == InvitationState.PENDING, Invitation.expires_at > since),  # type: ignore[arg-type]
+                and_(Invitation.state == InvitationState.REJECTED, Invitation.responded_at > since),  # type: ignore[arg-type, operator]
+            )
+        )
+        .order_by(Invitation.sent_at.desc(), Invitation.id)  # type: ignore[attr-defined]
+    )
+    return await load_details(session, list(rows))
+
+
+async def get_invitation(session: AsyncSession, actor: Actor, invitation_id: str) -> InvitationDetails:
+    """One invitation, for the Organization Admins of its organization."""
+    invitation, _ = await admin_invitation(session, actor, invitation_id, lock=False)
+    [details] = await load_details(session, [invitation])
+    return details
+
+
+async def admin_invitation(
+    session: AsyncSession, actor: Actor, invitation_id: str, *, lock: bool = True
+) -> tuple[Invitation, Organization]:
+    """The invitation and its organization if the actor administers it; outsiders learn nothing."""
+    invitation = await session.get(Invitation, invitation_id, with_for_update=lock)
+    role = await organization_role(session, actor, invitation.organization_id) if invitation else None
+    organization = (
+        await session.get(Organization, invitation.organization_id) if invitation and role else None
+    )
+    if invitation is None or organization is None:
+        raise NotFound(INVITATION_NOT_FOUND, field="invitationId")
+    if role is not OrganizationRole.ORGANIZATION_ADMIN:
+        raise Forbidden("Only an Organization Admin may manage invitations.")
+    return invitation, organization
+
+
+async def load_details(session: AsyncSession, invitations: list[Invitation]) -> list[InvitationDetails]:
+    """Attach project roles and email states to invitations, in two queries whatever their number."""
+    if not invitations:
+        return []
+    ids = [invitation.id for invitation in invitations]
+    projects: dict[str, list[InvitationProject]] = defaultdict(list)
+    for row in await session.scalars(
+        select(InvitationProject)
+        .where(InvitationProject.invitation_id.in_(ids))  # type: ignore[attr-defined]
+        .order_by(InvitationProject.invitation_id, InvitationProject.project_id)
+    ):
+        projects[row.invitation_id].append(row)
+    message_ids = [i.message_id for i in invitations if i.message_id]
+    states: dict[str, OutboxState] = {}
+    if message_ids:
+        rows = await session.execute(
+            select(OutboxMessage.id, OutboxMessage.state).where(OutboxMessage.id.in_(message_ids))  # type: ignore[attr-defined]
+        )
+        states = {message_id: state for message_id, state in rows}
+    return [
+        InvitationDetails(invitation, projects[invitation.id], states.get(invitation.message_id or ""))
+        for invitation in invitations
+    ]

@@ -1,0 +1,194 @@
+"""Who pays for a model's usage in an organization at a time, and under which limits.
+
+The rule, in order:
+1. the model is unknown or past its deprecation date: NONE (nobody may use it);
+2. a subscription covers the model: SUBSCRIPTION, with its tier's limits. ACTIVE covers, and so does
+   PAST_DUE: the renewal is retried daily (SUBSCRIPTION_RENEWAL_RETRIES times) and the subscription
+   keeps working meanwhile, then it is canceled. A cancellation covers until the end of the paid
+   period. A subscription still being paid (INCOMPLETE) covers nothing yet;
+3. a Personal organization: FREE, with the free-tier limits;
+4. a Team organization with credit (balance > 0): PAYGO, with staff's override of the model's
+   limits for the organization if there is one, else the model's PayGo limits;
+5. otherwise NONE: the admission API answers 402.
+Only PAYGO burns credits; usage of a subscribed model never does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.catalog.models import Catalog, CatalogModel, RateLimits
+from app.domain.credits.ledger import balance_of
+from app.domain.orgs.models import Organization, OrganizationType
+from app.domain.plans.models import ModelLimitOverride
+from app.domain.subscriptions.models import COVERING_STATES, Subscription
+
+
+class PlanKind(Enum):
+    """Who pays; the values are the fleet's plan names."""
+
+    SUBSCRIPTION = "subscription"
+    PAYGO = "paygo"
+    FREE = "free"
+    NONE = "none"
+
+
+class LimitsSource(Enum):
+    """Where a plan's limits come from."""
+
+    TIER = "TIER"
+    PAYGO = "PAYGO"
+    OVERRIDE = "OVERRIDE"
+    FREE_TIER = "FREE_TIER"
+    NONE = "NONE"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Who pays for one model in one organization, the organization-level limits, and why."""
+
+    model_id: str
+    kind: PlanKind
+    limits: RateLimits | None  # None: nothing may run (NONE)
+    limits_source: LimitsSource
+    reason: str
+    subscription_id: str | None = None
+    tier_id: str | None = None
+
+    @property
+    def burns_credits(self) -> bool:
+        """Whether usage under this plan is priced per token and debited from credits."""
+        return self.kind is PlanKind.PAYGO
+
+
+def covers(subscription: Subscription, at: datetime) -> bool:
+    """Whether the subscription pays for the model's usage at `at`."""
+    if subscription.state not in COVERING_STATES:
+        return False
+    return not subscription.cancel_at_period_end or at < subscription.current_period_end
+
+
+def decide(
+    model_id: str,
+    model: CatalogModel | None,
+    organization: Organization,
+    *,
+    at: datetime,
+    subscription: Subscription | None,
+    override: ModelLimitOverride | None,
+    balance: int | None,
+) -> Plan:
+    """The rule itself, on what has been read (`balance` may be None where it is not needed)."""
+    if model is None:
+        return Plan(
+            model_id, PlanKind.NONE, None, LimitsSource.NONE, f"No model '{model_id}' in the catalog."
+        )
+    if model.is_deprecated(at):
+        reason = f"{model.display_name} was deprecated on {model.deprecation_date}."
+        return Plan(model_id, PlanKind.NONE, None, LimitsSource.NONE, reason)
+    if subscription is not None and covers(subscription, at):
+        tier = model.tier(subscription.tier_id)
+        # a tier taken out of the catalog keeps serving its subscribers until their period ends
+        limits = tier.limits if tier is not None else model.paygo_limits
+        return Plan(
+            model_id,
+            PlanKind.SUBSCRIPTION,
+            limits,
+            LimitsSource.TIER,
+            f"Subscription to the {tier.display_name if tier else subscription.tier_id} tier.",
+            subscription_id=subscription.id,
+            tier_id=subscription.tier_id,
+        )
+    if organization.type is OrganizationType.PERSONAL:
+        return Plan(model_id, PlanKind.FREE, model.free_tier_limits, LimitsSource.FREE_TIER, "Free tier.")
+    if balance is not None and balance > 0:
+        if override is not None:
+            return Plan(
+                model_id,
+                PlanKind.PAYGO,
+                override.limits(),
+                LimitsSource.OVERRIDE,
+                "PayGo credits, custom limits.",
+            )
+        return Plan(model_id, PlanKind.PAYGO, model.paygo_limits, LimitsSource.PAYGO, "PayGo credits.")
+    reason = (
+        f"The organization {organization.name} ({organization.id}) has no credit and no subscription to "
+        f"{model.display_name}: add credits or subscribe."
+    )
+    return Plan(model_id, PlanKind.NONE, None, LimitsSource.NONE, reason)
+
+
+async def who_pays(
+    session: AsyncSession, catalog: Catalog, *, organization: Organization, model_id: str, at: datetime
+) -> Plan:
+    """Who pays for `model_id` in the organization at `at`."""
+    return (await _plans(session, catalog, organization, [model_id], at))[model_id]
+
+
+async def plans_of(
+    session: AsyncSession, catalog: Catalog, *, organization: Organization, at: datetime
+) -> dict[str, Plan]:
+    """Every catalog model's plan for the organization, by model id (for the fleet's cache).
+
+    Three indexed reads at most: its covering subscriptions, staff's overrides, and the credit balance
+    (read only for a Team organization that has a model left to pay for with credits).
+    """
+    return await _plans(session, catalog, organization, [model.id for model in catalog.models], at)
+
+
+async def _plans(
+    session: AsyncSession,
+    catalog: Catalog,
+    organization: Organization,
+    model_ids: Iterable[str],
+    at: datetime,
+) -> dict[str, Plan]:
+    wanted = list(model_ids)
+    subscriptions = {
+        row.model_id: row
+        for row in await session.scalars(
+            select(Subscription)
+            .where(Subscription.organization_id == organization.id)
+            .where(Subscription.model_id.in_(wanted))  # type: ignore[attr-defined]
+            .where(Subscription.state.in_(COVERING_STATES))  # type: ignore[attr-defined]
+        )
+        if covers(row, at)
+    }
+    overrides: dict[str, ModelLimitOverride] = {}
+    balance: int | None = None
+    if organization.type is OrganizationType.TEAM:
+        paying_with_credit = [
+            model_id
+            for model_id in wanted
+            if model_id not in subscriptions
+            and (model := catalog.model(model_id)) is not None
+            and not model.is_deprecated(at)
+        ]
+        if paying_with_credit:
+            overrides = {
+                row.model_id: row
+                for row in await session.scalars(
+                    select(ModelLimitOverride)
+                    .where(ModelLimitOverride.organization_id == organization.id)
+                    .where(ModelLimitOverride.model_id.in_(paying_with_credit))  # type: ignore[attr-defined]
+                )
+            }
+            balance = await balance_of(session, organization.id)
+    return {
+        model_id: decide(
+            model_id,
+            catalog.model(model_id),
+            organization,
+            at=at,
+            subscription=subscriptions.get(model_id),
+            override=overrides.get(model_id),
+            balance=balance,
+        )
+        for model_id in wanted
+    }

@@ -1,0 +1,1 @@
+"""What the payment provider tells us by webhook: each event handled once, with its effect."""

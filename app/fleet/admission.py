@@ -1,0 +1,227 @@
+"""May this API key run this request now? The admission decision, from memory and one limiter call."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from app import clock
+from app.domain.catalog.models import Catalog, RateLimits
+from app.domain.projects.models import ProjectRateLimit
+from app.fleet.directory import Directory, ModelPlan, OrgState
+from app.fleet.ratelimit import WINDOWS, Bucket, Decision, Guard, Limiter, reset_seconds
+from app.fleet.reservations import Reservations
+from app.fleet.tokens import Admission, AdmissionCodec, new_nonce
+
+MAX_TOKENS_PER_REQUEST = 10_000_000
+
+# (kind, window, RateLimits attribute)
+_LIMITS = (
+    ("requests", "minute", "requests_per_minute"),
+    ("tokens", "minute", "tokens_per_minute"),
+    ("requests", "hour", "requests_per_hour"),
+    ("tokens", "hour", "tokens_per_hour"),
+    ("requests", "day", "requests_per_day"),
+    ("tokens", "day", "tokens_per_day"),
+)
+_ABBREVIATION = {("requests", "minute"): "RPM", ("tokens", "minute"): "TPM", ("requests", "hour"): "RPH",
+                 ("tokens", "hour"): "TPH", ("requests", "day"): "RPD", ("tokens", "day"): "TPD"}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """One bucket of an admission, with what the refusal message needs to say about it."""
+
+    bucket: Bucket
+    kind: str  # requests | tokens
+    window: str  # minute | hour | day
+    level: str  # organization | project
+
+
+@dataclass(slots=True)
+class Answer:
+    """The admission's outcome as the HTTP layer sends it."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def error(status: int, type_: str, code: str, message: str, param: str | None = None, **headers: str) -> Answer:
+    return Answer(status, {"message": message, "type": type_, "param": param, "code": code}, dict(headers))
+
+
+class Admissions:
+    """Decides admissions and settles their reservations."""
+
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        limiter: Limiter,
+        reservations: Reservations,
+        catalog: Catalog,
+        codec: AdmissionCodec,
+        ttl_seconds: float,
+        guarded: bool,
+    ) -> None:
+        self.directory = directory
+        self.limiter = limiter
+        self.reservations = reservations
+        self.catalog = catalog
+        self.codec = codec
+        self.ttl_seconds = ttl_seconds
+        self.guarded = guarded  # several replicas: check the organization's generation in the limiter call
+
+    async def admit(self, api_key: str, model_id: str, input_tokens: int, max_output_tokens: int) -> Answer:
+        """The answer for one request: 200 with an admission id, or 401 / 402 / 404 / 429."""
+        entry = await self.directory.key(api_key)
+        if entry is None or not entry.usable:
+            return error(
+                401, "authentication_error", "invalid_api_key",
+                "The API key is unknown or revoked (or its project is archived). Create a key in the console.",
+                "api_key",
+            )  # fmt: skip
+        model = self.catalog.model(model_id)
+        if model is None or model.is_deprecated(clock.now()):
+            reason = "does not exist" if model is None else f"was deprecated on {model.deprecation_date}"
+            return error(404, "not_found_error", "model_not_found", f"The model '{model_id}' {reason}.", "model")
+        for _ in range(2):  # a second round after a stale organization entry was reloaded
+            state = await self.directory.organization(entry.organization_id)
+            if state is None:
+                return error(401, "authentication_error", "invalid_api_key", "The API key's organization is gone.")
+            plan = state.plans.get(model_id, ModelPlan("none", None))
+            if plan.kind == "none":
+                if self.guarded and not await self.directory.is_current(state):
+                    self.directory.forget({state.organization_id})
+                    continue
+                return self._payment_required(state, model_id)
+            limits = self._limits(state, plan, entry.project_id, model_id, input_tokens + max_output_tokens)
+            guard = Guard(Directory.generation_key(state.organization_id), state.generation) if self.guarded else None
+            decision = await self.limiter.acquire([limit.bucket for limit in limits], guard)
+            if decision.stale:
+                self.directory.forget({state.organization_id})
+                continue
+            headers = self._headers(limits, decision)
+            if not decision.allowed:
+                return self._too_many(state, model_id, limits, decision, headers)
+            admission = Admission(
+                state.organization_id, entry.project_id, entry.api_key_id, model_id, plan.kind,
+                input_tokens + max_output_tokens, int(time.time()), new_nonce(),
+            )  # fmt: skip
+            admission_id = self.codec.encode(admission)
+            await self.reservations.hold(admission_id, self.ttl_seconds)
+            body = {
+                "allowed": True,
+                "admission_id": admission_id,
+                "plan": plan.kind,
+                "organization_id": state.organization_id,
+                "project_id": entry.project_id,
+                "reserved_tokens": admission.reserved_tokens,
+            }
+            return Answer(200, body, headers)
+        return error(503, "service_unavailable_error", "retry", "The organization's state keeps changing; retry.")
+
+    def _limits(self, state: OrgState, plan: ModelPlan, project_id: str, model_id: str, tokens: int) -> list[Limit]:
+        limits: list[Limit] = []
+        org_limits = plan.limits or RateLimits(None, None)
+        for kind, window, attribute in _LIMITS:
+            capacity = getattr(org_limits, attribute)
+            if capacity is not None:
+                key = f"o:{state.organization_id}:{model_id}:{kind}:{window}"
+                limits.append(Limit(Bucket(key, capacity, WINDOWS[window], 1 if kind == "requests" else tokens),
+                                    kind, window, "organization"))  # fmt: skip
+        project: ProjectRateLimit | None = state.project_limits.get((project_id, model_id))
+        if project is not None:
+            for kind, window, attribute in _LIMITS:
+                capacity = getattr(project, attribute, None)
+                if capacity is not None:
+                    key = f"p:{project_id}:{model_id}:{kind}:{window}"
+                    limits.append(Limit(Bucket(key, capacity, WINDOWS[window], 1 if kind == "requests" else tokens),
+                                        kind, window, "project"))  # fmt: skip
+        return limits
+
+    @staticmethod
+    def _headers(limits: list[Limit], decision: Decision) -> dict[str, str]:
+        """x-ratelimit-{limit,remaining,reset}-{requests,tokens}-{minute,day}: the tighter of org and project."""
+        tightest: dict[tuple[str, str], tuple[int, int, int]] = {}
+        for index, limit in enumerate(limits):
+            if limit.window == "hour" or index >= len(decision.levels):
+                continue
+            level = decision.levels[index]
+            figures = (limit.bucket.capacity, max(0, math.floor(level)), reset_seconds(limit.bucket, level))
+            current = tightest.get((limit.kind, limit.window))
+            if current is None or figures[1] < current[1]:
+                tightest[(limit.kind, limit.window)] = figures
+        headers = {}
+        for (kind, window), (capacity, remaining, reset) in tightest.items():
+            headers[f"x-ratelimit-limit-{kind}-{window}"] = str(capacity)
+            headers[f"x-ratelimit-remaining-{kind}-{window}"] = str(remaining)
+            headers[f"x-ratelimit-reset-{kind}-{window}"] = str(reset)
+        return headers
+
+    @staticmethod
+    def _payment_required(state: OrgState, model_id: str) -> Answer:
+        return error(
+            402, "payment_required_error", "payment_required",
+            f"The organization '{state.name}' ({state.organization_id}), which this API key belongs to, has no "
+            f"active subscription for '{model_id}' and no available credits. Add credits or subscribe to a plan "
+            "for this model in the console; if you added credits to another organization, use an API key of "
+            "that organization.",
+        )  # fmt: skip
+
+    @staticmethod
+    def _too_many(state: OrgState, model_id: str, limits: list[Limit], decision: Decision, headers: dict[str, str]) -> Answer:
+        assert decision.refused is not None
+        limit = limits[decision.refused]
+        name = _ABBREVIATION[(limit.kind, limit.window)]
+        owner = "the project" if limit.level == "project" else f"the organization '{state.name}'"
+        fix = (
+            "An Organization Admin can raise the project's limit."
+            if limit.level == "project"
+            else "Subscribe to a higher tier, or contact support for custom rate limits."
+        )
+        if math.isinf(decision.retry_after):
+            message = (
+                f"This request alone ({limit.bucket.cost} {limit.kind}) exceeds the {name} limit of "
+                f"{limit.bucket.capacity} of {owner} for '{model_id}'. Lower max_tokens. {fix}"
+            )
+            retry_after = limit.bucket.window
+        else:
+            retry_after = max(1, math.ceil(decision.retry_after))
+            message = (
+                f"Rate limit reached: {name} ({limit.kind} per {limit.window}) of {owner} for '{model_id}' is "
+                f"{limit.bucket.capacity}. Retry after {retry_after} s. {fix}"
+            )
+        code = "request_quota_exceeded" if limit.kind == "requests" else "token_quota_exceeded"
+        answer = error(429, "too_many_requests_error", code, message, **headers)
+        answer.headers["retry-after"] = str(retry_after)
+        return answer
+
+    async def settle(self, admission: Admission, admission_id: str, used_tokens: int) -> None:
+        """Give back what the admission reserved and the request did not use (once per admission)."""
+        if not await self.reservations.claim(admission_id):
+            return
+        unused = admission.reserved_tokens - used_tokens
+        if unused > 0:
+            await self._give_back(admission, unused)
+
+    async def release_lapsed(self) -> int:
+        """Give back every reservation whose usage never came; returns how many."""
+        lapsed = await self.reservations.lapsed()
+        for admission_id in lapsed:
+            admission = self.codec.decode(admission_id)
+            if admission is not None:
+                await self._give_back(admission, admission.reserved_tokens)
+        return len(lapsed)
+
+    async def _give_back(self, admission: Admission, tokens: int) -> None:
+        state = await self.directory.organization(admission.organization_id)
+        if state is None:
+            return
+        plan = state.plans.get(admission.model_id, ModelPlan("none", None))
+        for limit in self._limits(state, plan, admission.project_id, admission.model_id, tokens):
+            if limit.kind == "tokens":
+                await self.limiter.give_back(limit.bucket, tokens)

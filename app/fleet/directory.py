@@ -1,0 +1,146 @@
+"""What the hot path knows without asking the database: API keys and each organization's plans.
+
+Entries are loaded on first use and kept until a commit changes the organization
+(`app.db.organization_changed`): the commit hook drops the entry here at once, and with Redis bumps
+the organization's generation there, which every replica's next rate-limit call compares with the
+generation its entry was loaded under (see ratelimit.Guard). So a revoked key, a new subscription
+or added credits take effect on the very next request, on every replica.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.api_keys.models import ApiKey
+from app.domain.catalog.models import RateLimits
+from app.domain.orgs.models import Organization, OrganizationType
+from app.domain.projects.models import Project, ProjectRateLimit
+
+MAX_KEYS = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEntry:
+    api_key_id: str
+    project_id: str
+    organization_id: str
+    usable: bool  # not revoked, project not archived
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPlan:
+    """Who pays for a model in an organization right now, and the organization-level limits."""
+
+    kind: str  # "subscription" | "paygo" | "free" | "none"
+    limits: RateLimits | None
+
+
+@dataclass(slots=True)
+class OrgState:
+    organization_id: str
+    name: str
+    type: OrganizationType
+    generation: int
+    plans: dict[str, ModelPlan]
+    project_limits: dict[tuple[str, str], ProjectRateLimit] = field(default_factory=dict)
+
+
+PlanLoader = Callable[[AsyncSession, Organization], Awaitable[dict[str, ModelPlan]]]
+
+
+def key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Directory:
+    """The process's cache of keys and organizations, kept exact by commit hooks and generations."""
+
+    def __init__(self, open_session: Callable[[], AsyncSession], load_plans: PlanLoader, redis: Any = None) -> None:
+        self._open_session = open_session
+        self._load_plans = load_plans
+        self._redis = redis
+        self._keys: OrderedDict[str, KeyEntry | None] = OrderedDict()
+        self._keys_of_org: dict[str, set[str]] = {}
+        self._orgs: dict[str, OrgState] = {}
+
+    @staticmethod
+    def generation_key(organization_id: str) -> str:
+        return f"gen:{organization_id}"
+
+    async def key(self, secret: str) -> KeyEntry | None:
+        """The key's entry (None: unknown); loaded from the database on a miss."""
+        digest = key_hash(secret)
+        if digest in self._keys:
+            self._keys.move_to_end(digest)
+            return self._keys[digest]
+        async with self._open_session() as session:
+            row = (
+                await session.execute(
+                    select(ApiKey.id, ApiKey.project_id, Project.organization_id, ApiKey.revoked_at, Project.archived_at)
+                    .join(Project, Project.id == ApiKey.project_id)  # type: ignore[arg-type]
+                    .where(ApiKey.secret_hash == digest)
+                )
+            ).first()
+        entry = None if row is None else KeyEntry(row[0], row[1], row[2], row[3] is None and row[4] is None)
+        self._remember(digest, entry)
+        return entry
+
+    def _remember(self, digest: str, entry: KeyEntry | None) -> None:
+        self._keys[digest] = entry
+        if entry is not None:
+            self._keys_of_org.setdefault(entry.organization_id, set()).add(digest)
+        while len(self._keys) > MAX_KEYS:
+            self._keys.popitem(last=False)
+
+    async def organization(self, organization_id: str) -> OrgState | None:
+        state = self._orgs.get(organization_id)
+        if state is None:
+            state = await self._load(organization_id)
+        return state
+
+    async def _load(self, organization_id: str) -> OrgState | None:
+        # the generation is read before the state: a change committed in between makes it stale, never lost
+        generation = int(await self._redis.get(self.generation_key(organization_id)) or 0) if self._redis else 0
+        async with self._open_session() as session:
+            organization = await session.get(Organization, organization_id)
+            if organization is None:
+                return None
+            plans = await self._load_plans(session, organization)
+            limits = await session.scalars(
+                select(ProjectRateLimit)
+                .join(Project, Project.id == ProjectRateLimit.project_id)  # type: ignore[arg-type]
+                .where(Project.organization_id == organization_id)
+            )
+            project_limits = {(row.project_id, row.model_id): row for row in limits}
+        state = OrgState(organization_id, organization.name, organization.type, generation, plans, project_limits)
+        self._orgs[organization_id] = state
+        return state
+
+    async def is_current(self, state: OrgState) -> bool:
+        """Whether no commit changed the organization since the entry was loaded (always, without Redis)."""
+        if self._redis is None:
+            return True
+        return int(await self._redis.get(self.generation_key(state.organization_id)) or 0) == state.generation
+
+    def forget(self, organization_ids: frozenset[str] | set[str]) -> None:
+        """Drop what is known of these organizations (and their keys) from this process."""
+        for organization_id in organization_ids:
+            self._orgs.pop(organization_id, None)
+            for digest in self._keys_of_org.pop(organization_id, ()):
+                self._keys.pop(digest, None)
+
+    async def changed(self, organization_ids: frozenset[str]) -> None:
+        """Commit hook: forget here, and tell the other replicas through the generation in Redis."""
+        self.forget(organization_ids)
+        if self._redis is not None:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for organization_id in organization_ids:
+                    pipe.incr(self.generation_key(organization_id))
+                await pipe.execute()

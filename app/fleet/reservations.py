@@ -1,0 +1,64 @@
+"""Reserved tokens awaiting their usage report: claimed once, by the report or by the lapse sweep."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+
+class Reservations(Protocol):
+    async def hold(self, admission_id: str, ttl_seconds: float) -> None: ...
+
+    async def claim(self, admission_id: str) -> bool:
+        """True for the one caller that settles this reservation (usage report or lapse)."""
+        ...
+
+    async def lapsed(self, limit: int = 1000) -> list[str]:
+        """Claim and return reservations whose time ran out without a usage report."""
+        ...
+
+
+class LocalReservations:
+    """One process's reservations."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._due: dict[str, float] = {}
+        self._clock = clock
+
+    async def hold(self, admission_id: str, ttl_seconds: float) -> None:
+        self._due[admission_id] = self._clock() + ttl_seconds
+
+    async def claim(self, admission_id: str) -> bool:
+        return self._due.pop(admission_id, None) is not None
+
+    async def lapsed(self, limit: int = 1000) -> list[str]:
+        now = self._clock()
+        due = [admission_id for admission_id, at in self._due.items() if at <= now][:limit]
+        for admission_id in due:
+            del self._due[admission_id]
+        return due
+
+
+class RedisReservations:
+    """Reservations shared by the replicas: a sorted set by due time; ZREM decides who settles."""
+
+    KEY = "reservations"
+
+    def __init__(self, redis: Any) -> None:
+        self._redis = redis
+
+    async def hold(self, admission_id: str, ttl_seconds: float) -> None:
+        await self._redis.zadd(self.KEY, {admission_id: time.time() + ttl_seconds})
+
+    async def claim(self, admission_id: str) -> bool:
+        return bool(await self._redis.zrem(self.KEY, admission_id))
+
+    async def lapsed(self, limit: int = 1000) -> list[str]:
+        due = await self._redis.zrangebyscore(self.KEY, 0, time.time(), start=0, num=limit)
+        if not due:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for admission_id in due:
+                pipe.zrem(self.KEY, admission_id)
+            removed = await pipe.execute()
+        return [a.decode() if isinstance(a, bytes) else a for a, won in zip(due, removed, strict=True) if won]

@@ -1,0 +1,102 @@
+"""Usage and spend over time: the console's graphs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry import relay
+
+from app.domain.usage import service as usage
+from app.graphql.context import Info
+from app.graphql.errors import INPUT, describe_enum, field_with_errors, result_union
+from app.graphql.ids import node_id
+from app.graphql.money import Money
+from app.graphql.scalars import BigInt
+
+GranularityEnum = describe_enum(
+    usage.Granularity,
+    "The width of a graph's buckets, aligned on UTC.",
+    MINUTE="One minute.",
+    HOUR="One hour.",
+    DAY="One day (UTC midnight to midnight).",
+)
+GroupByEnum = describe_enum(
+    usage.GroupBy,
+    "How a graph's figures are split.",
+    NONE="One series for everything selected.",
+    MODEL="One series per model.",
+    PROJECT="One series per project.",
+    API_KEY="One series per API key.",
+)
+
+
+@strawberry.input(description="Which usage to graph: a time range, bucket width, grouping and filters.")
+class UsageInput:
+    organization_id: relay.GlobalID = strawberry.field(description="The organization.")
+    start: datetime = strawberry.field(name="from", description="Start of the range (inclusive, UTC).")
+    end: datetime = strawberry.field(name="to", description="End of the range (exclusive, UTC).")
+    granularity: GranularityEnum = strawberry.field(description="Bucket width.")  # type: ignore[valid-type]
+    group_by: GroupByEnum = strawberry.field(default=usage.GroupBy.NONE, description="How to split the series.")  # type: ignore[valid-type]
+    models: list[str] | None = strawberry.field(default=None, description="Only these models (catalog ids).")
+    project_ids: list[relay.GlobalID] | None = strawberry.field(default=None, description="Only these projects.")
+    api_key_ids: list[relay.GlobalID] | None = strawberry.field(default=None, description="Only these API keys.")
+
+
+@strawberry.type(description="The usage of one bucket (and group).")
+class UsagePoint:
+    start: datetime = strawberry.field(description="Start of the bucket (UTC).")
+    group: str | None = strawberry.field(
+        description="The model id, or the global ID of the project or API key; null when not grouped."
+    )
+    requests: BigInt = strawberry.field(description="Requests counted.")  # type: ignore[valid-type]
+    input_tokens: BigInt = strawberry.field(description="Input (prompt) tokens.")  # type: ignore[valid-type]
+    output_tokens: BigInt = strawberry.field(description="Output (generated) tokens.")  # type: ignore[valid-type]
+    spend: Money = strawberry.field(description="What the usage cost in credits (PayGo); subscriptions cost nothing here.")
+
+
+@strawberry.type(description="Usage over time, bucket by bucket.")
+class UsageSeries:
+    points: list[UsagePoint] = strawberry.field(description="The non-empty buckets, oldest first.")
+
+
+UsageResult = result_union("UsageResult", UsageSeries, description="Usage over time, or why it cannot be shown.")
+
+_GROUP_TYPE = {usage.GroupBy.PROJECT: "Project", usage.GroupBy.API_KEY: "ApiKey"}
+
+
+@strawberry.type
+class UsageQueries:
+    @field_with_errors("Tokens, requests and spend over time for the graphs: Org Admins see the organization, others their projects.")
+    async def usage(self, info: Info, input: Annotated[UsageInput, INPUT]) -> UsageResult:
+        actor = info.context.actor()
+        filters = usage.UsageFilter(
+            models=tuple(input.models or ()),
+            project_ids=tuple(node_id(g, "Project", "projectIds") for g in input.project_ids or ()),
+            api_key_ids=tuple(node_id(g, "ApiKey", "apiKeyIds") for g in input.api_key_ids or ()),
+        )
+        points = await usage.usage_series(
+            await info.context.session(),
+            actor,
+            node_id(input.organization_id, "Organization", "organizationId"),
+            start=input.start,
+            end=input.end,
+            granularity=input.granularity,
+            group_by=input.group_by,
+            filters=filters,
+        )
+        group_type = _GROUP_TYPE.get(input.group_by)
+        return UsageSeries(
+            points=[
+                UsagePoint(
+                    start=p.start,
+                    group=relay.to_base64(group_type, p.group) if group_type and p.group else p.group,
+                    requests=p.requests,
+                    input_tokens=p.input_tokens,
+                    output_tokens=p.output_tokens,
+                    spend=Money.from_nanos(p.spend_nanos),
+                )
+                for p in points
+            ]
+        )

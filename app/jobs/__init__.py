@@ -1,0 +1,108 @@
+"""Periodic work (expiry, settlement, renewals, retries): a registry, a runner, and the in-server schedule.
+
+Every job is idempotent and safe when two replicas run it at the same time: it decides from the
+database what is due, changes it under row locks or with conditional updates, and derives the
+idempotency keys of any charge from what is paid. Running a job twice changes nothing more.
+Time comes from app.clock, so tests move it instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+JobFunction = Callable[[Any, Any], Awaitable[Any]]  # (Database, Services) -> a summary for the log
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every_seconds: float
+    run: JobFunction
+    description: str
+
+
+JOBS: dict[str, Job] = {}
+
+
+def job(name: str, *, every_seconds: float, description: str) -> Callable[[JobFunction], JobFunction]:
+    """Register a periodic job under a name (also the name `billing run-jobs NAME` takes)."""
+
+    def register(function: JobFunction) -> JobFunction:
+        JOBS[name] = Job(name, every_seconds, function, description)
+        return function
+
+    return register
+
+
+def load_jobs() -> dict[str, Job]:
+    """Import the modules that register jobs, and return the registry."""
+    import app.jobs.registry  # noqa: F401
+
+    return JOBS
+
+
+async def run_job(name: str, db: Any, services: Any) -> Any:
+    """Run one job once; its summary is logged and returned."""
+    found = load_jobs().get(name)
+    if found is None:
+        raise KeyError(f"unknown job {name!r}; known: {', '.join(sorted(JOBS))}")
+    result = await found.run(db, services)
+    logger.info("job %s: %s", name, result)
+    return result
+
+
+async def run_all(db: Any, services: Any) -> dict[str, Any]:
+    """Run every job once, in registration order; one job's failure does not stop the others."""
+    results: dict[str, Any] = {}
+    for name in load_jobs():
+        try:
+            results[name] = await run_job(name, db, services)
+        except Exception as exc:  # noqa: BLE001  (logged; the schedule goes on)
+            logger.exception("job %s failed", name)
+            results[name] = exc
+    return results
+
+
+async def run_schedule(db: Any, services: Any, stop: asyncio.Event) -> None:
+    """Run each job at its interval until `stop` is set (started by the app when JOBS_ENABLED)."""
+    jobs = list(load_jobs().values())
+    loop = asyncio.get_running_loop()
+    next_run = {j.name: loop.time() for j in jobs}
+    while not stop.is_set():
+        for due in [j for j in jobs if next_run[j.name] <= loop.time()]:
+            try:
+                await run_job(due.name, db, services)
+            except Exception:  # noqa: BLE001
+                logger.exception("job %s failed", due.name)
+            next_run[due.name] = loop.time() + due.every_seconds
+        wait = max(0.0, min(next_run.values(), default=loop.time() + 60) - loop.time())
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=wait or 0.01)
+        except TimeoutError:
+            pass
+
+
+class Scheduler:
+    """Runs the schedule as a background task of the server (JOBS_ENABLED); stopped at shutdown."""
+
+    def __init__(self, db: Any, services: Any, *, enabled: bool) -> None:
+        self._db, self._services, self._enabled = db, services, enabled
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._enabled and self._task is None:
+            self._stop.clear()
+            self._task = asyncio.create_task(run_schedule(self._db, self._services, self._stop), name="jobs")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._stop.set()
+            await self._task
+            self._task = None

@@ -1,0 +1,3 @@
+"""Every module that registers jobs, imported once by load_jobs()."""
+
+from app.jobs import billing, subscriptions  # noqa: F401

@@ -1,0 +1,1 @@
+"""Payment providers shipped with the service, each a plugin package: fake (default) and stripe."""

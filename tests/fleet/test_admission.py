@@ -1,0 +1,144 @@
+"""Admission: every answer the fleet can get, with the provider-style headers and bodies."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.fleet.conftest import Fleet
+from tests.support import GraphQL, World
+
+ERROR_KEYS = {"message", "type", "param", "code"}
+
+
+async def test_the_service_token_is_required(client: httpx.AsyncClient) -> None:
+    body = {"api_key": "csk-x", "model": "gpt-oss-120b", "input_tokens": 1, "max_output_tokens": 1}
+    assert (await client.post("/fleet/v1/admissions", json=body)).status_code == 401
+    wrong = await client.post("/fleet/v1/admissions", json=body, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+
+
+async def test_unknown_key_is_401(fleet: Fleet) -> None:
+    answer = await fleet.admit("csk-" + "x" * 48)
+    assert answer.status_code == 401
+    assert set(answer.json()) == ERROR_KEYS and answer.json()["code"] == "invalid_api_key"
+
+
+async def test_a_revoked_key_is_refused_on_the_very_next_request(fleet: Fleet, gql: GraphQL, world: World, acme_key: str) -> None:
+    assert (await fleet.admit(acme_key)).status_code == 200
+    keys = await gql(
+        "query($id: ID!) { node(id: $id) { ... on Project { apiKeys { edges { node { id name } } } } } }",
+        {"id": world.gid("Project", world.project_a_id)}, token=world.token("admin"),
+    )  # fmt: skip
+    key_id = [e["node"]["id"] for e in keys["node"]["apiKeys"]["edges"] if e["node"]["name"] == "k"][0]
+    revoked = await gql(
+        "mutation($k: ID!) { revokeApiKey(input: {apiKeyId: $k}) { __typename } }", {"k": key_id}, token=world.token("admin")
+    )
+    assert revoked["revokeApiKey"]["__typename"] == "RevokeApiKeyPayload"
+    assert (await fleet.admit(acme_key)).status_code == 401
+
+
+async def test_an_archived_project_stops_its_keys(fleet: Fleet, gql: GraphQL, world: World, acme_key: str) -> None:
+    assert (await fleet.admit(acme_key)).status_code == 200
+    await gql(
+        "mutation($p: ID!) { archiveProject(input: {projectId: $p}) { __typename } }",
+        {"p": world.gid("Project", world.project_a_id)}, token=world.token("admin"),
+    )  # fmt: skip
+    assert (await fleet.admit(acme_key)).status_code == 401
+
+
+@pytest.mark.parametrize(("model", "reason"), [("no-such-model", "does not exist"), ("llama3.1-8b", "deprecated on 2026-05-27")])
+async def test_unknown_or_deprecated_model_is_404(fleet: Fleet, personal_key: str, model: str, reason: str) -> None:
+    answer = await fleet.admit(personal_key, model)
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "model_not_found" and reason in answer.json()["message"]
+    assert answer.json()["param"] == "model"
+
+
+async def test_free_tier_headers(fleet: Fleet, personal_key: str) -> None:
+    answer = await fleet.admit(personal_key, input_tokens=1000, max_output_tokens=1000)
+    assert answer.status_code == 200
+    assert answer.json()["plan"] == "free" and answer.json()["admission_id"].startswith("adm_")
+    headers = answer.headers
+    assert headers["x-ratelimit-limit-requests-minute"] == "30"
+    assert headers["x-ratelimit-remaining-requests-minute"] == "29"
+    assert headers["x-ratelimit-limit-tokens-minute"] == "60000"
+    assert headers["x-ratelimit-remaining-tokens-minute"] == "58000"
+    assert headers["x-ratelimit-limit-tokens-day"] == "1000000"
+    assert headers["x-ratelimit-remaining-tokens-day"] == "998000"
+    assert 0 < int(headers["x-ratelimit-reset-tokens-minute"]) <= 60
+
+
+async def test_requests_per_minute_429(fleet: Fleet, personal_key: str) -> None:
+    for _ in range(30):
+        assert (await fleet.admit(personal_key, input_tokens=1, max_output_tokens=1)).status_code == 200
+    refused = await fleet.admit(personal_key, input_tokens=1, max_output_tokens=1)
+    assert refused.status_code == 429
+    body = refused.json()
+    assert set(body) == ERROR_KEYS
+    assert (body["type"], body["code"]) == ("too_many_requests_error", "request_quota_exceeded")
+    assert "RPM" in body["message"] and "organization" in body["message"]
+    assert 1 <= int(refused.headers["retry-after"]) <= 2
+    assert refused.headers["x-ratelimit-remaining-requests-minute"] == "0"
+
+
+async def test_tokens_are_reserved_and_the_unused_part_given_back(fleet: Fleet, personal_key: str) -> None:
+    first = await fleet.admit(personal_key, input_tokens=10_000, max_output_tokens=40_000)
+    assert first.headers["x-ratelimit-remaining-tokens-minute"] == "10000"
+    refused = await fleet.admit(personal_key, input_tokens=10_000, max_output_tokens=10_000)
+    assert refused.status_code == 429 and refused.json()["code"] == "token_quota_exceeded"
+    assert "TPM" in refused.json()["message"]
+    record = {"request_id": "r1", "admission_id": first.json()["admission_id"], "model": "gpt-oss-120b",
+              "input_tokens": 10_000, "output_tokens": 500}  # fmt: skip
+    assert (await fleet.report([record])).json()["results"] == [{"request_id": "r1", "status": "accepted"}]
+    # 39,500 unused tokens came back: the same request now fits
+    assert (await fleet.admit(personal_key, input_tokens=10_000, max_output_tokens=10_000)).status_code == 200
+
+
+async def test_a_request_larger_than_the_limit_says_so(fleet: Fleet, personal_key: str) -> None:
+    refused = await fleet.admit(personal_key, input_tokens=50_000, max_output_tokens=50_000)
+    assert refused.status_code == 429 and "alone" in refused.json()["message"]
+
+
+async def test_project_limits_refuse_at_the_project_level(fleet: Fleet, gql: GraphQL, world: World, acme_key: str) -> None:
+    limited = await gql(
+        'mutation($p: ID!) { setProjectRateLimit(input: {projectId: $p, model: "gpt-oss-120b", requestsPerMinute: 2}) '
+        "{ __typename } }",
+        {"p": world.gid("Project", world.project_a_id)}, token=world.token("admin"),
+    )  # fmt: skip
+    assert limited["setProjectRateLimit"]["__typename"] == "ProjectRateLimitPayload"
+    assert (await fleet.admit(acme_key)).status_code == 200
+    second = await fleet.admit(acme_key)
+    assert second.headers["x-ratelimit-limit-requests-minute"] == "2"  # the tighter of org and project
+    refused = await fleet.admit(acme_key)
+    assert refused.status_code == 429 and "project" in refused.json()["message"]
+    assert "Organization Admin can raise the project's limit" in refused.json()["message"]
+
+
+async def test_concurrent_admissions_never_exceed_the_token_limit(fleet: Fleet, personal_key: str) -> None:
+    answers = await asyncio.gather(*(fleet.admit(personal_key, input_tokens=500, max_output_tokens=1000) for _ in range(200)))
+    admitted = sum(a.status_code == 200 for a in answers)
+    # 60,000 TPM, 1,500 reserved each: at most the limit plus one reservation (refill during the test)
+    assert 30 <= admitted * 1500 <= 60_000 + 1500
+    assert {a.status_code for a in answers} <= {200, 429}
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"api_key": "k", "model": "m", "input_tokens": -1, "max_output_tokens": 1}, "input_tokens"),
+        ({"api_key": "k", "model": "m", "input_tokens": "many", "max_output_tokens": 1}, "input_tokens"),
+        ({"api_key": "k", "model": "m", "input_tokens": 1}, None),
+        ({"api_key": "k", "model": "m", "input_tokens": 1, "max_output_tokens": 1, "extra": 1}, None),
+    ],
+)
+async def test_bad_admission_requests_are_400(client: httpx.AsyncClient, body: dict, param: str | None) -> None:
+    from tests.conftest import FLEET_TOKEN
+
+    answer = await client.post("/fleet/v1/admissions", json=body, headers={"Authorization": f"Bearer {FLEET_TOKEN}"})
+    assert answer.status_code == 400
+    assert set(answer.json()) == ERROR_KEYS and answer.json()["type"] == "invalid_request_error"
+    if param:
+        assert answer.json()["param"] == param
