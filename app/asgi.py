@@ -39,7 +39,7 @@ def create_app(
     mail_worker = MailWorker(db, settings)  # delivers the outbox in the background (MAIL_WORKER)
     scheduler = Scheduler(db, services, enabled=settings.jobs_enabled)  # periodic jobs (JOBS_ENABLED)
     redis = connect_redis(settings.redis_url) if settings.redis_url else None
-    fleet = build_fleet(db, services.catalog, settings, redis)
+    fleet = build_fleet(db, services, settings, redis)
 
     async def shutdown() -> None:
         await scheduler.stop()

@@ -24,6 +24,10 @@ def _serve(args: argparse.Namespace) -> None:
 
         for line in asyncio.run(seed_demo(settings)):
             print(line)
+        if settings.fleet_token is None:  # a demo fleet token, so the fleet API can be tried at once
+            os.environ["FLEET_TOKEN"] = "demo-fleet-token"
+            get_settings.cache_clear()
+            print("Fleet API: POST /fleet/v1/admissions with Authorization: Bearer demo-fleet-token")
     print(f"GraphQL API and GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
     uvicorn.run(
         "app.asgi:create_app", factory=True, host=args.host, port=args.port, workers=1, log_level="info"

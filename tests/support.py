@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -77,8 +77,9 @@ class World:
     evil_id: str
     evil_project_id: str
     evil_key_id: str
-    invitation_id: str  # Acme invites invitee@example.com (not an actor) to project A
-    invitation_token: str
+    invitation_id: str = ""  # with_invitation(): Acme invites invitee@example.com (not an actor) to project A
+    invitation_token: str = ""
+    extra: dict[str, str] = field(default_factory=dict)  # IDs of what a test's set-up made, by name
 
     def token(self, actor: str) -> str | None:
         return self.people[actor].token if actor in self.people else None
@@ -130,13 +131,6 @@ async def build_world(db: Database, settings: Settings) -> World:
         evil_project = await create_project(session, outsider, evil.id, name="Evil project")
         evil_key = await create_api_key(session, outsider, evil_project.id, name="evil key")
         await person("staff", staff=True)
-        [invited] = await invite_members(
-            session, admin, acme.id, emails=["invitee@example.com"], role=OrganizationRole.MEMBER,
-            projects=[ProjectGrant(project_a.id, ProjectRole.PROJECT_MEMBER)], settings=settings,
-        )  # fmt: skip
-        assert isinstance(invited, AddressInvited)
-        invitation = invited.invitation.invitation
-        invitation.token_hash = hash_secret(INVITATION_TOKEN)  # the emailed token, known to the tests
     return World(
         people=people,
         acme_id=acme.id,
@@ -146,6 +140,19 @@ async def build_world(db: Database, settings: Settings) -> World:
         evil_id=evil.id,
         evil_project_id=evil_project.id,
         evil_key_id=evil_key.api_key.id,
-        invitation_id=invitation.id,
-        invitation_token=INVITATION_TOKEN,
     )
+
+
+async def with_invitation(db: Database, settings: Settings, world: World) -> World:
+    """The world where Acme's admin has invited invitee@example.com; the emailed token is known to the tests."""
+    admin = Actor(world.people["admin"].user_id)
+    async with db.transaction() as session:
+        [invited] = await invite_members(
+            session, admin, world.acme_id, emails=["invitee@example.com"], role=OrganizationRole.MEMBER,
+            projects=[ProjectGrant(world.project_a_id, ProjectRole.PROJECT_MEMBER)], settings=settings,
+        )  # fmt: skip
+        assert isinstance(invited, AddressInvited)
+        invitation = invited.invitation.invitation
+        invitation.token_hash = hash_secret(INVITATION_TOKEN)
+        session.add(invitation)
+    return replace(world, invitation_id=invitation.id, invitation_token=INVITATION_TOKEN)

@@ -77,18 +77,18 @@ class Admissions:
 
     async def admit(self, api_key: str, model_id: str, input_tokens: int, max_output_tokens: int) -> Answer:
         """The answer for one request: 200 with an admission id, or 401 / 402 / 404 / 429."""
-        entry = await self.directory.key(api_key)
-        if entry is None or not entry.usable:
-            return error(
-                401, "authentication_error", "invalid_api_key",
-                "The API key is unknown or revoked (or its project is archived). Create a key in the console.",
-                "api_key",
-            )  # fmt: skip
         model = self.catalog.model(model_id)
-        if model is None or model.is_deprecated(clock.now()):
-            reason = "does not exist" if model is None else f"was deprecated on {model.deprecation_date}"
-            return error(404, "not_found_error", "model_not_found", f"The model '{model_id}' {reason}.", "model")
-        for _ in range(2):  # a second round after a stale organization entry was reloaded
+        for _ in range(2):  # a second round after a stale organization entry was forgotten
+            entry = await self.directory.key(api_key)
+            if entry is None or not entry.usable:
+                return error(
+                    401, "authentication_error", "invalid_api_key",
+                    "The API key is unknown or revoked (or its project is archived). Create a key in the console.",
+                    "api_key",
+                )  # fmt: skip
+            if model is None or model.is_deprecated(clock.now()):
+                reason = "does not exist" if model is None else f"was deprecated on {model.deprecation_date}"
+                return error(404, "not_found_error", "model_not_found", f"The model '{model_id}' {reason}.", "model")
             state = await self.directory.organization(entry.organization_id)
             if state is None:
                 return error(401, "authentication_error", "invalid_api_key", "The API key's organization is gone.")

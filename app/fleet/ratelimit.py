@@ -68,6 +68,10 @@ class Limiter(Protocol):
 
     async def give_back(self, bucket: Bucket, amount: int) -> None: ...
 
+    async def peek(self, buckets: list[Bucket]) -> list[float]:
+        """Each bucket's content now, taking nothing."""
+        ...
+
 
 class LocalLimiter:
     """Buckets in this process's memory: exact for one process."""
@@ -96,6 +100,10 @@ class LocalLimiter:
         for bucket, level in zip(buckets, after, strict=True):
             self._levels[bucket.key] = (level, now)
         return Decision(True, after)
+
+    async def peek(self, buckets: list[Bucket]) -> list[float]:
+        now = self._clock()
+        return [self._level(bucket, now) for bucket in buckets]
 
     async def give_back(self, bucket: Bucket, amount: int) -> None:
         now = self._clock()
@@ -140,6 +148,21 @@ end
 return out
 """
 
+_PEEK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+for i = 1, #KEYS do
+  local cap, win = tonumber(ARGV[i*2-1]), tonumber(ARGV[i*2])
+  local state = redis.call('HMGET', KEYS[i], 'v', 't')
+  local v, at = tonumber(state[1]), tonumber(state[2])
+  if v == nil then v, at = cap, now end
+  if cap <= 0 then v = 0 else v = math.min(cap, v + (now - at) * cap / win) end
+  out[i] = tostring(v)
+end
+return out
+"""
+
 _GIVE_BACK = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -162,6 +185,7 @@ class RedisLimiter:
         self._prefix = prefix
         self._acquire = redis.register_script(_ACQUIRE)
         self._give_back = redis.register_script(_GIVE_BACK)
+        self._peek = redis.register_script(_PEEK)
 
     async def acquire(self, buckets: list[Bucket], guard: Guard | None = None) -> Decision:
         args: list[int | str] = []
@@ -179,6 +203,14 @@ class RedisLimiter:
         index = int(refused) - 1
         full = parsed + tuple(float(b.capacity) for b in buckets[len(parsed) :])
         return Decision(False, full, index, math.inf if int(wait_ms) < 0 else int(wait_ms) / 1000)
+
+    async def peek(self, buckets: list[Bucket]) -> list[float]:
+        if not buckets:
+            return []
+        args: list[int] = []
+        for bucket in buckets:
+            args += [bucket.capacity, bucket.window * 1000]
+        return [float(level) for level in await self._peek(keys=[self._prefix + b.key for b in buckets], args=args)]
 
     async def give_back(self, bucket: Bucket, amount: int) -> None:
         await self._give_back(

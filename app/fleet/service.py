@@ -111,16 +111,17 @@ class Fleet:
                 logger.exception("reservation sweep failed")
 
 
-def build_fleet(db: Database, catalog: Catalog, settings: Any, redis: Any = None) -> Fleet:
+def build_fleet(db: Database, services: Any, settings: Any, redis: Any = None) -> Fleet:
     """The fleet service as the settings describe it."""
-    from app.fleet.billing import burn, plan_loader
+    from app.fleet.billing import burn, plan_loader, recharger
 
     key = settings.fleet_admission_key.get_secret_value().encode() if settings.fleet_admission_key else None
     return Fleet(
         db,
-        catalog,
-        load_plans=plan_loader(catalog),
+        services.catalog,
+        load_plans=plan_loader(services.catalog),
         burn=burn,
+        after_recharge_check=recharger(db, services.payments),
         redis=redis,
         admission_key=key,
         admission_ttl_seconds=settings.admission_ttl_seconds,

@@ -18,9 +18,9 @@ from app.domain import errors as domain
 from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
 
 
-def describe_enum(enum_class: type[Enum], description: str, **values: str) -> Any:
-    """Expose a domain enum in GraphQL with a description for the type and for every value."""
-    graphql_enum = strawberry.enum(enum_class, description=description)
+def describe_enum(enum_class: type[Enum], description: str, *, name: str | None = None, **values: str) -> Any:
+    """Expose a domain enum in GraphQL (under `name`, default its own) with every value described."""
+    graphql_enum = strawberry.enum(enum_class, name=name, description=description)
     definition = graphql_enum.__strawberry_definition__
     missing = {value.name for value in definition.values} - set(values)
     if missing:

@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 
 from app.domain.accounts.models import User
 from app.domain.api_keys.models import ApiKey
+from app.domain.credits.models import CreditConsumption, CreditGrant
 from app.domain.orgs.models import Membership
 from app.domain.projects.models import Project, ProjectMembership
 
@@ -61,6 +62,8 @@ class Loaders:
             (ProjectMembership.created_at, ProjectMembership.user_id),  # type: ignore[arg-type]
         )
         self.projects_by_org = _grouped(session, Project.organization_id, (Project.created_at, Project.id))  # type: ignore[arg-type]
+        self.credit_grant = _by_id(session, CreditGrant)
+        self.consumptions_by_entry = _grouped(session, CreditConsumption.entry_id, (CreditConsumption.id,))
         self._session = session
 
     async def project_memberships_in_org(self, org_id: str) -> dict[str, list[ProjectMembership]]:

@@ -24,7 +24,10 @@ from strawberry.types import ExecutionContext
 from app.graphql import masking
 from app.graphql.accounts import AccountMutations, AccountQueries
 from app.graphql.api_keys import ApiKeyMutations
+from app.graphql.billing import BillingMutations, Charge, PaymentMethod
 from app.graphql.catalog import CatalogMutations, CatalogQueries
+from app.graphql.credit_types import CreditGrant, CreditLedgerEntry
+from app.graphql.credits import CreditMutations
 from app.graphql.invitation_types import Invitation
 from app.graphql.invitations import InvitationMutations, InvitationQueries
 from app.graphql.orgs import OrganizationMutations
@@ -57,6 +60,8 @@ Mutation = merge_types(
         SubscriptionMutations,
         CatalogMutations,
         PlanMutations,
+        BillingMutations,
+        CreditMutations,
     ),
 )
 Query.__strawberry_definition__.description = "What the console reads. Lists are Relay connections."
@@ -95,6 +100,7 @@ def build_schema(settings: Settings) -> Schema:
         IntrospectionSwitch,
     ]
     types: list[Any] = [User, Organization, OrganizationMember, Project, ApiKey, Invitation, ModelSubscription]
+    types += [PaymentMethod, Charge, CreditGrant, CreditLedgerEntry]
     return Schema(
         query=Query, mutation=Mutation, extensions=extensions, types=types, config=StrawberryConfig(scalar_map=SCALARS)
     )

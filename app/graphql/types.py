@@ -28,6 +28,8 @@ from app.graphql.enums import OrganizationRoleEnum, OrganizationTypeEnum, Projec
 from app.graphql.errors import ForbiddenError, field_with_errors
 
 if TYPE_CHECKING:
+    from app.graphql.billing import BillingResult
+    from app.graphql.credit_types import CreditsResult
     from app.graphql.invitation_types import InvitationsResult
     from app.graphql.plans import ModelPlan
     from app.graphql.subscription_types import SubscriptionsResult
@@ -367,6 +369,26 @@ class Organization(relay.Node):
         from app.graphql.subscription_types import subscription_list
 
         return await subscription_list(info, self.org_id, include_ended=include_ended)
+
+    @field_with_errors(
+        "PayGo credits: balance, grant history, ledger, auto-recharge. Organization Admins only; others get FORBIDDEN."
+    )
+    async def credits(self, info: Info) -> Annotated[CreditsResult, strawberry.lazy("app.graphql.credit_types")]:
+        from app.graphql.credit_types import load_credits
+
+        if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:
+            raise Forbidden("Credits are visible to Organization Admins only.")
+        return await load_credits(info, self.org_id)
+
+    @field_with_errors(
+        "Payment methods, billing address and billing history. Organization Admins only; others get FORBIDDEN."
+    )
+    async def billing(self, info: Info) -> Annotated[BillingResult, strawberry.lazy("app.graphql.billing")]:
+        from app.graphql.billing import Billing
+
+        if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:
+            raise Forbidden("Billing is visible to Organization Admins only.")
+        return Billing(organization_id=self.org_id)
 
     @strawberry.field(
         description="Who pays for each catalog model right now (subscription, PayGo, free or none) and the "

@@ -18,6 +18,7 @@ from app.graphql.scalars import BigInt
 GranularityEnum = describe_enum(
     usage.Granularity,
     "The width of a graph's buckets, aligned on UTC.",
+    name="UsageGranularity",
     MINUTE="One minute.",
     HOUR="One hour.",
     DAY="One day (UTC midnight to midnight).",
@@ -25,6 +26,7 @@ GranularityEnum = describe_enum(
 GroupByEnum = describe_enum(
     usage.GroupBy,
     "How a graph's figures are split.",
+    name="UsageGroupBy",
     NONE="One series for everything selected.",
     MODEL="One series per model.",
     PROJECT="One series per project.",

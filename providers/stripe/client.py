@@ -48,7 +48,6 @@ _REFUND_STATUS = {
     "canceled": RefundStatus.FAILED,
 }
 _AUTHENTICATION_REQUIRED = "authentication_required"
-_NEEDS_AUTHENTICATION = "The card needs the cardholder's authentication; complete it in the console."
 
 
 class StripeGateway:
@@ -118,7 +117,7 @@ class StripeGateway:
         """A SetupIntent whose client secret lets Stripe's own UI collect a card for later off-session charges."""
         intent = await _translated(
             self._client.v1.setup_intents.create_async(
-                {"customer": customer_ref, "usage": "off_session", "payment_method_types": ["card"]},
+                {"customer": customer_ref, "usage": "off_session", "payment_method_types": ["card"]},  # type: ignore[arg-type]
                 {"idempotency_key": idempotency_key},
             )
         )
@@ -290,59 +289,62 @@ async def _translated(call: Awaitable[T], *, card_errors: bool = False) -> T:
 
 def _intent_result(intent: dict[str, Any]) -> ChargeResult:
     status = intent.get("status")
-    common = {"charge_ref": intent["id"], "amount": intent["amount"], "currency": intent["currency"]}
+    ref, amount, currency = str(intent["id"]), int(intent["amount"]), str(intent["currency"])
     if status == "succeeded":
-        return ChargeResult(status=ChargeStatus.SUCCEEDED, **common)
+        return ChargeResult(status=ChargeStatus.SUCCEEDED, charge_ref=ref, amount=amount, currency=currency)
     if status in {"requires_action", "requires_confirmation"}:
-        return ChargeResult(
-            status=ChargeStatus.REQUIRES_ACTION,
-            decline_code=_AUTHENTICATION_REQUIRED,
-            message=_NEEDS_AUTHENTICATION,
-            client_secret=intent.get("client_secret"),
-            **common,
-        )
+        return _needs_authentication(ref, amount, currency, intent.get("client_secret"))
     if status == "requires_payment_method":
         error = intent.get("last_payment_error") or {}
         return ChargeResult(
             status=ChargeStatus.DECLINED,
+            charge_ref=ref,
+            amount=amount,
+            currency=currency,
             decline_code=error.get("decline_code") or error.get("code") or "card_declined",
             message=error.get("message") or "The card was declined.",
-            **common,
         )
     if status == "canceled":
         return ChargeResult(
             status=ChargeStatus.FAILED,
+            charge_ref=ref,
+            amount=amount,
+            currency=currency,
             decline_code=intent.get("cancellation_reason") or "canceled",
             message="The payment was canceled.",
-            **common,
         )
     # "processing": the outcome is not known yet; the charge stays pending until the webhook tells it.
-    raise PaymentProviderError(f"stripe: PaymentIntent {intent['id']} is {status}; its webhook settles it")
+    raise PaymentProviderError(f"stripe: PaymentIntent {ref} is {status}; its webhook settles it")
 
 
 def _declined_result(error: stripe.CardError, *, amount: int, currency: str) -> ChargeResult:
     detail = error.error.to_dict() if error.error is not None else {}
     intent = detail.get("payment_intent") or {}
+    ref = str(intent.get("id") or detail.get("charge") or "")
+    amount, currency = int(intent.get("amount") or amount), str(intent.get("currency") or currency)
     decline_code = detail.get("decline_code") or error.code or "card_declined"
-    common = {
-        "charge_ref": intent.get("id") or detail.get("charge") or "",
-        "amount": intent.get("amount") or amount,
-        "currency": intent.get("currency") or currency,
-    }
     if _AUTHENTICATION_REQUIRED in {error.code, decline_code}:
         # Off-session, Stripe declines a card that wants 3-D Secure: the cardholder must confirm it.
-        return ChargeResult(
-            status=ChargeStatus.REQUIRES_ACTION,
-            decline_code=_AUTHENTICATION_REQUIRED,
-            message=_NEEDS_AUTHENTICATION,
-            client_secret=intent.get("client_secret"),
-            **common,
-        )
+        return _needs_authentication(ref, amount, currency, intent.get("client_secret"))
     return ChargeResult(
         status=ChargeStatus.DECLINED,
+        charge_ref=ref,
+        amount=amount,
+        currency=currency,
         decline_code=decline_code,
         message=error.user_message or "The card was declined.",
-        **common,
+    )
+
+
+def _needs_authentication(ref: str, amount: int, currency: str, client_secret: str | None) -> ChargeResult:
+    return ChargeResult(
+        status=ChargeStatus.REQUIRES_ACTION,
+        charge_ref=ref,
+        amount=amount,
+        currency=currency,
+        decline_code=_AUTHENTICATION_REQUIRED,
+        message="The card needs the cardholder's authentication; complete it in the console.",
+        client_secret=client_secret,
     )
 
 

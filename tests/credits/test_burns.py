@@ -12,7 +12,14 @@ from app.db import Database
 from app.domain.actor import Actor
 from app.domain.credits.expiry import expire_grants
 from app.domain.credits.ledger import balance_of, burn_credits
-from app.domain.credits.models import CreditAccount, CreditConsumption, CreditGrant, CreditLedgerEntry, EntryKind, GrantState
+from app.domain.credits.models import (
+    CreditAccount,
+    CreditConsumption,
+    CreditGrant,
+    CreditLedgerEntry,
+    EntryKind,
+    GrantState,
+)
 from app.domain.credits.purchases import grant_promotional_credits
 from app.domain.credits.queries import consumptions_of_entry
 from app.payments.facade import Payments
@@ -21,11 +28,19 @@ from tests.credits.support import DOLLAR, burn, buy, card, check_ledger
 from tests.support import World
 
 
-async def promote(db: Database, world: World, settings: Settings, amount: str, expires_at: datetime) -> CreditGrant:
+async def promote(
+    db: Database, world: World, settings: Settings, amount: str, expires_at: datetime
+) -> CreditGrant:
     staff = Actor(world.people["staff"].user_id, is_staff=True)
     async with db.transaction() as session:
         return await grant_promotional_credits(
-            session, staff, world.acme_id, amount=amount, expires_at=expires_at, note="promo", settings=settings
+            session,
+            staff,
+            world.acme_id,
+            amount=amount,
+            expires_at=expires_at,
+            note="promo",
+            settings=settings,
         )
 
 
@@ -56,16 +71,24 @@ async def test_burn_order_promotional_then_soonest_expiry_then_oldest(
     promo_later = await promote(database, world, settings, "2", far)  # same expiry, newer
     result = await burn(database, world.acme_id, 14 * DOLLAR, "batch-1")
     assert result.balance_nanos == 11 * DOLLAR
-    assert [(await grant(database, g.id)).remaining_nanos for g in (promo_late, promo_later, old_paid, new_paid)] == [
+    assert [
+        (await grant(database, g.id)).remaining_nanos for g in (promo_late, promo_later, old_paid, new_paid)
+    ] == [
         0,
         0,
         1 * DOLLAR,
         10 * DOLLAR,
     ]
     async with database.reader() as session:
-        entry = await session.scalar(select(CreditLedgerEntry).where(CreditLedgerEntry.kind == EntryKind.USAGE))
+        entry = await session.scalar(
+            select(CreditLedgerEntry).where(CreditLedgerEntry.kind == EntryKind.USAGE)
+        )
         assert entry is not None
-        assert (entry.amount_nanos, entry.balance_after_nanos, entry.reference) == (-14 * DOLLAR, 11 * DOLLAR, "batch-1")
+        assert (entry.amount_nanos, entry.balance_after_nanos, entry.reference) == (
+            -14 * DOLLAR,
+            11 * DOLLAR,
+            "batch-1",
+        )
         used = [(c.grant_id, c.amount_nanos) for c in await consumptions_of_entry(session, entry.id)]
     assert sorted(used) == sorted(
         [(promo_late.id, 3 * DOLLAR), (promo_later.id, 2 * DOLLAR), (old_paid.id, 9 * DOLLAR)]

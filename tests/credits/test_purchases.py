@@ -42,7 +42,9 @@ async def test_a_purchase_grants_its_credits_for_a_year(
     assert purchase.balance_nanos == 25_500_000_000 == await balance(database, world.acme_id)
     async with database.reader() as session:
         entries = list(await session.scalars(select(CreditLedgerEntry)))
-    assert [(e.kind, e.amount_nanos, e.grant_id) for e in entries] == [(EntryKind.PURCHASE, 25_500_000_000, grant.id)]
+    assert [(e.kind, e.amount_nanos, e.grant_id) for e in entries] == [
+        (EntryKind.PURCHASE, 25_500_000_000, grant.id)
+    ]
     assert [c.amount for c in provider_charges(payments)] == [2550]
     await check_ledger(database)
 
@@ -106,9 +108,7 @@ async def test_a_declined_purchase_grants_nothing(
     await check_ledger(database)
 
 
-@pytest.mark.parametrize(
-    "amount", ["9.99", "10000.01", "10.001", "ten", "", "-20", "NaN", "1e3"]
-)
+@pytest.mark.parametrize("amount", ["9.99", "10000.01", "10.001", "ten", "", "-20", "NaN", "1e3"])
 async def test_amounts_are_whole_cents_within_the_limits(
     database: Database, payments: Payments, world: World, settings: Settings, amount: str
 ) -> None:
@@ -137,7 +137,13 @@ async def test_personal_organizations_buy_no_credits(
         personal = await create_organization(session, owner=owner, name="Me", type=OrganizationType.PERSONAL)
     with pytest.raises(Conflict) as raised:
         await add_credits(
-            database, payments, admin(world), personal.id, amount="10", idempotency_key=None, settings=settings
+            database,
+            payments,
+            admin(world),
+            personal.id,
+            amount="10",
+            idempotency_key=None,
+            settings=settings,
         )
     assert raised.value.code.value == "PERSONAL_ORGANIZATION"
 
@@ -149,12 +155,24 @@ async def test_promotional_credits_are_staff_only(
     async with database.transaction() as session:
         with pytest.raises(Forbidden):
             await grant_promotional_credits(
-                session, admin(world), world.acme_id, amount="5", expires_at=expires, note="x", settings=settings
+                session,
+                admin(world),
+                world.acme_id,
+                amount="5",
+                expires_at=expires,
+                note="x",
+                settings=settings,
             )
     staff = Actor(world.people["staff"].user_id, is_staff=True)
     async with database.transaction() as session:
         grant = await grant_promotional_credits(
-            session, staff, world.acme_id, amount="5", expires_at=expires, note="Welcome offer", settings=settings
+            session,
+            staff,
+            world.acme_id,
+            amount="5",
+            expires_at=expires,
+            note="Welcome offer",
+            settings=settings,
         )
     assert (grant.source, grant.expires_at, grant.charge_id, grant.granted_by) == (
         GrantSource.PROMOTIONAL,
@@ -169,4 +187,18 @@ async def test_promotional_credits_are_staff_only(
             )
     assert raised.value.field == "expiresAt"
     assert await balance(database, world.acme_id) == 5 * DOLLAR
+    await check_ledger(database)
+
+
+async def test_a_retry_after_a_lost_response_names_the_first_card_even_after_a_card_change(
+    database: Database, payments: Payments, world: World, settings: Settings
+) -> None:
+    await card(database, payments, world.acme_id)
+    payments.provider.faults.fail_next(1, "lost_response", operation="charge")  # type: ignore[attr-defined]
+    with pytest.raises(PaymentUnavailable):
+        await buy(database, payments, world, settings, "10", key="click-0004")
+    await card(database, payments, world.acme_id, "pm_card_mastercard")  # the new default
+    settled = await buy(database, payments, world, settings, "10", key="click-0004")
+    assert settled.grant.amount_nanos == 10 * DOLLAR
+    assert len(provider_charges(payments)) == 1
     await check_ledger(database)

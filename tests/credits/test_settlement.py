@@ -66,7 +66,9 @@ async def test_debt_of_this_month_waits_for_its_end(
     assert await settle_debts(database, payments, settings=settings) == 0
     clock.at = datetime(2027, 1, 1, 3, 0, tzinfo=UTC)
     assert await settle_debts(database, payments, settings=settings) == 1
-    assert [c.idempotency_key for c in await settlement_charges(database)] == [f"settlement:{world.acme_id}:2026-12"]
+    assert [c.idempotency_key for c in await settlement_charges(database)] == [
+        f"settlement:{world.acme_id}:2026-12"
+    ]
     await check_ledger(database)
 
 
@@ -79,9 +81,12 @@ async def test_a_failed_settlement_is_retried_later_and_the_admins_are_told(
     assert await settle_debts(database, payments, settings=settings) == 1
     assert (await account(database, world.acme_id)).debt_nanos == 3 * DOLLAR
     async with database.reader() as session:
-        mail = list(await session.scalars(select(OutboxMessage)))
-    assert [m.to_address for m in mail] == ["admin@example.com"]
-    assert "could not be charged" in mail[0].subject
+        mail = list(
+            await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.to_address == "admin@example.com")
+            )
+        )
+    assert len(mail) == 1 and "could not be charged" in mail[0].subject
     assert await settle_debts(database, payments, settings=settings, retry=True) == 0  # too soon
     await card(database, payments, world.acme_id)  # a working card becomes the default
     clock.advance(hours=25)
@@ -125,7 +130,11 @@ async def test_a_settlement_that_fails_while_credits_exist_is_paid_from_them(
     await buy(database, payments, world, settings, "10")
     [pending] = await settlement_charges(database)
     await charges.settle(
-        database, pending.id, status=ChargeStatus.DECLINED, provider_charge_ref=None, decline_code="do_not_honor"
+        database,
+        pending.id,
+        status=ChargeStatus.DECLINED,
+        provider_charge_ref=None,
+        decline_code="do_not_honor",
     )
     after = await account(database, world.acme_id)
     assert (after.debt_nanos, after.settling_nanos, after.balance_nanos) == (0, 0, 7 * DOLLAR)

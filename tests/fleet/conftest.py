@@ -9,6 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
+from app.db import Database
+from app.domain.actor import Actor
+from app.domain.billing.accounts import attach_payment_method
+from app.domain.credits.purchases import add_credits
+from app.payments.facade import Payments
+from app.settings import Settings
 from tests.conftest import FLEET_TOKEN
 from tests.support import GraphQL, World
 
@@ -73,7 +79,21 @@ async def personal_key(gql: GraphQL) -> str:
     return await new_key(gql, token, project)
 
 
+async def buy_credits(database: Database, payments: Payments, settings: Settings, world: World, amount: str) -> None:
+    """Acme's admin adds a card and buys credits, as in the console."""
+    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    admin = Actor(world.people["admin"].user_id)
+    await add_credits(database, payments, admin, world.acme_id, amount=amount, idempotency_key=None, settings=settings)
+
+
 @pytest.fixture
-async def acme_key(gql: GraphQL, world: World) -> str:
-    """A key of project A of the Team organization Acme."""
+async def acme_key(gql: GraphQL, world: World, database: Database, payments: Payments, settings: Settings) -> str:
+    """A key of project A of the Team organization Acme, which has bought $100 of credits."""
+    await buy_credits(database, payments, settings, world, "100.00")
+    return await new_key(gql, world.token("admin") or "", world.gid("Project", world.project_a_id))
+
+
+@pytest.fixture
+async def acme_key_without_credit(gql: GraphQL, world: World) -> str:
+    """A key of project A of Acme, which has neither credits nor subscriptions."""
     return await new_key(gql, world.token("admin") or "", world.gid("Project", world.project_a_id))

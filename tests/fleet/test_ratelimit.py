@@ -90,3 +90,10 @@ async def test_a_stale_guard_takes_nothing(redis: Any) -> None:
     assert stale.stale and not stale.allowed
     after = await limiter.acquire([bucket], Guard("gen:org", 3))
     assert after.allowed and after.remaining(0) == 2  # the stale call took nothing
+
+
+async def test_peek_takes_nothing(limiter: Limiter) -> None:
+    bucket = Bucket("p", capacity=100, window=86400, cost=30)
+    assert [round(level) for level in await limiter.peek([bucket])] == [100]
+    await limiter.acquire([bucket])
+    assert [round(level) for level in await limiter.peek([bucket, bucket])] == [70, 70]

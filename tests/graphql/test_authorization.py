@@ -7,14 +7,22 @@ A test fails when the schema has a root field that the table does not cover.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from app.db import Database
+from app.domain.actor import Actor
+from app.domain.billing.accounts import attach_payment_method
+from app.domain.credits.purchases import add_credits
 from app.graphql.schema import schema
-from tests.support import ACTORS, GraphQL, World
+from app.services import Services
+from app.settings import Settings, get_settings
+from tests.subscriptions.support import insert_subscription, use_card
+from tests.support import ACTORS, GraphQL, World, with_invitation
 
 OK, NULL = "ok", "null"
 UNAUTH, FORBIDDEN, NOT_FOUND = "UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"
@@ -256,9 +264,173 @@ CASES: dict[str, Case] = {
     ),
 }
 
-# Rows whose operation needs something to exist first: the admin sets it up through the API.
-SETUP: dict[str, Case] = {
+
+# Subscriptions: Acme's admin alone acts on Acme's; the catalog is for everyone signed in; staff set capacity
+SUBSCRIPTION_ID = "sub_authorization"
+STAFF_ONLY = {**{actor: FORBIDDEN for actor in ACTORS}, "anonymous": UNAUTH, "staff": OK}
+
+
+def acme_subscription(w: World) -> str:
+    return w.gid("ModelSubscription", SUBSCRIPTION_ID)
+
+
+CASES.update(
+    {
+        "catalog": Case(
+            "catalog", "{ catalog { __typename ... on Error { code } } }", lambda w: {}, outcomes(**EVERYONE_SIGNED_IN)
+        ),
+        "node: Acme's subscription": node("S", "ModelSubscription", lambda w: SUBSCRIPTION_ID, visible_to("admin")),
+        "Organization.subscriptions": Case(
+            "node",
+            "query($id: ID!) { node(id: $id) { ... on Organization { subscriptions { __typename ... on Error { code } } } } }",
+            lambda w: {"id": acme(w)},
+            {**visible_to("admin"), "project_admin": FORBIDDEN, "other_project_admin": FORBIDDEN, "project_member": FORBIDDEN},
+        ),
+        "Organization.plans": Case(
+            "node",
+            "query($id: ID!) { node(id: $id) { ... on Organization { plans { kind } } } }",
+            lambda w: {"id": acme(w)},
+            ACME_VISIBLE,
+        ),
+        "subscribe": mutation(
+            "subscribe", "SubscribeInput",
+            lambda w: {"organizationId": acme(w), "model": "gpt-oss-120b", "tier": "starter"}, ACME_ADMIN_ONLY,
+        ),
+        "changeSubscriptionTier": mutation(
+            "changeSubscriptionTier", "ChangeSubscriptionTierInput",
+            lambda w: {"subscriptionId": acme_subscription(w), "tier": "starter"}, ACME_ADMIN_ONLY,
+        ),
+        "cancelSubscription": mutation(
+            "cancelSubscription", "SubscriptionIdInput", lambda w: {"subscriptionId": acme_subscription(w)}, ACME_ADMIN_ONLY
+        ),
+        "resumeSubscription": mutation(
+            "resumeSubscription", "SubscriptionIdInput", lambda w: {"subscriptionId": acme_subscription(w)}, ACME_ADMIN_ONLY
+        ),
+        "setTierCapacity": mutation(
+            "setTierCapacity", "SetTierCapacityInput",
+            lambda w: {"model": "gpt-oss-120b", "tier": "scale", "capacity": 3}, STAFF_ONLY,
+        ),
+        "setModelLimitOverride": mutation(
+            "setModelLimitOverride", "SetModelLimitOverrideInput",
+            lambda w: {"organizationId": acme(w), "model": "gpt-oss-120b", "requestsPerMinute": 5000, "tokensPerMinute": 10**7},
+            STAFF_ONLY,
+        ),
+        "removeModelLimitOverride": mutation(
+            "removeModelLimitOverride", "RemoveModelLimitOverrideInput",
+            lambda w: {"organizationId": acme(w), "model": "gpt-oss-120b"}, STAFF_ONLY,
+        ),
+    }
+)  # fmt: skip
+
+
+async def acme_card(database: Database, services: Services, world: World) -> None:
+    await use_card(database, services, world.acme_id)
+
+
+async def acme_subscribed(database: Database, services: Services, world: World) -> None:
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    await insert_subscription(database, world.acme_id, subscription_id=SUBSCRIPTION_ID, start=start)
+
+
+# Payment methods, billing address, credits: Acme's admin alone; promotional credits: staff alone
+ADMIN_ONLY_FIELD = {**visible_to("admin"), "project_admin": FORBIDDEN, "other_project_admin": FORBIDDEN, "project_member": FORBIDDEN}
+
+
+def org_field(name: str) -> Case:
+    document = f"query($id: ID!) {{ node(id: $id) {{ ... on Organization {{ {name} {{ __typename ... on Error {{ code }} }} }} }} }}"
+    return Case("node", document, lambda w: {"id": acme(w)}, ADMIN_ONLY_FIELD)
+
+
+def acme_payment_method(w: World) -> str:
+    return w.gid("PaymentMethod", w.extra["payment_method"])
+
+
+def acme_grant(w: World) -> str:
+    return w.gid("CreditGrant", w.extra["grant"])
+
+
+CASES.update(
+    {
+        "Organization.billing": org_field("billing"),
+        "Organization.credits": org_field("credits"),
+        "node: Acme's card": node("PM", "PaymentMethod", lambda w: w.extra["payment_method"], visible_to("admin")),
+        "node: Acme's credit grant": node("G", "CreditGrant", lambda w: w.extra["grant"], visible_to("admin")),
+        "setUpPaymentMethod": mutation(
+            "setUpPaymentMethod", "SetUpPaymentMethodInput", lambda w: {"organizationId": acme(w)}, ACME_ADMIN_ONLY
+        ),
+        "attachPaymentMethod": mutation(
+            "attachPaymentMethod", "AttachPaymentMethodInput",
+            lambda w: {"organizationId": acme(w), "paymentMethodRef": "pm_card_visa"}, ACME_ADMIN_ONLY,
+        ),
+        "removePaymentMethod": mutation(
+            "removePaymentMethod", "PaymentMethodIdInput",
+            lambda w: {"paymentMethodId": acme_payment_method(w)}, ACME_ADMIN_ONLY,
+        ),
+        "setDefaultPaymentMethod": mutation(
+            "setDefaultPaymentMethod", "PaymentMethodIdInput",
+            lambda w: {"paymentMethodId": acme_payment_method(w)}, ACME_ADMIN_ONLY,
+        ),
+        "setBillingAddress": mutation(
+            "setBillingAddress", "SetBillingAddressInput",
+            lambda w: {"organizationId": acme(w), "name": "Acme Inc.", "line1": "1 Main St", "city": "Berlin",
+                       "postalCode": "10115", "country": "DE"},
+            ACME_ADMIN_ONLY,
+        ),
+        "addCredits": mutation(
+            "addCredits", "AddCreditsInput", lambda w: {"organizationId": acme(w), "amount": "10"}, ACME_ADMIN_ONLY
+        ),
+        "configureAutoRecharge": mutation(
+            "configureAutoRecharge", "ConfigureAutoRechargeInput",
+            lambda w: {"organizationId": acme(w), "threshold": "5", "rechargeTo": "20"}, ACME_ADMIN_ONLY,
+        ),
+        "disableAutoRecharge": mutation(
+            "disableAutoRecharge", "DisableAutoRechargeInput", lambda w: {"organizationId": acme(w)}, ACME_ADMIN_ONLY
+        ),
+        "requestRefund": mutation(
+            "requestRefund", "RequestRefundInput", lambda w: {"grantId": acme_grant(w), "reason": "changed my mind"},
+            outcomes(admin="REFUND_REFUSED", project_admin=FORBIDDEN, other_project_admin=FORBIDDEN, project_member=FORBIDDEN),
+        ),
+        "grantPromotionalCredits": mutation(
+            "grantPromotionalCredits", "GrantPromotionalCreditsInput",
+            lambda w: {"organizationId": acme(w), "amount": "25", "expiresAt": "2027-06-30T00:00:00Z", "note": "Welcome"},
+            STAFF_ONLY,
+        ),
+    }
+)  # fmt: skip
+
+
+async def acme_card_on_file(database: Database, services: Services, world: World) -> None:
+    card = await attach_payment_method(database, services.payments, world.acme_id, provider_ref="pm_card_visa")
+    world.extra["payment_method"] = card.id
+
+
+async def acme_purchase(database: Database, services: Services, world: World) -> None:
+    await acme_card(database, services, world)
+    admin = Actor(world.people["admin"].user_id)
+    purchase = await add_credits(
+        database, services.payments, admin, world.acme_id, amount="10", idempotency_key=None, settings=get_settings()
+    )
+    world.extra["grant"] = purchase.grant.id
+
+
+DatabaseSetup = Callable[[Database, Services, World], Awaitable[None]]
+
+# Rows whose operation needs something to exist first: the admin sets it up through the API, or
+# (where the API cannot, e.g. a card collected by the provider's own UI) the test writes it directly.
+SETUP: dict[str, Case | DatabaseSetup] = {
     "removeProjectRateLimit": CASES["setProjectRateLimit"],
+    "subscribe": acme_card,
+    "node: Acme's subscription": acme_subscribed,
+    "changeSubscriptionTier": acme_subscribed,
+    "cancelSubscription": acme_subscribed,
+    "resumeSubscription": acme_subscribed,
+    "node: Acme's card": acme_card_on_file,
+    "removePaymentMethod": acme_card_on_file,
+    "setDefaultPaymentMethod": acme_card_on_file,
+    "addCredits": acme_card,
+    "configureAutoRecharge": acme_card,
+    "node: Acme's credit grant": acme_purchase,
+    "requestRefund": acme_purchase,
 }
 
 
@@ -283,11 +455,17 @@ def test_the_table_covers_every_root_field() -> None:
 
 @pytest.mark.parametrize("actor", ACTORS)
 @pytest.mark.parametrize("row", list(CASES))
-async def test_authorization(row: str, actor: str, world: World, gql: GraphQL) -> None:
+async def test_authorization(
+    row: str, actor: str, world: World, gql: GraphQL, database: Database, services: Services, settings: Settings
+) -> None:
     """One actor, one operation, on a fresh world: no earlier success changes the outcome."""
+    world = await with_invitation(database, settings, world)
     case = CASES[row]
     if row in SETUP:
         setup = SETUP[row]
-        await gql(setup.document, setup.variables(world), token=world.token("admin"))
+        if isinstance(setup, Case):
+            await gql(setup.document, setup.variables(world), token=world.token("admin"))
+        else:
+            await setup(database, services, world)
     data = await gql(case.document, case.variables(world), token=world.token(actor))
     assert read_outcome(data, case.field) == case.expect[actor]

@@ -34,5 +34,7 @@ def install_partner_package(workdir: Path) -> Path:
     ]  # fmt: skip
     completed = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if completed.returncode != 0:
-        raise RuntimeError(f"pip could not install the partner package:\n{completed.stdout}{completed.stderr}")
+        raise RuntimeError(
+            f"pip could not install the partner package:\n{completed.stdout}{completed.stderr}"
+        )
     return site

@@ -72,14 +72,16 @@ class StripeStandIn:
         self._server.standin = self  # type: ignore[attr-defined]
         # A short poll interval: stopping waits for the serving loop to notice, once per test.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="stripe-standin", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="stripe-standin",
+            daemon=True,
         )
 
     @property
     def url(self) -> str:
         """The base address to give the SDK (``api_base``)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     def start(self) -> None:
         self._thread.start()

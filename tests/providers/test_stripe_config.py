@@ -62,7 +62,11 @@ async def test_a_live_mode_key_is_logged_loudly(load: Load, caplog: pytest.LogCa
 @pytest.mark.parametrize(
     ("env", "settings", "named"),
     [
-        ({**STRIPE_ENV, "STRIPE_SECRET_KEY": "pk_test_oops"}, {}, "STRIPE_SECRET_KEY must be a Stripe secret key"),
+        (
+            {**STRIPE_ENV, "STRIPE_SECRET_KEY": "pk_test_oops"},
+            {},
+            "STRIPE_SECRET_KEY must be a Stripe secret key",
+        ),
         ({**STRIPE_ENV, "STRIPE_WEBHOOK_SECRET": "sk_test_oops"}, {}, "STRIPE_WEBHOOK_SECRET must be"),
         (STRIPE_ENV, {"publishable_key": "pk_live_51Hx"}, "publishable_key must be the test-mode"),
         (STRIPE_ENV, {"publishable_key": ""}, "publishable_key must be"),

@@ -56,7 +56,9 @@ async def customer_ref(payments: Payments) -> str:
     customer = await payments.create_customer(
         org_id="org_acme", name="Acme", email="billing@acme.example", idempotency_key="customer:org_acme"
     )
-    card = await payments.attach_payment_method(customer_ref=customer.customer_ref, payment_method_ref="pm_card_visa")
+    card = await payments.attach_payment_method(
+        customer_ref=customer.customer_ref, payment_method_ref="pm_card_visa"
+    )
     await payments.set_default_payment_method(customer_ref=customer.customer_ref, payment_method_ref=card.ref)
     return customer.customer_ref
 
@@ -75,7 +77,9 @@ async def buy(payments: Payments, customer_ref: str, key: str = "purchase:org_ac
 async def test_a_customer_is_created_with_the_key_the_api_version_and_the_secret_key(
     payments: Payments, stripe_standin: StripeStandIn
 ) -> None:
-    await payments.create_customer(org_id="org_1", name="Acme", email="b@acme.example", idempotency_key="customer:org_1")
+    await payments.create_customer(
+        org_id="org_1", name="Acme", email="b@acme.example", idempotency_key="customer:org_1"
+    )
 
     [request] = stripe_standin.requests_to("POST", "/v1/customers")
     assert request.params == {"name": "Acme", "email": "b@acme.example", "metadata": {"org_id": "org_1"}}
@@ -114,7 +118,11 @@ async def test_set_up_gives_the_console_a_setup_intent_secret_and_the_publishabl
     setup = await payments.setup_payment_method(customer_ref=customer_ref, idempotency_key="setup:org_acme:1")
 
     [request] = stripe_standin.requests_to("POST", "/v1/setup_intents")
-    assert request.params == {"customer": customer_ref, "usage": "off_session", "payment_method_types": ["card"]}
+    assert request.params == {
+        "customer": customer_ref,
+        "usage": "off_session",
+        "payment_method_types": ["card"],
+    }
     assert request.idempotency_key == "setup:org_acme:1"
     assert (setup.provider, setup.publishable_key) == ("stripe", PUBLISHABLE_KEY)
     assert setup.client_secret == stripe_standin.api.setup_intents[setup.setup_ref]["client_secret"]
@@ -123,20 +131,27 @@ async def test_set_up_gives_the_console_a_setup_intent_secret_and_the_publishabl
 async def test_the_default_card_is_the_customers_invoice_default(
     payments: Payments, customer_ref: str, stripe_standin: StripeStandIn
 ) -> None:
-    mastercard = await payments.attach_payment_method(customer_ref=customer_ref, payment_method_ref="pm_card_mastercard")
+    mastercard = await payments.attach_payment_method(
+        customer_ref=customer_ref, payment_method_ref="pm_card_mastercard"
+    )
 
     await payments.set_default_payment_method(customer_ref=customer_ref, payment_method_ref=mastercard.ref)
 
     assert stripe_standin.requests_to("POST", f"/v1/customers/{customer_ref}")[-1].params == {
         "invoice_settings": {"default_payment_method": mastercard.ref}
     }
-    assert stripe_standin.api.customers[customer_ref]["invoice_settings"]["default_payment_method"] == mastercard.ref
+    assert (
+        stripe_standin.api.customers[customer_ref]["invoice_settings"]["default_payment_method"]
+        == mastercard.ref
+    )
 
 
 async def test_the_billing_address_keeps_the_customers_name_and_address_in_step(
     payments: Payments, customer_ref: str, stripe_standin: StripeStandIn
 ) -> None:
-    address = BillingAddress(name="Acme GmbH", line1="Hauptstr. 1", city="Berlin", postal_code="10115", country="DE")
+    address = BillingAddress(
+        name="Acme GmbH", line1="Hauptstr. 1", city="Berlin", postal_code="10115", country="DE"
+    )
 
     held = await payments.update_billing_address(customer_ref=customer_ref, address=address)
 
@@ -159,7 +174,9 @@ async def test_an_off_session_authentication_decline_needs_action_too(
 ) -> None:
     # Live Stripe declines off-session a card that wants 3-D Secure, instead of answering requires_action.
     stripe_standin.api.authentication_as_decline = True
-    customer = await payments.create_customer(org_id="o", name="O", email="o@o.example", idempotency_key="c-o")
+    customer = await payments.create_customer(
+        org_id="o", name="O", email="o@o.example", idempotency_key="c-o"
+    )
     card = await payments.attach_payment_method(
         customer_ref=customer.customer_ref, payment_method_ref="pm_card_authenticationRequired"
     )
@@ -189,7 +206,9 @@ async def test_a_lost_answer_is_an_error_and_the_retry_with_the_same_key_is_the_
 
 async def test_no_answer_in_time_is_a_timeout(connect: Connect, stripe_standin: StripeStandIn) -> None:
     payments = connect(request_timeout_seconds=0.2)
-    customer = await payments.create_customer(org_id="o", name="O", email="o@o.example", idempotency_key="c-o")
+    customer = await payments.create_customer(
+        org_id="o", name="O", email="o@o.example", idempotency_key="c-o"
+    )
     stripe_standin.fail_next(f"/v1/customers/{customer.customer_ref}", "hang", method="GET")
 
     with pytest.raises(PaymentProviderTimeout):
@@ -213,7 +232,9 @@ async def test_the_sdk_retries_a_lost_answer_itself_with_the_same_key(
     payments = connect(max_network_retries=1)
     stripe_standin.fail_next("/v1/customers", "drop")
 
-    customer = await payments.create_customer(org_id="o", name="O", email="o@o.example", idempotency_key="c-o")
+    customer = await payments.create_customer(
+        org_id="o", name="O", email="o@o.example", idempotency_key="c-o"
+    )
 
     assert list(stripe_standin.api.customers) == [customer.customer_ref]
     assert [r.idempotency_key for r in stripe_standin.requests_to("POST", "/v1/customers")] == ["c-o", "c-o"]
@@ -236,14 +257,22 @@ async def test_the_refund_names_the_payment_intent_and_keeps_a_free_reason_in_me
 ) -> None:
     charge = await buy(payments, customer_ref)
 
-    await payments.refund(charge_ref=charge.charge_ref, amount=500, idempotency_key="refund:rr_1", reason="unused")
+    await payments.refund(
+        charge_ref=charge.charge_ref, amount=500, idempotency_key="refund:rr_1", reason="unused"
+    )
 
     [request] = stripe_standin.requests_to("POST", "/v1/refunds")
-    assert request.params == {"amount": "500", "payment_intent": charge.charge_ref, "metadata": {"reason": "unused"}}
+    assert request.params == {
+        "amount": "500",
+        "payment_intent": charge.charge_ref,
+        "metadata": {"reason": "unused"},
+    }
     assert request.idempotency_key == "refund:rr_1"
 
 
-async def test_one_client_serves_the_process_and_is_closed_at_shutdown(payments: Payments, customer_ref: str) -> None:
+async def test_one_client_serves_the_process_and_is_closed_at_shutdown(
+    payments: Payments, customer_ref: str
+) -> None:
     provider = payments.provider
     assert isinstance(provider, StripeProvider)
     await payments.list_payment_methods(customer_ref=customer_ref)

@@ -10,7 +10,13 @@ import pytest
 
 from app.payments import Payments, load_payments
 from app.payments.errors import WebhookError, WebhookSignatureError
-from tests.providers.stripe_standin import STRIPE_ENV, WEBHOOK_SECRET, StripeStandIn, stripe_plugins_toml, stripe_signature
+from tests.providers.stripe_standin import (
+    STRIPE_ENV,
+    WEBHOOK_SECRET,
+    StripeStandIn,
+    stripe_plugins_toml,
+    stripe_signature,
+)
 
 BODY = (
     b'{"id": "evt_1", "object": "event", "type": "payment_intent.succeeded", '
@@ -55,7 +61,9 @@ async def test_while_the_secret_is_rolled_any_valid_v1_is_accepted(payments: Pay
     old = stripe_signature(BODY, "whsec_old_secret")
     new = stripe_signature(BODY, WEBHOOK_SECRET).split(",")[1]
 
-    assert await payments.parse_webhook(payload=BODY, headers={"stripe-signature": f"{old},{new}"}) is not None
+    assert (
+        await payments.parse_webhook(payload=BODY, headers={"stripe-signature": f"{old},{new}"}) is not None
+    )
 
 
 async def test_a_request_without_a_stripe_signature_is_not_addressed_to_stripe(payments: Payments) -> None:
@@ -64,4 +72,6 @@ async def test_a_request_without_a_stripe_signature_is_not_addressed_to_stripe(p
 
 async def test_a_signed_body_that_is_not_an_event_is_refused(payments: Payments) -> None:
     with pytest.raises(WebhookError, match="not a JSON event"):
-        await payments.parse_webhook(payload=b"not json", headers={"stripe-signature": stripe_signature(b"not json")})
+        await payments.parse_webhook(
+            payload=b"not json", headers={"stripe-signature": stripe_signature(b"not json")}
+        )

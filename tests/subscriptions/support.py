@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -98,3 +99,38 @@ async def emails(db: Database) -> list[OutboxMessage]:
 
 def provider_charges(services: Services) -> list[Any]:
     return list(services.payments.provider.recorded_charges())  # type: ignore[attr-defined]
+
+
+async def insert_subscription(
+    db: Database,
+    organization_id: str,
+    *,
+    subscription_id: str,
+    model: str = "gpt-oss-120b",
+    tier: str = "growth",
+    start: datetime,
+) -> None:
+    """An ACTIVE, paid subscription holding its place, written directly (for tests about who may act on it)."""
+    from app.domain.catalog import load_catalog
+    from app.domain.subscriptions import capacity
+    from app.domain.subscriptions.models import SubscriptionState
+    from app.domain.subscriptions.periods import add_months
+
+    found = load_catalog().tier(model, tier)
+    assert found is not None
+    async with db.transaction() as session:
+        await capacity.reserve(session, model, found)
+        end = add_months(start, 1)
+        session.add(
+            Subscription(
+                id=subscription_id,
+                organization_id=organization_id,
+                model_id=model,
+                tier_id=tier,
+                state=SubscriptionState.ACTIVE,
+                billing_anchor=start,
+                current_period_start=start,
+                current_period_end=end,
+                next_charge_at=end,
+            )
+        )

@@ -11,7 +11,16 @@ from app.domain.errors import Conflict, DomainError
 from app.domain.subscriptions import service
 from app.domain.subscriptions.models import EndReason, SubscriptionState
 from app.services import Services
-from tests.subscriptions.support import actor, emails, reload, renew, subscribe, subscription_charges, taken, use_card
+from tests.subscriptions.support import (
+    actor,
+    emails,
+    reload,
+    renew,
+    subscribe,
+    subscription_charges,
+    taken,
+    use_card,
+)
 from tests.support import World
 
 

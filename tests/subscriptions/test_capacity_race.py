@@ -39,9 +39,9 @@ async def test_two_organizations_racing_for_the_last_place(
 async def test_many_organizations_racing_take_exactly_the_capacity(
     database: Database, services: Services, world: World
 ) -> None:
+    from app.domain.accounts.models import User
     from app.domain.orgs.models import OrganizationType
     from app.domain.orgs.service import create_organization
-    from app.domain.accounts.models import User
 
     async with database.transaction() as session:
         owner = await session.get(User, world.people["admin"].user_id)

@@ -11,7 +11,15 @@ from app.db import Database
 from app.domain.errors import Conflict
 from app.domain.subscriptions.models import EndReason, SubscriptionState
 from app.services import Services
-from tests.subscriptions.support import emails, reload, renew, subscribe, subscription_charges, taken, use_card
+from tests.subscriptions.support import (
+    emails,
+    reload,
+    renew,
+    subscribe,
+    subscription_charges,
+    taken,
+    use_card,
+)
 from tests.support import World
 
 DEPRECATED_AT = datetime(2026, 5, 27, tzinfo=UTC)  # llama3.1-8b

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from app.db import Database
+from app.domain.accounts.models import User
 from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
 from app.domain.billing.models import ChargeStatus
 from app.domain.errors import Conflict, DomainError, Forbidden, NotFound
 from app.domain.orgs.models import OrganizationType
 from app.domain.orgs.service import create_organization
-from app.domain.accounts.models import User
 from app.domain.subscriptions.models import EndReason, SubscriptionState
 from app.services import Services
 from tests.subscriptions.support import (

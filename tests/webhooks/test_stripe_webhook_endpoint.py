@@ -74,7 +74,9 @@ async def count(db: Database, model: type[Any]) -> int:
         return (await session.scalar(select(func.count()).select_from(model))) or 0
 
 
-async def lose_the_answer(db: Database, payments: Payments, world: World, standin: StripeStandIn) -> dict[str, Any]:
+async def lose_the_answer(
+    db: Database, payments: Payments, world: World, standin: StripeStandIn
+) -> dict[str, Any]:
     """Charge with the answer lost: Stripe did it, the app does not know. Gives the PaymentIntent."""
     standin.fail_next("/v1/payment_intents", "drop")
     with pytest.raises(PaymentUnavailable):
@@ -123,7 +125,9 @@ async def test_concurrent_deliveries_of_one_event_apply_it_once(
     applied: list[str],
 ) -> None:
     await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
-    event = stripe_standin.event("payment_intent.succeeded", await lose_the_answer(database, payments, world, stripe_standin))
+    event = stripe_standin.event(
+        "payment_intent.succeeded", await lose_the_answer(database, payments, world, stripe_standin)
+    )
 
     answers = await asyncio.gather(*(send(client, event) for _ in range(4)))
 
@@ -140,7 +144,9 @@ async def test_a_failed_payment_settles_the_pending_charge_as_declined(
     stripe_standin: StripeStandIn,
     applied: list[str],
 ) -> None:
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_chargeDeclinedInsufficientFunds")
+    await attach_payment_method(
+        database, payments, world.acme_id, provider_ref="pm_card_chargeDeclinedInsufficientFunds"
+    )
     intent = await lose_the_answer(database, payments, world, stripe_standin)
 
     answer = await send(client, stripe_standin.event("payment_intent.payment_failed", intent))
@@ -161,7 +167,9 @@ async def test_an_effect_that_fails_is_not_remembered_and_the_redelivery_applies
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
-    event = stripe_standin.event("payment_intent.succeeded", await lose_the_answer(database, payments, world, stripe_standin))
+    event = stripe_standin.event(
+        "payment_intent.succeeded", await lose_the_answer(database, payments, world, stripe_standin)
+    )
 
     async def broken(session: AsyncSession, charge: Charge) -> None:
         raise RuntimeError("ledger unavailable")
@@ -201,7 +209,9 @@ async def test_requests_not_from_the_active_provider_are_refused(
     body = stripe_standin.event("payment_method.detached", {"id": "pm_1", "object": "payment_method"})
 
     unsigned = await client.post("/webhooks/stripe", content=body)
-    other = await client.post("/webhooks/fake", content=body, headers={"Stripe-Signature": stripe_signature(body)})
+    other = await client.post(
+        "/webhooks/fake", content=body, headers={"Stripe-Signature": stripe_signature(body)}
+    )
 
     assert unsigned.status_code == 400
     assert other.status_code == 404
@@ -210,7 +220,9 @@ async def test_requests_not_from_the_active_provider_are_refused(
 async def test_an_event_type_nobody_handles_is_acknowledged_and_ignored(
     client: httpx.AsyncClient, database: Database, stripe_standin: StripeStandIn
 ) -> None:
-    answer = await send(client, stripe_standin.event("customer.created", {"id": "cus_1", "object": "customer"}))
+    answer = await send(
+        client, stripe_standin.event("customer.created", {"id": "cus_1", "object": "customer"})
+    )
 
     assert (answer.status_code, answer.json()["result"]) == (200, "ignored")
     assert await count(database, ProcessedWebhookEvent) == 0
@@ -227,7 +239,9 @@ async def test_a_refund_is_recorded_once_from_the_charges_refunded_total(
     await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
     charge = await settle_month(database, payments, world)
     assert charge.provider_charge_ref is not None
-    await payments.refund(charge_ref=charge.provider_charge_ref, amount=234, idempotency_key="refund:1", reason="duplicate")
+    await payments.refund(
+        charge_ref=charge.provider_charge_ref, amount=234, idempotency_key="refund:1", reason="duplicate"
+    )
     refunded = stripe_standin.api.charge_of(charge.provider_charge_ref)
 
     await send(client, stripe_standin.event("charge.refunded", refunded))
@@ -265,7 +279,8 @@ async def test_a_dispute_is_recorded_and_the_org_admins_are_emailed(
     assert answer.json()["result"] == "processed"
     async with database.reader() as session:
         recorded = list(await session.scalars(select(ChargeDispute)))
-        mail = list(await session.scalars(select(OutboxMessage).where(OutboxMessage.subject.contains("disputed"))))  # type: ignore[attr-defined]
+        disputed = OutboxMessage.subject.contains("disputed")  # type: ignore[attr-defined]
+        mail = list(await session.scalars(select(OutboxMessage).where(disputed)))
     assert [(d.charge_id, d.provider_dispute_ref, d.amount_cents, d.reason) for d in recorded] == [
         (charge.id, "dp_1", 1234, "fraudulent")
     ]
@@ -274,14 +289,23 @@ async def test_a_dispute_is_recorded_and_the_org_admins_are_emailed(
 
 
 async def test_a_card_detached_at_stripe_is_marked_removed(
-    client: httpx.AsyncClient, database: Database, payments: Payments, world: World, stripe_standin: StripeStandIn
+    client: httpx.AsyncClient,
+    database: Database,
+    payments: Payments,
+    world: World,
+    stripe_standin: StripeStandIn,
 ) -> None:
     card = await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
     customer_ref = stripe_standin.api.payment_methods[card.provider_ref]["customer"]
-    detached = await payments.detach_payment_method(customer_ref=customer_ref, payment_method_ref=card.provider_ref)
+    detached = await payments.detach_payment_method(
+        customer_ref=customer_ref, payment_method_ref=card.provider_ref
+    )
     body = stripe_standin.api.payment_methods[detached.ref]
 
-    answer = await send(client, stripe_standin.event("payment_method.detached", body, previous_attributes={"customer": customer_ref}))
+    answer = await send(
+        client,
+        stripe_standin.event("payment_method.detached", body, previous_attributes={"customer": customer_ref}),
+    )
 
     assert json.loads(answer.content)["result"] == "processed"
     async with database.reader() as session:

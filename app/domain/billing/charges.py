@@ -138,9 +138,10 @@ async def charge(
         )
         if existing.status is not ChargeStatus.PENDING:
             return existing
+        existing.payment_method_ref = existing.payment_method_ref or card.provider_ref
         existing.attempts += 1
-        pending_id = existing.id
-    return await _ask_provider(db, payments, pending_id, customer_ref, card.provider_ref)
+        pending_id, card_ref = existing.id, existing.payment_method_ref
+    return await _ask_provider(db, payments, pending_id, customer_ref, card_ref)
 
 
 async def collect(db: Database, payments: Payments, charge_id: str) -> Charge:
@@ -155,16 +156,18 @@ async def collect(db: Database, payments: Payments, charge_id: str) -> Charge:
             raise LookupError(charge_id)
         if pending.status is not ChargeStatus.PENDING:
             return pending
-        never_sent = pending.attempts == 0
-        try:
-            card_ref: str | None = (await default_payment_method(session, pending.organization_id)).provider_ref
-        except Conflict as exc:
-            card_ref, problem = None, exc.message
-        else:
+        problem = "The organization has no payment method."
+        if pending.payment_method_ref is None:  # never sent: it goes to today's default card
+            try:
+                pending.payment_method_ref = (
+                    await default_payment_method(session, pending.organization_id)
+                ).provider_ref
+            except Conflict as exc:
+                problem = exc.message
+        if pending.payment_method_ref is not None:
             pending.attempts += 1
+        card_ref = pending.payment_method_ref
     if card_ref is None:
-        if not never_sent:
-            return pending  # the provider may have taken it with the card now gone: only a retry with it can tell
         return await settle(
             db,
             charge_id,
@@ -290,12 +293,9 @@ async def retry_pending(
         )
         pending = [(c.id, c.organization_id) for c in rows]
     settled = 0
-    for charge_id, organization_id in pending:
+    for charge_id, _organization_id in pending:
         try:
-            customer_ref = await ensure_customer(db, payments, organization_id)
-            async with db.transaction() as session:
-                card = await default_payment_method(session, organization_id)
-            result = await _ask_provider(db, payments, charge_id, customer_ref, card.provider_ref)
+            result = await collect(db, payments, charge_id)
         except Exception:  # noqa: BLE001  (one charge's trouble must not stop the others)
             logger.exception("retry of pending charge %s failed", charge_id)
             continue

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from app.domain.errors import DomainError, ErrorCode
+from app.payments.errors import PaymentProviderError
 
 
 class PaymentFailed(DomainError):
@@ -21,3 +25,12 @@ class PaymentUnavailable(DomainError):
     """The provider did not answer; the charge stays pending and is settled by a retry, never twice."""
 
     default_code = ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE
+
+
+@contextmanager
+def unavailable_on_outage() -> Iterator[None]:
+    """Turn a provider outage or timeout into PaymentUnavailable, the typed error the console shows."""
+    try:
+        yield
+    except PaymentProviderError as exc:
+        raise PaymentUnavailable("The payment provider did not answer; try again shortly.") from exc

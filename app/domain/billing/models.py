@@ -85,6 +85,8 @@ class Charge(SQLModel, table=True):
     provider_charge_ref: str | None = Field(default=None, max_length=255, index=True)
     decline_code: str | None = Field(default=None, max_length=64)
     message: str | None = Field(default=None, max_length=500)
+    # the card the first attempt named: a retry under the same key must name it again, whatever the default now
+    payment_method_ref: str | None = Field(default=None, max_length=255)
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -10,6 +10,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from sqlalchemy import and_, exists, or_, select, update
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -41,7 +42,9 @@ async def send_low_balance_alerts(db: Database, *, settings: Settings) -> int:
                 .join(Organization, Organization.id == ACCOUNT.c.organization_id)  # type: ignore[arg-type]
                 .where(Organization.type == OrganizationType.TEAM)
                 .where(ACCOUNT.c.low_balance_notified.is_(False))
-                .where(ACCOUNT.c.auto_recharge_enabled.is_(False))  # auto-recharge tops it up, or emails its failures
+                .where(
+                    ACCOUNT.c.auto_recharge_enabled.is_(False)
+                )  # auto-recharge tops it up, or emails its failures
                 .where(ACCOUNT.c.balance_nanos < level)
                 .where(exists().where(GRANT.c.organization_id == ACCOUNT.c.organization_id))
             )
@@ -100,7 +103,12 @@ async def send_expiry_notices(db: Database) -> int:
                 won = await session.execute(
                     update(CreditGrant)
                     .where(and_(CreditGrant.id == grant_id, CreditGrant.state == GrantState.ACTIVE))
-                    .where(or_(CreditGrant.expiry_notice_days.is_(None), CreditGrant.expiry_notice_days > days))  # type: ignore[union-attr,operator]
+                    .where(
+                        or_(
+                            col(CreditGrant.expiry_notice_days).is_(None),
+                            col(CreditGrant.expiry_notice_days) > days,
+                        )
+                    )
                     .values(expiry_notice_days=days)
                 )
                 if won.rowcount:  # type: ignore[attr-defined]

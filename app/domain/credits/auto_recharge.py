@@ -249,11 +249,15 @@ async def _record_failure(session: AsyncSession, attempt: AutoRechargeAttempt) -
     switched_off = failures >= MAX_FAILURES
     if switched_off:
         await session.execute(
-            update(ACCOUNT).where(ACCOUNT.c.organization_id == organization_id).values(auto_recharge_enabled=False)
+            update(ACCOUNT)
+            .where(ACCOUNT.c.organization_id == organization_id)
+            .values(auto_recharge_enabled=False)
         )
     balance = await balance_of(session, organization_id)
-    what = f"Auto-recharge could not add {dollars(attempt.amount_nanos)} of credits" if attempt.amount_nanos else (
-        "Auto-recharge could not add credits"
+    what = (
+        f"Auto-recharge could not add {dollars(attempt.amount_nanos)} of credits"
+        if attempt.amount_nanos
+        else ("Auto-recharge could not add credits")
     )
     body = f"{what}: {attempt.message or 'the payment failed'}\nYour balance is {dollars(balance)}.\n\n"
     if switched_off:

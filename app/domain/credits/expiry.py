@@ -36,7 +36,9 @@ async def expire_grants(db: Database) -> int:
             )
             for grant in due:
                 if grant.remaining_nanos > 0:
-                    await take_from_grant(session, grant, grant.remaining_nanos, EntryKind.EXPIRY, f"expired {grant.id}")
+                    await take_from_grant(
+                        session, grant, grant.remaining_nanos, EntryKind.EXPIRY, f"expired {grant.id}"
+                    )
                 grant.state = GrantState.EXPIRED
                 session.add(grant)
                 expired += 1

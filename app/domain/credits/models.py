@@ -138,7 +138,9 @@ class CreditConsumption(SQLModel, table=True):
     organization_id: str = Field(foreign_key="organization.id", max_length=40, ondelete="CASCADE")
     grant_id: str = Field(foreign_key="credit_grant.id", index=True, max_length=40)
     # the USAGE entry paid; None when the grant paid earlier usage that had become debt
-    entry_id: str | None = Field(default=None, foreign_key="credit_ledger_entry.id", index=True, max_length=40)
+    entry_id: str | None = Field(
+        default=None, foreign_key="credit_ledger_entry.id", index=True, max_length=40
+    )
     amount_nanos: int = Field(sa_type=BigInteger)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

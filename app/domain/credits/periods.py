@@ -14,7 +14,11 @@ def month_start(moment: datetime) -> datetime:
 def next_month_start(moment: datetime) -> datetime:
     """The first instant of the following calendar month (UTC)."""
     start = month_start(moment)
-    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
 
 
 def period_of(moment: datetime) -> str:
@@ -25,4 +29,8 @@ def period_of(moment: datetime) -> str:
 def previous_period(moment: datetime) -> str:
     """The billing period that ended last before the moment's own."""
     start = month_start(moment)
-    return period_of(start.replace(year=start.year - 1, month=12) if start.month == 1 else start.replace(month=start.month - 1))
+    return period_of(
+        start.replace(year=start.year - 1, month=12)
+        if start.month == 1
+        else start.replace(month=start.month - 1)
+    )

@@ -22,8 +22,9 @@ from app.domain.billing import charges
 from app.domain.billing.models import Charge, ChargePurpose
 from app.domain.credits.access import require_team_admin
 from app.domain.credits.amounts import parse_nanos
+from app.domain.credits.auto_recharge import AutoRechargeConfig, configure_auto_recharge
 from app.domain.credits.ledger import balance_of, create_grant, one_year_after
-from app.domain.credits.models import CreditGrant, GrantSource
+from app.domain.credits.models import AutoRechargeAttempt, CreditGrant, GrantSource
 from app.domain.credits.notices import dollars
 from app.domain.errors import Conflict, ErrorCode, Forbidden, InvalidInput, NotFound
 from app.domain.money import NANOS_PER_CENT, cents_to_nanos
@@ -38,11 +39,12 @@ PROMOTION_MAX_LIFETIME = timedelta(days=5 * 366)
 
 @dataclass(frozen=True, slots=True)
 class Purchase:
-    """A completed purchase: the charge, the grant it bought, and the balance after."""
+    """A completed purchase: the charge, the grant it bought, the balance after, and any auto-recharge set up."""
 
     charge: Charge
     grant: CreditGrant
     balance_nanos: int
+    recharge: AutoRechargeAttempt | None = None
 
 
 def purchase_key(organization_id: str, client_key: str | None) -> str:
@@ -77,8 +79,12 @@ async def add_credits(
     amount: str,
     idempotency_key: str | None,
     settings: Settings,
+    auto_recharge: AutoRechargeConfig | None = None,
 ) -> Purchase:
-    """Charge the organization's card and grant the credits; a decline raises PaymentFailed, granting nothing."""
+    """Charge the organization's card and grant the credits; a decline raises PaymentFailed, granting nothing.
+
+    With ``auto_recharge``, auto-recharge is enabled once the purchase succeeded.
+    """
     amount_cents = purchase_amount(amount, settings)
     async with db.reader() as session:
         await require_team_admin(session, actor, organization_id)
@@ -99,11 +105,16 @@ async def add_credits(
             field="idempotencyKey",
         )
     charges.require_success(settled)
+    recharge = None
+    if auto_recharge is not None:
+        recharge = await configure_auto_recharge(
+            db, payments, actor, organization_id, auto_recharge, settings=settings
+        )
     async with db.reader() as session:
         grant = await session.scalar(select(CreditGrant).where(CreditGrant.charge_id == settled.id))
         balance = await balance_of(session, organization_id)
     assert grant is not None, "a succeeded purchase has its grant"
-    return Purchase(settled, grant, balance)
+    return Purchase(settled, grant, balance, recharge)
 
 
 @charges.on_success(ChargePurpose.PURCHASE)
@@ -148,7 +159,9 @@ async def grant_promotional_credits(
     now = clock.now()
     expires_at = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
     if not now < expires_at <= now + PROMOTION_MAX_LIFETIME:
-        raise InvalidInput("The expiry must be in the future, at most five years from now.", field="expiresAt")
+        raise InvalidInput(
+            "The expiry must be in the future, at most five years from now.", field="expiresAt"
+        )
     return await create_grant(
         session,
         organization_id,

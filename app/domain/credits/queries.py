@@ -40,7 +40,9 @@ class CreditSummary:
 
 async def credit_summary(session: AsyncSession, organization_id: str) -> CreditSummary:
     """The figures of the organization's credit account (all zero before its first credits)."""
-    account = await session.get(CreditAccount, organization_id) or CreditAccount(organization_id=organization_id)
+    account = await session.get(CreditAccount, organization_id) or CreditAccount(
+        organization_id=organization_id
+    )
     return CreditSummary(
         balance_nanos=account.balance_nanos,
         debt_nanos=account.debt_nanos,

@@ -89,7 +89,9 @@ async def retry_refunds(db: Database, payments: Payments) -> int:
     """Ask the provider again for approved refunds it has not confirmed; returns how many completed."""
     async with db.reader() as session:
         approved = list(
-            await session.scalars(select(RefundRequest.id).where(RefundRequest.status == RefundStatus.APPROVED))
+            await session.scalars(
+                select(RefundRequest.id).where(RefundRequest.status == RefundStatus.APPROVED)
+            )
         )
     done = 0
     for request_id in approved:

@@ -14,9 +14,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
-from app.db import Database
+from app.db import Database, organization_changed
 from app.domain.billing import charges
 from app.domain.billing.accounts import default_payment_method
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
@@ -69,7 +70,7 @@ async def _start(db: Database, organization_id: str, *, settings: Settings, retr
                 select(Charge)
                 .where(Charge.organization_id == organization_id)
                 .where(Charge.purpose == ChargePurpose.SETTLEMENT)
-                .where(Charge.idempotency_key.startswith(key, autoescape=True))  # type: ignore[attr-defined]
+                .where(col(Charge.idempotency_key).startswith(key, autoescape=True))
                 .order_by(Charge.created_at)  # type: ignore[arg-type]
             )
         )
@@ -121,6 +122,7 @@ async def _settled(session: AsyncSession, charge: Charge) -> None:
         reference=charge.idempotency_key,
         charge_id=charge.id,
     )
+    organization_changed(session, charge.organization_id)  # the balance is back up: the fleet's view too
 
 
 @charges.on_failure(ChargePurpose.SETTLEMENT)

@@ -22,6 +22,7 @@ from enum import Enum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.domain.catalog.models import Catalog, CatalogModel, RateLimits
 from app.domain.credits.ledger import balance_of
@@ -154,9 +155,9 @@ async def _plans(
         row.model_id: row
         for row in await session.scalars(
             select(Subscription)
-            .where(Subscription.organization_id == organization.id)
-            .where(Subscription.model_id.in_(wanted))  # type: ignore[attr-defined]
-            .where(Subscription.state.in_(COVERING_STATES))  # type: ignore[attr-defined]
+            .where(col(Subscription.organization_id) == organization.id)
+            .where(col(Subscription.model_id).in_(wanted))
+            .where(col(Subscription.state).in_(COVERING_STATES))
         )
         if covers(row, at)
     }
@@ -175,8 +176,8 @@ async def _plans(
                 row.model_id: row
                 for row in await session.scalars(
                     select(ModelLimitOverride)
-                    .where(ModelLimitOverride.organization_id == organization.id)
-                    .where(ModelLimitOverride.model_id.in_(paying_with_credit))  # type: ignore[attr-defined]
+                    .where(col(ModelLimitOverride.organization_id) == organization.id)
+                    .where(col(ModelLimitOverride.model_id).in_(paying_with_credit))
                 )
             }
             balance = await balance_of(session, organization.id)

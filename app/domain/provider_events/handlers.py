@@ -31,7 +31,9 @@ async def payment_succeeded(session: AsyncSession, obj: Mapping[str, Any]) -> st
     charge = await _charge_of_intent(session, obj)
     if charge is None:
         return "no matching charge"
-    settled = await settle_in(session, charge.id, status=ChargeStatus.SUCCEEDED, provider_charge_ref=obj["id"])
+    settled = await settle_in(
+        session, charge.id, status=ChargeStatus.SUCCEEDED, provider_charge_ref=obj["id"]
+    )
     return f"charge {charge.id} {settled.status.value}"
 
 
@@ -42,7 +44,9 @@ async def payment_failed(session: AsyncSession, obj: Mapping[str, Any]) -> str:
         return "no matching charge"
     error = obj.get("last_payment_error") or {}
     decline_code = error.get("decline_code") or error.get("code") or "card_declined"
-    status = ChargeStatus.REQUIRES_ACTION if decline_code == _AUTHENTICATION_REQUIRED else ChargeStatus.DECLINED
+    status = (
+        ChargeStatus.REQUIRES_ACTION if decline_code == _AUTHENTICATION_REQUIRED else ChargeStatus.DECLINED
+    )
     settled = await settle_in(
         session,
         charge.id,
@@ -59,8 +63,9 @@ async def charge_refunded(session: AsyncSession, obj: Mapping[str, Any]) -> str:
     charge = await _charge_of_payment(session, obj)
     if charge is None:
         return "no matching charge"
+    of_charge = ChargeRefund.charge_id == charge.id
     recorded = await session.scalar(
-        select(func.coalesce(func.sum(ChargeRefund.amount_cents), 0)).where(ChargeRefund.charge_id == charge.id)
+        select(func.coalesce(func.sum(ChargeRefund.amount_cents), 0)).where(of_charge)  # type: ignore[arg-type]
     )
     new = int(obj.get("amount_refunded") or 0) - int(recorded or 0)
     if new <= 0:
@@ -135,7 +140,10 @@ async def _charge_of_intent(session: AsyncSession, intent: Mapping[str, Any]) ->
         charge = await session.scalar(select(Charge).where(Charge.idempotency_key == key))
     if charge is None:
         charge = await find_by_provider_ref(session, intent["id"])
-    if charge is not None and (intent.get("amount"), intent.get("currency")) != (charge.amount_cents, charge.currency):
+    if charge is not None and (intent.get("amount"), intent.get("currency")) != (
+        charge.amount_cents,
+        charge.currency,
+    ):
         logger.warning("payment intent %s does not match charge %s: left alone", intent["id"], charge.id)
         return None
     return charge

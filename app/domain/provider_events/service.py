@@ -41,7 +41,9 @@ async def handle_event(db: Database, *, provider: str, event: WebhookEvent) -> H
         async with db.transaction() as session:
             if await session.get(ProcessedWebhookEvent, event.id) is not None:
                 raise _AlreadyProcessed
-            record = ProcessedWebhookEvent(event_id=event.id, provider=provider, event_type=event.type, outcome="")
+            record = ProcessedWebhookEvent(
+                event_id=event.id, provider=provider, event_type=event.type, outcome=""
+            )
             session.add(record)
             try:
                 await session.flush()  # on PostgreSQL a concurrent delivery of this event stops here

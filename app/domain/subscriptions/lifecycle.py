@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database, organization_changed
@@ -78,7 +79,7 @@ async def pay(db: Database, payments: Payments, key: str, *, retries: int) -> Ch
     Raises PaymentUnavailable when the provider did not answer: the charge stays pending.
     """
     async with db.reader() as session:
-        recorded = await session.scalar(select(Charge).where(Charge.idempotency_key == key))
+        recorded = await session.scalar(select(Charge).where(col(Charge.idempotency_key) == key))
     assert recorded is not None, key
     settled = await charges.charge(
         db,
@@ -117,6 +118,7 @@ async def payment_succeeded(session: AsyncSession, charge: Charge) -> None:
     else:
         await apply_renewal(session, subscription, period_of(charge.details))
     session.add(subscription)
+    organization_changed(session, subscription.organization_id)
 
 
 def activate(subscription: Subscription) -> None:

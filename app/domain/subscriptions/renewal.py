@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import datetime
 
 from sqlalchemy import or_, select
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -45,16 +46,16 @@ async def run_renewals(db: Database, payments: Payments, catalog: Catalog, *, re
     async with db.reader() as session:
         due = list(
             await session.scalars(
-                select(Subscription.id)
-                .where(Subscription.state.in_(LIVE_STATES))  # type: ignore[attr-defined]
+                select(col(Subscription.id))
+                .where(col(Subscription.state).in_(LIVE_STATES))
                 .where(
                     or_(
-                        Subscription.pending_charge_key.is_not(None),  # type: ignore[union-attr]
-                        Subscription.next_charge_at <= now,  # type: ignore[operator]
-                        Subscription.model_id.in_(deprecated),  # type: ignore[attr-defined]
+                        col(Subscription.pending_charge_key).is_not(None),
+                        col(Subscription.next_charge_at) <= now,
+                        col(Subscription.model_id).in_(deprecated),
                     )
                 )
-                .order_by(Subscription.next_charge_at, Subscription.id)  # type: ignore[arg-type]
+                .order_by(col(Subscription.next_charge_at), col(Subscription.id))
             )
         )
     outcomes: Counter[str] = Counter()
@@ -79,7 +80,7 @@ async def renew(
             # the request that made the charge, or the pending-charge retry job, asks the provider;
             # here only a failure it has not applied yet is applied
             charge = await session.scalar(
-                select(Charge).where(Charge.idempotency_key == subscription.pending_charge_key)
+                select(Charge).where(col(Charge.idempotency_key) == subscription.pending_charge_key)
             )
             if charge is not None and charge.status in FAILED:
                 await payment_failed(session, charge, retries=retries)

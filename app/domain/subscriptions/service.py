@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database, organization_changed
@@ -218,10 +219,10 @@ async def list_subscriptions(
 ) -> list[Subscription]:
     """The organization's subscriptions, newest first (Organization Admins)."""
     await require_org_admin(session, actor, organization_id)
-    query = select(Subscription).where(Subscription.organization_id == organization_id)
+    query = select(Subscription).where(col(Subscription.organization_id) == organization_id)
     if not include_ended:
-        query = query.where(Subscription.state.in_(LIVE_STATES))  # type: ignore[attr-defined]
-    query = query.order_by(Subscription.created_at.desc(), Subscription.id)  # type: ignore[attr-defined]
+        query = query.where(col(Subscription.state).in_(LIVE_STATES))
+    query = query.order_by(col(Subscription.created_at).desc(), col(Subscription.id))
     return list(await session.scalars(query))
 
 
@@ -258,9 +259,9 @@ async def _may_subscribe(
     await default_payment_method(session, organization_id)
     live = await session.scalar(
         select(Subscription)
-        .where(Subscription.organization_id == organization_id)
-        .where(Subscription.model_id == model_id)
-        .where(Subscription.state.in_(LIVE_STATES))  # type: ignore[attr-defined]
+        .where(col(Subscription.organization_id) == organization_id)
+        .where(col(Subscription.model_id) == model_id)
+        .where(col(Subscription.state).in_(LIVE_STATES))
     )
     if live is None:
         return None

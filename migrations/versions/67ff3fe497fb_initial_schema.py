@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 7c57b974a988
+Revision ID: 67ff3fe497fb
 Revises: 
-Create Date: 2026-11-23 13:13:20.022499
+Create Date: 2026-11-23 14:05:35.978731
 
 """
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ import sqlmodel  # noqa: F401  (autogenerate renders sqlmodel.sql.sqltypes.AutoS
 
 
 # revision identifiers, used by Alembic.
-revision: str = '7c57b974a988'
+revision: str = '67ff3fe497fb'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -50,12 +50,30 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_message_due', ['state', 'next_attempt_at'], unique=False)
 
+    op.create_table('processed_webhook_event',
+    sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('provider', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('event_type', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('event_id')
+    )
     op.create_table('sign_in_throttle',
     sa.Column('email_normalized', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
     sa.Column('window_started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('email_normalized')
+    )
+    op.create_table('tier_capacity',
+    sa.Column('model_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('tier_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('taken', sa.Integer(), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=True),
+    sa.Column('capacity_set_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('capacity_set_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('taken >= 0', name='ck_tier_capacity_taken'),
+    sa.PrimaryKeyConstraint('model_id', 'tier_id')
     )
     op.create_table('usage_minute',
     sa.Column('organization_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -141,6 +159,7 @@ def upgrade() -> None:
     sa.Column('provider_charge_ref', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('decline_code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('message', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('payment_method_ref', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('settled_at', sa.DateTime(timezone=True), nullable=True),
@@ -152,6 +171,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_charge_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_charge_provider_charge_ref'), ['provider_charge_ref'], unique=False)
 
+    op.create_table('credit_account',
+    sa.Column('organization_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('balance_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('debt_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('debt_since', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('settling_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('auto_recharge_enabled', sa.Boolean(), nullable=False),
+    sa.Column('auto_recharge_threshold_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('auto_recharge_to_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('auto_recharge_monthly_cap_nanos', sa.BigInteger(), nullable=True),
+    sa.Column('auto_recharge_in_flight', sa.Boolean(), nullable=False),
+    sa.Column('auto_recharge_seq', sa.Integer(), nullable=False),
+    sa.Column('auto_recharge_failures', sa.Integer(), nullable=False),
+    sa.Column('auto_recharge_paused_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('low_balance_notified', sa.Boolean(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('organization_id')
+    )
     op.create_table('invitation',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('organization_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -195,6 +233,20 @@ def upgrade() -> None:
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_membership_user_id'), ['user_id'], unique=False)
 
+    op.create_table('model_limit_override',
+    sa.Column('organization_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('model_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('requests_per_minute', sa.Integer(), nullable=False),
+    sa.Column('tokens_per_minute', sa.Integer(), nullable=False),
+    sa.Column('requests_per_hour', sa.Integer(), nullable=True),
+    sa.Column('tokens_per_hour', sa.Integer(), nullable=True),
+    sa.Column('requests_per_day', sa.Integer(), nullable=True),
+    sa.Column('tokens_per_day', sa.Integer(), nullable=True),
+    sa.Column('set_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('set_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('organization_id', 'model_id')
+    )
     op.create_table('payment_method',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('organization_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -225,6 +277,36 @@ def upgrade() -> None:
     with op.batch_alter_table('project', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_project_organization_id'), ['organization_id'], unique=False)
 
+    op.create_table('subscription',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('organization_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('model_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('tier_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('state', sa.Enum('INCOMPLETE', 'ACTIVE', 'PAST_DUE', 'CANCELED', name='subscriptionstate', native_enum=False, length=32), nullable=False),
+    sa.Column('cancel_at_period_end', sa.Boolean(), nullable=False),
+    sa.Column('billing_anchor', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('period_number', sa.Integer(), nullable=False),
+    sa.Column('current_period_start', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('current_period_end', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('next_charge_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('failed_renewals', sa.Integer(), nullable=False),
+    sa.Column('scheduled_tier_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('pending_tier_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('pending_charge_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('upgrades', sa.Integer(), nullable=False),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('canceled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('end_reason', sa.Enum('CANCELED', 'PAYMENT_FAILED', 'MODEL_DEPRECATED', 'TIER_WITHDRAWN', name='endreason', native_enum=False, length=32), nullable=True),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('subscription', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_subscription_organization_id'), ['organization_id'], unique=False)
+        batch_op.create_index('ix_subscription_state_due', ['state', 'next_charge_at'], unique=False)
+        batch_op.create_index('uq_subscription_live_model', ['organization_id', 'model_id'], unique=True, sqlite_where=sa.text("state IN ('INCOMPLETE', 'ACTIVE', 'PAST_DUE')"), postgresql_where=sa.text("state IN ('INCOMPLETE', 'ACTIVE', 'PAST_DUE')"))
+
     op.create_table('api_key',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('project_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -244,6 +326,83 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('api_key', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_key_project_id'), ['project_id'], unique=False)
+
+    op.create_table('auto_recharge_attempt',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('organization_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('attempt_no', sa.Integer(), nullable=False),
+    sa.Column('amount_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('balance_before_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.Enum('PENDING', 'SUCCEEDED', 'FAILED', 'SKIPPED', name='attemptstatus', native_enum=False, length=32), nullable=False),
+    sa.Column('charge_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('decline_code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('message', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('settled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['charge_id'], ['charge.id'], ),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('organization_id', 'attempt_no')
+    )
+    with op.batch_alter_table('auto_recharge_attempt', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_auto_recharge_attempt_charge_id'), ['charge_id'], unique=False)
+
+    op.create_table('charge_dispute',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('charge_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('organization_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('provider_dispute_ref', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['charge_id'], ['charge.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('provider_dispute_ref')
+    )
+    with op.batch_alter_table('charge_dispute', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_charge_dispute_charge_id'), ['charge_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_charge_dispute_organization_id'), ['organization_id'], unique=False)
+
+    op.create_table('charge_refund',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('charge_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('organization_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('provider_refund_ref', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['charge_id'], ['charge.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('charge_refund', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_charge_refund_charge_id'), ['charge_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_charge_refund_organization_id'), ['organization_id'], unique=False)
+
+    op.create_table('credit_grant',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('organization_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('source', sa.Enum('PURCHASE', 'AUTO_RECHARGE', 'PROMOTIONAL', name='grantsource', native_enum=False, length=32), nullable=False),
+    sa.Column('amount_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('remaining_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('state', sa.Enum('ACTIVE', 'DEPLETED', 'EXPIRED', name='grantstate', native_enum=False, length=32), nullable=False),
+    sa.Column('bought_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('charge_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('granted_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('expiry_notice_days', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['charge_id'], ['charge.id'], ),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('charge_id')
+    )
+    with op.batch_alter_table('credit_grant', schema=None) as batch_op:
+        batch_op.create_index('ix_credit_grant_burn', ['organization_id', 'state', 'expires_at'], unique=False)
 
     op.create_table('invitation_project',
     sa.Column('invitation_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -277,22 +436,117 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['project_id'], ['project.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('project_id', 'model_id')
     )
+    op.create_table('credit_ledger_entry',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('organization_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('kind', sa.Enum('PURCHASE', 'AUTO_RECHARGE', 'PROMOTIONAL', 'USAGE', 'EXPIRY', 'SETTLEMENT', 'REFUND', name='entrykind', native_enum=False, length=32), nullable=False),
+    sa.Column('amount_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('balance_after_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('uncovered_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('grant_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('charge_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['charge_id'], ['charge.id'], ),
+    sa.ForeignKeyConstraint(['grant_id'], ['credit_grant.id'], ),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('credit_ledger_entry', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_credit_ledger_entry_grant_id'), ['grant_id'], unique=False)
+        batch_op.create_index('ix_credit_ledger_entry_org_time', ['organization_id', 'created_at'], unique=False)
+
+    op.create_table('credit_refund_request',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('organization_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('grant_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('charge_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('requested_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('amount_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('refunded_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('status', sa.Enum('REFUSED', 'APPROVED', 'REFUNDED', name='refundstatus', native_enum=False, length=32), nullable=False),
+    sa.Column('decision_reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('refund_ref', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['charge_id'], ['charge.id'], ),
+    sa.ForeignKeyConstraint(['grant_id'], ['credit_grant.id'], ),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('credit_refund_request', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_credit_refund_request_organization_id'), ['organization_id'], unique=False)
+
+    op.create_table('credit_consumption',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('organization_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('grant_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('entry_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('amount_nanos', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['entry_id'], ['credit_ledger_entry.id'], ),
+    sa.ForeignKeyConstraint(['grant_id'], ['credit_grant.id'], ),
+    sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('credit_consumption', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_credit_consumption_entry_id'), ['entry_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_credit_consumption_grant_id'), ['grant_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('credit_consumption', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_credit_consumption_grant_id'))
+        batch_op.drop_index(batch_op.f('ix_credit_consumption_entry_id'))
+
+    op.drop_table('credit_consumption')
+    with op.batch_alter_table('credit_refund_request', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_credit_refund_request_organization_id'))
+
+    op.drop_table('credit_refund_request')
+    with op.batch_alter_table('credit_ledger_entry', schema=None) as batch_op:
+        batch_op.drop_index('ix_credit_ledger_entry_org_time')
+        batch_op.drop_index(batch_op.f('ix_credit_ledger_entry_grant_id'))
+
+    op.drop_table('credit_ledger_entry')
     op.drop_table('project_rate_limit')
     with op.batch_alter_table('project_membership', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_project_membership_user_id'))
 
     op.drop_table('project_membership')
     op.drop_table('invitation_project')
+    with op.batch_alter_table('credit_grant', schema=None) as batch_op:
+        batch_op.drop_index('ix_credit_grant_burn')
+
+    op.drop_table('credit_grant')
+    with op.batch_alter_table('charge_refund', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_charge_refund_organization_id'))
+        batch_op.drop_index(batch_op.f('ix_charge_refund_charge_id'))
+
+    op.drop_table('charge_refund')
+    with op.batch_alter_table('charge_dispute', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_charge_dispute_organization_id'))
+        batch_op.drop_index(batch_op.f('ix_charge_dispute_charge_id'))
+
+    op.drop_table('charge_dispute')
+    with op.batch_alter_table('auto_recharge_attempt', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_auto_recharge_attempt_charge_id'))
+
+    op.drop_table('auto_recharge_attempt')
     with op.batch_alter_table('api_key', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_key_project_id'))
 
     op.drop_table('api_key')
+    with op.batch_alter_table('subscription', schema=None) as batch_op:
+        batch_op.drop_index('uq_subscription_live_model', sqlite_where=sa.text("state IN ('INCOMPLETE', 'ACTIVE', 'PAST_DUE')"), postgresql_where=sa.text("state IN ('INCOMPLETE', 'ACTIVE', 'PAST_DUE')"))
+        batch_op.drop_index('ix_subscription_state_due')
+        batch_op.drop_index(batch_op.f('ix_subscription_organization_id'))
+
+    op.drop_table('subscription')
     with op.batch_alter_table('project', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_project_organization_id'))
 
@@ -301,6 +555,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_payment_method_organization_id'))
 
     op.drop_table('payment_method')
+    op.drop_table('model_limit_override')
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_membership_user_id'))
 
@@ -310,6 +565,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_invitation_email_normalized'))
 
     op.drop_table('invitation')
+    op.drop_table('credit_account')
     with op.batch_alter_table('charge', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_charge_provider_charge_ref'))
         batch_op.drop_index(batch_op.f('ix_charge_organization_id'))
@@ -326,7 +582,9 @@ def downgrade() -> None:
 
     op.drop_table('usage_record')
     op.drop_table('usage_minute')
+    op.drop_table('tier_capacity')
     op.drop_table('sign_in_throttle')
+    op.drop_table('processed_webhook_event')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_message_due')
 

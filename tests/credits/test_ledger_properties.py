@@ -1,0 +1,215 @@
+"""Random purchases, declines, burns, expiries, auto-recharges, outages and settlements keep the ledger whole.
+
+After every step: balance == sum of the ledger; no grant below zero or above its amount; each grant's
+remaining == amount - consumptions - expiry - refunds; nothing granted without a succeeded charge and
+no succeeded charge without its grant (see tests/credits/support.py: check_ledger). SQLite only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from app import clock as clock_module
+from app.db import Database
+from app.domain.accounts.models import User
+from app.domain.actor import Actor
+from app.domain.billing import charges
+from app.domain.billing.accounts import attach_payment_method
+from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
+from app.domain.credits.auto_recharge import (
+    auto_recharge_config,
+    configure_auto_recharge,
+    maybe_auto_recharge,
+)
+from app.domain.credits.expiry import expire_grants
+from app.domain.credits.ledger import burn_credits
+from app.domain.credits.purchases import add_credits, grant_promotional_credits
+from app.domain.credits.settlement import settle_debts
+from app.domain.errors import Conflict
+from app.domain.orgs.models import OrganizationType
+from app.domain.orgs.service import create_organization
+from app.payments import Payments, load_payments
+from app.settings import Settings
+from tests.credits.support import DOLLAR, check_ledger
+
+T = TypeVar("T")
+CARDS = ("pm_card_visa", "pm_card_chargeDeclined", "pm_card_chargeDeclinedInsufficientFunds")
+FAULTS = ("lost_response", "timeout", "error")
+
+
+class CreditLedger(RuleBasedStateMachine):
+    """One Team organization, its admin and staff, a fake provider, a frozen clock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.folder = Path(tempfile.mkdtemp(prefix="ledger-"))
+        self.settings = Settings(
+            database_url=f"sqlite+aiosqlite:///{self.folder / 'db.sqlite3'}", log_level="WARNING"
+        )
+        self.db = Database(self.settings.database_url)
+        toml = self.folder / "plugins.toml"
+        toml.write_text('[payments]\nprovider = "fake"\n[providers.fake]\nstate_path = ""\n')
+        self.payments: Payments = load_payments(toml, env={})
+        self.clock = clock_module.FrozenClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+        self.previous_clock = clock_module.install(self.clock)
+        self.keys: list[str] = []
+        self.run(self.db.create_all())
+        self.org_id, self.admin, self.staff = self.run(self._world())
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(work)
+
+    async def _world(self) -> tuple[str, Actor, Actor]:
+        async with self.db.transaction() as session:
+            admin = User(
+                email="admin@example.com",
+                email_normalized="admin@example.com",
+                password_hash="x",
+                name="Admin",
+            )
+            staff = User(
+                email="staff@example.com",
+                email_normalized="staff@example.com",
+                password_hash="x",
+                is_staff=True,
+            )
+            session.add_all([admin, staff])
+            await session.flush()
+            organization = await create_organization(
+                session, owner=admin, name="Acme", type=OrganizationType.TEAM
+            )
+        return organization.id, Actor(admin.id), Actor(staff.id, is_staff=True)
+
+    def teardown(self) -> None:
+        self.run(self.payments.aclose())
+        self.run(self.db.dispose())
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+        clock_module.install(self.previous_clock)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    # Rules ---------------------------------------------------------------------------------------
+
+    @initialize(ref=st.sampled_from(CARDS))
+    def a_card(self, ref: str) -> None:
+        self.run(attach_payment_method(self.db, self.payments, self.org_id, provider_ref=ref))
+
+    @rule(ref=st.sampled_from(CARDS))
+    def change_card(self, ref: str) -> None:
+        self.run(attach_payment_method(self.db, self.payments, self.org_id, provider_ref=ref))
+
+    @rule(cents=st.integers(1_000, 6_000), fault=st.none() | st.sampled_from(FAULTS))
+    def buy(self, cents: int, fault: str | None) -> None:
+        key = f"click-{len(self.keys):04d}"
+        self.keys.append(key)
+        if fault:
+            self.payments.provider.faults.fail_next(1, fault, operation="charge")  # type: ignore[attr-defined]
+        self._purchase(cents, key)
+
+    @precondition(lambda self: bool(self.keys))
+    @rule(data=st.data())
+    def retry_a_click(self, data: st.DataObject) -> None:
+        self._purchase(None, data.draw(st.sampled_from(self.keys)))
+
+    def _purchase(self, cents: int | None, key: str) -> None:
+        amount = f"{cents / 100:.2f}" if cents else None
+        try:
+            self.run(
+                add_credits(
+                    self.db, self.payments, self.admin, self.org_id,
+                    amount=amount or self._amount_of(key), idempotency_key=key, settings=self.settings,
+                )
+            )  # fmt: skip
+        except (PaymentFailed, PaymentUnavailable, Conflict):
+            pass
+
+    def _amount_of(self, key: str) -> str:
+        # a retry repeats the click's amount; the first attempt's amount is stored with its charge
+        from sqlalchemy import select
+
+        from app.domain.billing.models import Charge
+
+        async def stored() -> str:
+            async with self.db.reader() as session:
+                charge = await session.scalar(select(Charge).where(Charge.idempotency_key.endswith(key)))  # type: ignore[attr-defined]
+            return f"{charge.amount_cents / 100:.2f}" if charge else "10.00"
+
+        return self.run(stored())
+
+    @rule(nanos=st.integers(1, 40 * DOLLAR), fault=st.none() | st.sampled_from(FAULTS))
+    def burn(self, nanos: int, fault: str | None) -> None:
+        async def burn_then_recharge() -> None:
+            async with self.db.transaction() as session:
+                result = await burn_credits(session, self.org_id, nanos, "usage")
+            if result.auto_recharge_due:
+                if fault:
+                    self.payments.provider.faults.fail_next(1, fault, operation="charge")  # type: ignore[attr-defined]
+                await maybe_auto_recharge(self.db, self.payments, self.org_id, settings=self.settings)
+
+        self.run(burn_then_recharge())
+
+    @rule(threshold=st.integers(0, 20), span=st.integers(1, 30), cap=st.none() | st.integers(1, 80))
+    def configure_auto_recharge(self, threshold: int, span: int, cap: int | None) -> None:
+        config = auto_recharge_config(
+            threshold=str(threshold), recharge_to=str(threshold + span), monthly_cap=None if cap is None else str(cap),
+            settings=self.settings,
+        )  # fmt: skip
+        self.run(
+            configure_auto_recharge(
+                self.db, self.payments, self.admin, self.org_id, config, settings=self.settings
+            )
+        )
+
+    @rule(cents=st.integers(1, 3_000), days=st.integers(1, 400))
+    def promotion(self, cents: int, days: int) -> None:
+        async def grant() -> None:
+            async with self.db.transaction() as session:
+                await grant_promotional_credits(
+                    session, self.staff, self.org_id, amount=f"{cents / 100:.2f}",
+                    expires_at=self.clock.now() + timedelta(days=days), note="promo", settings=self.settings,
+                )  # fmt: skip
+
+        self.run(grant())
+
+    @rule(days=st.integers(1, 200))
+    def time_passes_and_credits_expire(self, days: int) -> None:
+        self.clock.advance(days=days)
+        self.run(expire_grants(self.db))
+
+    @rule(retry=st.booleans(), fault=st.none() | st.sampled_from(FAULTS))
+    def month_end(self, retry: bool, fault: str | None) -> None:
+        now = self.clock.now()
+        first = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, 1, tzinfo=UTC)
+        self.clock.at = first + timedelta(hours=30) if retry else first
+        if fault:
+            self.payments.provider.faults.fail_next(1, fault, operation="charge")  # type: ignore[attr-defined]
+        self.run(settle_debts(self.db, self.payments, settings=self.settings, retry=retry))
+
+    @rule()
+    def pending_charges_are_retried(self) -> None:
+        self.clock.advance(minutes=5)
+        self.run(charges.retry_pending(self.db, self.payments))
+
+    @invariant()
+    def the_ledger_is_whole(self) -> None:
+        self.run(check_ledger(self.db))
+
+
+CreditLedger.TestCase.settings = settings(
+    max_examples=25,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_the_ledger_stays_whole = CreditLedger.TestCase

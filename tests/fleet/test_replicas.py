@@ -1,0 +1,80 @@
+"""Two replicas sharing PostgreSQL/SQLite and Redis: what one changes, the other enforces at once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from app.db import Database
+from app.domain.actor import Actor
+from app.domain.api_keys.service import create_api_key, revoke_api_key
+from app.fleet.service import Fleet, build_fleet
+from app.services import Services
+from app.settings import Settings
+from tests.fleet.conftest import buy_credits
+from tests.support import World
+
+
+@pytest.fixture
+async def replicas(
+    database_url: str, database: Database, services: Services, settings: Settings, redis: Any, world: World
+) -> AsyncIterator[list[tuple[Database, Fleet]]]:
+    """Two replicas: each its own database engines and fleet, sharing the database, Redis and the admission key.
+
+    Acme has bought credits, so its keys run under PayGo.
+    """
+    await buy_credits(database, services.payments, settings, world, "100.00")
+    shared = settings.model_copy(update={"fleet_admission_key": SecretStr("shared-admission-key")})
+    pairs = []
+    for _ in range(2):
+        db = Database(database_url)
+        pairs.append((db, build_fleet(db, services, shared, redis)))
+    yield pairs
+    for db, fleet in pairs:
+        await fleet.stop()
+        await db.dispose()
+
+
+async def test_a_key_revoked_on_one_replica_is_refused_by_the_other(replicas: list[tuple[Database, Fleet]], world: World) -> None:
+    (db_a, fleet_a), (db_b, fleet_b) = replicas
+    admin = Actor(world.people["admin"].user_id)
+    async with db_a.transaction() as session:
+        created = await create_api_key(session, admin, world.project_a_id, name="shared")
+    assert (await fleet_b.admissions.admit(created.secret, "gpt-oss-120b", 10, 10)).status == 200  # B caches the key
+    async with db_a.transaction() as session:
+        await revoke_api_key(session, admin, created.api_key.id)
+    answer = await fleet_b.admissions.admit(created.secret, "gpt-oss-120b", 10, 10)
+    assert answer.status == 401
+
+
+async def test_rate_limits_are_shared(replicas: list[tuple[Database, Fleet]], world: World) -> None:
+    (db_a, fleet_a), (_, fleet_b) = replicas
+    admin = Actor(world.people["admin"].user_id)
+    async with db_a.transaction() as session:
+        created = await create_api_key(session, admin, world.project_a_id, name="shared")
+    # gpt-oss-120b PayGo: 1,000,000 TPM; two replicas together cannot exceed it
+    first = await fleet_a.admissions.admit(created.secret, "gpt-oss-120b", 400_000, 200_000)
+    second = await fleet_b.admissions.admit(created.secret, "gpt-oss-120b", 450_000, 0)
+    third = await fleet_a.admissions.admit(created.secret, "gpt-oss-120b", 1, 0)
+    assert (first.status, second.status, third.status) == (200, 429, 200)
+    assert second.body["code"] == "token_quota_exceeded"
+
+
+async def test_a_reservation_is_settled_once_whichever_replica_reports(replicas: list[tuple[Database, Fleet]], world: World) -> None:
+    (db_a, fleet_a), (_, fleet_b) = replicas
+    admin = Actor(world.people["admin"].user_id)
+    async with db_a.transaction() as session:
+        created = await create_api_key(session, admin, world.project_a_id, name="shared")
+    admitted = await fleet_a.admissions.admit(created.secret, "gpt-oss-120b", 100_000, 800_000)
+    admission_id = admitted.body["admission_id"]
+    admission = fleet_b.admissions.codec.decode(admission_id)
+    assert admission is not None
+    await fleet_b.admissions.settle(admission, admission_id, used_tokens=100_000)  # gives back 800,000
+    await fleet_a.admissions.settle(admission, admission_id, used_tokens=100_000)  # a repeat gives nothing
+    assert await fleet_a.admissions.release_lapsed() == 0
+    fits = await fleet_b.admissions.admit(created.secret, "gpt-oss-120b", 800_000, 0)
+    too_much = await fleet_b.admissions.admit(created.secret, "gpt-oss-120b", 200_000, 0)
+    assert (fits.status, too_much.status) == (200, 429)
