@@ -49,7 +49,9 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def error(status: int, type_: str, code: str, message: str, param: str | None = None, **headers: str) -> Answer:
+def error(
+    status: int, type_: str, code: str, message: str, param: str | None = None, **headers: str
+) -> Answer:
     return Answer(status, {"message": message, "type": type_, "param": param, "code": code}, dict(headers))
 
 
@@ -88,10 +90,14 @@ class Admissions:
                 )  # fmt: skip
             if model is None or model.is_deprecated(clock.now()):
                 reason = "does not exist" if model is None else f"was deprecated on {model.deprecation_date}"
-                return error(404, "not_found_error", "model_not_found", f"The model '{model_id}' {reason}.", "model")
+                return error(
+                    404, "not_found_error", "model_not_found", f"The model '{model_id}' {reason}.", "model"
+                )
             state = await self.directory.organization(entry.organization_id)
             if state is None:
-                return error(401, "authentication_error", "invalid_api_key", "The API key's organization is gone.")
+                return error(
+                    401, "authentication_error", "invalid_api_key", "The API key's organization is gone."
+                )
             plan = state.plans.get(model_id, ModelPlan("none", None))
             if plan.kind == "none":
                 if self.guarded and not await self.directory.is_current(state):
@@ -99,7 +105,11 @@ class Admissions:
                     continue
                 return self._payment_required(state, model_id)
             limits = self._limits(state, plan, entry.project_id, model_id, input_tokens + max_output_tokens)
-            guard = Guard(Directory.generation_key(state.organization_id), state.generation) if self.guarded else None
+            guard = (
+                Guard(Directory.generation_key(state.organization_id), state.generation)
+                if self.guarded
+                else None
+            )
             decision = await self.limiter.acquire([limit.bucket for limit in limits], guard)
             if decision.stale:
                 self.directory.forget({state.organization_id})
@@ -122,9 +132,13 @@ class Admissions:
                 "reserved_tokens": admission.reserved_tokens,
             }
             return Answer(200, body, headers)
-        return error(503, "service_unavailable_error", "retry", "The organization's state keeps changing; retry.")
+        return error(
+            503, "service_unavailable_error", "retry", "The organization's state keeps changing; retry."
+        )
 
-    def _limits(self, state: OrgState, plan: ModelPlan, project_id: str, model_id: str, tokens: int) -> list[Limit]:
+    def _limits(
+        self, state: OrgState, plan: ModelPlan, project_id: str, model_id: str, tokens: int
+    ) -> list[Limit]:
         limits: list[Limit] = []
         org_limits = plan.limits or RateLimits(None, None)
         for kind, window, attribute in _LIMITS:
@@ -173,7 +187,9 @@ class Admissions:
         )  # fmt: skip
 
     @staticmethod
-    def _too_many(state: OrgState, model_id: str, limits: list[Limit], decision: Decision, headers: dict[str, str]) -> Answer:
+    def _too_many(
+        state: OrgState, model_id: str, limits: list[Limit], decision: Decision, headers: dict[str, str]
+    ) -> Answer:
         assert decision.refused is not None
         limit = limits[decision.refused]
         name = _ABBREVIATION[(limit.kind, limit.window)]
@@ -199,6 +215,23 @@ class Admissions:
         answer = error(429, "too_many_requests_error", code, message, **headers)
         answer.headers["retry-after"] = str(retry_after)
         return answer
+
+    async def usage_now(
+        self, organization_id: str, model_id: str, limits: RateLimits
+    ) -> list[tuple[Limit, float]]:
+        """The organization's buckets for a model and what each holds now (nothing is taken)."""
+        buckets = [
+            Limit(
+                Bucket(f"o:{organization_id}:{model_id}:{kind}:{window}", capacity, WINDOWS[window], 0),
+                kind,
+                window,
+                "organization",
+            )  # fmt: skip
+            for kind, window, attribute in _LIMITS
+            if (capacity := getattr(limits, attribute)) is not None
+        ]
+        levels = await self.limiter.peek([limit.bucket for limit in buckets])
+        return list(zip(buckets, levels, strict=True))
 
     async def settle(self, admission: Admission, admission_id: str, used_tokens: int) -> None:
         """Give back what the admission reserved and the request did not use (once per admission)."""

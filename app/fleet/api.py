@@ -69,7 +69,9 @@ def _decode(request_body: bytes, kind: type[Any]) -> Any:
     except msgspec.ValidationError as exc:
         raise _invalid(exc) from None
     except msgspec.DecodeError as exc:
-        raise _BadRequest(error(400, "invalid_request_error", "invalid_json", f"Malformed JSON: {exc}")) from None
+        raise _BadRequest(
+            error(400, "invalid_request_error", "invalid_json", f"Malformed JSON: {exc}")
+        ) from None
 
 
 def _usage_reports(request_body: bytes) -> list[UsageReport]:
@@ -97,7 +99,13 @@ class _BadRequest(Exception):
 def _check_tokens(value: int, param: str) -> None:
     if not 0 <= value <= MAX_TOKENS_PER_REQUEST:
         raise _BadRequest(
-            error(400, "invalid_request_error", "invalid_request", f"{param} must be 0 to {MAX_TOKENS_PER_REQUEST}.", param)
+            error(
+                400,
+                "invalid_request_error",
+                "invalid_request",
+                f"{param} must be 0 to {MAX_TOKENS_PER_REQUEST}.",
+                param,
+            )
         )
 
 
@@ -121,7 +129,9 @@ class FleetController(Controller):
             _check_tokens(body.max_output_tokens, "max_output_tokens")
         except _BadRequest as bad:
             return _respond(bad.answer)
-        return _respond(await fleet.admissions.admit(body.api_key, body.model, body.input_tokens, body.max_output_tokens))
+        return _respond(
+            await fleet.admissions.admit(body.api_key, body.model, body.input_tokens, body.max_output_tokens)
+        )
 
     @post("/usage", status_code=200, summary="Report what finished requests used (one record or a batch)")
     async def usage(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -134,7 +144,13 @@ class FleetController(Controller):
             reports = _usage_reports(await request.body())
             if not 1 <= len(reports) <= MAX_RECORDS:
                 raise _BadRequest(
-                    error(400, "invalid_request_error", "invalid_request", f"Send 1 to {MAX_RECORDS} records.", "records")
+                    error(
+                        400,
+                        "invalid_request_error",
+                        "invalid_request",
+                        f"Send 1 to {MAX_RECORDS} records.",
+                        "records",
+                    )
                 )
             for report in reports:
                 _check_tokens(report.input_tokens, "input_tokens")

@@ -62,7 +62,9 @@ def key_hash(secret: str) -> str:
 class Directory:
     """The process's cache of keys and organizations, kept exact by commit hooks and generations."""
 
-    def __init__(self, open_session: Callable[[], AsyncSession], load_plans: PlanLoader, redis: Any = None) -> None:
+    def __init__(
+        self, open_session: Callable[[], AsyncSession], load_plans: PlanLoader, redis: Any = None
+    ) -> None:
         self._open_session = open_session
         self._load_plans = load_plans
         self._redis = redis
@@ -83,7 +85,13 @@ class Directory:
         async with self._open_session() as session:
             row = (
                 await session.execute(
-                    select(ApiKey.id, ApiKey.project_id, Project.organization_id, ApiKey.revoked_at, Project.archived_at)
+                    select(
+                        ApiKey.id,
+                        ApiKey.project_id,
+                        Project.organization_id,
+                        ApiKey.revoked_at,
+                        Project.archived_at,
+                    )
                     .join(Project, Project.id == ApiKey.project_id)  # type: ignore[arg-type]
                     .where(ApiKey.secret_hash == digest)
                 )
@@ -107,7 +115,9 @@ class Directory:
 
     async def _load(self, organization_id: str) -> OrgState | None:
         # the generation is read before the state: a change committed in between makes it stale, never lost
-        generation = int(await self._redis.get(self.generation_key(organization_id)) or 0) if self._redis else 0
+        generation = (
+            int(await self._redis.get(self.generation_key(organization_id)) or 0) if self._redis else 0
+        )
         async with self._open_session() as session:
             organization = await session.get(Organization, organization_id)
             if organization is None:
@@ -119,7 +129,9 @@ class Directory:
                 .where(Project.organization_id == organization_id)
             )
             project_limits = {(row.project_id, row.model_id): row for row in limits}
-        state = OrgState(organization_id, organization.name, organization.type, generation, plans, project_limits)
+        state = OrgState(
+            organization_id, organization.name, organization.type, generation, plans, project_limits
+        )
         self._orgs[organization_id] = state
         return state
 

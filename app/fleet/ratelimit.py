@@ -210,7 +210,10 @@ class RedisLimiter:
         args: list[int] = []
         for bucket in buckets:
             args += [bucket.capacity, bucket.window * 1000]
-        return [float(level) for level in await self._peek(keys=[self._prefix + b.key for b in buckets], args=args)]
+        return [
+            float(level)
+            for level in await self._peek(keys=[self._prefix + b.key for b in buckets], args=args)
+        ]
 
     async def give_back(self, bucket: Bucket, amount: int) -> None:
         await self._give_back(

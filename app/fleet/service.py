@@ -82,12 +82,16 @@ class Fleet:
 
     async def _after_commit(self, committed: Committed) -> None:
         for item in committed.items:
-            await self.admissions.settle(item.admission, item.admission_id, item.input_tokens + item.output_tokens)
+            await self.admissions.settle(
+                item.admission, item.admission_id, item.input_tokens + item.output_tokens
+            )
         if committed.recharge:
             self.directory.forget(committed.recharge)  # the balance moved a lot: reload the plan on next use
             if self._recharge_check is not None:
                 for organization_id in committed.recharge:
-                    asyncio.create_task(self._recharge_check(organization_id), name=f"auto-recharge {organization_id}")
+                    asyncio.create_task(
+                        self._recharge_check(organization_id), name=f"auto-recharge {organization_id}"
+                    )
 
     async def start(self) -> None:
         if self._sweeper is None:

@@ -73,7 +73,9 @@ class UsageWriter:
         insert = sqlite.insert if db.is_sqlite else postgresql.insert
         records, minutes = UsageRecord.__table__, UsageMinute.__table__  # type: ignore[attr-defined]
         self._insert_records = (
-            insert(records).on_conflict_do_nothing(index_elements=["request_id"]).returning(records.c.request_id)
+            insert(records)
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(records.c.request_id)
         )
         upsert = insert(minutes)
         self._upsert_rollups = upsert.on_conflict_do_update(
@@ -156,7 +158,9 @@ class UsageWriter:
             "recorded_at": now,
         }
 
-    async def _apply(self, session: AsyncSession, rows: list[dict[str, Any]], minute: int, now: Any) -> set[str]:
+    async def _apply(
+        self, session: AsyncSession, rows: list[dict[str, Any]], minute: int, now: Any
+    ) -> set[str]:
         """Roll-ups, credit burns and the keys' last use for the newly stored records."""
         if not rows:
             return set()
@@ -173,8 +177,16 @@ class UsageWriter:
                 billed[row["organization_id"]] += row["billed_nanos"]
         rollups = [
             {
-                "organization_id": org, "minute": minute, "project_id": project, "api_key_id": key, "model_id": model,
-                "requests": f[0], "input_tokens": f[1], "output_tokens": f[2], "billed_nanos": f[3], "cost_nanos": f[4],
+                "organization_id": org,
+                "minute": minute,
+                "project_id": project,
+                "api_key_id": key,
+                "model_id": model,
+                "requests": f[0],
+                "input_tokens": f[1],
+                "output_tokens": f[2],
+                "billed_nanos": f[3],
+                "cost_nanos": f[4],
             }  # fmt: skip
             for (org, project, key, model), f in sums.items()
         ]

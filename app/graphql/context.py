@@ -29,6 +29,7 @@ class Context(BaseContext, kw_only=True):
     db: Database
     settings: Settings
     services: Any  # the app's long-lived services (payments, mail, …): app.services.Services
+    fleet: Any = None  # the fleet's admission service (its rate-limit buckets): app.fleet.service.Fleet
     request_id: str
     user: User | None = None
     auth_session: AuthSession | None = None
@@ -90,6 +91,7 @@ async def build_context(request: Request[Any, Any, Any]) -> AsyncIterator[Contex
         db=state.db,
         settings=state.settings,
         services=state.services,
+        fleet=getattr(state, "fleet", None),
         request_id=request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex,
     )
     context.loaders = Loaders(context.session)

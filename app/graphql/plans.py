@@ -41,6 +41,17 @@ LimitsSourceEnum = describe_enum(
 
 
 @strawberry.type(
+    description="One rate limit of the organization for a model, and how much of it is left now."
+)
+class LimitUsage:
+    kind: str = strawberry.field(description="`requests` or `tokens`.")
+    window: str = strawberry.field(description="`minute`, `hour` or `day`.")
+    limit: int = strawberry.field(description="The limit per window.")
+    remaining: int = strawberry.field(description="What is left now (buckets refill continuously).")
+    used: int = strawberry.field(description="What is used now: the limit minus what is left.")
+
+
+@strawberry.type(
     description="Who pays for one model in the organization right now, and the organization's limits."
 )
 class ModelPlan:
@@ -55,10 +66,34 @@ class ModelPlan:
     burns_credits: bool = strawberry.field(
         description="Whether usage is priced per token and paid with credits."
     )
+    organization_id: strawberry.Private[str] = ""
+    limits_data: strawberry.Private[RateLimitsData | None] = None
+
+    @strawberry.field(
+        description="The organization-level limits with what is used of them now (reserved tokens count)."
+    )
+    async def usage_now(self, info: Info) -> list[LimitUsage]:
+        if self.limits_data is None or info.context.fleet is None:
+            return []
+        levels = await info.context.fleet.admissions.usage_now(
+            self.organization_id, self.model_id, self.limits_data
+        )
+        return [
+            LimitUsage(
+                kind=limit.kind,
+                window=limit.window,
+                limit=limit.bucket.capacity,
+                remaining=int(level),
+                used=limit.bucket.capacity - int(level),
+            )
+            for limit, level in levels
+        ]
 
     @classmethod
-    def of(cls, plan: Plan) -> ModelPlan:
+    def of(cls, plan: Plan, organization_id: str = "") -> ModelPlan:
         return cls(
+            organization_id=organization_id,
+            limits_data=plan.limits,
             model_id=plan.model_id,
             kind=plan.kind,
             limits=RateLimits.of(plan.limits) if plan.limits is not None else None,
@@ -75,7 +110,7 @@ async def plans_of_organization(info: Info, organization_id: str) -> list[ModelP
     organization = await session.get(OrganizationRow, organization_id)
     assert organization is not None
     plans = await plans_of(session, info.context.services.catalog, organization=organization, at=clock.now())
-    return [ModelPlan.of(plan) for plan in plans.values()]
+    return [ModelPlan.of(plan, organization_id) for plan in plans.values()]
 
 
 @strawberry.type(description="Custom limits of a model for one organization, replacing the PayGo defaults.")

@@ -25,9 +25,18 @@ _request_ids = itertools.count(1)
 class Fleet:
     http: httpx.AsyncClient
 
-    async def admit(self, api_key: str, model: str = "gpt-oss-120b", input_tokens: int = 100, max_output_tokens: int = 100) -> httpx.Response:
-        body = {"api_key": api_key, "model": model, "input_tokens": input_tokens, "max_output_tokens": max_output_tokens}
-        return await self.http.post("/fleet/v1/admissions", json=body, headers={"Authorization": f"Bearer {FLEET_TOKEN}"})
+    async def admit(
+        self, api_key: str, model: str = "gpt-oss-120b", input_tokens: int = 100, max_output_tokens: int = 100
+    ) -> httpx.Response:
+        body = {
+            "api_key": api_key,
+            "model": model,
+            "input_tokens": input_tokens,
+            "max_output_tokens": max_output_tokens,
+        }
+        return await self.http.post(
+            "/fleet/v1/admissions", json=body, headers={"Authorization": f"Bearer {FLEET_TOKEN}"}
+        )
 
     async def report(self, records: list[dict[str, Any]]) -> httpx.Response:
         return await self.http.post(
@@ -74,20 +83,28 @@ async def personal_key(gql: GraphQL) -> str:
         "{ ... on SessionPayload { token } } }"
     )
     token = signed_up["signUp"]["token"]
-    me = await gql("{ me { organizations { organization { projects { edges { node { id } } } } } } }", token=token)
+    me = await gql(
+        "{ me { organizations { organization { projects { edges { node { id } } } } } } }", token=token
+    )
     project = me["me"]["organizations"][0]["organization"]["projects"]["edges"][0]["node"]["id"]
     return await new_key(gql, token, project)
 
 
-async def buy_credits(database: Database, payments: Payments, settings: Settings, world: World, amount: str) -> None:
+async def buy_credits(
+    database: Database, payments: Payments, settings: Settings, world: World, amount: str
+) -> None:
     """Acme's admin adds a card and buys credits, as in the console."""
     await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
     admin = Actor(world.people["admin"].user_id)
-    await add_credits(database, payments, admin, world.acme_id, amount=amount, idempotency_key=None, settings=settings)
+    await add_credits(
+        database, payments, admin, world.acme_id, amount=amount, idempotency_key=None, settings=settings
+    )
 
 
 @pytest.fixture
-async def acme_key(gql: GraphQL, world: World, database: Database, payments: Payments, settings: Settings) -> str:
+async def acme_key(
+    gql: GraphQL, world: World, database: Database, payments: Payments, settings: Settings
+) -> str:
     """A key of project A of the Team organization Acme, which has bought $100 of credits."""
     await buy_credits(database, payments, settings, world, "100.00")
     return await new_key(gql, world.token("admin") or "", world.gid("Project", world.project_a_id))

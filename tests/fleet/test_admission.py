@@ -26,7 +26,9 @@ async def test_unknown_key_is_401(fleet: Fleet) -> None:
     assert set(answer.json()) == ERROR_KEYS and answer.json()["code"] == "invalid_api_key"
 
 
-async def test_a_revoked_key_is_refused_on_the_very_next_request(fleet: Fleet, gql: GraphQL, world: World, acme_key: str) -> None:
+async def test_a_revoked_key_is_refused_on_the_very_next_request(
+    fleet: Fleet, gql: GraphQL, world: World, acme_key: str
+) -> None:
     assert (await fleet.admit(acme_key)).status_code == 200
     keys = await gql(
         "query($id: ID!) { node(id: $id) { ... on Project { apiKeys { edges { node { id name } } } } } }",
@@ -34,13 +36,17 @@ async def test_a_revoked_key_is_refused_on_the_very_next_request(fleet: Fleet, g
     )  # fmt: skip
     key_id = [e["node"]["id"] for e in keys["node"]["apiKeys"]["edges"] if e["node"]["name"] == "k"][0]
     revoked = await gql(
-        "mutation($k: ID!) { revokeApiKey(input: {apiKeyId: $k}) { __typename } }", {"k": key_id}, token=world.token("admin")
+        "mutation($k: ID!) { revokeApiKey(input: {apiKeyId: $k}) { __typename } }",
+        {"k": key_id},
+        token=world.token("admin"),
     )
     assert revoked["revokeApiKey"]["__typename"] == "RevokeApiKeyPayload"
     assert (await fleet.admit(acme_key)).status_code == 401
 
 
-async def test_an_archived_project_stops_its_keys(fleet: Fleet, gql: GraphQL, world: World, acme_key: str) -> None:
+async def test_an_archived_project_stops_its_keys(
+    fleet: Fleet, gql: GraphQL, world: World, acme_key: str
+) -> None:
     assert (await fleet.admit(acme_key)).status_code == 200
     await gql(
         "mutation($p: ID!) { archiveProject(input: {projectId: $p}) { __typename } }",
@@ -49,8 +55,12 @@ async def test_an_archived_project_stops_its_keys(fleet: Fleet, gql: GraphQL, wo
     assert (await fleet.admit(acme_key)).status_code == 401
 
 
-@pytest.mark.parametrize(("model", "reason"), [("no-such-model", "does not exist"), ("llama3.1-8b", "deprecated on 2026-05-27")])
-async def test_unknown_or_deprecated_model_is_404(fleet: Fleet, personal_key: str, model: str, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("model", "reason"), [("no-such-model", "does not exist"), ("llama3.1-8b", "deprecated on 2026-05-27")]
+)
+async def test_unknown_or_deprecated_model_is_404(
+    fleet: Fleet, personal_key: str, model: str, reason: str
+) -> None:
     answer = await fleet.admit(personal_key, model)
     assert answer.status_code == 404
     assert answer.json()["code"] == "model_not_found" and reason in answer.json()["message"]
@@ -102,7 +112,9 @@ async def test_a_request_larger_than_the_limit_says_so(fleet: Fleet, personal_ke
     assert refused.status_code == 429 and "alone" in refused.json()["message"]
 
 
-async def test_project_limits_refuse_at_the_project_level(fleet: Fleet, gql: GraphQL, world: World, acme_key: str) -> None:
+async def test_project_limits_refuse_at_the_project_level(
+    fleet: Fleet, gql: GraphQL, world: World, acme_key: str
+) -> None:
     limited = await gql(
         'mutation($p: ID!) { setProjectRateLimit(input: {projectId: $p, model: "gpt-oss-120b", requestsPerMinute: 2}) '
         "{ __typename } }",
@@ -118,7 +130,9 @@ async def test_project_limits_refuse_at_the_project_level(fleet: Fleet, gql: Gra
 
 
 async def test_concurrent_admissions_never_exceed_the_token_limit(fleet: Fleet, personal_key: str) -> None:
-    answers = await asyncio.gather(*(fleet.admit(personal_key, input_tokens=500, max_output_tokens=1000) for _ in range(200)))
+    answers = await asyncio.gather(
+        *(fleet.admit(personal_key, input_tokens=500, max_output_tokens=1000) for _ in range(200))
+    )
     admitted = sum(a.status_code == 200 for a in answers)
     # 60,000 TPM, 1,500 reserved each: at most the limit plus one reservation (refill during the test)
     assert 30 <= admitted * 1500 <= 60_000 + 1500
@@ -134,11 +148,33 @@ async def test_concurrent_admissions_never_exceed_the_token_limit(fleet: Fleet, 
         ({"api_key": "k", "model": "m", "input_tokens": 1, "max_output_tokens": 1, "extra": 1}, None),
     ],
 )
-async def test_bad_admission_requests_are_400(client: httpx.AsyncClient, body: dict, param: str | None) -> None:
+async def test_bad_admission_requests_are_400(
+    client: httpx.AsyncClient, body: dict, param: str | None
+) -> None:
     from tests.conftest import FLEET_TOKEN
 
-    answer = await client.post("/fleet/v1/admissions", json=body, headers={"Authorization": f"Bearer {FLEET_TOKEN}"})
+    answer = await client.post(
+        "/fleet/v1/admissions", json=body, headers={"Authorization": f"Bearer {FLEET_TOKEN}"}
+    )
     assert answer.status_code == 400
     assert set(answer.json()) == ERROR_KEYS and answer.json()["type"] == "invalid_request_error"
     if param:
         assert answer.json()["param"] == param
+
+
+async def test_the_console_sees_what_is_used_of_the_limits_now(
+    fleet: Fleet, gql: GraphQL, world: World, acme_key: str
+) -> None:
+    await fleet.admit(acme_key, input_tokens=100_000, max_output_tokens=300_000)
+    data = await gql(
+        "query($id: ID!) { node(id: $id) { ... on Organization { plans { modelId kind "
+        "usageNow { kind window limit remaining used } } } } }",
+        {"id": world.gid("Organization", world.acme_id)}, token=world.token("admin"),
+    )  # fmt: skip
+    plan = next(p for p in data["node"]["plans"] if p["modelId"] == "gpt-oss-120b")
+    assert plan["kind"] == "PAYGO"
+    usage = {(u["kind"], u["window"]): u for u in plan["usageNow"]}
+    assert usage[("requests", "minute")]["limit"] == 1000 and usage[("requests", "minute")]["used"] in (1, 0)
+    tokens = usage[("tokens", "minute")]
+    # 400,000 reserved, refilling at 1,000,000 a minute: a few seconds of slack for a slow machine
+    assert tokens["limit"] == 1_000_000 and 300_000 <= tokens["used"] <= 400_000

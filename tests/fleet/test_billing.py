@@ -38,17 +38,26 @@ async def balance(database: Database, world: World) -> int:
         return await balance_of(session, world.acme_id)
 
 
-async def test_a_team_org_without_credit_or_subscription_is_402(fleet: Fleet, acme_key_without_credit: str) -> None:
+async def test_a_team_org_without_credit_or_subscription_is_402(
+    fleet: Fleet, acme_key_without_credit: str
+) -> None:
     answer = await fleet.admit(acme_key_without_credit)
     assert answer.status_code == 402
     body = answer.json()
     assert (body["type"], body["code"]) == ("payment_required_error", "payment_required")
-    assert "'Acme'" in body["message"]  # the key's organization, named: a key of another org is a common mistake
+    assert (
+        "'Acme'" in body["message"]
+    )  # the key's organization, named: a key of another org is a common mistake
     assert "Add credits or subscribe" in body["message"]
 
 
 async def test_added_credits_take_effect_at_once(
-    fleet: Fleet, acme_key_without_credit: str, database: Database, payments: Payments, settings: Any, world: World
+    fleet: Fleet,
+    acme_key_without_credit: str,
+    database: Database,
+    payments: Payments,
+    settings: Any,
+    world: World,
 ) -> None:
     assert (await fleet.admit(acme_key_without_credit)).status_code == 402  # cached: no credit
     await buy_credits(database, payments, settings, world, "10.00")
@@ -56,7 +65,9 @@ async def test_added_credits_take_effect_at_once(
     assert answer.status_code == 200 and answer.json()["plan"] == "paygo"
 
 
-async def test_paygo_usage_burns_exactly_its_price(fleet: Fleet, acme_key: str, database: Database, world: World) -> None:
+async def test_paygo_usage_burns_exactly_its_price(
+    fleet: Fleet, acme_key: str, database: Database, world: World
+) -> None:
     before = await balance(database, world)
     await fleet.run(acme_key, input_tokens=1000, output_tokens=200)
     assert before - await balance(database, world) == 1000 * PRICE_IN + 200 * PRICE_OUT
@@ -77,7 +88,12 @@ async def test_a_subscribed_model_never_burns_credits(
 
 
 async def test_running_out_of_credit_brings_402(
-    fleet: Fleet, acme_key_without_credit: str, database: Database, services: Services, settings: Any, world: World
+    fleet: Fleet,
+    acme_key_without_credit: str,
+    database: Database,
+    services: Services,
+    settings: Any,
+    world: World,
 ) -> None:
     await custom_terms(database, services, world)
     await buy_credits(database, services.payments, settings, world, "10.00")  # $10 = 10,000,000,000 nanos
@@ -91,7 +107,9 @@ async def test_running_out_of_credit_brings_402(
 
 
 @pytest.mark.parametrize("records", [1000])
-async def test_concurrent_usage_loses_no_debit(fleet: Fleet, acme_key: str, database: Database, world: World, records: int) -> None:
+async def test_concurrent_usage_loses_no_debit(
+    fleet: Fleet, acme_key: str, database: Database, world: World, records: int
+) -> None:
     before = await balance(database, world)
     admitted = (await fleet.admit(acme_key, input_tokens=10, max_output_tokens=10)).json()["admission_id"]
 
@@ -107,13 +125,20 @@ async def test_concurrent_usage_loses_no_debit(fleet: Fleet, acme_key: str, data
     async with database.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(UsageRecord)) == records
         ledger_sum = await session.scalar(
-            select(func.sum(CreditLedgerEntry.amount_nanos)).where(CreditLedgerEntry.organization_id == world.acme_id)
+            select(func.sum(CreditLedgerEntry.amount_nanos)).where(
+                CreditLedgerEntry.organization_id == world.acme_id
+            )
         )
     assert ledger_sum == await balance(database, world)
 
 
 async def test_usage_below_the_threshold_recharges_once(
-    fleet: Fleet, acme_key_without_credit: str, database: Database, services: Services, settings: Any, world: World
+    fleet: Fleet,
+    acme_key_without_credit: str,
+    database: Database,
+    services: Services,
+    settings: Any,
+    world: World,
 ) -> None:
     from app.domain.credits.auto_recharge import auto_recharge_config, configure_auto_recharge
 

@@ -38,12 +38,16 @@ async def replicas(
         await db.dispose()
 
 
-async def test_a_key_revoked_on_one_replica_is_refused_by_the_other(replicas: list[tuple[Database, Fleet]], world: World) -> None:
+async def test_a_key_revoked_on_one_replica_is_refused_by_the_other(
+    replicas: list[tuple[Database, Fleet]], world: World
+) -> None:
     (db_a, fleet_a), (db_b, fleet_b) = replicas
     admin = Actor(world.people["admin"].user_id)
     async with db_a.transaction() as session:
         created = await create_api_key(session, admin, world.project_a_id, name="shared")
-    assert (await fleet_b.admissions.admit(created.secret, "gpt-oss-120b", 10, 10)).status == 200  # B caches the key
+    assert (
+        await fleet_b.admissions.admit(created.secret, "gpt-oss-120b", 10, 10)
+    ).status == 200  # B caches the key
     async with db_a.transaction() as session:
         await revoke_api_key(session, admin, created.api_key.id)
     answer = await fleet_b.admissions.admit(created.secret, "gpt-oss-120b", 10, 10)
@@ -63,7 +67,9 @@ async def test_rate_limits_are_shared(replicas: list[tuple[Database, Fleet]], wo
     assert second.body["code"] == "token_quota_exceeded"
 
 
-async def test_a_reservation_is_settled_once_whichever_replica_reports(replicas: list[tuple[Database, Fleet]], world: World) -> None:
+async def test_a_reservation_is_settled_once_whichever_replica_reports(
+    replicas: list[tuple[Database, Fleet]], world: World
+) -> None:
     (db_a, fleet_a), (_, fleet_b) = replicas
     admin = Actor(world.people["admin"].user_id)
     async with db_a.transaction() as session:

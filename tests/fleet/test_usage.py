@@ -32,8 +32,12 @@ async def test_a_repeated_record_counts_once(fleet: Fleet, personal_key: str, da
         assert await session.scalar(select(func.sum(UsageMinute.requests))) == 1
 
 
-async def test_prices_are_exact_integers(fleet: Fleet, personal_key: str, acme_key: str, database: Database) -> None:
-    await fleet.run(acme_key, input_tokens=234_567, output_tokens=89, max_output_tokens=100, request_id="paygo")
+async def test_prices_are_exact_integers(
+    fleet: Fleet, personal_key: str, acme_key: str, database: Database
+) -> None:
+    await fleet.run(
+        acme_key, input_tokens=234_567, output_tokens=89, max_output_tokens=100, request_id="paygo"
+    )
     await fleet.run(personal_key, input_tokens=3, output_tokens=1, request_id="free")
     async with database.transaction() as session:
         paygo, free = await session.get(UsageRecord, "paygo"), await session.get(UsageRecord, "free")
@@ -52,7 +56,13 @@ async def test_usage_updates_the_keys_last_use(fleet: Fleet, personal_key: str, 
 
 async def test_bad_records_are_refused_one_by_one(fleet: Fleet, personal_key: str) -> None:
     admitted = (await fleet.admit(personal_key)).json()["admission_id"]
-    good = {"request_id": "ok-1", "admission_id": admitted, "model": "gpt-oss-120b", "input_tokens": 1, "output_tokens": 1}
+    good = {
+        "request_id": "ok-1",
+        "admission_id": admitted,
+        "model": "gpt-oss-120b",
+        "input_tokens": 1,
+        "output_tokens": 1,
+    }
     answer = await fleet.report([
         good,
         {**good, "request_id": "forged", "admission_id": admitted[:-2] + "xx"},
@@ -65,7 +75,9 @@ async def test_bad_records_are_refused_one_by_one(fleet: Fleet, personal_key: st
     assert malformed.status_code == 400 and malformed.json()["param"] == "input_tokens"
 
 
-async def test_concurrent_reports_are_all_counted(fleet: Fleet, personal_key: str, database: Database) -> None:
+async def test_concurrent_reports_are_all_counted(
+    fleet: Fleet, personal_key: str, database: Database
+) -> None:
     admitted = (await fleet.admit(personal_key)).json()["admission_id"]
 
     async def report(n: int) -> Any:
@@ -76,7 +88,9 @@ async def test_concurrent_reports_are_all_counted(fleet: Fleet, personal_key: st
     assert all(a.json()["results"][0]["status"] == "accepted" for a in answers)
     async with database.transaction() as session:
         records = await session.scalar(select(func.count()).select_from(UsageRecord))
-        summed = (await session.execute(select(func.sum(UsageMinute.requests), func.sum(UsageMinute.output_tokens)))).one()
+        summed = (
+            await session.execute(select(func.sum(UsageMinute.requests), func.sum(UsageMinute.output_tokens)))
+        ).one()
     assert records == 300
     assert tuple(summed) == (300, sum(n % 7 for n in range(300)))
 
@@ -92,7 +106,9 @@ query($o: ID!, $from: DateTime!, $to: DateTime!, $g: UsageGranularity!, $by: Usa
 """
 
 
-async def test_graphs_match_the_raw_records(fleet: Fleet, gql: GraphQL, world: World, acme_key: str, clock: Any) -> None:
+async def test_graphs_match_the_raw_records(
+    fleet: Fleet, gql: GraphQL, world: World, acme_key: str, clock: Any
+) -> None:
     # three minutes of Acme usage, two of them in the same hour
     for minute, tokens in ((0, 100), (1, 200), (61, 300)):
         clock.at = clock.at.replace(minute=0, second=30) + timedelta(minutes=minute)
@@ -107,12 +123,16 @@ async def test_graphs_match_the_raw_records(fleet: Fleet, gql: GraphQL, world: W
     ]
     assert (100 + 200) * PRICE_IN + 30 * PRICE_OUT == 127_500  # nano-dollars
     assert points[0]["spend"] == {"amount": "0.0001275", "currency": "USD"}
-    minutes = (await gql(USAGE, {**variables, "g": "MINUTE", "by": "NONE"}, token=world.token("admin")))["usage"]["points"]
+    minutes = (await gql(USAGE, {**variables, "g": "MINUTE", "by": "NONE"}, token=world.token("admin")))[
+        "usage"
+    ]["points"]
     assert [p["inputTokens"] for p in minutes] == [100, 200, 300]
     # a Project Admin of another project sees none of it; the outsider sees nothing at all
     other = (await gql(USAGE, variables, token=world.token("other_project_admin")))["usage"]
     assert other == {"__typename": "UsageSeries", "points": []}
     outsider = (await gql(USAGE, variables, token=world.token("outsider")))["usage"]
     assert outsider["code"] == "NOT_FOUND"
-    backwards = (await gql(USAGE, {**variables, "to": start.isoformat()}, token=world.token("admin")))["usage"]
+    backwards = (await gql(USAGE, {**variables, "to": start.isoformat()}, token=world.token("admin")))[
+        "usage"
+    ]
     assert (backwards["code"], backwards["field"]) == ("INVALID", "to")
