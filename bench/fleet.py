@@ -144,7 +144,7 @@ async def load_graph_data(database_url: str, records: int) -> str:
 
     for n in range(records):
         minute = now_minute - rng.randrange(30 * 24 * 60)
-        model = ("bench-model", "other-model")[n % 2]
+        model = ("graph-model-a", "graph-model-b")[n % 2]  # apart from the roll-ups the usage runs wrote
         tokens_in, tokens_out = rng.randrange(10, 2000), rng.randrange(1, 1000)
         cost = tokens_in * 350 + tokens_out * 750
         batch.append({"request_id": f"g{n}", "organization_id": organization_id, "project_id": key[1], "api_key_id": key[0],
