@@ -9,7 +9,6 @@ from typing import Any
 
 from app import clock
 from app.domain.catalog.models import Catalog, RateLimits
-from app.domain.projects.models import ProjectRateLimit
 from app.fleet.directory import Directory, ModelPlan, OrgState
 from app.fleet.ratelimit import WINDOWS, Bucket, Decision, Guard, Limiter, reset_seconds
 from app.fleet.reservations import Reservations
@@ -53,6 +52,24 @@ def error(
     status: int, type_: str, code: str, message: str, param: str | None = None, **headers: str
 ) -> Answer:
     return Answer(status, {"message": message, "type": type_, "param": param, "code": code}, dict(headers))
+
+
+def _level_limits(prefix: str, limits: Any, level: str, tokens: int) -> list[Limit]:
+    """One bucket per window that `limits` (RateLimits or a project's row) sets; requests cost 1."""
+    if limits is None:
+        return []
+    return [
+        Limit(
+            Bucket(
+                f"{prefix}:{kind}:{window}", capacity, WINDOWS[window], 1 if kind == "requests" else tokens
+            ),
+            kind,
+            window,
+            level,
+        )  # fmt: skip
+        for kind, window, attribute in _LIMITS
+        if (capacity := getattr(limits, attribute, None)) is not None
+    ]
 
 
 class Admissions:
@@ -139,23 +156,10 @@ class Admissions:
     def _limits(
         self, state: OrgState, plan: ModelPlan, project_id: str, model_id: str, tokens: int
     ) -> list[Limit]:
-        limits: list[Limit] = []
-        org_limits = plan.limits or RateLimits(None, None)
-        for kind, window, attribute in _LIMITS:
-            capacity = getattr(org_limits, attribute)
-            if capacity is not None:
-                key = f"o:{state.organization_id}:{model_id}:{kind}:{window}"
-                limits.append(Limit(Bucket(key, capacity, WINDOWS[window], 1 if kind == "requests" else tokens),
-                                    kind, window, "organization"))  # fmt: skip
-        project: ProjectRateLimit | None = state.project_limits.get((project_id, model_id))
-        if project is not None:
-            for kind, window, attribute in _LIMITS:
-                capacity = getattr(project, attribute, None)
-                if capacity is not None:
-                    key = f"p:{project_id}:{model_id}:{kind}:{window}"
-                    limits.append(Limit(Bucket(key, capacity, WINDOWS[window], 1 if kind == "requests" else tokens),
-                                        kind, window, "project"))  # fmt: skip
-        return limits
+        """The buckets an admission takes from: the organization's for the model, then the project's."""
+        limits = _level_limits(f"o:{state.organization_id}:{model_id}", plan.limits, "organization", tokens)
+        project = state.project_limits.get((project_id, model_id))
+        return limits + _level_limits(f"p:{project_id}:{model_id}", project, "project", tokens)
 
     @staticmethod
     def _headers(limits: list[Limit], decision: Decision) -> dict[str, str]:
@@ -220,16 +224,7 @@ class Admissions:
         self, organization_id: str, model_id: str, limits: RateLimits
     ) -> list[tuple[Limit, float]]:
         """The organization's buckets for a model and what each holds now (nothing is taken)."""
-        buckets = [
-            Limit(
-                Bucket(f"o:{organization_id}:{model_id}:{kind}:{window}", capacity, WINDOWS[window], 0),
-                kind,
-                window,
-                "organization",
-            )  # fmt: skip
-            for kind, window, attribute in _LIMITS
-            if (capacity := getattr(limits, attribute)) is not None
-        ]
+        buckets = _level_limits(f"o:{organization_id}:{model_id}", limits, "organization", tokens=0)
         levels = await self.limiter.peek([limit.bucket for limit in buckets])
         return list(zip(buckets, levels, strict=True))
 
