@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from litestar import Litestar, get
 from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from strawberry.litestar import make_graphql_controller
 
 from app.billing_webhooks import receive_webhook
@@ -24,6 +27,33 @@ from app.settings import Settings, get_settings
 def healthz() -> dict[str, str]:
     """Liveness: the process answers."""
     return {"status": "ok"}
+
+
+OPENAPI = OpenAPIConfig(
+    title="Inference cloud: account & billing API",
+    version="1",
+    use_handler_docstrings=True,
+    description="The console's API is GraphQL at /graphql; this schema describes the HTTP endpoints beside it: "
+    "the inference fleet's admission and usage API, and health.",
+    components=Components(
+        security_schemes={
+            "fleetToken": SecurityScheme(
+                type="http", scheme="bearer", description="The fleet's service token (FLEET_TOKEN)."
+            )
+        }
+    ),
+)
+
+
+def freeze_startup_heap() -> None:
+    """Put what start-up loaded out of the cyclic collector's reach (gc.freeze).
+
+    A full collection otherwise walks every object of the app (schema, mappers, catalog: some
+    200,000) and stalls every request in flight for tens of milliseconds; frozen, it walks only
+    what requests created since. Shutdown gives the objects back to the collector.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(
@@ -65,9 +95,10 @@ def create_app(
     )
     app = Litestar(
         route_handlers=[graphql, healthz, FleetController, receive_webhook],
-        on_startup=[mail_worker.start, scheduler.start, fleet.start],
-        on_shutdown=[shutdown],
+        on_startup=[mail_worker.start, scheduler.start, fleet.start, freeze_startup_heap],
+        on_shutdown=[shutdown, gc.unfreeze],
         cors_config=cors,
+        openapi_config=OPENAPI,
     )
     app.state.db, app.state.settings, app.state.services = db, settings, services
     app.state.mail_worker = mail_worker

@@ -237,13 +237,17 @@ def main() -> None:
         batch_body = json.dumps({"records": [{**record, "request_id": f"REQ-{i}"} for i in range(args.batch)]})
         admission_body = json.dumps({"api_key": key, "model": "bench-model", "input_tokens": 100, "max_output_tokens": 100})
         run = {"duration": args.duration, "connections": args.connections}
-        wrk(f"{base}/healthz", "", duration=2, connections=args.connections)  # warm-up
+
+        def measure(path: str, body: str, prefix: str = "", **options: Any) -> dict[str, float]:
+            """Two seconds of warm-up (first-use caches, lazy imports), then the measured run."""
+            wrk(f"{base}{path}", body, **{**run, **options, "duration": 2}, prefix=f"warm-{prefix}")
+            return wrk(f"{base}{path}", body, **{**run, **options}, prefix=prefix)
+
         results = {
-            "no-op JSON (GET /healthz)": wrk(f"{base}/healthz", "", **run),
-            "admission": wrk(f"{base}/fleet/v1/admissions", admission_body, **run),
-            "usage, single records": wrk(f"{base}/fleet/v1/usage", json.dumps(record), prefix="s", **run),
-            f"usage, batches of {args.batch}": wrk(f"{base}/fleet/v1/usage", batch_body, prefix="b",
-                                                   duration=args.duration, connections=8),  # fmt: skip
+            "no-op JSON (GET /healthz)": measure("/healthz", ""),
+            "admission": measure("/fleet/v1/admissions", admission_body),
+            "usage, single records": measure("/fleet/v1/usage", json.dumps(record), prefix="s"),
+            f"usage, batches of {args.batch}": measure("/fleet/v1/usage", batch_body, prefix="b", connections=8),
         }
         noop = results["no-op JSON (GET /healthz)"]["rps"]
         print(f"\n{'endpoint':34} {'req/s':>9} {'records/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'vs no-op':>9} {'errors':>7}")

@@ -38,6 +38,10 @@ class Limit:
     window: str  # minute | hour | day
     level: str  # organization | project
 
+    def cost(self, tokens: int) -> int:
+        """What a request reserving `tokens` takes from this bucket."""
+        return 1 if self.kind == "requests" else tokens
+
 
 @dataclass(slots=True)
 class Answer:
@@ -54,19 +58,12 @@ def error(
     return Answer(status, {"message": message, "type": type_, "param": param, "code": code}, dict(headers))
 
 
-def _level_limits(prefix: str, limits: Any, level: str, tokens: int) -> list[Limit]:
-    """One bucket per window that `limits` (RateLimits or a project's row) sets; requests cost 1."""
+def _level_limits(prefix: str, limits: Any, level: str) -> list[Limit]:
+    """One bucket per window that `limits` (RateLimits or a project's row) sets."""
     if limits is None:
         return []
     return [
-        Limit(
-            Bucket(
-                f"{prefix}:{kind}:{window}", capacity, WINDOWS[window], 1 if kind == "requests" else tokens
-            ),
-            kind,
-            window,
-            level,
-        )  # fmt: skip
+        Limit(Bucket(f"{prefix}:{kind}:{window}", capacity, WINDOWS[window]), kind, window, level)
         for kind, window, attribute in _LIMITS
         if (capacity := getattr(limits, attribute, None)) is not None
     ]
@@ -97,6 +94,7 @@ class Admissions:
     async def admit(self, api_key: str, model_id: str, input_tokens: int, max_output_tokens: int) -> Answer:
         """The answer for one request: 200 with an admission id, or 401 / 402 / 404 / 429."""
         model = self.catalog.model(model_id)
+        tokens = input_tokens + max_output_tokens
         for _ in range(2):  # a second round after a stale organization entry was forgotten
             entry = await self.directory.key(api_key)
             if entry is None or not entry.usable:
@@ -121,22 +119,23 @@ class Admissions:
                     self.directory.forget({state.organization_id})
                     continue
                 return self._payment_required(state, model_id)
-            limits = self._limits(state, plan, entry.project_id, model_id, input_tokens + max_output_tokens)
+            buckets, limits = self._limits(state, plan, entry.project_id, model_id)
+            costs = [limit.cost(tokens) for limit in limits]
             guard = (
                 Guard(Directory.generation_key(state.organization_id), state.generation)
                 if self.guarded
                 else None
             )
-            decision = await self.limiter.acquire([limit.bucket for limit in limits], guard)
+            decision = await self.limiter.acquire(buckets, costs, guard)
             if decision.stale:
                 self.directory.forget({state.organization_id})
                 continue
             headers = self._headers(limits, decision)
             if not decision.allowed:
-                return self._too_many(state, model_id, limits, decision, headers)
+                return self._too_many(state, model_id, limits, costs, decision, headers)
             admission = Admission(
                 state.organization_id, entry.project_id, entry.api_key_id, model_id, plan.kind,
-                input_tokens + max_output_tokens, int(time.time()), new_nonce(),
+                tokens, int(time.time()), new_nonce(),
             )  # fmt: skip
             admission_id = self.codec.encode(admission)
             await self.reservations.hold(admission_id, self.ttl_seconds)
@@ -153,13 +152,21 @@ class Admissions:
             503, "service_unavailable_error", "retry", "The organization's state keeps changing; retry."
         )
 
+    @staticmethod
     def _limits(
-        self, state: OrgState, plan: ModelPlan, project_id: str, model_id: str, tokens: int
-    ) -> list[Limit]:
-        """The buckets an admission takes from: the organization's for the model, then the project's."""
-        limits = _level_limits(f"o:{state.organization_id}:{model_id}", plan.limits, "organization", tokens)
-        project = state.project_limits.get((project_id, model_id))
-        return limits + _level_limits(f"p:{project_id}:{model_id}", project, "project", tokens)
+        state: OrgState, plan: ModelPlan, project_id: str, model_id: str
+    ) -> tuple[list[Bucket], list[Limit]]:
+        """The buckets an admission takes from: the organization's for the model, then the project's.
+
+        Kept in the organization's entry: they change only with what the entry was loaded from.
+        """
+        cached = state.limits.get((project_id, model_id))
+        if cached is None:
+            limits = _level_limits(f"o:{state.organization_id}:{model_id}", plan.limits, "organization")
+            project = state.project_limits.get((project_id, model_id))
+            limits += _level_limits(f"p:{project_id}:{model_id}", project, "project")
+            cached = state.limits[(project_id, model_id)] = ([limit.bucket for limit in limits], limits)
+        return cached
 
     @staticmethod
     def _headers(limits: list[Limit], decision: Decision) -> dict[str, str]:
@@ -192,10 +199,15 @@ class Admissions:
 
     @staticmethod
     def _too_many(
-        state: OrgState, model_id: str, limits: list[Limit], decision: Decision, headers: dict[str, str]
+        state: OrgState,
+        model_id: str,
+        limits: list[Limit],
+        costs: list[int],
+        decision: Decision,
+        headers: dict[str, str],
     ) -> Answer:
         assert decision.refused is not None
-        limit = limits[decision.refused]
+        limit, cost = limits[decision.refused], costs[decision.refused]
         name = _ABBREVIATION[(limit.kind, limit.window)]
         owner = "the project" if limit.level == "project" else f"the organization '{state.name}'"
         fix = (
@@ -205,7 +217,7 @@ class Admissions:
         )
         if math.isinf(decision.retry_after):
             message = (
-                f"This request alone ({limit.bucket.cost} {limit.kind}) exceeds the {name} limit of "
+                f"This request alone ({cost} {limit.kind}) exceeds the {name} limit of "
                 f"{limit.bucket.capacity} of {owner} for '{model_id}'. Lower max_tokens. {fix}"
             )
             retry_after = limit.bucket.window
@@ -224,7 +236,7 @@ class Admissions:
         self, organization_id: str, model_id: str, limits: RateLimits
     ) -> list[tuple[Limit, float]]:
         """The organization's buckets for a model and what each holds now (nothing is taken)."""
-        buckets = _level_limits(f"o:{organization_id}:{model_id}", limits, "organization", tokens=0)
+        buckets = _level_limits(f"o:{organization_id}:{model_id}", limits, "organization")
         levels = await self.limiter.peek([limit.bucket for limit in buckets])
         return list(zip(buckets, levels, strict=True))
 
@@ -250,6 +262,6 @@ class Admissions:
         if state is None:
             return
         plan = state.plans.get(admission.model_id, ModelPlan("none", None))
-        for limit in self._limits(state, plan, admission.project_id, admission.model_id, tokens):
+        for limit in self._limits(state, plan, admission.project_id, admission.model_id)[1]:
             if limit.kind == "tokens":
                 await self.limiter.give_back(limit.bucket, tokens)

@@ -50,6 +50,8 @@ class OrgState:
     generation: int
     plans: dict[str, ModelPlan]
     project_limits: dict[tuple[str, str], ProjectRateLimit] = field(default_factory=dict)
+    # the admission's buckets per (project, model), derived from the above on first use
+    limits: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 PlanLoader = Callable[[AsyncSession, Organization], Awaitable[dict[str, ModelPlan]]]

@@ -1,7 +1,8 @@
 """Token buckets, refilled continuously, checked all-or-nothing.
 
 A limit of N per window is a bucket of capacity N that refills at N / window per second. One
-admission takes from several buckets at once (requests and tokens, per minute / hour / day,
+admission takes from several buckets at once (each its own cost: 1 from a requests bucket, the
+reserved tokens from a tokens bucket) (requests and tokens, per minute / hour / day,
 at the organization and the project level): either every bucket has enough and all are
 charged, or none is and the first short one says how long to wait.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,12 +24,11 @@ WINDOWS = {"minute": 60, "hour": 3600, "day": 86400}
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
-    """One limit: `capacity` units per `window` seconds, and what this request takes from it."""
+    """One limit: `capacity` units per `window` seconds."""
 
     key: str
     capacity: int
     window: int
-    cost: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,18 +58,22 @@ def reset_seconds(bucket: Bucket, level: float) -> int:
     return math.ceil(max(0.0, bucket.capacity - level) * bucket.window / bucket.capacity)
 
 
-def _wait(bucket: Bucket, level: float) -> float:
-    if bucket.cost > bucket.capacity:
+def _wait(bucket: Bucket, level: float, cost: int) -> float:
+    if cost > bucket.capacity:
         return math.inf
-    return (bucket.cost - level) * bucket.window / bucket.capacity
+    return (cost - level) * bucket.window / bucket.capacity
 
 
 class Limiter(Protocol):
-    async def acquire(self, buckets: list[Bucket], guard: Guard | None = None) -> Decision: ...
+    async def acquire(
+        self, buckets: Sequence[Bucket], costs: Sequence[int], guard: Guard | None = None
+    ) -> Decision:
+        """Take `costs[i]` from each `buckets[i]`, all or nothing."""
+        ...
 
     async def give_back(self, bucket: Bucket, amount: int) -> None: ...
 
-    async def peek(self, buckets: list[Bucket]) -> list[float]:
+    async def peek(self, buckets: Sequence[Bucket]) -> list[float]:
         """Each bucket's content now, taking nothing."""
         ...
 
@@ -86,22 +91,24 @@ class LocalLimiter:
             return 0.0
         return min(float(bucket.capacity), level + (now - at) * bucket.capacity / bucket.window)
 
-    async def acquire(self, buckets: list[Bucket], guard: Guard | None = None) -> Decision:
+    async def acquire(
+        self, buckets: Sequence[Bucket], costs: Sequence[int], guard: Guard | None = None
+    ) -> Decision:
         # one process: the caller's cache is invalidated synchronously, a guard has nothing to add
-        return self.acquire_now(buckets)
+        return self.acquire_now(buckets, costs)
 
-    def acquire_now(self, buckets: list[Bucket]) -> Decision:
+    def acquire_now(self, buckets: Sequence[Bucket], costs: Sequence[int]) -> Decision:
         now = self._clock()
         levels = [self._level(b, now) for b in buckets]
-        for index, (bucket, level) in enumerate(zip(buckets, levels, strict=True)):
-            if level < bucket.cost:
-                return Decision(False, tuple(levels), index, _wait(bucket, level))
-        after = tuple(level - bucket.cost for bucket, level in zip(buckets, levels, strict=True))
+        for index, (bucket, level, cost) in enumerate(zip(buckets, levels, costs, strict=True)):
+            if level < cost:
+                return Decision(False, tuple(levels), index, _wait(bucket, level, cost))
+        after = tuple(level - cost for level, cost in zip(levels, costs, strict=True))
         for bucket, level in zip(buckets, after, strict=True):
             self._levels[bucket.key] = (level, now)
         return Decision(True, after)
 
-    async def peek(self, buckets: list[Bucket]) -> list[float]:
+    async def peek(self, buckets: Sequence[Bucket]) -> list[float]:
         now = self._clock()
         return [self._level(bucket, now) for bucket in buckets]
 
@@ -187,10 +194,12 @@ class RedisLimiter:
         self._give_back = redis.register_script(_GIVE_BACK)
         self._peek = redis.register_script(_PEEK)
 
-    async def acquire(self, buckets: list[Bucket], guard: Guard | None = None) -> Decision:
+    async def acquire(
+        self, buckets: Sequence[Bucket], costs: Sequence[int], guard: Guard | None = None
+    ) -> Decision:
         args: list[int | str] = []
-        for bucket in buckets:
-            args += [bucket.capacity, bucket.window * 1000, bucket.cost]
+        for bucket, cost in zip(buckets, costs, strict=True):
+            args += [bucket.capacity, bucket.window * 1000, cost]
         args.append(str(guard.generation) if guard else "")
         keys = [self._prefix + b.key for b in buckets] + [guard.key if guard else self._prefix + "-"]
         reply = await self._acquire(keys=keys, args=args)
@@ -204,7 +213,7 @@ class RedisLimiter:
         full = parsed + tuple(float(b.capacity) for b in buckets[len(parsed) :])
         return Decision(False, full, index, math.inf if int(wait_ms) < 0 else int(wait_ms) / 1000)
 
-    async def peek(self, buckets: list[Bucket]) -> list[float]:
+    async def peek(self, buckets: Sequence[Bucket]) -> list[float]:
         if not buckets:
             return []
         args: list[int] = []

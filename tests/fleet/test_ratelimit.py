@@ -28,35 +28,35 @@ def limiter(request: pytest.FixtureRequest) -> Limiter:
 
 
 async def test_all_or_nothing(limiter: Limiter) -> None:
-    requests = Bucket("org:r", capacity=10, window=60, cost=1)
-    tokens = Bucket("org:t", capacity=100, window=60, cost=60)
-    first = await limiter.acquire([requests, tokens])
+    requests = Bucket("org:r", capacity=10, window=60)
+    tokens = Bucket("org:t", capacity=100, window=60)
+    first = await limiter.acquire([requests, tokens], [1, 60])
     assert first.allowed and first.remaining(0) == 9 and first.remaining(1) == 40
-    second = await limiter.acquire([requests, tokens])
+    second = await limiter.acquire([requests, tokens], [1, 60])
     assert not second.allowed and second.refused == 1
     assert 11 <= second.retry_after <= 12.1  # 20 tokens missing at 100/60 per second
     # the refused request took nothing from the request bucket
-    third = await limiter.acquire([requests, Bucket("org:t", 100, 60, cost=40)])
+    third = await limiter.acquire([requests, tokens], [1, 40])
     assert third.allowed and third.remaining(0) == 8 and third.remaining(1) == 0
 
 
 async def test_a_request_larger_than_the_limit_never_fits(limiter: Limiter) -> None:
-    decision = await limiter.acquire([Bucket("big", capacity=100, window=60, cost=101)])
+    decision = await limiter.acquire([Bucket("big", capacity=100, window=60)], [101])
     assert not decision.allowed and math.isinf(decision.retry_after)
 
 
 async def test_giving_back_is_capped_at_capacity(limiter: Limiter) -> None:
-    tokens = Bucket("t", capacity=100, window=86400, cost=90)
-    assert (await limiter.acquire([tokens])).allowed
+    tokens = Bucket("t", capacity=100, window=86400)
+    assert (await limiter.acquire([tokens], [90])).allowed
     await limiter.give_back(tokens, 50)
-    assert (await limiter.acquire([Bucket("t", 100, 86400, cost=60)])).allowed
+    assert (await limiter.acquire([tokens], [60])).allowed
     await limiter.give_back(tokens, 10_000)
-    assert (await limiter.acquire([Bucket("t", 100, 86400, cost=100)])).allowed
+    assert (await limiter.acquire([tokens], [100])).allowed
 
 
 async def test_concurrent_admissions_never_exceed_the_limit(limiter: Limiter) -> None:
     async def one() -> bool:
-        return (await limiter.acquire([Bucket("tpm", capacity=10_000, window=86400, cost=300)])).allowed
+        return (await limiter.acquire([Bucket("tpm", capacity=10_000, window=86400)], [300])).allowed
 
     results = await asyncio.gather(*(one() for _ in range(200)))
     assert sum(results) == 33  # 33 * 300 = 9,900 <= 10,000 < 34 * 300
@@ -65,35 +65,35 @@ async def test_concurrent_admissions_never_exceed_the_limit(limiter: Limiter) ->
 def test_refill_is_continuous() -> None:
     clock = ManualClock()
     limiter: Any = LocalLimiter(clock)
-    bucket = Bucket("r", capacity=60, window=60, cost=60)
-    assert limiter.acquire_now([bucket]).allowed
+    bucket = Bucket("r", capacity=60, window=60)
+    assert limiter.acquire_now([bucket], [60]).allowed
     clock.now += 30
-    refused = limiter.acquire_now([bucket])
+    refused = limiter.acquire_now([bucket], [60])
     assert not refused.allowed and refused.retry_after == pytest.approx(30)
-    assert limiter.acquire_now([Bucket("r", 60, 60, cost=30)]).allowed
+    assert limiter.acquire_now([bucket], [30]).allowed
     clock.now += 60
-    assert limiter.acquire_now([bucket]).allowed
+    assert limiter.acquire_now([bucket], [60]).allowed
 
 
 def test_zero_capacity_refuses_everything() -> None:
     limiter: Any = LocalLimiter(ManualClock())
-    decision = limiter.acquire_now([Bucket("z", capacity=0, window=60, cost=1)])
+    decision = limiter.acquire_now([Bucket("z", capacity=0, window=60)], [1])
     assert not decision.allowed and math.isinf(decision.retry_after)
 
 
 async def test_a_stale_guard_takes_nothing(redis: Any) -> None:
     limiter = RedisLimiter(redis)
-    bucket = Bucket("g", capacity=10, window=60, cost=4)
+    bucket = Bucket("g", capacity=10, window=60)
     await redis.set("gen:org", 3)
-    assert (await limiter.acquire([bucket], Guard("gen:org", 3))).allowed
-    stale = await limiter.acquire([bucket], Guard("gen:org", 2))
+    assert (await limiter.acquire([bucket], [4], Guard("gen:org", 3))).allowed
+    stale = await limiter.acquire([bucket], [4], Guard("gen:org", 2))
     assert stale.stale and not stale.allowed
-    after = await limiter.acquire([bucket], Guard("gen:org", 3))
+    after = await limiter.acquire([bucket], [4], Guard("gen:org", 3))
     assert after.allowed and after.remaining(0) == 2  # the stale call took nothing
 
 
 async def test_peek_takes_nothing(limiter: Limiter) -> None:
-    bucket = Bucket("p", capacity=100, window=86400, cost=30)
+    bucket = Bucket("p", capacity=100, window=86400)
     assert [round(level) for level in await limiter.peek([bucket])] == [100]
-    await limiter.acquire([bucket])
+    await limiter.acquire([bucket], [30])
     assert [round(level) for level in await limiter.peek([bucket, bucket])] == [70, 70]
