@@ -124,13 +124,14 @@ def admission_id(base: str, key: str) -> str:
 
 
 async def load_graph_data(database_url: str, records: int) -> str:
-    """Store `records` usage records over the last 30 days (and their roll-ups); returns the org id."""
+    """Store `records` usage records over the last 30 days (and their minute and hour roll-ups, as the usage
+    writer would have); returns the org id."""
     from sqlalchemy import insert, select
 
     from app.db import Database
     from app.domain.api_keys.models import ApiKey
     from app.domain.projects.models import Project
-    from app.domain.usage.models import UsageMinute, UsageRecord
+    from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
 
     db = Database(database_url)
     async with db.transaction() as session:
@@ -163,11 +164,16 @@ async def load_graph_data(database_url: str, records: int) -> str:
     async with db.transaction() as session:
         if batch:
             await session.execute(insert(UsageRecord), batch)
-        await session.execute(insert(UsageMinute), [
-            {"organization_id": organization_id, "minute": minute, "project_id": key[1], "api_key_id": key[0],
-             "model_id": model, "requests": f[0], "input_tokens": f[1], "output_tokens": f[2], "billed_nanos": f[3],
-             "cost_nanos": f[3]} for (minute, model), f in rollups.items()
-        ])  # fmt: skip
+        hours: dict[tuple[int, str], list[int]] = {}
+        for (minute, model), figures in rollups.items():
+            summed = hours.setdefault((minute // 60, model), [0, 0, 0, 0])
+            summed[:] = [a + b for a, b in zip(summed, figures, strict=True)]
+        for table, column, sums in ((UsageMinute, "minute", rollups), (UsageHour, "hour", hours)):
+            await session.execute(insert(table), [
+                {"organization_id": organization_id, column: bucket, "project_id": key[1], "api_key_id": key[0],
+                 "model_id": model, "requests": f[0], "input_tokens": f[1], "output_tokens": f[2], "billed_nanos": f[3],
+                 "cost_nanos": f[3]} for (bucket, model), f in sums.items()
+            ])  # fmt: skip
     await db.dispose()
     return str(organization_id)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -35,6 +36,38 @@ def test_migrations_match_the_models(backend: str, tmp_path: Path) -> None:
     # autogenerate finds nothing to add: every model change has its migration
     try:
         command.check(alembic_config(url))
+    finally:
+        if backend == "postgresql":
+            asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{PG_CHECK_DB}" WITH (FORCE)'))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_hourly_roll_ups_are_filled_from_the_minute_ones(backend: str, tmp_path: Path) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = _fresh_database_url(backend, tmp_path)
+    command.upgrade(alembic_config(url), "67ff3fe497fb")  # before usage_hour existed
+    columns = "organization_id, minute, project_id, api_key_id, model_id, requests, input_tokens, output_tokens, billed_nanos, cost_nanos"  # noqa: E501
+    rows = [("org_1", 60 * 100 + 5, "p", "k", "m", 1, 10, 1, 100, 100),
+            ("org_1", 60 * 100 + 59, "p", "k", "m", 2, 20, 2, 200, 200),
+            ("org_1", 60 * 101, "p", "k", "m", 4, 40, 4, 400, 400)]  # fmt: skip
+
+    async def run(*statements: str) -> list[Any]:
+        """The rows of the last statement."""
+        engine = create_async_engine(url)
+        async with engine.begin() as connection:
+            for statement in statements:
+                result = await connection.execute(text(statement))
+            rows = list(result) if result.returns_rows else []
+        await engine.dispose()
+        return rows
+
+    try:
+        asyncio.run(run(*(f"INSERT INTO usage_minute ({columns}) VALUES {row}" for row in rows)))
+        upgrade(url)
+        hours = asyncio.run(run("SELECT hour, requests, input_tokens, billed_nanos, cost_nanos FROM usage_hour ORDER BY hour"))
+        assert [tuple(row) for row in hours] == [(100, 3, 30, 300, 300), (101, 4, 40, 400, 400)]
     finally:
         if backend == "postgresql":
             asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{PG_CHECK_DB}" WITH (FORCE)'))

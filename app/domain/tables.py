@@ -18,7 +18,7 @@ from app.domain.plans.models import ModelLimitOverride
 from app.domain.projects.models import Project, ProjectMembership, ProjectRateLimit
 from app.domain.provider_events.models import ChargeDispute, ChargeRefund, ProcessedWebhookEvent
 from app.domain.subscriptions.models import Subscription, TierCapacity
-from app.domain.usage.models import UsageMinute, UsageRecord
+from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
 
 __all__ = [
     "ApiKey",
@@ -47,6 +47,7 @@ __all__ = [
     "SignInThrottle",
     "Subscription",
     "TierCapacity",
+    "UsageHour",
     "UsageMinute",
     "UsageRecord",
     "User",

@@ -2,7 +2,7 @@
 
 A report is acknowledged only once its transaction committed. Each record is priced exactly from
 the catalog, stored once (the fleet's request id is the key: a repeat counts once), summed into
-the per-minute roll-ups, and, under PayGo, its price is burned from the organization's credits
+the per-minute and per-hour roll-ups, and, under PayGo, its price is burned from the organization's credits
 (one burn per organization per group). After the commit, the admissions' unused reservations
 are given back, and organizations whose credits crossed a threshold are handed to auto-recharge.
 """
@@ -24,7 +24,7 @@ from app import clock
 from app.db import Database
 from app.domain.api_keys.models import ApiKey
 from app.domain.catalog.models import Catalog
-from app.domain.usage.models import UsageMinute, UsageRecord
+from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
 from app.fleet.tokens import Admission
 
 logger = logging.getLogger(__name__)
@@ -71,17 +71,22 @@ class UsageWriter:
         self._queue: asyncio.Queue[UsageItem] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         insert = sqlite.insert if db.is_sqlite else postgresql.insert
-        records, minutes = UsageRecord.__table__, UsageMinute.__table__  # type: ignore[attr-defined]
+        records = UsageRecord.__table__  # type: ignore[attr-defined]
         self._insert_records = (
             insert(records)
             .on_conflict_do_nothing(index_elements=["request_id"])
             .returning(records.c.request_id)
         )
-        upsert = insert(minutes)
-        self._upsert_rollups = upsert.on_conflict_do_update(
-            index_elements=["organization_id", "minute", "project_id", "api_key_id", "model_id"],
-            set_={name: minutes.c[name] + upsert.excluded[name] for name in _SUMMED},
-        )
+        # (statement, bucket column, minutes per bucket) for each resolution of the roll-ups
+        self._upsert_rollups = []
+        for model, bucket, minutes in ((UsageMinute, "minute", 1), (UsageHour, "hour", 60)):
+            table = model.__table__  # type: ignore[attr-defined]
+            upsert = insert(table)
+            statement = upsert.on_conflict_do_update(
+                index_elements=["organization_id", bucket, "project_id", "api_key_id", "model_id"],
+                set_={name: table.c[name] + upsert.excluded[name] for name in _SUMMED},
+            )
+            self._upsert_rollups.append((statement, bucket, minutes))
 
     async def submit(self, items: Sequence[UsageItem]) -> list[str]:
         """Queue the records and wait until they are committed: each is "accepted" or "duplicate"."""
@@ -178,7 +183,6 @@ class UsageWriter:
         rollups = [
             {
                 "organization_id": org,
-                "minute": minute,
                 "project_id": project,
                 "api_key_id": key,
                 "model_id": model,
@@ -190,7 +194,8 @@ class UsageWriter:
             }  # fmt: skip
             for (org, project, key, model), f in sums.items()
         ]
-        await session.execute(self._upsert_rollups, rollups)
+        for statement, bucket, minutes in self._upsert_rollups:
+            await session.execute(statement, [{**rollup, bucket: minute // minutes} for rollup in rollups])
         recharge = set()
         reference = f"usage:{rows[0]['request_id']}+{len(rows) - 1}"
         for organization_id, amount in sorted(billed.items()):  # a fixed order: no deadlock between replicas

@@ -1,10 +1,10 @@
-"""Usage as the fleet reports it: one row per request, and per-minute roll-ups for the graphs."""
+"""Usage as the fleet reports it: one row per request, and per-minute and per-hour roll-ups for the graphs."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String
+from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String
 from sqlmodel import Field, SQLModel
 
 from app.domain.base import UTCDateTime
@@ -31,19 +31,44 @@ class UsageRecord(SQLModel, table=True):
     __table_args__ = (Index("ix_usage_record_org_time", "organization_id", "recorded_at"),)
 
 
-class UsageMinute(SQLModel, table=True):
-    """Usage summed per minute, key and model: what the console's graphs read."""
+class UsageRollup(SQLModel):
+    """Usage summed per time bucket, key and model: what the console's graphs read.
 
-    __tablename__ = "usage_minute"
+    Written in the same transaction as the records, so the graphs are exact as soon as a usage
+    report is acknowledged. Two resolutions: minutes for short ranges, hours for everything longer
+    (a 30-day graph then reads 720 rows per series instead of 43,200).
+    """
 
-    organization_id: str = Field(primary_key=True, max_length=40)
-    # minutes since the Unix epoch (UTC): integer buckets that sum into hours and days on any database
-    minute: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
-    project_id: str = Field(sa_column=Column(String(40), primary_key=True))
-    api_key_id: str = Field(sa_column=Column(String(40), primary_key=True))
-    model_id: str = Field(sa_column=Column(String(100), primary_key=True))
+    organization_id: str = Field(max_length=40)
+    project_id: str = Field(sa_type=String(40))
+    api_key_id: str = Field(sa_type=String(40))
+    model_id: str = Field(sa_type=String(100))
     requests: int = Field(default=0, sa_type=BigInteger)
     input_tokens: int = Field(default=0, sa_type=BigInteger)
     output_tokens: int = Field(default=0, sa_type=BigInteger)
     billed_nanos: int = Field(default=0, sa_type=BigInteger)
     cost_nanos: int = Field(default=0, sa_type=BigInteger)
+
+
+def _rollup_key(bucket: str) -> tuple[PrimaryKeyConstraint]:
+    # organization, then time first: a graph reads one organization's range of buckets
+    return (PrimaryKeyConstraint("organization_id", bucket, "project_id", "api_key_id", "model_id"),)
+
+
+class UsageMinute(UsageRollup, table=True):
+    """Usage per minute."""
+
+    __tablename__ = "usage_minute"
+    __table_args__ = _rollup_key("minute")
+
+    # minutes since the Unix epoch (UTC): integer buckets that sum into wider ones on any database
+    minute: int = Field(sa_column=Column(Integer, autoincrement=False, nullable=False))
+
+
+class UsageHour(UsageRollup, table=True):
+    """Usage per hour (hours since the Unix epoch, UTC)."""
+
+    __tablename__ = "usage_hour"
+    __table_args__ = _rollup_key("hour")
+
+    hour: int = Field(sa_column=Column(Integer, autoincrement=False, nullable=False))

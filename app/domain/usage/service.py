@@ -1,10 +1,11 @@
-"""Usage and spend over time for the console's graphs, read from the per-minute roll-ups."""
+"""Usage and spend over time for the console's graphs, read from the per-minute or per-hour roll-ups."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from typing import Any
 
 from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +15,7 @@ from app.domain.errors import InvalidInput
 from app.domain.orgs.access import require_member
 from app.domain.orgs.models import OrganizationRole
 from app.domain.projects.service import list_projects
-from app.domain.usage.models import UsageMinute
+from app.domain.usage.models import UsageHour, UsageMinute, UsageRollup
 
 MAX_POINTS = 20_000
 
@@ -32,10 +33,13 @@ class GroupBy(Enum):
     API_KEY = "API_KEY"
 
 
-_GROUP_COLUMN = {
-    GroupBy.MODEL: UsageMinute.model_id,
-    GroupBy.PROJECT: UsageMinute.project_id,
-    GroupBy.API_KEY: UsageMinute.api_key_id,
+_GROUP_COLUMN = {GroupBy.MODEL: "model_id", GroupBy.PROJECT: "project_id", GroupBy.API_KEY: "api_key_id"}
+
+# the roll-ups a granularity reads: (table, its bucket column, minutes per row)
+_SOURCE: dict[Granularity, tuple[type[UsageRollup], str, int]] = {
+    Granularity.MINUTE: (UsageMinute, "minute", 1),
+    Granularity.HOUR: (UsageHour, "hour", 60),
+    Granularity.DAY: (UsageHour, "hour", 60),
 }
 
 
@@ -73,7 +77,8 @@ async def usage_series(
     group_by: GroupBy = GroupBy.NONE,
     filters: UsageFilter = UsageFilter(),
 ) -> list[UsagePoint]:
-    """Sums per bucket (UTC-aligned) and group; Org Admins see the organization, others their projects."""
+    """Sums per bucket (UTC-aligned, whole: a range starting or ending inside a bucket includes all of it)
+    and group; Org Admins see the organization, others their projects."""
     _, role = await require_member(session, actor, organization_id)
     first, last = _minute(start, "from"), _minute(end, "to")
     if last <= first:
@@ -87,31 +92,40 @@ async def usage_series(
         project_ids = project_ids & visible if project_ids else visible
         if not project_ids:
             return []
-    bucket = (UsageMinute.minute // size * size).label("bucket") if size > 1 else UsageMinute.minute.label("bucket")
-    group = _GROUP_COLUMN[group_by].label("grp") if group_by in _GROUP_COLUMN else literal(None).label("grp")
+    table, bucket_column, row_minutes = _SOURCE[granularity]
+    rollup: Any = table  # its columns, as SQL expressions
+    column = getattr(rollup, bucket_column)
+    width = size // row_minutes  # the bucket's width in rows
+    low, high = first // row_minutes, -(-last // row_minutes)  # whole rows: floor the start, ceil the end
+    bucket = (column // width * width).label("bucket") if width > 1 else column.label("bucket")
+    group = (
+        getattr(rollup, _GROUP_COLUMN[group_by]).label("grp")
+        if group_by in _GROUP_COLUMN
+        else literal(None).label("grp")
+    )
     query = (
         select(
             bucket,
             group,
-            func.sum(UsageMinute.requests),
-            func.sum(UsageMinute.input_tokens),
-            func.sum(UsageMinute.output_tokens),
-            func.sum(UsageMinute.billed_nanos),
+            func.sum(rollup.requests),
+            func.sum(rollup.input_tokens),
+            func.sum(rollup.output_tokens),
+            func.sum(rollup.billed_nanos),
         )
-        .where(UsageMinute.organization_id == organization_id)
-        .where(UsageMinute.minute >= first - first % size)
-        .where(UsageMinute.minute < last)
+        .where(rollup.organization_id == organization_id)
+        .where(column >= low - low % width)
+        .where(column < high)
         .group_by(bucket, group)
         .order_by(bucket, group)
     )
     if project_ids:
-        query = query.where(UsageMinute.project_id.in_(sorted(project_ids)))  # type: ignore[attr-defined]
+        query = query.where(rollup.project_id.in_(sorted(project_ids)))
     if filters.models:
-        query = query.where(UsageMinute.model_id.in_(filters.models))  # type: ignore[attr-defined]
+        query = query.where(rollup.model_id.in_(filters.models))
     if filters.api_key_ids:
-        query = query.where(UsageMinute.api_key_id.in_(filters.api_key_ids))  # type: ignore[attr-defined]
+        query = query.where(rollup.api_key_id.in_(filters.api_key_ids))
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return [
-        UsagePoint(epoch + timedelta(minutes=int(b)), g, int(r), int(i), int(o), int(s))
+        UsagePoint(epoch + timedelta(minutes=int(b) * row_minutes), g, int(r), int(i), int(o), int(s))
         for b, g, r, i, o, s in await session.execute(query)
     ]
