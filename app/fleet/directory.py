@@ -1,7 +1,9 @@
 """What the hot path knows without asking the database: API keys and each organization's plans.
 
 Entries are loaded on first use and kept until a commit changes the organization
-(`app.db.organization_changed`): the commit hook drops the entry here at once, and with Redis bumps
+(`app.db.organization_changed`), or until one of its plans ends by itself (a canceled
+subscription's paid period runs out, a model reaches its deprecation date), whichever comes
+first. The commit hook drops the entry here at once, and with Redis bumps
 the organization's generation there, which every replica's next rate-limit call compares with the
 generation its entry was loaded under (see ratelimit.Guard). So a revoked key, a new subscription
 or added credits take effect on the very next request, on every replica.
@@ -13,11 +15,13 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import clock
 from app.domain.api_keys.models import ApiKey
 from app.domain.catalog.models import RateLimits
 from app.domain.orgs.models import Organization, OrganizationType
@@ -40,6 +44,7 @@ class ModelPlan:
 
     kind: str  # "subscription" | "paygo" | "free" | "none"
     limits: RateLimits | None
+    until: datetime | None = None  # when time alone ends this plan (see plans.service.Plan.until)
 
 
 @dataclass(slots=True)
@@ -52,6 +57,8 @@ class OrgState:
     project_limits: dict[tuple[str, str], ProjectRateLimit] = field(default_factory=dict)
     # the admission's buckets per (project, model), derived from the above on first use
     limits: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # the first moment one of the plans ends by itself: the entry is reloaded from then on
+    expires_at: datetime | None = None
 
 
 PlanLoader = Callable[[AsyncSession, Organization], Awaitable[dict[str, ModelPlan]]]
@@ -111,7 +118,7 @@ class Directory:
 
     async def organization(self, organization_id: str) -> OrgState | None:
         state = self._orgs.get(organization_id)
-        if state is None:
+        if state is None or (state.expires_at is not None and clock.now() >= state.expires_at):
             state = await self._load(organization_id)
         return state
 
@@ -132,8 +139,9 @@ class Directory:
             )
             project_limits = {(row.project_id, row.model_id): row for row in limits}
         state = OrgState(
-            organization_id, organization.name, organization.type, generation, plans, project_limits
-        )
+            organization_id, organization.name, organization.type, generation, plans, project_limits,
+            expires_at=min((plan.until for plan in plans.values() if plan.until is not None), default=None),
+        )  # fmt: skip
         self._orgs[organization_id] = state
         return state
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from app.domain.catalog.models import RateLimits
 from app.domain.credits.ledger import balance_of
 from app.domain.credits.models import CreditLedgerEntry
 from app.domain.plans.overrides import set_limit_override
-from app.domain.subscriptions.service import subscribe
+from app.domain.subscriptions.service import cancel, subscribe
 from app.domain.usage.models import UsageRecord
 from app.payments.facade import Payments
 from app.services import Services
@@ -85,6 +86,22 @@ async def test_a_subscribed_model_never_burns_credits(
     assert await balance(database, world) == before
     # the tier's own limits apply: starter is 60 requests per minute
     assert (await fleet.admit(acme_key)).headers["x-ratelimit-limit-requests-minute"] == "60"
+
+
+async def test_a_canceled_subscription_stops_paying_when_its_period_ends(
+    fleet: Fleet, acme_key: str, database: Database, payments: Payments, services: Services, world: World,
+    clock: Any,
+) -> None:  # fmt: skip
+    admin = Actor(world.people["admin"].user_id)
+    subscription = await subscribe(database, payments, services.catalog, admin, world.acme_id,
+                                   model_id="gpt-oss-120b", tier_id="starter", retries=3)  # fmt: skip
+    assert (await fleet.admit(acme_key)).json()["plan"] == "subscription"
+    await cancel(database, admin, subscription.id)
+    clock.at = subscription.current_period_end - timedelta(seconds=1)
+    assert (await fleet.admit(acme_key)).json()["plan"] == "subscription"  # it runs to the end of the period
+    # no commit marks the moment: the fleet's entry knew when to look again
+    clock.at = subscription.current_period_end
+    assert (await fleet.admit(acme_key)).json()["plan"] == "paygo"
 
 
 async def test_running_out_of_credit_brings_402(

@@ -61,6 +61,9 @@ class Plan:
     reason: str
     subscription_id: str | None = None
     tier_id: str | None = None
+    # when time alone ends this decision (a canceled subscription's paid period, the model's
+    # deprecation); None: only a change of the organization's data can
+    until: datetime | None = None
 
     @property
     def burns_credits(self) -> bool:
@@ -93,10 +96,13 @@ def decide(
     if model.is_deprecated(at):
         reason = f"{model.display_name} was deprecated on {model.deprecation_date}."
         return Plan(model_id, PlanKind.NONE, None, LimitsSource.NONE, reason)
+    until = model.deprecated_at
     if subscription is not None and covers(subscription, at):
         tier = model.tier(subscription.tier_id)
         # a tier taken out of the catalog keeps serving its subscribers until their period ends
         limits = tier.limits if tier is not None else model.paygo_limits
+        if subscription.cancel_at_period_end:
+            until = min(filter(None, (until, subscription.current_period_end)))
         return Plan(
             model_id,
             PlanKind.SUBSCRIPTION,
@@ -105,9 +111,12 @@ def decide(
             f"Subscription to the {tier.display_name if tier else subscription.tier_id} tier.",
             subscription_id=subscription.id,
             tier_id=subscription.tier_id,
+            until=until,
         )
     if organization.type is OrganizationType.PERSONAL:
-        return Plan(model_id, PlanKind.FREE, model.free_tier_limits, LimitsSource.FREE_TIER, "Free tier.")
+        return Plan(
+            model_id, PlanKind.FREE, model.free_tier_limits, LimitsSource.FREE_TIER, "Free tier.", until=until
+        )
     if balance is not None and balance > 0:
         if override is not None:
             return Plan(
@@ -116,13 +125,16 @@ def decide(
                 override.limits(),
                 LimitsSource.OVERRIDE,
                 "PayGo credits, custom limits.",
+                until=until,
             )
-        return Plan(model_id, PlanKind.PAYGO, model.paygo_limits, LimitsSource.PAYGO, "PayGo credits.")
+        return Plan(
+            model_id, PlanKind.PAYGO, model.paygo_limits, LimitsSource.PAYGO, "PayGo credits.", until=until
+        )
     reason = (
         f"The organization {organization.name} ({organization.id}) has no credit and no subscription to "
         f"{model.display_name}: add credits or subscribe."
     )
-    return Plan(model_id, PlanKind.NONE, None, LimitsSource.NONE, reason)
+    return Plan(model_id, PlanKind.NONE, None, LimitsSource.NONE, reason, until=until)
 
 
 async def who_pays(

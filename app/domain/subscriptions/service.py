@@ -196,6 +196,8 @@ async def cancel(db: Database, actor: Actor, subscription_id: str) -> Subscripti
         elif not subscription.cancel_at_period_end:
             subscription.cancel_at_period_end, subscription.canceled_at = True, now
             session.add(subscription)
+            # the fleet's entry learns when the subscription stops paying (Plan.until)
+            organization_changed(session, subscription.organization_id)
     return subscription
 
 
@@ -211,6 +213,7 @@ async def resume(db: Database, actor: Actor, subscription_id: str) -> Subscripti
         if subscription.cancel_at_period_end:
             subscription.cancel_at_period_end, subscription.canceled_at = False, None
             session.add(subscription)
+            organization_changed(session, subscription.organization_id)
     return subscription
 
 
