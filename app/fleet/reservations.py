@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 
 class Reservations(Protocol):
     async def hold(self, admission_id: str, ttl_seconds: float) -> None: ...
 
-    async def claim(self, admission_id: str) -> bool:
-        """True for the one caller that settles this reservation (usage report or lapse)."""
+    async def claim(self, admission_ids: Sequence[str]) -> set[str]:
+        """The ones this caller settles: each reservation is won once (by a usage report or the lapse)."""
         ...
 
     async def lapsed(self, limit: int = 1000) -> list[str]:
@@ -28,8 +29,8 @@ class LocalReservations:
     async def hold(self, admission_id: str, ttl_seconds: float) -> None:
         self._due[admission_id] = self._clock() + ttl_seconds
 
-    async def claim(self, admission_id: str) -> bool:
-        return self._due.pop(admission_id, None) is not None
+    async def claim(self, admission_ids: Sequence[str]) -> set[str]:
+        return {admission_id for admission_id in admission_ids if self._due.pop(admission_id, None) is not None}
 
     async def lapsed(self, limit: int = 1000) -> list[str]:
         now = self._clock()
@@ -50,15 +51,15 @@ class RedisReservations:
     async def hold(self, admission_id: str, ttl_seconds: float) -> None:
         await self._redis.zadd(self.KEY, {admission_id: time.time() + ttl_seconds})
 
-    async def claim(self, admission_id: str) -> bool:
-        return bool(await self._redis.zrem(self.KEY, admission_id))
+    async def claim(self, admission_ids: Sequence[str]) -> set[str]:
+        if not admission_ids:
+            return set()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for admission_id in admission_ids:
+                pipe.zrem(self.KEY, admission_id)
+            removed = await pipe.execute()
+        return {admission_id for admission_id, won in zip(admission_ids, removed, strict=True) if won}
 
     async def lapsed(self, limit: int = 1000) -> list[str]:
         due = await self._redis.zrangebyscore(self.KEY, 0, time.time(), start=0, num=limit)
-        if not due:
-            return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for admission_id in due:
-                pipe.zrem(self.KEY, admission_id)
-            removed = await pipe.execute()
-        return [a.decode() if isinstance(a, bytes) else a for a, won in zip(due, removed, strict=True) if won]
+        return sorted(await self.claim([a.decode() if isinstance(a, bytes) else a for a in due]))

@@ -15,7 +15,7 @@ from typing import Any
 
 from app.db import Database
 from app.domain.catalog.models import Catalog
-from app.fleet.admission import Admissions, error
+from app.fleet.admission import Admissions, Settlement, error
 from app.fleet.directory import Directory, PlanLoader
 from app.fleet.ratelimit import LocalLimiter, RedisLimiter
 from app.fleet.reservations import LocalReservations, RedisReservations
@@ -81,10 +81,12 @@ class Fleet:
         return [result for result in results if result is not None]
 
     async def _after_commit(self, committed: Committed) -> None:
-        for item in committed.items:
-            await self.admissions.settle(
-                item.admission, item.admission_id, item.input_tokens + item.output_tokens
-            )
+        await self.admissions.settle(
+            [
+                Settlement(item.admission_id, item.admission, item.input_tokens + item.output_tokens)
+                for item in committed.items
+            ]
+        )
         if committed.recharge:
             self.directory.forget(committed.recharge)  # the balance moved a lot: reload the plan on next use
             if self._recharge_check is not None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
+import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
+class Admission(NamedTuple):
+    """What an admission reserved, for whom (a tuple: built for every usage record, so kept cheap)."""
+
     organization_id: str
     project_id: str
     api_key_id: str
@@ -21,10 +23,14 @@ class Admission:
 
 
 class AdmissionCodec:
-    """Signs and checks admission ids with a key shared by the replicas (FLEET_ADMISSION_KEY)."""
+    """Signs and checks admission ids with a key shared by the replicas (FLEET_ADMISSION_KEY).
+
+    An id is `adm_<payload>.<signature>`, both URL-safe base64 without padding. Every usage record
+    carries one, so checking it is on the usage path's hot loop: binascii, not the base64 module.
+    """
 
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        self._key = hashlib.blake2b(key).digest()  # any length of secret, as the 64 bytes BLAKE2b takes
 
     def encode(self, admission: Admission) -> str:
         fields = (
@@ -37,26 +43,38 @@ class AdmissionCodec:
             str(admission.issued_at),
             admission.nonce,
         )
-        payload = base64.urlsafe_b64encode("|".join(fields).encode()).rstrip(b"=")
-        return f"adm_{payload.decode()}.{self._sign(payload)}"
+        payload = _b64("|".join(fields).encode())
+        return f"adm_{payload.decode()}.{self._sign(payload).decode()}"
 
     def decode(self, admission_id: str) -> Admission | None:
         """The admission, or None when the id is malformed or not signed by this fleet."""
-        if not admission_id.startswith("adm_") or len(admission_id) > 600:
+        if not admission_id.startswith("adm_") or len(admission_id) > 600 or not admission_id.isascii():
             return None
-        payload, _, signature = admission_id[4:].partition(".")
-        if not hmac.compare_digest(signature, self._sign(payload.encode())):
+        payload, _, signature = admission_id[4:].encode().partition(b".")
+        if not hmac.compare_digest(signature, self._sign(payload)):
             return None
         try:
-            fields = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().split("|")
+            fields = _unb64(payload).decode().split("|")
             org, project, key, model, plan, reserved, issued, nonce = fields
             return Admission(org, project, key, model, plan, int(reserved), int(issued), nonce)
-        except ValueError:
+        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
             return None
 
-    def _sign(self, payload: bytes) -> str:
-        digest = hmac.digest(self._key, payload, "sha256")[:16]
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    def _sign(self, payload: bytes) -> bytes:
+        # keyed BLAKE2b is a MAC by design, and three times as fast as HMAC-SHA256 here
+        return _b64(hashlib.blake2b(payload, key=self._key, digest_size=16).digest())
+
+
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _b64(data: bytes) -> bytes:
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+
+
+def _unb64(text: bytes) -> bytes:
+    return binascii.a2b_base64(text.translate(_FROM_URLSAFE) + b"==")  # surplus padding is ignored
 
 
 def new_nonce() -> str:

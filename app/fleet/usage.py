@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, update
@@ -42,7 +42,15 @@ class UsageItem:
     admission: Admission
     input_tokens: int
     output_tokens: int
-    outcome: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    status: str = "accepted"  # or "duplicate": a record with this request id is counted already
+
+
+@dataclass(frozen=True, slots=True)
+class _Submission:
+    """The records of one usage report, and the future its caller waits on until they are committed."""
+
+    items: Sequence[UsageItem]
+    committed: asyncio.Future[None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +76,7 @@ class UsageWriter:
         self._catalog = catalog
         self._burn = burn
         self._after_commit = after_commit
-        self._queue: asyncio.Queue[UsageItem] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Submission] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         insert = sqlite.insert if db.is_sqlite else postgresql.insert
         records = UsageRecord.__table__  # type: ignore[attr-defined]
@@ -90,11 +98,14 @@ class UsageWriter:
 
     async def submit(self, items: Sequence[UsageItem]) -> list[str]:
         """Queue the records and wait until they are committed: each is "accepted" or "duplicate"."""
+        if not items:
+            return []
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="usage-writer")
-        for item in items:
-            self._queue.put_nowait(item)
-        return list(await asyncio.gather(*(item.outcome for item in items)))
+        submission = _Submission(items, asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(submission)
+        await submission.committed
+        return [item.status for item in items]
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -105,19 +116,21 @@ class UsageWriter:
     async def _run(self) -> None:
         while True:
             group = [await self._queue.get()]
-            while len(group) < MAX_GROUP and not self._queue.empty():
+            size = len(group[0].items)
+            while size < MAX_GROUP and not self._queue.empty():
                 group.append(self._queue.get_nowait())
+                size += len(group[-1].items)
             try:
-                committed = await self._write(group)
+                committed = await self._write([item for submission in group for item in submission.items])
             except Exception as exc:  # noqa: BLE001  (each waiting report gets the failure, the writer goes on)
-                logger.exception("usage group of %d records failed", len(group))
-                for item in group:
-                    if not item.outcome.done():
-                        item.outcome.set_exception(exc)
+                logger.exception("usage group of %d records failed", size)
+                for submission in group:
+                    if not submission.committed.done():  # its caller may have gone away
+                        submission.committed.set_exception(exc)
                 continue
-            for item in committed.items:
-                if not item.outcome.done():
-                    item.outcome.set_result("accepted")
+            for submission in group:
+                if not submission.committed.done():
+                    submission.committed.set_result(None)
             try:
                 await self._after_commit(committed)
             except Exception:  # noqa: BLE001  (the records are committed; what follows is best effort)
@@ -129,7 +142,7 @@ class UsageWriter:
         first: dict[str, UsageItem] = {}
         for item in group:
             if item.request_id in first:
-                item.outcome.set_result("duplicate")
+                item.status = "duplicate"
             else:
                 first[item.request_id] = item
         rows = [self._record(item, now) for item in first.values()]
@@ -141,7 +154,7 @@ class UsageWriter:
             new_rows = [row for row in rows if row["request_id"] in inserted]
             for row in rows:
                 if row["request_id"] not in inserted:
-                    first[row["request_id"]].outcome.set_result("duplicate")
+                    first[row["request_id"]].status = "duplicate"
             recharge = await self._apply(session, new_rows, minute, now)
         return Committed([first[row["request_id"]] for row in new_rows], recharge)
 

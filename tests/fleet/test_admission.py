@@ -107,6 +107,17 @@ async def test_tokens_are_reserved_and_the_unused_part_given_back(fleet: Fleet, 
     assert (await fleet.admit(personal_key, input_tokens=10_000, max_output_tokens=10_000)).status_code == 200
 
 
+async def test_a_batch_gives_back_each_unused_reservation_once(fleet: Fleet, personal_key: str) -> None:
+    admitted = [await fleet.admit(personal_key, input_tokens=1_000, max_output_tokens=9_000) for _ in range(5)]
+    records = [{"request_id": f"b{n}", "admission_id": answer.json()["admission_id"], "model": "gpt-oss-120b",
+                "input_tokens": 1_000, "output_tokens": 1_000} for n, answer in enumerate(admitted)]  # fmt: skip
+    assert [r["status"] for r in (await fleet.report(records)).json()["results"]] == ["accepted"] * 5
+    assert [r["status"] for r in (await fleet.report(records)).json()["results"]] == ["duplicate"] * 5
+    probe = await fleet.admit(personal_key, input_tokens=1, max_output_tokens=0)
+    # 60,000 TPM - 5 x 10,000 reserved + 5 x 8,000 unused = 50,000, once (and a little refill meanwhile)
+    assert 49_999 <= int(probe.headers["x-ratelimit-remaining-tokens-minute"]) <= 55_000
+
+
 async def test_a_request_larger_than_the_limit_says_so(fleet: Fleet, personal_key: str) -> None:
     refused = await fleet.admit(personal_key, input_tokens=50_000, max_output_tokens=50_000)
     assert refused.status_code == 429 and "alone" in refused.json()["message"]

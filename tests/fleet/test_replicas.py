@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from app.db import Database
 from app.domain.actor import Actor
 from app.domain.api_keys.service import create_api_key, revoke_api_key
+from app.fleet.admission import Settlement
 from app.fleet.service import Fleet, build_fleet
 from app.services import Services
 from app.settings import Settings
@@ -78,8 +79,9 @@ async def test_a_reservation_is_settled_once_whichever_replica_reports(
     admission_id = admitted.body["admission_id"]
     admission = fleet_b.admissions.codec.decode(admission_id)
     assert admission is not None
-    await fleet_b.admissions.settle(admission, admission_id, used_tokens=100_000)  # gives back 800,000
-    await fleet_a.admissions.settle(admission, admission_id, used_tokens=100_000)  # a repeat gives nothing
+    settlement = Settlement(admission_id, admission, used_tokens=100_000)
+    await fleet_b.admissions.settle([settlement])  # gives back 800,000
+    await fleet_a.admissions.settle([settlement])  # a repeat gives nothing
     assert await fleet_a.admissions.release_lapsed() == 0
     fits = await fleet_b.admissions.admit(created.secret, "gpt-oss-120b", 800_000, 0)
     too_much = await fleet_b.admissions.admit(created.secret, "gpt-oss-120b", 200_000, 0)
