@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry import relay
 
+from app.domain.money import CURRENCY, format_amount
 from app.domain.usage import service as usage
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, describe_enum, field_with_errors, result_union
@@ -58,9 +59,62 @@ class UsagePoint:
     spend: Money = strawberry.field(description="What the usage cost in credits (PayGo); subscriptions cost nothing here.")
 
 
-@strawberry.type(description="Usage over time, bucket by bucket.")
+@strawberry.type(
+    description="One group's usage as columns, index by index: what chart libraries take, and much "
+    "lighter than points for long ranges."
+)
+class UsageGroupSeries:
+    group: str | None = strawberry.field(
+        description="The model id, or the global ID of the project or API key; null when not grouped."
+    )
+    starts: list[datetime] = strawberry.field(description="Start of each non-empty bucket (UTC), oldest first.")
+    requests: list[BigInt] = strawberry.field(description="Requests per bucket.")  # type: ignore[valid-type]
+    input_tokens: list[BigInt] = strawberry.field(description="Input tokens per bucket.")  # type: ignore[valid-type]
+    output_tokens: list[BigInt] = strawberry.field(description="Output tokens per bucket.")  # type: ignore[valid-type]
+    spend: list[str] = strawberry.field(
+        description="What each bucket cost in credits, as exact decimal strings in `currency`."
+    )
+    currency: str = strawberry.field(description="ISO 4217 currency of `spend`, e.g. `USD`.")
+
+
+@strawberry.type(description="Usage over time, bucket by bucket: as points, or as one column series per group.")
 class UsageSeries:
-    points: list[UsagePoint] = strawberry.field(description="The non-empty buckets, oldest first.")
+    found: strawberry.Private[list[usage.UsagePoint]]
+    group_type: strawberry.Private[str | None]
+
+    def _group(self, point: usage.UsagePoint) -> str | None:
+        return relay.to_base64(self.group_type, point.group) if self.group_type and point.group else point.group
+
+    @strawberry.field(description="The non-empty buckets, oldest first (for several groups: by group within a bucket).")
+    def points(self) -> list[UsagePoint]:
+        return [
+            UsagePoint(
+                start=p.start,
+                group=self._group(p),
+                requests=p.requests,
+                input_tokens=p.input_tokens,
+                output_tokens=p.output_tokens,
+                spend=Money.from_nanos(p.spend_nanos),
+            )
+            for p in self.found
+        ]
+
+    @strawberry.field(description="The same figures as columns, one series per group, in the order groups first appear.")
+    def series(self) -> list[UsageGroupSeries]:
+        by_group: dict[str | None, UsageGroupSeries] = {}
+        for p in self.found:
+            column = by_group.get(p.group)
+            if column is None:
+                column = by_group[p.group] = UsageGroupSeries(
+                    group=self._group(p), starts=[], requests=[], input_tokens=[], output_tokens=[], spend=[],
+                    currency=CURRENCY,
+                )  # fmt: skip
+            column.starts.append(p.start)
+            column.requests.append(p.requests)
+            column.input_tokens.append(p.input_tokens)
+            column.output_tokens.append(p.output_tokens)
+            column.spend.append(format_amount(p.spend_nanos))
+        return list(by_group.values())
 
 
 UsageResult = result_union("UsageResult", UsageSeries, description="Usage over time, or why it cannot be shown.")
@@ -88,17 +142,4 @@ class UsageQueries:
             group_by=input.group_by,
             filters=filters,
         )
-        group_type = _GROUP_TYPE.get(input.group_by)
-        return UsageSeries(
-            points=[
-                UsagePoint(
-                    start=p.start,
-                    group=relay.to_base64(group_type, p.group) if group_type and p.group else p.group,
-                    requests=p.requests,
-                    input_tokens=p.input_tokens,
-                    output_tokens=p.output_tokens,
-                    spend=Money.from_nanos(p.spend_nanos),
-                )
-                for p in points
-            ]
-        )
+        return UsageSeries(found=points, group_type=_GROUP_TYPE.get(input.group_by))

@@ -20,7 +20,10 @@ from tests.support import GraphQL, World
 GRAPH = """
 query($o: ID!, $from: DateTime!, $to: DateTime!, $g: UsageGranularity!, $by: UsageGroupBy!) {
   usage(input: {organizationId: $o, from: $from, to: $to, granularity: $g, groupBy: $by}) {
-    ... on UsageSeries { points { start group requests inputTokens outputTokens spend { amount currency } } }
+    ... on UsageSeries {
+      points { start group requests inputTokens outputTokens spend { amount currency } }
+      series { group starts requests inputTokens outputTokens spend currency }
+    }
   }
 }
 """
@@ -73,6 +76,10 @@ async def expected_points(
     ]
 
 
+def by_start_and_group(point: tuple[Any, ...]) -> tuple[str, str]:
+    return point[0], point[1] or ""
+
+
 def shown(points: list[dict[str, Any]]) -> list[tuple[str, str | None, int, int, int, str]]:
     return [
         (
@@ -95,10 +102,20 @@ async def test_every_graph_sums_the_raw_records(
         ("MINUTE", "HOUR", "DAY"), ("NONE", "MODEL", "PROJECT", "API_KEY"), viewers.items()
     ):
         variables = {**base, "g": granularity, "by": group_by}
-        points = (await gql(GRAPH, variables, token=world.token(viewer)))["usage"]["points"]
+        graph = (await gql(GRAPH, variables, token=world.token(viewer)))["usage"]
         expected = await expected_points(database, world, WIDTH[granularity], group_by, lowest, projects)
-        assert shown(points) == expected, (granularity, group_by, viewer)
-        assert len(expected) > 2 and all(p["spend"]["currency"] == "USD" for p in points)
+        assert shown(graph["points"]) == expected, (granularity, group_by, viewer)
+        assert len(expected) > 2 and all(p["spend"]["currency"] == "USD" for p in graph["points"])
+        # the columns hold the same figures, one series per group
+        columns = [
+            (datetime.fromisoformat(start).isoformat(), series["group"], *figures)
+            for series in graph["series"]
+            for start, *figures in zip(series["starts"], series["requests"], series["inputTokens"],
+                                       series["outputTokens"], series["spend"], strict=True)  # fmt: skip
+        ]
+        assert sorted(columns, key=by_start_and_group) == sorted(expected, key=by_start_and_group)
+        assert len({series["group"] for series in graph["series"]}) == len(graph["series"])
+        assert {series["currency"] for series in graph["series"]} == {"USD"}
 
 
 async def test_hourly_roll_ups_sum_the_minute_ones(three_days_of_usage: datetime, database: Database) -> None:
