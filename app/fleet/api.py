@@ -20,7 +20,7 @@ import msgspec
 from litestar import Controller, Request, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Operation
-from litestar.types import Receive, Scope, Send
+from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from app.fleet.admission import MAX_TOKENS_PER_REQUEST, Answer, error
 from app.fleet.service import Fleet
@@ -107,8 +107,14 @@ class FleetResponse:
         return cls(answer.status, answer.body, answer.headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
-        await send({"type": "http.response.body", "body": self.body})
+        start: HTTPResponseStartEvent = {
+            "type": "http.response.start",
+            "status": self.status,
+            "headers": self.headers,
+        }
+        body: HTTPResponseBodyEvent = {"type": "http.response.body", "body": self.body, "more_body": False}
+        await send(start)
+        await send(body)
 
 
 _encode = msgspec.json.Encoder().encode
@@ -145,7 +151,7 @@ async def _read_body(request: Request[Any, Any, Any]) -> bytes:
     size = 0
     while True:
         message = await request.receive()
-        if message["type"] == "http.disconnect":
+        if message["type"] != "http.request":  # the client went away
             raise _BadRequest(error(400, "invalid_request_error", "disconnected", "The client went away."))
         chunks.append(message.get("body", b""))
         size += len(chunks[-1])
@@ -215,7 +221,8 @@ _REFUSALS = {
 
 class FleetController(Controller):
     path = "/fleet/v1"
-    before_request = require_fleet_token
+    # Litestar unbinds a function set here: it is called with the request alone
+    before_request = require_fleet_token  # type: ignore[assignment]
     tags = ["fleet"]  # noqa: RUF012
     security = [{"fleetToken": []}]  # noqa: RUF012
 

@@ -88,7 +88,7 @@ class UsageWriter:
         # (statement, bucket column, minutes per bucket) for each resolution of the roll-ups
         self._upsert_rollups = []
         for model, bucket, minutes in ((UsageMinute, "minute", 1), (UsageHour, "hour", 60)):
-            table = model.__table__  # type: ignore[attr-defined]
+            table = model.__table__  # type: ignore[union-attr]
             upsert = insert(table)
             statement = upsert.on_conflict_do_update(
                 index_elements=["organization_id", bucket, "project_id", "api_key_id", "model_id"],

@@ -91,9 +91,9 @@ class UsageSeries:
             UsagePoint(
                 start=p.start,
                 group=self._group(p),
-                requests=p.requests,
-                input_tokens=p.input_tokens,
-                output_tokens=p.output_tokens,
+                requests=BigInt(p.requests),
+                input_tokens=BigInt(p.input_tokens),
+                output_tokens=BigInt(p.output_tokens),
                 spend=Money.from_nanos(p.spend_nanos),
             )
             for p in self.found
@@ -110,9 +110,9 @@ class UsageSeries:
                     currency=CURRENCY,
                 )  # fmt: skip
             column.starts.append(p.start)
-            column.requests.append(p.requests)
-            column.input_tokens.append(p.input_tokens)
-            column.output_tokens.append(p.output_tokens)
+            column.requests.append(BigInt(p.requests))
+            column.input_tokens.append(BigInt(p.input_tokens))
+            column.output_tokens.append(BigInt(p.output_tokens))
             column.spend.append(format_amount(p.spend_nanos))
         return list(by_group.values())
 

@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import pytest
 
+from app.fleet.reservations import LocalReservations
 from tests.fleet.conftest import Fleet
 from tests.support import GraphQL, World
 
@@ -116,6 +117,21 @@ async def test_a_batch_gives_back_each_unused_reservation_once(fleet: Fleet, per
     probe = await fleet.admit(personal_key, input_tokens=1, max_output_tokens=0)
     # 60,000 TPM - 5 x 10,000 reserved + 5 x 8,000 unused = 50,000, once (and a little refill meanwhile)
     assert 49_999 <= int(probe.headers["x-ratelimit-remaining-tokens-minute"]) <= 55_000
+
+
+async def test_a_reservation_whose_usage_never_comes_is_given_back(
+    fleet: Fleet, client: httpx.AsyncClient, personal_key: str
+) -> None:
+    admissions = client.app.state.fleet.admissions  # type: ignore[attr-defined]
+    now = [0.0]
+    admissions.reservations = LocalReservations(clock=lambda: now[0])
+    assert (await fleet.admit(personal_key, input_tokens=10_000, max_output_tokens=40_000)).status_code == 200
+    assert (await fleet.admit(personal_key, input_tokens=10_000, max_output_tokens=10_000)).status_code == 429
+    assert await admissions.release_lapsed() == 0  # not yet: the request may still be running
+    now[0] += admissions.ttl_seconds
+    assert await admissions.release_lapsed() == 1
+    assert await admissions.release_lapsed() == 0  # once
+    assert (await fleet.admit(personal_key, input_tokens=10_000, max_output_tokens=10_000)).status_code == 200
 
 
 async def test_a_request_larger_than_the_limit_says_so(fleet: Fleet, personal_key: str) -> None:
