@@ -27,6 +27,16 @@ _LIMITS = (
     ("requests", "day", "requests_per_day"),
     ("tokens", "day", "tokens_per_day"),
 )
+# the provider-style headers of a (kind, window); hourly limits have none
+_HEADER_NAMES = {
+    (kind, window): (
+        f"x-ratelimit-limit-{kind}-{window}",
+        f"x-ratelimit-remaining-{kind}-{window}",
+        f"x-ratelimit-reset-{kind}-{window}",
+    )
+    for kind, window, _ in _LIMITS
+    if window != "hour"
+}
 _ABBREVIATION = {("requests", "minute"): "RPM", ("tokens", "minute"): "TPM", ("requests", "hour"): "RPH",
                  ("tokens", "hour"): "TPH", ("requests", "day"): "RPD", ("tokens", "day"): "TPD"}  # fmt: skip
 
@@ -39,6 +49,11 @@ class Limit:
     kind: str  # requests | tokens
     window: str  # minute | hour | day
     level: str  # organization | project
+
+    @property
+    def header_names(self) -> tuple[str, str, str] | None:
+        """x-ratelimit-{limit,remaining,reset}-<kind>-<window>; None for hourly limits, which have none."""
+        return _HEADER_NAMES.get((self.kind, self.window))
 
     def cost(self, tokens: int) -> int:
         """What a request reserving `tokens` takes from this bucket."""
@@ -181,20 +196,16 @@ class Admissions:
     @staticmethod
     def _headers(limits: list[Limit], decision: Decision) -> dict[str, str]:
         """x-ratelimit-{limit,remaining,reset}-{requests,tokens}-{minute,day}: the tighter of org and project."""
-        tightest: dict[tuple[str, str], tuple[int, int, int]] = {}
-        for index, limit in enumerate(limits):
-            if limit.window == "hour" or index >= len(decision.levels):
-                continue
-            level = decision.levels[index]
-            figures = (limit.bucket.capacity, max(0, math.floor(level)), reset_seconds(limit.bucket, level))
-            current = tightest.get((limit.kind, limit.window))
-            if current is None or figures[1] < current[1]:
-                tightest[(limit.kind, limit.window)] = figures
+        tightest: dict[tuple[str, str, str], tuple[Bucket, float]] = {}
+        for limit, level in zip(limits, decision.levels, strict=False):  # a stale decision has no levels
+            names = limit.header_names
+            if names is not None and (names not in tightest or level < tightest[names][1]):
+                tightest[names] = (limit.bucket, level)
         headers = {}
-        for (kind, window), (capacity, remaining, reset) in tightest.items():
-            headers[f"x-ratelimit-limit-{kind}-{window}"] = str(capacity)
-            headers[f"x-ratelimit-remaining-{kind}-{window}"] = str(remaining)
-            headers[f"x-ratelimit-reset-{kind}-{window}"] = str(reset)
+        for (limit_name, remaining_name, reset_name), (bucket, level) in tightest.items():
+            headers[limit_name] = str(bucket.capacity)
+            headers[remaining_name] = str(max(0, math.floor(level)))
+            headers[reset_name] = str(reset_seconds(bucket, level))
         return headers
 
     @staticmethod
@@ -263,12 +274,16 @@ class Admissions:
             if settlement.admission_id in won
         )
 
-    async def release_lapsed(self) -> int:
-        """Give back every reservation whose usage never came; returns how many."""
-        lapsed = await self.reservations.lapsed()
-        admissions = [admission for admission in map(self.codec.decode, lapsed) if admission is not None]
-        await self._give_back((admission, admission.reserved_tokens) for admission in admissions)
-        return len(lapsed)
+    async def release_lapsed(self, batch: int = 1000) -> int:
+        """Give back every reservation whose usage never came, `batch` at a time; returns how many."""
+        released = 0
+        while True:
+            lapsed = await self.reservations.lapsed(batch)
+            admissions = [admission for admission in map(self.codec.decode, lapsed) if admission is not None]
+            await self._give_back((admission, admission.reserved_tokens) for admission in admissions)
+            released += len(lapsed)
+            if len(lapsed) < batch:
+                return released
 
     async def _give_back(self, unused: Iterable[tuple[Admission, int]]) -> None:
         """Put unused reserved tokens back into the token buckets they were taken from."""

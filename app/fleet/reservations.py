@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -20,7 +21,12 @@ class Reservations(Protocol):
 
 
 class LocalReservations:
-    """One process's reservations."""
+    """One process's reservations, in the order they were made.
+
+    Every hold has the same time to live (ADMISSION_TTL_SECONDS), so that order is also the order
+    they fall due: the sweep reads only the lapsed ones at the front, not every reservation in
+    flight. (A shorter TTL held after longer ones would lapse late, never be lost.)
+    """
 
     def __init__(self, clock: Any = time.monotonic) -> None:
         self._due: dict[str, float] = {}
@@ -30,14 +36,18 @@ class LocalReservations:
         self._due[admission_id] = self._clock() + ttl_seconds
 
     async def claim(self, admission_ids: Sequence[str]) -> set[str]:
-        return {admission_id for admission_id in admission_ids if self._due.pop(admission_id, None) is not None}
+        return {
+            admission_id for admission_id in admission_ids if self._due.pop(admission_id, None) is not None
+        }
 
     async def lapsed(self, limit: int = 1000) -> list[str]:
         now = self._clock()
-        due = [admission_id for admission_id, at in self._due.items() if at <= now][:limit]
-        for admission_id in due:
+        due = list(
+            itertools.islice(itertools.takewhile(lambda entry: entry[1] <= now, self._due.items()), limit)
+        )
+        for admission_id, _ in due:
             del self._due[admission_id]
-        return due
+        return [admission_id for admission_id, _ in due]
 
 
 class RedisReservations:

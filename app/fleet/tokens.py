@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
+import itertools
 import secrets
 from typing import NamedTuple
 
@@ -77,5 +78,10 @@ def _unb64(text: bytes) -> bytes:
     return binascii.a2b_base64(text.translate(_FROM_URLSAFE) + b"==")  # surplus padding is ignored
 
 
+_PROCESS = secrets.token_hex(4)  # admissions of different processes (replicas, restarts) never share a nonce
+_SEQUENCE = itertools.count()
+
+
 def new_nonce() -> str:
-    return secrets.token_hex(6)
+    """Unique per admission (two alike in the same second differ), not secret: the id is signed."""
+    return f"{_PROCESS}{next(_SEQUENCE):x}"
