@@ -289,8 +289,10 @@ class Admissions:
         """Put unused reserved tokens back into the token buckets they were taken from."""
         per_bucket: dict[Bucket, int] = defaultdict(int)
         for admission, tokens in unused:
+            if tokens <= 0:
+                continue
             state = await self.directory.organization(admission.organization_id)
-            if tokens <= 0 or state is None:
+            if state is None:
                 continue
             plan = state.plans.get(admission.model_id, ModelPlan("none", None))
             for limit in self._limits(state, plan, admission.project_id, admission.model_id)[1]:

@@ -136,7 +136,7 @@ async def require_fleet_token(request: Request[Any, Any, Any]) -> FleetResponse 
             "authentication_error",
             "invalid_service_token",
             "A valid fleet service token is required (Authorization: Bearer …).",
-        )  # fmt: skip
+        )
     )
 
 
@@ -216,6 +216,7 @@ def body_described_by(*kinds: Any) -> type[Operation]:
 _REFUSALS = {
     400: ResponseSpec(FleetError, description="The request is malformed (`param` names the field).", generate_examples=False),
     401: ResponseSpec(FleetError, description="No valid fleet service token, or the API key is unknown or revoked.", generate_examples=False),
+    413: ResponseSpec(FleetError, description=f"The body is over {MAX_BODY_BYTES:,} bytes.", generate_examples=False),
 }  # fmt: skip
 
 

@@ -2,9 +2,10 @@
 
 A report is acknowledged only once its transaction committed. Each record is priced exactly from
 the catalog, stored once (the fleet's request id is the key: a repeat counts once), summed into
-the per-minute and per-hour roll-ups, and, under PayGo, its price is burned from the organization's credits
-(one burn per organization per group). After the commit, the admissions' unused reservations
-are given back, and organizations whose credits crossed a threshold are handed to auto-recharge.
+the per-minute and per-hour roll-ups, and, under PayGo, its price is burned from the
+organization's credits (one burn per organization per group). After the commit, the admissions'
+unused reservations are given back, and organizations whose credits crossed a threshold are
+handed to auto-recharge.
 """
 
 from __future__ import annotations
