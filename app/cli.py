@@ -27,7 +27,12 @@ def _serve(args: argparse.Namespace) -> None:
         if settings.fleet_token is None:  # a demo fleet token, so the fleet API can be tried at once
             os.environ["FLEET_TOKEN"] = "demo-fleet-token"
             get_settings.cache_clear()
-            print("Fleet API: POST /fleet/v1/admissions with Authorization: Bearer demo-fleet-token")
+            print(
+                "Fleet API, with the demo key: curl -X POST "
+                f"http://{args.host}:{args.port}/fleet/v1/admissions -H 'Authorization: Bearer demo-fleet-token' "
+                "-H 'content-type: application/json' -d '{\"api_key\": \"csk-…\", \"model\": \"gpt-oss-120b\", "
+                "\"input_tokens\": 10, \"max_output_tokens\": 100}'"
+            )
     print(f"GraphQL API and GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
     uvicorn.run(
         "app.asgi:create_app", factory=True, host=args.host, port=args.port, workers=1, log_level="info"

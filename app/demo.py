@@ -1,14 +1,20 @@
-"""Demo data for a first run: a Team organization "Acme" with an admin, a project and an API key."""
+"""Demo data for a first run: a Team organization "Acme" with an admin, a project, an API key and $25 of
+promotional credits, so that the fleet's API admits the key's requests at once."""
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
+
 from sqlalchemy import select
 
+from app import clock
 from app.db import Database
 from app.domain.accounts.models import User
 from app.domain.accounts.service import create_user
 from app.domain.actor import Actor
 from app.domain.api_keys.service import create_api_key
+from app.domain.credits.purchases import grant_promotional_credits
 from app.domain.orgs.models import OrganizationType
 from app.domain.orgs.service import create_organization
 from app.domain.projects.service import create_project
@@ -16,6 +22,9 @@ from app.settings import Settings
 
 DEMO_EMAIL = "admin@acme.example"
 DEMO_PASSWORD = "acme-demo-password"
+DEMO_CREDITS = "25.00"
+# the platform staff member who grants the demo credits (no one signs in as them: the password is random)
+DEMO_SUPPORT_EMAIL = "support@demo.example"
 
 
 async def seed_demo(settings: Settings) -> list[str]:
@@ -37,8 +46,16 @@ async def seed_demo(settings: Settings) -> list[str]:
             actor = Actor(user_id=admin.id)
             project = await create_project(session, actor, organization.id, name="Chatbot")
             created = await create_api_key(session, actor, project.id, name="demo key")
+            support = await create_user(
+                session, email=DEMO_SUPPORT_EMAIL, password=secrets.token_urlsafe(32), name="Demo support",
+                settings=settings, is_staff=True,
+            )  # fmt: skip
+            await grant_promotional_credits(
+                session, Actor(user_id=support.id, is_staff=True), organization.id, amount=DEMO_CREDITS,
+                expires_at=clock.now() + timedelta(days=365), note="Demo credits", settings=settings,
+            )  # fmt: skip
         return [
-            f"Demo admin: {DEMO_EMAIL} / {DEMO_PASSWORD} (organization Acme, project Chatbot).",
+            f"Demo admin: {DEMO_EMAIL} / {DEMO_PASSWORD} (organization Acme, project Chatbot, ${DEMO_CREDITS} of credits).",
             f"Demo API key (shown once): {created.secret}",
         ]
     finally:
