@@ -1,10 +1,10 @@
 """Token buckets, refilled continuously, checked all-or-nothing.
 
 A limit of N per window is a bucket of capacity N that refills at N / window per second. One
-admission takes from several buckets at once (each its own cost: 1 from a requests bucket, the
-reserved tokens from a tokens bucket) (requests and tokens, per minute / hour / day,
-at the organization and the project level): either every bucket has enough and all are
-charged, or none is and the first short one says how long to wait.
+admission takes from several buckets at once (requests and tokens, per minute / hour / day,
+at the organization and the project level), each its own cost (1 from a requests bucket, the
+reserved tokens from a tokens bucket): either every bucket has enough and all are charged, or
+none is and the first short one says how long to wait.
 
 Two implementations share the semantics: in process memory (one process, the embedded
 default) and in Redis (several replicas; one Lua script, so the check-and-take is atomic and

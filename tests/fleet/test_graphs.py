@@ -118,6 +118,22 @@ async def test_every_graph_sums_the_raw_records(
         assert {series["currency"] for series in graph["series"]} == {"USD"}
 
 
+async def test_a_range_ending_inside_a_bucket_includes_it_whole(
+    three_days_of_usage: datetime, gql: GraphQL, world: World, database: Database
+) -> None:
+    async with database.reader() as session:
+        last = max((await session.scalars(select(UsageRecord.recorded_at))).all())
+    for granularity, inside in (("MINUTE", timedelta(seconds=1)), ("HOUR", timedelta(minutes=1))):
+        start = last.replace(second=0) if granularity == "MINUTE" else last.replace(minute=0, second=0)
+        variables = {"o": world.gid("Organization", world.acme_id), "from": (start - timedelta(days=4)).isoformat(),
+                     "to": (start + inside).isoformat(), "g": granularity, "by": "NONE"}  # fmt: skip
+        points = (await gql(GRAPH, variables, token=world.token("admin")))["usage"]["points"]
+        assert datetime.fromisoformat(points[-1]["start"]) == start, granularity
+        exact = {**variables, "to": start.isoformat()}  # `to` at the very start of a bucket leaves it out
+        points = (await gql(GRAPH, exact, token=world.token("admin")))["usage"]["points"]
+        assert datetime.fromisoformat(points[-1]["start"]) < start, granularity
+
+
 async def test_hourly_roll_ups_sum_the_minute_ones(three_days_of_usage: datetime, database: Database) -> None:
     async with database.reader() as session:
         minutes = (await session.scalars(select(UsageMinute))).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -96,7 +97,8 @@ async def usage_series(
     rollup: Any = table  # its columns, as SQL expressions
     column = getattr(rollup, bucket_column)
     width = size // row_minutes  # the bucket's width in rows
-    low, high = first // row_minutes, -(-last // row_minutes)  # whole rows: floor the start, ceil the end
+    # whole rows: from the one holding `from` up to the one holding `to` (unless `to` is its very start)
+    low, high = first // row_minutes, -(-math.ceil(end.timestamp()) // (60 * row_minutes))
     bucket = (column // width * width).label("bucket") if width > 1 else column.label("bucket")
     group = (
         getattr(rollup, _GROUP_COLUMN[group_by]).label("grp")
