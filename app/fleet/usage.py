@@ -3,9 +3,9 @@
 A report is acknowledged only once its transaction committed. Each record is priced exactly from
 the catalog, stored once (the fleet's request id is the key: a repeat counts once), summed into
 the per-minute and per-hour roll-ups, and, under PayGo, its price is burned from the
-organization's credits (one burn per organization per group). After the commit, the admissions'
-unused reservations are given back, and organizations whose credits crossed a threshold are
-handed to auto-recharge.
+organization's credits (one burn per organization per group). After the commit, and before the
+reports are answered, the admissions' unused reservations are given back and organizations whose
+credits crossed a threshold are handed to auto-recharge (which runs on its own).
 """
 
 from __future__ import annotations
@@ -129,13 +129,13 @@ class UsageWriter:
                     if not submission.committed.done():  # its caller may have gone away
                         submission.committed.set_exception(exc)
                 continue
-            for submission in group:
-                if not submission.committed.done():
-                    submission.committed.set_result(None)
-            try:
+            try:  # before the answers: the fleet's next admission sees the unused tokens back
                 await self._after_commit(committed)
             except Exception:  # noqa: BLE001  (the records are committed; what follows is best effort)
                 logger.exception("after-commit work of a usage group failed")
+            for submission in group:
+                if not submission.committed.done():
+                    submission.committed.set_result(None)
 
     async def _write(self, group: list[UsageItem]) -> Committed:
         now = clock.now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from app.db import Database
 from app.domain.actor import Actor
 from app.domain.api_keys.service import create_api_key, revoke_api_key
 from app.fleet.admission import Settlement
+from app.fleet.api import UsageReport
 from app.fleet.service import Fleet, build_fleet
 from app.services import Services
 from app.settings import Settings
@@ -86,3 +88,25 @@ async def test_a_reservation_is_settled_once_whichever_replica_reports(
     fits = await fleet_b.admissions.admit(created.secret, "gpt-oss-120b", 800_000, 0)
     too_much = await fleet_b.admissions.admit(created.secret, "gpt-oss-120b", 200_000, 0)
     assert (fits.status, too_much.status) == (200, 429)
+
+
+async def test_a_usage_report_is_answered_once_its_unused_tokens_are_back(
+    replicas: list[tuple[Database, Fleet]], world: World
+) -> None:
+    (db_a, fleet_a), _ = replicas
+    admin = Actor(world.people["admin"].user_id)
+    async with db_a.transaction() as session:
+        created = await create_api_key(session, admin, world.project_a_id, name="shared")
+    admitted = await fleet_a.admissions.admit(created.secret, "gpt-oss-120b", 100_000, 800_000)  # 900k of 1M TPM
+    limiter = fleet_a.admissions.limiter
+    give_back = limiter.give_back
+
+    async def slow_give_back(bucket: Any, amount: int) -> None:  # a Redis far away
+        await asyncio.sleep(0.05)
+        await give_back(bucket, amount)
+
+    limiter.give_back = slow_give_back  # type: ignore[method-assign]
+    report = UsageReport("r-1", admitted.body["admission_id"], "gpt-oss-120b", input_tokens=100_000, output_tokens=0)
+    assert await fleet_a.record_usage([report]) == [{"request_id": "r-1", "status": "accepted"}]
+    # the fleet's very next admission finds the 800,000 unused tokens given back in Redis
+    assert (await fleet_a.admissions.admit(created.secret, "gpt-oss-120b", 800_000, 0)).status == 200
