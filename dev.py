@@ -3,6 +3,7 @@
 
 python3 dev.py serve    # migrations, demo data, API + GraphiQL at http://127.0.0.1:8000/graphql
 python3 dev.py test     # the test suite (extra arguments go to pytest)
+python3 dev.py check    # the house style: ruff format, ruff check, mypy (what CI runs before the tests)
 """
 
 from __future__ import annotations
@@ -37,13 +38,18 @@ def ensure_venv() -> None:
 def main() -> int:
     if sys.version_info < (3, 11):  # noqa: UP036  (this script must explain itself on an old Python)
         sys.exit("Python 3.11 or newer is needed.")
-    if len(sys.argv) < 2 or sys.argv[1] not in {"serve", "test"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"serve", "test", "check"}:
         sys.exit(__doc__)
     ensure_venv()
     command, extra = sys.argv[1], sys.argv[2:]
     os.chdir(ROOT)
     if command == "serve":
         return subprocess.call([PYTHON, "-m", "app.cli", "serve", "--demo", *extra])
+    if command == "check":
+        for tool in (["ruff", "format", "--check", "."], ["ruff", "check", "."], ["mypy"]):
+            if subprocess.call([PYTHON, "-m", *tool]) != 0:
+                return 1
+        return 0
     return subprocess.call([PYTHON, "-m", "pytest", *extra])
 
 

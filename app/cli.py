@@ -30,8 +30,8 @@ def _serve(args: argparse.Namespace) -> None:
             print(
                 "Fleet API, with the demo key: curl -X POST "
                 f"http://{args.host}:{args.port}/fleet/v1/admissions -H 'Authorization: Bearer demo-fleet-token' "
-                "-H 'content-type: application/json' -d '{\"api_key\": \"csk-…\", \"model\": \"gpt-oss-120b\", "
-                "\"input_tokens\": 10, \"max_output_tokens\": 100}'"
+                '-H \'content-type: application/json\' -d \'{"api_key": "csk-…", "model": "gpt-oss-120b", '
+                '"input_tokens": 10, "max_output_tokens": 100}\''
             )
     print(f"GraphQL API and GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
     uvicorn.run(

@@ -38,31 +38,48 @@ class Settings(BaseSettings):
     )
     jobs_enabled: bool = Field(default=True, description="Run the periodic jobs inside the server")
     # the inference fleet's API
-    fleet_token: SecretStr | None = Field(default=None, description="Service token of the fleet; unset: fleet API refused")
+    fleet_token: SecretStr | None = Field(
+        default=None, description="Service token of the fleet; unset: fleet API refused"
+    )
     fleet_admission_key: SecretStr | None = Field(
-        default=None, description="Key signing admission ids; required with REDIS_URL (shared by the replicas)"
+        default=None,
+        description="Key signing admission ids; required with REDIS_URL (shared by the replicas)",
     )
     admission_ttl_seconds: int = Field(default=600, ge=10, description="Reserved tokens come back after this")
-    redis_url: str | None = Field(default=None, description="Redis for what replicas share; unset: one process")
+    redis_url: str | None = Field(
+        default=None, description="Redis for what replicas share; unset: one process"
+    )
     plugins_toml: Path | None = Field(
-        default=None, description="Payment plugins configuration; default: $PLUGINS_TOML, else the repository's"
+        default=None,
+        description="Payment plugins configuration; default: $PLUGINS_TOML, else the repository's",
     )
     # PayGo credits (amounts in US cents)
     credits_purchase_min_cents: int = Field(default=1_000, ge=1, description="Smallest credit purchase ($10)")
-    credits_purchase_max_cents: int = Field(default=1_000_000, ge=1, description="Largest credit purchase ($10,000)")
+    credits_purchase_max_cents: int = Field(
+        default=1_000_000, ge=1, description="Largest credit purchase ($10,000)"
+    )
     credits_min_charge_cents: int = Field(
-        default=50, ge=1, description="Smallest automatic charge (auto-recharge, debt settlement): providers' floor"
+        default=50,
+        ge=1,
+        description="Smallest automatic charge (auto-recharge, debt settlement): providers' floor",
     )
     credits_low_balance_alert_cents: int = Field(
         default=500, ge=0, description="Org Admins are emailed once when the balance drops below this"
     )
-    credits_settlement_retry_hours: int = Field(default=24, ge=1, description="Wait before retrying a failed settlement")
-    credits_settlement_max_attempts: int = Field(default=4, ge=1, description="Settlement charges per month at most")
+    credits_settlement_retry_hours: int = Field(
+        default=24, ge=1, description="Wait before retrying a failed settlement"
+    )
+    credits_settlement_max_attempts: int = Field(
+        default=4, ge=1, description="Settlement charges per month at most"
+    )
     # invitations
     invitation_ttl_days: int = Field(default=7, ge=1, le=90, description="Days an invitation link is valid")
     # subscriptions
     subscription_renewal_retries: int = Field(
-        default=3, ge=0, le=30, description="Daily retries of a failed renewal before the subscription is canceled"
+        default=3,
+        ge=0,
+        le=30,
+        description="Daily retries of a failed renewal before the subscription is canceled",
     )
     # mail: SMTP when SMTP_HOST is set, otherwise the outbox and the log are the delivery
     smtp_host: str | None = None

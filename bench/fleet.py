@@ -90,7 +90,9 @@ async def seed(database_url: str) -> str:
     async with db.transaction() as session:
         user = await create_user(session, email="bench@example.com", password="benchmark password", name="Bench",
                                  settings=Settings())  # fmt: skip
-        organization = await create_organization(session, owner=user, name="Bench", type=OrganizationType.PERSONAL)
+        organization = await create_organization(
+            session, owner=user, name="Bench", type=OrganizationType.PERSONAL
+        )
         project = await create_project(session, Actor(user.id), organization.id, name="Bench")
         key = await create_api_key(session, Actor(user.id), project.id, name="bench")
     await db.dispose()
@@ -105,13 +107,30 @@ def wrk(url: str, body: str, *, duration: int, connections: int, prefix: str = "
         script.write(", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()))
         script.write("}\n" + (WRK_SCRIPT if body else WRK_SCRIPT.replace('return wrk.format("POST", nil, headers, body)',
                                                                             'return wrk.format("GET", nil, headers)')))  # fmt: skip
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, url, "--", prefix]
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "-s",
+        script.name,
+        url,
+        "--",
+        prefix,
+    ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     os.unlink(script.name)
     match = re.search(r"BENCH (\d+) (\d+) (\d+) (\d+) ([\d.]+)", output)
     assert match, output
     requests, micros, p50, p99, errors = (float(x) for x in match.groups())
-    return {"rps": requests / (micros / 1e6), "p50_ms": p50 / 1000, "p99_ms": p99 / 1000, "errors": errors, "n": requests}
+    return {
+        "rps": requests / (micros / 1e6),
+        "p50_ms": p50 / 1000,
+        "p99_ms": p99 / 1000,
+        "errors": errors,
+        "n": requests,
+    }
 
 
 def admission_id(base: str, key: str) -> str:
@@ -179,12 +198,17 @@ async def load_graph_data(database_url: str, records: int) -> str:
 
 
 GRAPH_SHAPES = {
-    "columns (series)": ("series { group starts spend currency }", lambda usage: len(usage["series"][0]["starts"])),
+    "columns (series)": (
+        "series { group starts spend currency }",
+        lambda usage: len(usage["series"][0]["starts"]),
+    ),
     "points": ("points { start group spend { amount } }", lambda usage: len(usage["points"])),
 }
 
 
-def time_graph(base: str, organization_id: str, email: str, password: str, shape: str, runs: int = 20) -> list[float]:
+def time_graph(
+    base: str, organization_id: str, email: str, password: str, shape: str, runs: int = 20
+) -> list[float]:
     """Timings (ms, sorted) of the console's 30-day hourly spend graph by model, asked for in `shape`."""
     import httpx
     from strawberry.relay import to_base64
@@ -195,7 +219,9 @@ def time_graph(base: str, organization_id: str, email: str, password: str, shape
         token = signed_in["data"]["signIn"]["token"]
         selection, count = GRAPH_SHAPES[shape]
         query = """query($o: ID!, $from: DateTime!, $to: DateTime!) { usage(input: {organizationId: $o, from: $from,
-          to: $to, granularity: HOUR, groupBy: MODEL}) { ... on UsageSeries { SELECTION } } }""".replace("SELECTION", selection)
+          to: $to, granularity: HOUR, groupBy: MODEL}) { ... on UsageSeries { SELECTION } } }""".replace(
+            "SELECTION", selection
+        )
         end = time.time()
         variables = {"o": to_base64("Organization", organization_id),
                      "from": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end - 30 * 86400)),
@@ -203,7 +229,11 @@ def time_graph(base: str, organization_id: str, email: str, password: str, shape
         timings = []
         for _ in range(runs):
             started = time.perf_counter()
-            answer = http.post("/graphql", json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {token}"})
+            answer = http.post(
+                "/graphql",
+                json={"query": query, "variables": variables},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             timings.append((time.perf_counter() - started) * 1000)
             buckets = count(answer.json()["data"]["usage"])
         assert buckets > 700, buckets
@@ -211,7 +241,9 @@ def time_graph(base: str, organization_id: str, email: str, password: str, shape
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--batch", type=int, default=500, help="records per batched usage request")
@@ -232,7 +264,9 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": database_url, "CATALOG_PATH": str(workdir / "catalog.toml"),
            "FLEET_TOKEN": FLEET_TOKEN, "LOG_LEVEL": "WARNING", "JOBS_ENABLED": "false", "MAIL_WORKER": "false",
            "PLUGINS_TOML": str(workdir / "plugins.toml")}  # fmt: skip
-    (workdir / "plugins.toml").write_text('[payments]\nprovider = "fake"\n[providers.fake]\nstate_path = ""\n')
+    (workdir / "plugins.toml").write_text(
+        '[payments]\nprovider = "fake"\n[providers.fake]\nstate_path = ""\n'
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.asgi:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
          "--workers", "1", "--no-access-log", "--log-level", "warning"],
@@ -248,8 +282,12 @@ def main() -> None:
         admitted = admission_id(base, key)
         record = {"request_id": "REQ", "admission_id": admitted, "model": "bench-model", "input_tokens": 100,
                   "output_tokens": 20}  # fmt: skip
-        batch_body = json.dumps({"records": [{**record, "request_id": f"REQ-{i}"} for i in range(args.batch)]})
-        admission_body = json.dumps({"api_key": key, "model": "bench-model", "input_tokens": 100, "max_output_tokens": 100})
+        batch_body = json.dumps(
+            {"records": [{**record, "request_id": f"REQ-{i}"} for i in range(args.batch)]}
+        )
+        admission_body = json.dumps(
+            {"api_key": key, "model": "bench-model", "input_tokens": 100, "max_output_tokens": 100}
+        )
         run = {"duration": args.duration, "connections": args.connections}
 
         def measure(path: str, body: str, prefix: str = "", **options: Any) -> dict[str, float]:
@@ -261,10 +299,14 @@ def main() -> None:
             "no-op JSON (GET /healthz)": measure("/healthz", ""),
             "admission": measure("/fleet/v1/admissions", admission_body),
             "usage, single records": measure("/fleet/v1/usage", json.dumps(record), prefix="s"),
-            f"usage, batches of {args.batch}": measure("/fleet/v1/usage", batch_body, prefix="b", connections=8),
+            f"usage, batches of {args.batch}": measure(
+                "/fleet/v1/usage", batch_body, prefix="b", connections=8
+            ),
         }
         noop = results["no-op JSON (GET /healthz)"]["rps"]
-        print(f"\n{'endpoint':34} {'req/s':>9} {'records/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'vs no-op':>9} {'errors':>7}")
+        print(
+            f"\n{'endpoint':34} {'req/s':>9} {'records/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'vs no-op':>9} {'errors':>7}"
+        )
         for name, r in results.items():
             records = r["rps"] * (args.batch if "batches" in name else 1)
             print(f"{name:34} {r['rps']:9.0f} {records:10.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
@@ -272,7 +314,9 @@ def main() -> None:
         if args.graph_records:
             started = time.perf_counter()
             organization_id = asyncio.run(load_graph_data(database_url, args.graph_records))
-            print(f"\nloaded {args.graph_records:,} usage records over 30 days in {time.perf_counter() - started:.0f} s")
+            print(
+                f"\nloaded {args.graph_records:,} usage records over 30 days in {time.perf_counter() - started:.0f} s"
+            )
             for shape in GRAPH_SHAPES:
                 timings = time_graph(base, organization_id, "bench@example.com", "benchmark password", shape)
                 print(f"30-day hourly spend graph by model over GraphQL, as {shape}: median "

@@ -44,7 +44,9 @@ async def postgres_admin(*statements: str) -> None:
     """Run statements (CREATE / DROP DATABASE) on the server's own database."""
     import asyncpg
 
-    connection = await asyncpg.connect(POSTGRES_SERVER_URL.replace("postgresql+asyncpg", "postgresql"), timeout=3)
+    connection = await asyncpg.connect(
+        POSTGRES_SERVER_URL.replace("postgresql+asyncpg", "postgresql"), timeout=3
+    )
     try:
         for statement in statements:
             await connection.execute(statement)
@@ -60,7 +62,9 @@ def _prepare_postgres() -> str | None:
     """Create this run's database; None when that worked, else why PostgreSQL cannot be used."""
     name = _database_name(POSTGRES_URL)
     try:
-        asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'))
+        asyncio.run(
+            postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+        )
     except Exception as exc:  # noqa: BLE001  (any failure means: no usable server)
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -160,10 +164,14 @@ def payments(services: Services) -> Payments:
 
 
 @pytest.fixture
-async def client(settings: Settings, database: Database, services: Services) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    settings: Settings, database: Database, services: Services
+) -> AsyncIterator[httpx.AsyncClient]:
     """The app over HTTP, on the test database, in the test's own event loop (asyncpg ties connections to it)."""
     app = create_app(settings, database=database, services=services)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
         http.app = app  # type: ignore[attr-defined]  (tests reach the app's services through it)
         yield http
     await app.state.fleet.stop()

@@ -24,7 +24,11 @@ def _fresh_database_url(backend: str, tmp_path: Path) -> str:
         if os.environ.get("REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL is required but unavailable: {problem}")
         pytest.skip(f"PostgreSQL unavailable: {problem}")
-    asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{PG_CHECK_DB}" WITH (FORCE)', f'CREATE DATABASE "{PG_CHECK_DB}"'))
+    asyncio.run(
+        postgres_admin(
+            f'DROP DATABASE IF EXISTS "{PG_CHECK_DB}" WITH (FORCE)', f'CREATE DATABASE "{PG_CHECK_DB}"'
+        )
+    )
     return POSTGRES_URL.rsplit("/", 1)[0] + f"/{PG_CHECK_DB}"
 
 
@@ -66,7 +70,9 @@ def test_hourly_roll_ups_are_filled_from_the_minute_ones(backend: str, tmp_path:
     try:
         asyncio.run(run(*(f"INSERT INTO usage_minute ({columns}) VALUES {row}" for row in rows)))
         upgrade(url)
-        hours = asyncio.run(run("SELECT hour, requests, input_tokens, billed_nanos, cost_nanos FROM usage_hour ORDER BY hour"))
+        hours = asyncio.run(
+            run("SELECT hour, requests, input_tokens, billed_nanos, cost_nanos FROM usage_hour ORDER BY hour")
+        )
         assert [tuple(row) for row in hours] == [(100, 3, 30, 300, 300), (101, 4, 40, 400, 400)]
     finally:
         if backend == "postgresql":

@@ -33,7 +33,9 @@ async def test_no_secret_is_stored_in_clear(gql: GraphQL, database: Database) ->
         "{ ... on SessionPayload { token } } }",
         {"p": PASSWORD},
     )
-    me = await gql("{ me { organizations { organization { projects { edges { node { id } } } } } } }", token=token)
+    me = await gql(
+        "{ me { organizations { organization { projects { edges { node { id } } } } } } }", token=token
+    )
     project_id = me["me"]["organizations"][0]["organization"]["projects"]["edges"][0]["node"]["id"]
     created = await gql(
         'mutation($p: ID!) { createApiKey(input: {projectId: $p, name: "k"}) { ... on CreateApiKeyPayload { secret } } }',

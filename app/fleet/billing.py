@@ -22,7 +22,9 @@ def plan_loader(catalog: Catalog) -> PlanLoader:
 
     async def load(session: AsyncSession, organization: Organization) -> dict[str, ModelPlan]:
         plans = await plans_of(session, catalog, organization=organization, at=clock.now())
-        return {model_id: ModelPlan(plan.kind.value, plan.limits, plan.until) for model_id, plan in plans.items()}
+        return {
+            model_id: ModelPlan(plan.kind.value, plan.limits, plan.until) for model_id, plan in plans.items()
+        }
 
     return load
 

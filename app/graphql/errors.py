@@ -117,7 +117,8 @@ class TooManyAttemptsError(Error):
 @strawberry.type(description="The payment did not go through; nothing was bought or charged.")
 class PaymentError(Error):
     decline_code: str | None = strawberry.field(
-        default=None, description="The provider's reason for a decline (e.g. `insufficient_funds`), when given."
+        default=None,
+        description="The provider's reason for a decline (e.g. `insufficient_funds`), when given.",
     )
 
 
@@ -157,7 +158,9 @@ register(
 
 register(
     PaymentFailed,
-    lambda exc: PaymentError(message=exc.message, code=exc.code, field=exc.field, decline_code=exc.decline_code),
+    lambda exc: PaymentError(
+        message=exc.message, code=exc.code, field=exc.field, decline_code=exc.decline_code
+    ),
 )
 register(PaymentUnavailable, lambda exc: PaymentError(message=exc.message, code=exc.code, field=exc.field))
 

@@ -9,7 +9,9 @@ from app.domain.money import CURRENCY, format_amount
 
 @strawberry.type(description="An exact amount of money: a decimal string (never a float) and its currency.")
 class Money:
-    amount: str = strawberry.field(description="The amount as a decimal string, e.g. `12.50` or `0.00000035`.")
+    amount: str = strawberry.field(
+        description="The amount as a decimal string, e.g. `12.50` or `0.00000035`."
+    )
     currency: str = strawberry.field(description="ISO 4217 currency code, e.g. `USD`.")
 
     @classmethod

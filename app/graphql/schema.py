@@ -99,10 +99,22 @@ def build_schema(settings: Settings) -> Schema:
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         IntrospectionSwitch,
     ]
-    types: list[Any] = [User, Organization, OrganizationMember, Project, ApiKey, Invitation, ModelSubscription]
+    types: list[Any] = [
+        User,
+        Organization,
+        OrganizationMember,
+        Project,
+        ApiKey,
+        Invitation,
+        ModelSubscription,
+    ]
     types += [PaymentMethod, Charge, CreditGrant, CreditLedgerEntry]
     return Schema(
-        query=Query, mutation=Mutation, extensions=extensions, types=types, config=StrawberryConfig(scalar_map=SCALARS)
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        types=types,
+        config=StrawberryConfig(scalar_map=SCALARS),
     )
 
 

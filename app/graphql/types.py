@@ -373,7 +373,9 @@ class Organization(relay.Node):
     @field_with_errors(
         "PayGo credits: balance, grant history, ledger, auto-recharge. Organization Admins only; others get FORBIDDEN."
     )
-    async def credits(self, info: Info) -> Annotated[CreditsResult, strawberry.lazy("app.graphql.credit_types")]:
+    async def credits(
+        self, info: Info
+    ) -> Annotated[CreditsResult, strawberry.lazy("app.graphql.credit_types")]:
         from app.graphql.credit_types import load_credits
 
         if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:

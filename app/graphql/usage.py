@@ -41,10 +41,16 @@ class UsageInput:
     start: datetime = strawberry.field(name="from", description="Start of the range (inclusive, UTC).")
     end: datetime = strawberry.field(name="to", description="End of the range (exclusive, UTC).")
     granularity: GranularityEnum = strawberry.field(description="Bucket width.")  # type: ignore[valid-type]
-    group_by: GroupByEnum = strawberry.field(default=usage.GroupBy.NONE, description="How to split the series.")  # type: ignore[valid-type]
+    group_by: GroupByEnum = strawberry.field(
+        default=usage.GroupBy.NONE, description="How to split the series."
+    )  # type: ignore[valid-type]
     models: list[str] | None = strawberry.field(default=None, description="Only these models (catalog ids).")
-    project_ids: list[relay.GlobalID] | None = strawberry.field(default=None, description="Only these projects.")
-    api_key_ids: list[relay.GlobalID] | None = strawberry.field(default=None, description="Only these API keys.")
+    project_ids: list[relay.GlobalID] | None = strawberry.field(
+        default=None, description="Only these projects."
+    )
+    api_key_ids: list[relay.GlobalID] | None = strawberry.field(
+        default=None, description="Only these API keys."
+    )
 
 
 @strawberry.type(description="The usage of one bucket (and group).")
@@ -56,7 +62,9 @@ class UsagePoint:
     requests: BigInt = strawberry.field(description="Requests counted.")  # type: ignore[valid-type]
     input_tokens: BigInt = strawberry.field(description="Input (prompt) tokens.")  # type: ignore[valid-type]
     output_tokens: BigInt = strawberry.field(description="Output (generated) tokens.")  # type: ignore[valid-type]
-    spend: Money = strawberry.field(description="What the usage cost in credits (PayGo); subscriptions cost nothing here.")
+    spend: Money = strawberry.field(
+        description="What the usage cost in credits (PayGo); subscriptions cost nothing here."
+    )
 
 
 @strawberry.type(
@@ -67,7 +75,9 @@ class UsageGroupSeries:
     group: str | None = strawberry.field(
         description="The model id, or the global ID of the project or API key; null when not grouped."
     )
-    starts: list[datetime] = strawberry.field(description="Start of each non-empty bucket (UTC), oldest first.")
+    starts: list[datetime] = strawberry.field(
+        description="Start of each non-empty bucket (UTC), oldest first."
+    )
     requests: list[BigInt] = strawberry.field(description="Requests per bucket.")  # type: ignore[valid-type]
     input_tokens: list[BigInt] = strawberry.field(description="Input tokens per bucket.")  # type: ignore[valid-type]
     output_tokens: list[BigInt] = strawberry.field(description="Output tokens per bucket.")  # type: ignore[valid-type]
@@ -77,15 +87,21 @@ class UsageGroupSeries:
     currency: str = strawberry.field(description="ISO 4217 currency of `spend`, e.g. `USD`.")
 
 
-@strawberry.type(description="Usage over time, bucket by bucket: as points, or as one column series per group.")
+@strawberry.type(
+    description="Usage over time, bucket by bucket: as points, or as one column series per group."
+)
 class UsageSeries:
     found: strawberry.Private[list[usage.UsagePoint]]
     group_type: strawberry.Private[str | None]
 
     def _group(self, point: usage.UsagePoint) -> str | None:
-        return relay.to_base64(self.group_type, point.group) if self.group_type and point.group else point.group
+        return (
+            relay.to_base64(self.group_type, point.group) if self.group_type and point.group else point.group
+        )
 
-    @strawberry.field(description="The non-empty buckets, oldest first (for several groups: by group within a bucket).")
+    @strawberry.field(
+        description="The non-empty buckets, oldest first (for several groups: by group within a bucket)."
+    )
     def points(self) -> list[UsagePoint]:
         return [
             UsagePoint(
@@ -99,7 +115,9 @@ class UsageSeries:
             for p in self.found
         ]
 
-    @strawberry.field(description="The same figures as columns, one series per group, in the order groups first appear.")
+    @strawberry.field(
+        description="The same figures as columns, one series per group, in the order groups first appear."
+    )
     def series(self) -> list[UsageGroupSeries]:
         by_group: dict[str | None, UsageGroupSeries] = {}
         for p in self.found:
@@ -117,14 +135,18 @@ class UsageSeries:
         return list(by_group.values())
 
 
-UsageResult = result_union("UsageResult", UsageSeries, description="Usage over time, or why it cannot be shown.")
+UsageResult = result_union(
+    "UsageResult", UsageSeries, description="Usage over time, or why it cannot be shown."
+)
 
 _GROUP_TYPE = {usage.GroupBy.PROJECT: "Project", usage.GroupBy.API_KEY: "ApiKey"}
 
 
 @strawberry.type
 class UsageQueries:
-    @field_with_errors("Tokens, requests and spend over time for the graphs: Org Admins see the organization, others their projects.")
+    @field_with_errors(
+        "Tokens, requests and spend over time for the graphs: Org Admins see the organization, others their projects."
+    )
     async def usage(self, info: Info, input: Annotated[UsageInput, INPUT]) -> UsageResult:
         actor = info.context.actor()
         filters = usage.UsageFilter(

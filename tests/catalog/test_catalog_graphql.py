@@ -33,8 +33,16 @@ async def test_the_seed_catalog(gql: GraphQL, world: World, clock: Any) -> None:
     gpt = found["gpt-oss-120b"]
     assert gpt["inputPricePerMillion"] == {"amount": "0.35", "currency": "USD"}
     assert gpt["outputPricePerMillion"]["amount"] == "0.75"
-    assert gpt["paygoLimits"] == {"requestsPerMinute": 1000, "tokensPerMinute": 1_000_000, "tokensPerDay": None}
-    assert gpt["freeTierLimits"] == {"requestsPerMinute": 30, "tokensPerMinute": 60_000, "tokensPerDay": 1_000_000}
+    assert gpt["paygoLimits"] == {
+        "requestsPerMinute": 1000,
+        "tokensPerMinute": 1_000_000,
+        "tokensPerDay": None,
+    }
+    assert gpt["freeTierLimits"] == {
+        "requestsPerMinute": 30,
+        "tokensPerMinute": 60_000,
+        "tokensPerDay": 1_000_000,
+    }
     assert (gpt["isDeprecated"], gpt["deprecationDate"]) == (False, None)
     assert [t["tierId"] for t in gpt["tiers"]] == ["starter", "growth", "scale"]
     assert gpt["tiers"][0] == {
@@ -55,13 +63,22 @@ async def test_a_tier_without_capacity_shows_temporarily_sold_out(
     gql: GraphQL, world: World, clock: Any
 ) -> None:
     done = await gql(
-        SET_CAPACITY, {"input": {"model": "zai-glm-4.7", "tier": "scale", "capacity": 0}}, token=world.token("staff")
+        SET_CAPACITY,
+        {"input": {"model": "zai-glm-4.7", "tier": "scale", "capacity": 0}},
+        token=world.token("staff"),
     )
-    assert done["setTierCapacity"]["tier"] == {"tierId": "scale", "capacity": 0, "capacityLeft": 0, "soldOut": True}
+    assert done["setTierCapacity"]["tier"] == {
+        "tierId": "scale",
+        "capacity": 0,
+        "capacityLeft": 0,
+        "soldOut": True,
+    }
     scale = (await models(gql, world.token("admin")))["zai-glm-4.7"]["tiers"][2]
     assert (scale["capacity"], scale["soldOut"]) == (0, True)
     back = await gql(
-        SET_CAPACITY, {"input": {"model": "zai-glm-4.7", "tier": "scale", "capacity": None}}, token=world.token("staff")
+        SET_CAPACITY,
+        {"input": {"model": "zai-glm-4.7", "tier": "scale", "capacity": None}},
+        token=world.token("staff"),
     )
     assert back["setTierCapacity"]["tier"]["capacity"] == 5  # the catalog's figure again
 
@@ -72,8 +89,16 @@ async def test_capacity_input_is_checked(gql: GraphQL, world: World) -> None:
         ("zai-glm-4.7", "nope", 1, "UNKNOWN_TIER", "tier"),
         ("zai-glm-4.7", "scale", -1, "INVALID", "capacity"),
     ):
-        data = await gql(SET_CAPACITY, {"input": {"model": model, "tier": tier, "capacity": capacity}}, token=world.token("staff"))
-        assert data["setTierCapacity"] == {"__typename": data["setTierCapacity"]["__typename"], "code": code, "field": field}
+        data = await gql(
+            SET_CAPACITY,
+            {"input": {"model": model, "tier": tier, "capacity": capacity}},
+            token=world.token("staff"),
+        )
+        assert data["setTierCapacity"] == {
+            "__typename": data["setTierCapacity"]["__typename"],
+            "code": code,
+            "field": field,
+        }
 
 
 async def test_signed_out_visitors_see_no_catalog(gql: GraphQL, world: World) -> None:

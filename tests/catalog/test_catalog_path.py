@@ -15,7 +15,9 @@ async def test_catalog_path_comes_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plugins_toml: Path
 ) -> None:
     custom = tmp_path / "catalog.toml"
-    custom.write_text(DEFAULT_PATH.read_text().replace('display_name = "GPT OSS 120B"', 'display_name = "GPT OSS"'))
+    custom.write_text(
+        DEFAULT_PATH.read_text().replace('display_name = "GPT OSS 120B"', 'display_name = "GPT OSS"')
+    )
     monkeypatch.setenv("CATALOG_PATH", str(custom))
     settings = Settings(plugins_toml=plugins_toml)
     assert settings.catalog_path == custom
@@ -27,7 +29,9 @@ async def test_catalog_path_comes_from_the_environment(
         await services.aclose()
 
 
-def test_a_bad_catalog_stops_start_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plugins_toml: Path) -> None:
+def test_a_bad_catalog_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plugins_toml: Path
+) -> None:
     broken = tmp_path / "catalog.toml"
     broken.write_text(DEFAULT_PATH.read_text().replace("capacity = 100", "capacity = -1", 1))
     monkeypatch.setenv("CATALOG_PATH", str(broken))

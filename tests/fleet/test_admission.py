@@ -109,7 +109,9 @@ async def test_tokens_are_reserved_and_the_unused_part_given_back(fleet: Fleet, 
 
 
 async def test_a_batch_gives_back_each_unused_reservation_once(fleet: Fleet, personal_key: str) -> None:
-    admitted = [await fleet.admit(personal_key, input_tokens=1_000, max_output_tokens=9_000) for _ in range(5)]
+    admitted = [
+        await fleet.admit(personal_key, input_tokens=1_000, max_output_tokens=9_000) for _ in range(5)
+    ]
     records = [{"request_id": f"b{n}", "admission_id": answer.json()["admission_id"], "model": "gpt-oss-120b",
                 "input_tokens": 1_000, "output_tokens": 1_000} for n, answer in enumerate(admitted)]  # fmt: skip
     assert [r["status"] for r in (await fleet.report(records)).json()["results"]] == ["accepted"] * 5
@@ -126,7 +128,9 @@ async def test_a_reservation_whose_usage_never_comes_is_given_back(
     now = [0.0]
     admissions.reservations = LocalReservations(clock=lambda: now[0])
     for _ in range(2):  # 2 x 25,000 of the 60,000 TPM
-        assert (await fleet.admit(personal_key, input_tokens=5_000, max_output_tokens=20_000)).status_code == 200
+        assert (
+            await fleet.admit(personal_key, input_tokens=5_000, max_output_tokens=20_000)
+        ).status_code == 200
     assert (await fleet.admit(personal_key, input_tokens=10_000, max_output_tokens=10_000)).status_code == 429
     assert await admissions.release_lapsed() == 0  # not yet: the requests may still be running
     now[0] += admissions.ttl_seconds

@@ -60,19 +60,28 @@ async def expected_points(
         bucket = int((record.recorded_at - EPOCH).total_seconds()) // 60 // width * width
         if bucket < floor or record.project_id not in projects:
             continue
-        group = {"NONE": None, "MODEL": record.model_id, "PROJECT": record.project_id, "API_KEY": record.api_key_id}
+        group = {
+            "NONE": None,
+            "MODEL": record.model_id,
+            "PROJECT": record.project_id,
+            "API_KEY": record.api_key_id,
+        }
         figures = sums[(bucket, group[group_by])]
-        for index, value in enumerate(
-            (1, record.input_tokens, record.output_tokens, record.billed_nanos)
-        ):
+        for index, value in enumerate((1, record.input_tokens, record.output_tokens, record.billed_nanos)):
             figures[index] += value
     node_type = {"PROJECT": "Project", "API_KEY": "ApiKey"}.get(group_by)
     return [
         (
-            (EPOCH + timedelta(minutes=bucket)).isoformat(), world.gid(node_type, group) if node_type else group,
-            r, i, o, format_amount(s),
+            (EPOCH + timedelta(minutes=bucket)).isoformat(),
+            world.gid(node_type, group) if node_type else group,
+            r,
+            i,
+            o,
+            format_amount(s),
         )  # fmt: skip
-        for (bucket, group), (r, i, o, s) in sorted(sums.items(), key=lambda item: (item[0][0], item[0][1] or ""))
+        for (bucket, group), (r, i, o, s) in sorted(
+            sums.items(), key=lambda item: (item[0][0], item[0][1] or "")
+        )
     ]
 
 
@@ -83,8 +92,12 @@ def by_start_and_group(point: tuple[Any, ...]) -> tuple[str, str]:
 def shown(points: list[dict[str, Any]]) -> list[tuple[str, str | None, int, int, int, str]]:
     return [
         (
-            datetime.fromisoformat(p["start"]).isoformat(), p["group"], p["requests"], p["inputTokens"],
-            p["outputTokens"], p["spend"]["amount"],
+            datetime.fromisoformat(p["start"]).isoformat(),
+            p["group"],
+            p["requests"],
+            p["inputTokens"],
+            p["outputTokens"],
+            p["spend"]["amount"],
         )  # fmt: skip
         for p in points
     ]
@@ -110,8 +123,14 @@ async def test_every_graph_sums_the_raw_records(
         columns = [
             (datetime.fromisoformat(start).isoformat(), series["group"], *figures)
             for series in graph["series"]
-            for start, *figures in zip(series["starts"], series["requests"], series["inputTokens"],
-                                       series["outputTokens"], series["spend"], strict=True)  # fmt: skip
+            for start, *figures in zip(
+                series["starts"],
+                series["requests"],
+                series["inputTokens"],
+                series["outputTokens"],
+                series["spend"],
+                strict=True,
+            )  # fmt: skip
         ]
         assert sorted(columns, key=by_start_and_group) == sorted(expected, key=by_start_and_group)
         assert len({series["group"] for series in graph["series"]}) == len(graph["series"])
@@ -140,8 +159,12 @@ async def test_hourly_roll_ups_sum_the_minute_ones(three_days_of_usage: datetime
         hours = (await session.scalars(select(UsageHour))).all()
     summed: dict[tuple[str, int, str, str, str], list[int]] = defaultdict(lambda: [0] * 5)
     for row in minutes:
-        figures = summed[(row.organization_id, row.minute // 60, row.project_id, row.api_key_id, row.model_id)]
-        for index, name in enumerate(("requests", "input_tokens", "output_tokens", "billed_nanos", "cost_nanos")):
+        figures = summed[
+            (row.organization_id, row.minute // 60, row.project_id, row.api_key_id, row.model_id)
+        ]
+        for index, name in enumerate(
+            ("requests", "input_tokens", "output_tokens", "billed_nanos", "cost_nanos")
+        ):
             figures[index] += getattr(row, name)
     assert {
         (h.organization_id, h.hour, h.project_id, h.api_key_id, h.model_id): [

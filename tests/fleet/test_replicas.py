@@ -97,7 +97,9 @@ async def test_a_usage_report_is_answered_once_its_unused_tokens_are_back(
     admin = Actor(world.people["admin"].user_id)
     async with db_a.transaction() as session:
         created = await create_api_key(session, admin, world.project_a_id, name="shared")
-    admitted = await fleet_a.admissions.admit(created.secret, "gpt-oss-120b", 100_000, 800_000)  # 900k of 1M TPM
+    admitted = await fleet_a.admissions.admit(
+        created.secret, "gpt-oss-120b", 100_000, 800_000
+    )  # 900k of 1M TPM
     limiter = fleet_a.admissions.limiter
     give_back = limiter.give_back
 
@@ -106,7 +108,9 @@ async def test_a_usage_report_is_answered_once_its_unused_tokens_are_back(
         await give_back(bucket, amount)
 
     limiter.give_back = slow_give_back  # type: ignore[method-assign]
-    report = UsageReport("r-1", admitted.body["admission_id"], "gpt-oss-120b", input_tokens=100_000, output_tokens=0)
+    report = UsageReport(
+        "r-1", admitted.body["admission_id"], "gpt-oss-120b", input_tokens=100_000, output_tokens=0
+    )
     assert await fleet_a.record_usage([report]) == [{"request_id": "r-1", "status": "accepted"}]
     # the fleet's very next admission finds the 800,000 unused tokens given back in Redis
     assert (await fleet_a.admissions.admit(created.secret, "gpt-oss-120b", 800_000, 0)).status == 200

@@ -225,40 +225,59 @@ CASES: dict[str, Case] = {
         PROJECT_A_ADMINS,
     ),
     "invitation (public preview)": Case(
-        "invitation", "query($t: String!) { invitation(token: $t) { state } }",
-        lambda w: {"t": w.invitation_token}, {actor: OK for actor in ACTORS},
+        "invitation",
+        "query($t: String!) { invitation(token: $t) { state } }",
+        lambda w: {"t": w.invitation_token},
+        {actor: OK for actor in ACTORS},
     ),
     "node: Acme's invitation": node("I", "Invitation", lambda w: w.invitation_id, visible_to("admin")),
     "Organization.invitations": Case(
         "node",
         "query($id: ID!) { node(id: $id) { ... on Organization { invitations { __typename ... on Error { code } } } } }",
         lambda w: {"id": acme(w)},
-        {**visible_to("admin"), "project_admin": FORBIDDEN, "other_project_admin": FORBIDDEN, "project_member": FORBIDDEN},
+        {
+            **visible_to("admin"),
+            "project_admin": FORBIDDEN,
+            "other_project_admin": FORBIDDEN,
+            "project_member": FORBIDDEN,
+        },
     ),
     "inviteMembers": mutation(
-        "inviteMembers", "InviteMembersInput",
-        lambda w: {"organizationId": acme(w), "emails": ["new@example.com"], "role": "ORGANIZATION_ADMIN"}, ACME_ADMIN_ONLY,
+        "inviteMembers",
+        "InviteMembersInput",
+        lambda w: {"organizationId": acme(w), "emails": ["new@example.com"], "role": "ORGANIZATION_ADMIN"},
+        ACME_ADMIN_ONLY,
     ),
     "resendInvitation": mutation(
-        "resendInvitation", "InvitationIdInput", lambda w: {"invitationId": w.gid("Invitation", w.invitation_id)}, ACME_ADMIN_ONLY
+        "resendInvitation",
+        "InvitationIdInput",
+        lambda w: {"invitationId": w.gid("Invitation", w.invitation_id)},
+        ACME_ADMIN_ONLY,
     ),
     "revokeInvitation": mutation(
-        "revokeInvitation", "InvitationIdInput", lambda w: {"invitationId": w.gid("Invitation", w.invitation_id)}, ACME_ADMIN_ONLY
+        "revokeInvitation",
+        "InvitationIdInput",
+        lambda w: {"invitationId": w.gid("Invitation", w.invitation_id)},
+        ACME_ADMIN_ONLY,
     ),
     # the invitation is for invitee@example.com, none of the actors: nobody else may use its link
     "acceptInvitation": mutation(
-        "acceptInvitation", "InvitationTokenInput", lambda w: {"token": w.invitation_token},
+        "acceptInvitation",
+        "InvitationTokenInput",
+        lambda w: {"token": w.invitation_token},
         outcomes(**{a: "INVITATION_EMAIL_MISMATCH" for a in ACTORS if a != "anonymous"}),
     ),
     "declineInvitation": mutation(
-        "declineInvitation", "InvitationTokenInput", lambda w: {"token": w.invitation_token},
+        "declineInvitation",
+        "InvitationTokenInput",
+        lambda w: {"token": w.invitation_token},
         outcomes(**{a: "INVITATION_EMAIL_MISMATCH" for a in ACTORS if a != "anonymous"}),
     ),
     # Org Admins see the organization's usage, project roles their projects' (tests/fleet/test_usage_graphs.py)
     "usage": Case(
         "usage",
-        "query($o: ID!) { usage(input: {organizationId: $o, from: \"2026-11-01T00:00:00Z\", "
-        "to: \"2026-11-02T00:00:00Z\", granularity: HOUR}) { __typename ... on Error { code } } }",
+        'query($o: ID!) { usage(input: {organizationId: $o, from: "2026-11-01T00:00:00Z", '
+        'to: "2026-11-02T00:00:00Z", granularity: HOUR}) { __typename ... on Error { code } } }',
         lambda w: {"o": acme(w)},
         outcomes(admin=OK, project_admin=OK, other_project_admin=OK, project_member=OK),
     ),
@@ -333,7 +352,12 @@ async def acme_subscribed(database: Database, services: Services, world: World) 
 
 
 # Payment methods, billing address, credits: Acme's admin alone; promotional credits: staff alone
-ADMIN_ONLY_FIELD = {**visible_to("admin"), "project_admin": FORBIDDEN, "other_project_admin": FORBIDDEN, "project_member": FORBIDDEN}
+ADMIN_ONLY_FIELD = {
+    **visible_to("admin"),
+    "project_admin": FORBIDDEN,
+    "other_project_admin": FORBIDDEN,
+    "project_member": FORBIDDEN,
+}
 
 
 def org_field(name: str) -> Case:
@@ -400,7 +424,9 @@ CASES.update(
 
 
 async def acme_card_on_file(database: Database, services: Services, world: World) -> None:
-    card = await attach_payment_method(database, services.payments, world.acme_id, provider_ref="pm_card_visa")
+    card = await attach_payment_method(
+        database, services.payments, world.acme_id, provider_ref="pm_card_visa"
+    )
     world.extra["payment_method"] = card.id
 
 
@@ -408,7 +434,13 @@ async def acme_purchase(database: Database, services: Services, world: World) ->
     await acme_card(database, services, world)
     admin = Actor(world.people["admin"].user_id)
     purchase = await add_credits(
-        database, services.payments, admin, world.acme_id, amount="10", idempotency_key=None, settings=get_settings()
+        database,
+        services.payments,
+        admin,
+        world.acme_id,
+        amount="10",
+        idempotency_key=None,
+        settings=get_settings(),
     )
     world.extra["grant"] = purchase.grant.id
 
@@ -444,7 +476,6 @@ def read_outcome(data: dict[str, Any], field: str) -> str:
     return value["code"] if typename.endswith("Error") else OK
 
 
-
 def test_the_table_covers_every_root_field() -> None:
     covered = {case.field for case in CASES.values()}
     for root_name in ("Query", "Mutation"):
@@ -456,7 +487,13 @@ def test_the_table_covers_every_root_field() -> None:
 @pytest.mark.parametrize("actor", ACTORS)
 @pytest.mark.parametrize("row", list(CASES))
 async def test_authorization(
-    row: str, actor: str, world: World, gql: GraphQL, database: Database, services: Services, settings: Settings
+    row: str,
+    actor: str,
+    world: World,
+    gql: GraphQL,
+    database: Database,
+    services: Services,
+    settings: Settings,
 ) -> None:
     """One actor, one operation, on a fresh world: no earlier success changes the outcome."""
     world = await with_invitation(database, settings, world)

@@ -9,7 +9,9 @@ from tests.support import GraphQL, World
 RESULT = "{ __typename ... on Error { code field message } }"
 
 
-async def run(gql: GraphQL, world: World, field: str, input_type: str, value: dict, actor: str = "admin") -> dict:
+async def run(
+    gql: GraphQL, world: World, field: str, input_type: str, value: dict, actor: str = "admin"
+) -> dict:
     document = f"mutation($input: {input_type}!) {{ {field}(input: $input) {RESULT} }}"
     return (await gql(document, {"input": value}, token=world.token(actor)))[field]  # type: ignore[no-any-return]
 
@@ -30,7 +32,11 @@ async def test_names_are_checked_everywhere(gql: GraphQL, world: World, name: st
     ]
     for field, input_type, value in attempts:
         result = await run(gql, world, field, input_type, value)
-        assert (result["__typename"], result["code"], result["field"]) == ("InvalidInputError", code, "name"), field
+        assert (result["__typename"], result["code"], result["field"]) == (
+            "InvalidInputError",
+            code,
+            "name",
+        ), field
     names = await gql(
         "query($id: ID!) { node(id: $id) { ... on Organization { name projects { edges { node { name } } } } } }",
         {"id": acme},
@@ -45,8 +51,14 @@ async def test_foreign_and_unknown_ids_are_not_found(gql: GraphQL, world: World)
     unknown_project = world.gid("Project", "proj_doesnotexist")
     wrong_type = world.gid("ApiKey", world.key_a_id)  # a key's ID where a project's is expected
     for project_id in (evil_project, unknown_project, wrong_type):
-        result = await run(gql, world, "createApiKey", "CreateApiKeyInput", {"projectId": project_id, "name": "k"})
-        assert (result["__typename"], result["code"], result["field"]) == ("NotFoundError", "NOT_FOUND", "projectId")
+        result = await run(
+            gql, world, "createApiKey", "CreateApiKeyInput", {"projectId": project_id, "name": "k"}
+        )
+        assert (result["__typename"], result["code"], result["field"]) == (
+            "NotFoundError",
+            "NOT_FOUND",
+            "projectId",
+        )
     revoke = await run(
         gql, world, "revokeApiKey", "RevokeApiKeyInput", {"apiKeyId": world.gid("ApiKey", world.evil_key_id)}
     )
@@ -62,7 +74,9 @@ async def test_foreign_and_unknown_ids_are_not_found(gql: GraphQL, world: World)
 
 async def test_malformed_ids_and_wrong_types_are_request_errors(gql: GraphQL, world: World) -> None:
     for variables in ({"id": "not base64 at all"}, {"id": 42}, {"id": None}):
-        body = await gql.raw("query($id: ID!) { node(id: $id) { id } }", variables, token=world.token("admin"))
+        body = await gql.raw(
+            "query($id: ID!) { node(id: $id) { id } }", variables, token=world.token("admin")
+        )
         assert body["errors"] and body["data"] in (None, {"node": None})
         assert "Internal server error" not in body["errors"][0]["message"]
     body = await gql.raw(
@@ -79,7 +93,11 @@ async def test_emails_are_validated(gql: GraphQL) -> None:
                 {"input": {"email": email, "password": "long enough password"}},
             )
         )["signUp"]
-        assert (result["__typename"], result["code"], result["field"]) == ("InvalidInputError", "INVALID_EMAIL", "email")
+        assert (result["__typename"], result["code"], result["field"]) == (
+            "InvalidInputError",
+            "INVALID_EMAIL",
+            "email",
+        )
 
 
 async def test_rate_limits_reject_unknown_models_and_negative_figures(gql: GraphQL, world: World) -> None:
@@ -90,12 +108,16 @@ async def test_rate_limits_reject_unknown_models_and_negative_figures(gql: Graph
         ({"model": "gpt-oss-120b"}, "INVALID", None),
     ]
     for value, code, field in cases:
-        result = await run(gql, world, "setProjectRateLimit", "SetProjectRateLimitInput", {"projectId": project, **value})
+        result = await run(
+            gql, world, "setProjectRateLimit", "SetProjectRateLimitInput", {"projectId": project, **value}
+        )
         assert (result["__typename"], result["code"], result["field"]) == ("InvalidInputError", code, field)
 
 
 async def test_an_unknown_bearer_token_is_unauthenticated(gql: GraphQL) -> None:
-    result = await gql(f'mutation {{ createOrganization(input: {{name: "X"}}) {RESULT} }}', token="forged-token")
+    result = await gql(
+        f'mutation {{ createOrganization(input: {{name: "X"}}) {RESULT} }}', token="forged-token"
+    )
     assert result["createOrganization"]["__typename"] == "UnauthenticatedError"
 
 
@@ -103,7 +125,11 @@ async def test_the_last_admin_stays(gql: GraphQL, world: World) -> None:
     acme = world.gid("Organization", world.acme_id)
     admin = world.people["admin"].gid
     for field, input_type, value in (
-        ("changeMemberRole", "ChangeMemberRoleInput", {"organizationId": acme, "userId": admin, "role": "MEMBER"}),
+        (
+            "changeMemberRole",
+            "ChangeMemberRoleInput",
+            {"organizationId": acme, "userId": admin, "role": "MEMBER"},
+        ),
         ("removeMember", "RemoveMemberInput", {"organizationId": acme, "userId": admin}),
         ("leaveOrganization", "LeaveOrganizationInput", {"organizationId": acme}),
     ):
@@ -111,7 +137,10 @@ async def test_the_last_admin_stays(gql: GraphQL, world: World) -> None:
         assert (result["__typename"], result["code"]) == ("ConflictError", "LAST_ORGANIZATION_ADMIN"), field
     # with a second admin, the first may step down
     promoted = await run(
-        gql, world, "changeMemberRole", "ChangeMemberRoleInput",
+        gql,
+        world,
+        "changeMemberRole",
+        "ChangeMemberRoleInput",
         {"organizationId": acme, "userId": world.people["project_member"].gid, "role": "ORGANIZATION_ADMIN"},
     )
     assert promoted["__typename"] == "MemberPayload"

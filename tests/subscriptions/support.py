@@ -52,7 +52,9 @@ async def subscribe(
     )
 
 
-async def change_tier(db: Database, services: Services, world: World, subscription_id: str, tier: str) -> Subscription:
+async def change_tier(
+    db: Database, services: Services, world: World, subscription_id: str, tier: str
+) -> Subscription:
     return await service.change_tier(
         db, services.payments, services.catalog, actor(world), subscription_id, tier_id=tier, retries=RETRIES
     )

@@ -18,7 +18,12 @@ async def test_two_organizations_racing_for_the_last_place(
 ) -> None:
     async with database.transaction() as session:
         await capacity.set_capacity(
-            session, actor(world, "staff"), services.catalog, model_id="gpt-oss-120b", tier_id="scale", capacity=1
+            session,
+            actor(world, "staff"),
+            services.catalog,
+            model_id="gpt-oss-120b",
+            tier_id="scale",
+            capacity=1,
         )
     await use_card(database, services, world.acme_id)
     await use_card(database, services, world.evil_id)
@@ -51,16 +56,27 @@ async def test_many_organizations_racing_take_exactly_the_capacity(
             for n in range(6)
         ]
         await capacity.set_capacity(
-            session, actor(world, "staff"), services.catalog, model_id="zai-glm-4.7", tier_id="growth", capacity=2
+            session,
+            actor(world, "staff"),
+            services.catalog,
+            model_id="zai-glm-4.7",
+            tier_id="growth",
+            capacity=2,
         )
     for team in teams:
         await use_card(database, services, team)
     results = await asyncio.gather(
-        *(subscribe(database, services, world, model="zai-glm-4.7", tier="growth", organization_id=t) for t in teams),
+        *(
+            subscribe(database, services, world, model="zai-glm-4.7", tier="growth", organization_id=t)
+            for t in teams
+        ),
         return_exceptions=True,
     )
     assert sum(isinstance(r, Subscription) for r in results) == 2, results
-    assert all(isinstance(r, Subscription) or (isinstance(r, Conflict) and r.code.value == "SOLD_OUT") for r in results)
+    assert all(
+        isinstance(r, Subscription) or (isinstance(r, Conflict) and r.code.value == "SOLD_OUT")
+        for r in results
+    )
     assert await taken(database, "zai-glm-4.7", "growth") == 2
     assert len(provider_charges(services)) == 2
 
@@ -76,6 +92,8 @@ async def test_one_organization_subscribing_twice_at_once_is_charged_once(
     subscribed = {r.id for r in results if isinstance(r, Subscription)}
     refused = [r for r in results if not isinstance(r, Subscription)]
     assert len(subscribed) == 1, results
-    assert all(isinstance(r, Conflict) and r.code.value in ("ALREADY_SUBSCRIBED", "PAYMENT_PENDING") for r in refused)
+    assert all(
+        isinstance(r, Conflict) and r.code.value in ("ALREADY_SUBSCRIBED", "PAYMENT_PENDING") for r in refused
+    )
     assert await taken(database) == 1
     assert len(provider_charges(services)) == 1

@@ -70,7 +70,9 @@ async def test_a_declined_upgrade_changes_nothing(
     # a new attempt is a new charge (a new key), not the declined one again
     await use_card(database, services, world.acme_id, "pm_card_visa")
     assert (await change_tier(database, services, world, subscription.id, "growth")).tier_id == "growth"
-    keys = [c.idempotency_key.rsplit(":", 2)[-2:] for c in await subscription_charges(database, world.acme_id)]
+    keys = [
+        c.idempotency_key.rsplit(":", 2)[-2:] for c in await subscription_charges(database, world.acme_id)
+    ]
     assert keys[1:] == [["upgrade", "1"], ["upgrade", "2"]]
 
 
@@ -120,7 +122,12 @@ async def test_the_new_tier_must_have_a_place(database: Database, services: Serv
     subscription = await subscribe(database, services, world)
     async with database.transaction() as session:
         await capacity.set_capacity(
-            session, actor(world, "staff"), services.catalog, model_id="gpt-oss-120b", tier_id="growth", capacity=0
+            session,
+            actor(world, "staff"),
+            services.catalog,
+            model_id="gpt-oss-120b",
+            tier_id="growth",
+            capacity=0,
         )
     with pytest.raises(Conflict) as raised:
         await change_tier(database, services, world, subscription.id, "growth")

@@ -18,7 +18,9 @@ RESULT = f"""__typename ... on SubscriptionPayload {{ subscription {{ {FIELDS} }
   ... on Error {{ code message field }}"""
 PAID = RESULT + " ... on PaymentError { declineCode }"
 SUBSCRIBE = f"mutation($input: SubscribeInput!) {{ subscribe(input: $input) {{ {PAID} }} }}"
-CHANGE = f"mutation($input: ChangeSubscriptionTierInput!) {{ changeSubscriptionTier(input: $input) {{ {PAID} }} }}"
+CHANGE = (
+    f"mutation($input: ChangeSubscriptionTierInput!) {{ changeSubscriptionTier(input: $input) {{ {PAID} }} }}"
+)
 CANCEL = f"mutation($input: SubscriptionIdInput!) {{ cancelSubscription(input: $input) {{ {RESULT} }} }}"
 RESUME = f"mutation($input: SubscriptionIdInput!) {{ resumeSubscription(input: $input) {{ {RESULT} }} }}"
 ORGANIZATION = """
@@ -30,7 +32,13 @@ query($id: ID!) { node(id: $id) { ... on Organization {
 
 
 async def subscribe(gql: GraphQL, world: World, tier: str = "starter") -> dict[str, Any]:
-    variables = {"input": {"organizationId": world.gid("Organization", world.acme_id), "model": "gpt-oss-120b", "tier": tier}}
+    variables = {
+        "input": {
+            "organizationId": world.gid("Organization", world.acme_id),
+            "model": "gpt-oss-120b",
+            "tier": tier,
+        }
+    }
     return (await gql(SUBSCRIBE, variables, token=world.token("admin")))["subscribe"]  # type: ignore[no-any-return]
 
 
@@ -46,7 +54,9 @@ async def test_subscribe_and_see_it_in_the_list_and_the_plans(
     assert subscription["nextChargeAt"] == subscription["currentPeriodEnd"] == "2026-12-23T12:00:00+00:00"
     assert subscription["monthlyPrice"] == {"amount": "50.00", "currency": "USD"}
     assert subscription["tier"] == {"displayName": "Starter", "capacityLeft": 99}
-    data = await gql(ORGANIZATION, {"id": world.gid("Organization", world.acme_id)}, token=world.token("admin"))
+    data = await gql(
+        ORGANIZATION, {"id": world.gid("Organization", world.acme_id)}, token=world.token("admin")
+    )
     listed = data["node"]["subscriptions"]["subscriptions"]["edges"]
     assert [edge["node"]["id"] for edge in listed] == [subscription["id"]]
     plans = {plan["modelId"]: plan for plan in data["node"]["plans"]}
@@ -60,7 +70,9 @@ async def test_subscribe_and_see_it_in_the_list_and_the_plans(
         "limits": {"requestsPerMinute": 60, "tokensPerMinute": 100_000},
     }
     assert plans["zai-glm-4.7"]["kind"] == "NONE" and plans["zai-glm-4.7"]["limits"] is None
-    node = await gql("query($id: ID!) { node(id: $id) { id } }", {"id": subscription["id"]}, token=world.token("admin"))
+    node = await gql(
+        "query($id: ID!) { node(id: $id) { id } }", {"id": subscription["id"]}, token=world.token("admin")
+    )
     assert node["node"] == {"id": subscription["id"]}
 
 
@@ -74,7 +86,9 @@ async def test_a_declined_card_is_a_payment_error(
         "PAYMENT_DECLINED",
         "insufficient_funds",
     )
-    data = await gql(ORGANIZATION, {"id": world.gid("Organization", world.acme_id)}, token=world.token("admin"))
+    data = await gql(
+        ORGANIZATION, {"id": world.gid("Organization", world.acme_id)}, token=world.token("admin")
+    )
     [failed] = data["node"]["subscriptions"]["subscriptions"]["edges"]
     assert failed["node"]["state"] == "CANCELED"
 
@@ -85,18 +99,29 @@ async def test_change_cancel_and_resume(
     await use_card(database, services, world.acme_id)
     subscription_id = (await subscribe(gql, world, tier="growth"))["subscription"]["id"]
     token = world.token("admin")
-    changed = await gql(CHANGE, {"input": {"subscriptionId": subscription_id, "tier": "starter"}}, token=token)
+    changed = await gql(
+        CHANGE, {"input": {"subscriptionId": subscription_id, "tier": "starter"}}, token=token
+    )
     assert changed["changeSubscriptionTier"]["subscription"]["scheduledTier"] == {"tierId": "starter"}
-    canceled = (await gql(CANCEL, {"input": {"subscriptionId": subscription_id}}, token=token))["cancelSubscription"]
+    canceled = (await gql(CANCEL, {"input": {"subscriptionId": subscription_id}}, token=token))[
+        "cancelSubscription"
+    ]
     assert canceled["subscription"]["cancelAtPeriodEnd"] is True
     assert canceled["subscription"]["nextChargeAt"] is None
-    resumed = (await gql(RESUME, {"input": {"subscriptionId": subscription_id}}, token=token))["resumeSubscription"]
+    resumed = (await gql(RESUME, {"input": {"subscriptionId": subscription_id}}, token=token))[
+        "resumeSubscription"
+    ]
     assert resumed["subscription"]["cancelAtPeriodEnd"] is False
     again = await gql(CHANGE, {"input": {"subscriptionId": subscription_id, "tier": "platinum"}}, token=token)
-    assert (again["changeSubscriptionTier"]["code"], again["changeSubscriptionTier"]["field"]) == ("UNKNOWN_TIER", "tier")
+    assert (again["changeSubscriptionTier"]["code"], again["changeSubscriptionTier"]["field"]) == (
+        "UNKNOWN_TIER",
+        "tier",
+    )
 
 
-async def test_typed_refusals(gql: GraphQL, world: World, database: Database, services: Services, clock: Any) -> None:
+async def test_typed_refusals(
+    gql: GraphQL, world: World, database: Database, services: Services, clock: Any
+) -> None:
     assert (await subscribe(gql, world))["code"] == "NO_PAYMENT_METHOD"
     await use_card(database, services, world.acme_id)
     await gql(
@@ -109,7 +134,11 @@ async def test_typed_refusals(gql: GraphQL, world: World, database: Database, se
     await subscribe(gql, world)
     twice = await subscribe(gql, world, tier="growth")
     assert twice["code"] == "ALREADY_SUBSCRIBED"
-    wrong = await gql(CANCEL, {"input": {"subscriptionId": world.gid("Project", world.project_a_id)}}, token=world.token("admin"))
+    wrong = await gql(
+        CANCEL,
+        {"input": {"subscriptionId": world.gid("Project", world.project_a_id)}},
+        token=world.token("admin"),
+    )
     assert wrong["cancelSubscription"]["code"] == "NOT_FOUND"
 
 
@@ -122,7 +151,14 @@ async def test_staff_limit_override_shows_in_the_plans(
         """mutation($input: SetModelLimitOverrideInput!) { setModelLimitOverride(input: $input) {
              __typename ... on ModelLimitOverridePayload { override { modelId setAt setBy { email }
                limits { requestsPerMinute tokensPerMinute requestsPerDay } } } } }""",
-        {"input": {"organizationId": organization, "model": "zai-glm-4.7", "requestsPerMinute": 2000, "tokensPerMinute": 4_000_000}},
+        {
+            "input": {
+                "organizationId": organization,
+                "model": "zai-glm-4.7",
+                "requestsPerMinute": 2000,
+                "tokensPerMinute": 4_000_000,
+            }
+        },
         token=world.token("staff"),
     )
     assert data["setModelLimitOverride"]["override"] == {

@@ -64,7 +64,9 @@ async def test_a_month_is_a_calendar_month_from_the_anchor(
     assert subscription.current_period_end == datetime(2027, 2, 28, 9, tzinfo=UTC)
     clock.at = subscription.current_period_end
     await renew(database, services)
-    assert (await reload(database, subscription.id)).current_period_end == datetime(2027, 3, 31, 9, tzinfo=UTC)
+    assert (await reload(database, subscription.id)).current_period_end == datetime(
+        2027, 3, 31, 9, tzinfo=UTC
+    )
 
 
 async def test_failure_makes_it_past_due_then_retries_daily_then_cancels(
@@ -77,7 +79,9 @@ async def test_failure_makes_it_past_due_then_retries_daily_then_cancels(
         async with database.reader() as session:
             organization = await session.get(Organization, world.acme_id)
             assert organization is not None
-            found = await who_pays(session, services.catalog, organization=organization, model_id="gpt-oss-120b", at=clock.at)
+            found = await who_pays(
+                session, services.catalog, organization=organization, model_id="gpt-oss-120b", at=clock.at
+            )
             return found.kind
 
     balances[world.acme_id] = 1  # some credit: once canceled, PayGo takes over
@@ -125,7 +129,10 @@ async def test_a_retry_that_succeeds_restores_it_from_the_original_period_end(
     renewed = await reload(database, subscription.id)
     assert (renewed.state, renewed.failed_renewals, renewed.period_number) == (SubscriptionState.ACTIVE, 0, 2)
     assert renewed.current_period_start == subscription.current_period_end  # no free days, no lost ones
-    assert [m.subject.rsplit(": ", 1)[-1] for m in await emails(database)] == ["payment failed", "subscription to gpt-oss-120b renewed"]
+    assert [m.subject.rsplit(": ", 1)[-1] for m in await emails(database)] == [
+        "payment failed",
+        "subscription to gpt-oss-120b renewed",
+    ]
 
 
 async def test_the_retries_setting_bounds_the_attempts(

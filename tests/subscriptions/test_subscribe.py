@@ -137,7 +137,9 @@ async def test_personal_organizations_do_not_subscribe(
     async with database.transaction() as session:
         owner = await session.get(User, world.people["admin"].user_id)
         assert owner is not None
-        personal = await create_organization(session, owner=owner, name="Personal", type=OrganizationType.PERSONAL)
+        personal = await create_organization(
+            session, owner=owner, name="Personal", type=OrganizationType.PERSONAL
+        )
     await use_card(database, services, personal.id)
     with pytest.raises(Conflict) as raised:
         await subscribe(database, services, world, organization_id=personal.id)
@@ -160,7 +162,12 @@ async def test_a_sold_out_tier_is_refused(database: Database, services: Services
 
     async with database.transaction() as session:
         await capacity.set_capacity(
-            session, actor(world, "staff"), services.catalog, model_id="gpt-oss-120b", tier_id="starter", capacity=0
+            session,
+            actor(world, "staff"),
+            services.catalog,
+            model_id="gpt-oss-120b",
+            tier_id="starter",
+            capacity=0,
         )
     await use_card(database, services, world.acme_id)
     with pytest.raises(Conflict) as raised:
@@ -181,7 +188,12 @@ async def test_staff_capacity_below_use_only_stops_new_subscriptions(
     kept = await subscribe(database, services, world)
     async with database.transaction() as session:
         await capacity.set_capacity(
-            session, actor(world, "staff"), services.catalog, model_id="gpt-oss-120b", tier_id="starter", capacity=0
+            session,
+            actor(world, "staff"),
+            services.catalog,
+            model_id="gpt-oss-120b",
+            tier_id="starter",
+            capacity=0,
         )
         view = await capacity.availability(session, services.catalog)
     assert view[("gpt-oss-120b", "starter")].sold_out and view[("gpt-oss-120b", "starter")].taken == 1
@@ -191,6 +203,11 @@ async def test_staff_capacity_below_use_only_stops_new_subscriptions(
     with pytest.raises(DomainError) as raised:
         async with database.transaction() as session:
             await capacity.set_capacity(
-                session, actor(world), services.catalog, model_id="gpt-oss-120b", tier_id="starter", capacity=5
+                session,
+                actor(world),
+                services.catalog,
+                model_id="gpt-oss-120b",
+                tier_id="starter",
+                capacity=5,
             )
     assert raised.value.code.value == "FORBIDDEN"

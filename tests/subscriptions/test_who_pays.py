@@ -48,24 +48,104 @@ def subscription(state: SubscriptionState, *, canceling: bool = False, tier: str
     [
         # a Personal organization uses the free tier; a subscription (after a type change) still wins
         (PERSONAL, "gpt-oss-120b", None, None, NOW, PlanKind.FREE, LimitsSource.FREE_TIER),
-        (PERSONAL, "gpt-oss-120b", subscription(SubscriptionState.ACTIVE), None, NOW, PlanKind.SUBSCRIPTION, LimitsSource.TIER),
+        (
+            PERSONAL,
+            "gpt-oss-120b",
+            subscription(SubscriptionState.ACTIVE),
+            None,
+            NOW,
+            PlanKind.SUBSCRIPTION,
+            LimitsSource.TIER,
+        ),
         # a Team organization: its subscription, else credit, else nothing
-        (TEAM, "gpt-oss-120b", subscription(SubscriptionState.ACTIVE), 10**9, NOW, PlanKind.SUBSCRIPTION, LimitsSource.TIER),
-        (TEAM, "gpt-oss-120b", subscription(SubscriptionState.ACTIVE), 0, NOW, PlanKind.SUBSCRIPTION, LimitsSource.TIER),
-        (TEAM, "gpt-oss-120b", subscription(SubscriptionState.PAST_DUE), 0, NOW, PlanKind.SUBSCRIPTION, LimitsSource.TIER),
-        (TEAM, "gpt-oss-120b", subscription(SubscriptionState.INCOMPLETE), 0, NOW, PlanKind.NONE, LimitsSource.NONE),
-        (TEAM, "gpt-oss-120b", subscription(SubscriptionState.INCOMPLETE), 5, NOW, PlanKind.PAYGO, LimitsSource.PAYGO),
-        (TEAM, "gpt-oss-120b", subscription(SubscriptionState.CANCELED), 5, NOW, PlanKind.PAYGO, LimitsSource.PAYGO),
+        (
+            TEAM,
+            "gpt-oss-120b",
+            subscription(SubscriptionState.ACTIVE),
+            10**9,
+            NOW,
+            PlanKind.SUBSCRIPTION,
+            LimitsSource.TIER,
+        ),
+        (
+            TEAM,
+            "gpt-oss-120b",
+            subscription(SubscriptionState.ACTIVE),
+            0,
+            NOW,
+            PlanKind.SUBSCRIPTION,
+            LimitsSource.TIER,
+        ),
+        (
+            TEAM,
+            "gpt-oss-120b",
+            subscription(SubscriptionState.PAST_DUE),
+            0,
+            NOW,
+            PlanKind.SUBSCRIPTION,
+            LimitsSource.TIER,
+        ),
+        (
+            TEAM,
+            "gpt-oss-120b",
+            subscription(SubscriptionState.INCOMPLETE),
+            0,
+            NOW,
+            PlanKind.NONE,
+            LimitsSource.NONE,
+        ),
+        (
+            TEAM,
+            "gpt-oss-120b",
+            subscription(SubscriptionState.INCOMPLETE),
+            5,
+            NOW,
+            PlanKind.PAYGO,
+            LimitsSource.PAYGO,
+        ),
+        (
+            TEAM,
+            "gpt-oss-120b",
+            subscription(SubscriptionState.CANCELED),
+            5,
+            NOW,
+            PlanKind.PAYGO,
+            LimitsSource.PAYGO,
+        ),
         (TEAM, "gpt-oss-120b", None, 1, NOW, PlanKind.PAYGO, LimitsSource.PAYGO),
         (TEAM, "gpt-oss-120b", None, 0, NOW, PlanKind.NONE, LimitsSource.NONE),
         (TEAM, "gpt-oss-120b", None, -500, NOW, PlanKind.NONE, LimitsSource.NONE),  # a debt is no credit
         # a canceled subscription covers until the end of its paid period
-        (TEAM, "gpt-oss-120b", subscription(SubscriptionState.ACTIVE, canceling=True), 0, NOW, PlanKind.SUBSCRIPTION, LimitsSource.TIER),
-        (TEAM, "gpt-oss-120b", subscription(SubscriptionState.ACTIVE, canceling=True), 9, NOW + timedelta(days=20), PlanKind.PAYGO, LimitsSource.PAYGO),
+        (
+            TEAM,
+            "gpt-oss-120b",
+            subscription(SubscriptionState.ACTIVE, canceling=True),
+            0,
+            NOW,
+            PlanKind.SUBSCRIPTION,
+            LimitsSource.TIER,
+        ),
+        (
+            TEAM,
+            "gpt-oss-120b",
+            subscription(SubscriptionState.ACTIVE, canceling=True),
+            9,
+            NOW + timedelta(days=20),
+            PlanKind.PAYGO,
+            LimitsSource.PAYGO,
+        ),
         # a deprecated or unknown model is nobody's to pay for
         (TEAM, "llama3.1-8b", None, 10**9, NOW, PlanKind.NONE, LimitsSource.NONE),
         (PERSONAL, "qwen-3-235b-a22b-instruct-2507", None, None, NOW, PlanKind.NONE, LimitsSource.NONE),
-        (TEAM, "llama3.1-8b", None, 10**9, datetime(2026, 5, 26, 23, 59, tzinfo=UTC), PlanKind.PAYGO, LimitsSource.PAYGO),
+        (
+            TEAM,
+            "llama3.1-8b",
+            None,
+            10**9,
+            datetime(2026, 5, 26, 23, 59, tzinfo=UTC),
+            PlanKind.PAYGO,
+            LimitsSource.PAYGO,
+        ),
         (TEAM, "no-such-model", None, 10**9, NOW, PlanKind.NONE, LimitsSource.NONE),
     ],
 )
@@ -121,9 +201,15 @@ async def test_a_subscribed_model_is_paid_by_the_subscription_and_the_others_by_
             plans = await plans_of(session, services.catalog, organization=acme, at=clock.at)
         # subscriptions and overrides; the third, the balance, is the credits ledger's (faked here)
         assert len(selects(statements)) == 2
-        single = await who_pays(session, services.catalog, organization=acme, model_id="gpt-oss-120b", at=clock.at)
+        single = await who_pays(
+            session, services.catalog, organization=acme, model_id="gpt-oss-120b", at=clock.at
+        )
     assert plans["gpt-oss-120b"] == single
-    assert (single.kind, single.subscription_id, single.tier_id) == (PlanKind.SUBSCRIPTION, subscribed.id, "scale")
+    assert (single.kind, single.subscription_id, single.tier_id) == (
+        PlanKind.SUBSCRIPTION,
+        subscribed.id,
+        "scale",
+    )
     assert single.limits == services.catalog.tier("gpt-oss-120b", "scale").limits  # type: ignore[union-attr]
     assert not single.burns_credits
     assert plans["zai-glm-4.7"].kind is PlanKind.PAYGO
@@ -137,7 +223,9 @@ async def test_a_personal_organization_reads_no_balance(
     async with database.transaction() as session:
         owner = await session.get(User, world.people["admin"].user_id)
         assert owner is not None
-        personal = await create_organization(session, owner=owner, name="Personal", type=OrganizationType.PERSONAL)
+        personal = await create_organization(
+            session, owner=owner, name="Personal", type=OrganizationType.PERSONAL
+        )
     async with database.reader() as session:
         with count_statements(database) as statements:
             plans = await plans_of(session, services.catalog, organization=personal, at=clock.at)
@@ -153,20 +241,33 @@ async def test_staff_override_replaces_the_paygo_limits(
     custom = RateLimits(requests_per_minute=5_000, tokens_per_minute=5_000_000, tokens_per_day=10**9)
     async with database.transaction() as session:
         row = await set_limit_override(
-            session, actor(world, "staff"), services.catalog, world.acme_id, model_id="gpt-oss-120b", limits=custom
+            session,
+            actor(world, "staff"),
+            services.catalog,
+            world.acme_id,
+            model_id="gpt-oss-120b",
+            limits=custom,
         )
     assert (row.set_by, row.set_at) == (world.people["staff"].user_id, clock.at)
     acme = await _organization(database, world.acme_id)
     async with database.reader() as session:
-        plan = await who_pays(session, services.catalog, organization=acme, model_id="gpt-oss-120b", at=clock.at)
-        other = await who_pays(session, services.catalog, organization=acme, model_id="zai-glm-4.7", at=clock.at)
+        plan = await who_pays(
+            session, services.catalog, organization=acme, model_id="gpt-oss-120b", at=clock.at
+        )
+        other = await who_pays(
+            session, services.catalog, organization=acme, model_id="zai-glm-4.7", at=clock.at
+        )
     assert (plan.kind, plan.limits_source, plan.limits) == (PlanKind.PAYGO, LimitsSource.OVERRIDE, custom)
     assert other.limits_source is LimitsSource.PAYGO
     balances[world.acme_id] = 0  # no credit: the override does not make usage free
     async with database.reader() as session:
-        assert (await who_pays(session, services.catalog, organization=acme, model_id="gpt-oss-120b", at=clock.at)).kind is PlanKind.NONE
+        assert (
+            await who_pays(session, services.catalog, organization=acme, model_id="gpt-oss-120b", at=clock.at)
+        ).kind is PlanKind.NONE
     async with database.transaction() as session:
-        assert await remove_limit_override(session, actor(world, "staff"), world.acme_id, model_id="gpt-oss-120b")
+        assert await remove_limit_override(
+            session, actor(world, "staff"), world.acme_id, model_id="gpt-oss-120b"
+        )
 
 
 async def test_only_staff_set_overrides(database: Database, services: Services, world: World) -> None:
@@ -189,6 +290,8 @@ async def test_a_team_without_credits_reads_its_real_balance(
 ) -> None:
     acme = await _organization(database, world.acme_id)
     async with database.reader() as session:
-        plan = await who_pays(session, services.catalog, organization=acme, model_id="zai-glm-4.7", at=clock.at)
+        plan = await who_pays(
+            session, services.catalog, organization=acme, model_id="zai-glm-4.7", at=clock.at
+        )
     assert (plan.kind, plan.limits) == (PlanKind.NONE, None)
     assert f"Acme ({world.acme_id})" in plan.reason

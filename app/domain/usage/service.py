@@ -86,7 +86,9 @@ async def usage_series(
         raise InvalidInput("`to` must be after `from`.", field="to")
     size = granularity.value
     if (last - first) // size > MAX_POINTS:
-        raise InvalidInput(f"At most {MAX_POINTS} buckets: choose a coarser granularity.", field="granularity")
+        raise InvalidInput(
+            f"At most {MAX_POINTS} buckets: choose a coarser granularity.", field="granularity"
+        )
     project_ids = set(filters.project_ids)
     if role is not OrganizationRole.ORGANIZATION_ADMIN:
         visible = {project.id for project in await list_projects(session, actor, organization_id)}
