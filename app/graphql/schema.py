@@ -22,22 +22,27 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from app.graphql import masking
-from app.graphql.accounts import AccountMutations, AccountQueries
-from app.graphql.api_keys import ApiKeyMutations
-from app.graphql.billing import BillingMutations, Charge, PaymentMethod
-from app.graphql.catalog import CatalogMutations, CatalogQueries
-from app.graphql.credit_types import CreditGrant, CreditLedgerEntry
-from app.graphql.credits import CreditMutations
-from app.graphql.invitation_types import Invitation
-from app.graphql.invitations import InvitationMutations, InvitationQueries
-from app.graphql.orgs import OrganizationMutations
-from app.graphql.plans import PlanMutations
-from app.graphql.projects import ProjectMutations
+from app.graphql.accounts.mutations import AccountMutations
+from app.graphql.accounts.queries import AccountQueries
+from app.graphql.accounts.types import User
+from app.graphql.api_keys.mutations import ApiKeyMutations
+from app.graphql.api_keys.types import ApiKey
+from app.graphql.billing.mutations import BillingMutations
+from app.graphql.billing.types import Charge, PaymentMethod
+from app.graphql.catalog.mutations import CatalogMutations
+from app.graphql.catalog.queries import CatalogQueries
+from app.graphql.credits.mutations import CreditMutations
+from app.graphql.credits.types import CreditGrant, CreditLedgerEntry
+from app.graphql.invitations.mutations import InvitationMutations
+from app.graphql.invitations.queries import InvitationQueries
+from app.graphql.orgs.mutations import OrganizationMutations
+from app.graphql.orgs.types import Invitation, Organization, OrganizationMember, Project
+from app.graphql.plans.mutations import PlanMutations
+from app.graphql.projects.mutations import ProjectMutations
 from app.graphql.scalars import SCALARS
-from app.graphql.subscription_types import ModelSubscription
-from app.graphql.subscriptions import SubscriptionMutations
-from app.graphql.types import ApiKey, Organization, OrganizationMember, Project, User
-from app.graphql.usage import UsageQueries
+from app.graphql.subscriptions.mutations import SubscriptionMutations
+from app.graphql.subscriptions.types import ModelSubscription
+from app.graphql.usage.queries import UsageQueries
 from app.settings import Settings, get_settings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.domain.billing.charges import retry_pending
-from app.jobs import job
+from app.jobs.base import job
 
 
 @job(

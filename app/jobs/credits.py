@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.domain.credits import alerts, auto_recharge, expiry, refunds, settlement
-from app.jobs import job
+from app.jobs.base import job
 
 
 @job("credits-expire", every_seconds=300, description="Expire credit grants a year after purchase")

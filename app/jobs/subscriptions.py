@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.domain.subscriptions.renewal import run_renewals
-from app.jobs import job
+from app.jobs.base import job
 
 
 @job(

@@ -32,12 +32,12 @@ from app.domain.credits.models import (
 )
 from app.domain.errors import NotFound
 from app.domain.orgs.access import require_org_admin
-from app.graphql.billing import Charge
+from app.graphql.billing.types import Charge
 from app.graphql.context import Info
 from app.graphql.errors import ForbiddenError, describe_enum
 from app.graphql.money import Money
 from app.graphql.paging import QueryPage
-from app.graphql.types import _visible
+from app.graphql.visibility import visible_nodes
 
 GrantSourceEnum = describe_enum(
     GrantSource,
@@ -129,7 +129,7 @@ class CreditGrant(relay.Node):
         async def lookup(session: Any, actor: Any, grant_id: str) -> CreditGrant:
             return cls.from_model(await _org_admin_row(session, actor, GrantModel, grant_id))
 
-        return await _visible(info, lookup, node_ids, required)
+        return await visible_nodes(info, lookup, node_ids, required)
 
 
 async def _grant(info: Info, grant_id: str) -> CreditGrant:
@@ -192,7 +192,7 @@ class CreditLedgerEntry(relay.Node):
         async def lookup(session: Any, actor: Any, entry_id: str) -> CreditLedgerEntry:
             return cls.from_model(await _org_admin_row(session, actor, EntryModel, entry_id))
 
-        return await _visible(info, lookup, node_ids, required)
+        return await visible_nodes(info, lookup, node_ids, required)
 
 
 @strawberry.type(description="One auto-recharge: what it charged, or why it did not.")

@@ -1,4 +1,4 @@
-"""Subscriptions as GraphQL shows them to Organization Admins: a Relay node, and the org's list."""
+"""Model subscriptions as the console shows them."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from app.domain.subscriptions import capacity
 from app.domain.subscriptions import service as subscriptions
 from app.domain.subscriptions.models import EndReason, SubscriptionState
 from app.domain.subscriptions.models import Subscription as SubscriptionRow
-from app.graphql.catalog import Availability, Model, SubscriptionTier
+from app.graphql.catalog.types import Availability, Model, SubscriptionTier
 from app.graphql.context import Info
 from app.graphql.errors import ForbiddenError, describe_enum
 from app.graphql.money import Money
-from app.graphql.types import _visible
+from app.graphql.visibility import visible_nodes
 
 SubscriptionStateEnum = describe_enum(
     SubscriptionState,
@@ -121,7 +121,7 @@ class ModelSubscription(relay.Node):
             row = await subscriptions.get_subscription(session, actor, subscription_id)
             return cls.from_row(row, catalog, places)
 
-        return await _visible(info, lookup, node_ids, required)
+        return await visible_nodes(info, lookup, node_ids, required)
 
 
 async def present(info: Info, row: SubscriptionRow) -> ModelSubscription:

@@ -1,4 +1,4 @@
-"""Usage and spend over time: the console's graphs."""
+"""Usage graphs: requests, tokens and cost over time, grouped by project, key or model."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from app.domain.money import CURRENCY, format_amount
 from app.domain.usage import service as usage
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, describe_enum, field_with_errors, result_union
-from app.graphql.ids import node_id
+from app.graphql.ids import node_id, org_id
 from app.graphql.money import Money
 from app.graphql.scalars import BigInt
 
@@ -157,7 +157,7 @@ class UsageQueries:
         points = await usage.usage_series(
             await info.context.session(),
             actor,
-            node_id(input.organization_id, "Organization", "organizationId"),
+            org_id(input.organization_id),
             start=input.start,
             end=input.end,
             granularity=input.granularity,

@@ -1,4 +1,4 @@
-"""Subscriptions: subscribe, change tier, cancel and resume (Organization Admins of Team organizations)."""
+"""Subscribing, changing tier, cancelling and resuming."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from strawberry import relay
 from app.domain.subscriptions import service as subscriptions
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, PaymentError, mutation, result_union
-from app.graphql.ids import node_id
-from app.graphql.subscription_types import ModelSubscription, present
+from app.graphql.ids import node_id, org_id
+from app.graphql.subscriptions.types import ModelSubscription, present
 
 
 @strawberry.input(
@@ -65,7 +65,7 @@ class SubscriptionMutations:
             context.services.payments,
             context.services.catalog,
             context.actor(),
-            node_id(input.organization_id, "Organization", "organizationId"),
+            org_id(input.organization_id),
             model_id=input.model,
             tier_id=input.tier,
             retries=context.settings.subscription_renewal_retries,

@@ -1,4 +1,4 @@
-"""PayGo credits: add credits, auto-recharge, refunds (Org Admins of Team organizations), promotions (staff)."""
+"""Buying credits, auto-recharge, refund requests and promotional grants."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import strawberry
 from strawberry import relay
 
 from app.domain.credits import auto_recharge, purchases, refunds
-from app.graphql.billing import Charge, org_id
+from app.graphql.billing.types import Charge
 from app.graphql.context import Info
-from app.graphql.credit_types import AutoRechargeAttempt, CreditGrant, Credits, RefundRequest, load_credits
+from app.graphql.credits.types import AutoRechargeAttempt, CreditGrant, Credits, RefundRequest, load_credits
 from app.graphql.errors import INPUT, PaymentError, mutation, result_union
-from app.graphql.ids import node_id
+from app.graphql.ids import node_id, org_id
 from app.graphql.money import Money
 
 
