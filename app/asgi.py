@@ -17,7 +17,7 @@ from app.domain.notifications.mailer import MailWorker
 from app.fleet.api import FleetController
 from app.fleet.service import build_fleet, connect_redis
 from app.graphql.context import build_context
-from app.graphql.schema import schema
+from app.graphql.schema import build_schema
 from app.jobs import Scheduler
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
@@ -82,7 +82,7 @@ def create_app(
             await db.dispose()
 
     graphql = make_graphql_controller(
-        schema,
+        build_schema(settings),
         path="/graphql",
         graphql_ide="graphiql" if settings.graphql_ide else None,
         allow_queries_via_get=False,

@@ -111,9 +111,9 @@ def _run_jobs(args: argparse.Namespace) -> None:
 
 
 def _export_schema(args: argparse.Namespace) -> None:
-    from app.graphql.schema import schema
+    from app.graphql.schema import build_schema
 
-    Path(args.output).write_text(schema.as_str() + "\n")
+    Path(args.output).write_text(build_schema(get_settings()).as_str() + "\n")
     print(f"Wrote {args.output}")
 
 

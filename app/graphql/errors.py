@@ -16,6 +16,7 @@ from strawberry.extensions import FieldExtension
 
 from app.domain import errors as domain
 from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
+from app.graphql.context import FreshReads
 
 
 def describe_enum(enum_class: type[Enum], description: str, *, name: str | None = None, **values: str) -> Any:
@@ -199,8 +200,8 @@ INPUT = strawberry.argument(description="The operation's input; its type documen
 
 
 def mutation(description: str) -> Any:
-    """A mutation field whose domain errors come back as typed union members."""
-    return strawberry.mutation(description=description, extensions=[ExpectedErrors()])
+    """A mutation field whose domain errors come back as typed union members, reading what it wrote."""
+    return strawberry.mutation(description=description, extensions=[FreshReads(), ExpectedErrors()])
 
 
 def field_with_errors(description: str) -> Any:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+import functools
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry import relay
 from strawberry.extensions import (
+    DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
-    SchemaExtension,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -43,7 +43,7 @@ from app.graphql.scalars import SCALARS
 from app.graphql.subscriptions.mutations import SubscriptionMutations
 from app.graphql.subscriptions.types import ModelSubscription
 from app.graphql.usage.queries import UsageQueries
-from app.settings import Settings, get_settings
+from app.settings import Settings
 
 
 @strawberry.type
@@ -83,45 +83,46 @@ class Schema(strawberry.Schema):
         masking.process_errors(errors, execution_context)
 
 
-class IntrospectionSwitch(SchemaExtension):
-    """Refuses introspection when the app's settings turn it off (read per request from the context)."""
+# Each object type a node lookup may answer with, so the schema knows them before any query names them.
+NODE_TYPES: list[Any] = [
+    User,
+    Organization,
+    OrganizationMember,
+    Project,
+    ApiKey,
+    Invitation,
+    ModelSubscription,
+    PaymentMethod,
+    Charge,
+    CreditGrant,
+    CreditLedgerEntry,
+]
 
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context.context
-        if not getattr(getattr(context, "settings", None), "graphql_introspection", True):
-            rules = self.execution_context.validation_rules
-            self.execution_context.validation_rules = (*rules, NoSchemaIntrospectionCustomRule)
-        yield
+
+@functools.cache
+def _typed_schema() -> Schema:
+    """The types converted once per process: Strawberry's relay fields change themselves when converted."""
+    return Schema(
+        query=Query, mutation=Mutation, types=NODE_TYPES, config=StrawberryConfig(scalar_map=SCALARS)
+    )
 
 
-def build_schema(settings: Settings) -> Schema:
-    """The schema with the caches and limits on. Build it once per process: fields cannot be shared."""
+def protective_extensions(settings: Settings) -> list[Any]:
+    """The caches and the limits the settings ask for (extension classes or factories: one per request)."""
     extensions: list[Any] = [
         ParserCache,
         ValidationCache,
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        IntrospectionSwitch,
     ]
-    types: list[Any] = [
-        User,
-        Organization,
-        OrganizationMember,
-        Project,
-        ApiKey,
-        Invitation,
-        ModelSubscription,
-    ]
-    types += [PaymentMethod, Charge, CreditGrant, CreditLedgerEntry]
-    return Schema(
-        query=Query,
-        mutation=Mutation,
-        extensions=extensions,
-        types=types,
-        config=StrawberryConfig(scalar_map=SCALARS),
-    )
+    if not settings.graphql_introspection:
+        extensions.append(DisableIntrospection)
+    return extensions
 
 
-# The process's one schema; `strawberry export-schema app.graphql.schema:schema` reads it too.
-schema = build_schema(get_settings())
+def build_schema(settings: Settings) -> Schema:
+    """The schema an app serves: the process's typed schema with the extensions of its settings."""
+    schema = copy.copy(_typed_schema())
+    schema.extensions = tuple(protective_extensions(settings))
+    return schema

@@ -96,17 +96,6 @@ async def memberships_of(session: AsyncSession, actor: Actor) -> list[Organizati
     return result
 
 
-async def list_members(session: AsyncSession, actor: Actor, org_id: str) -> list[Membership]:
-    """The Members page: Organization Admins only."""
-    await require_org_admin(session, actor, org_id)
-    rows = await session.scalars(
-        select(Membership)
-        .where(Membership.organization_id == org_id)
-        .order_by(Membership.created_at, Membership.user_id)
-    )
-    return list(rows)
-
-
 async def change_member_role(
     session: AsyncSession, actor: Actor, org_id: str, *, user_id: str, role: OrganizationRole
 ) -> Membership:

@@ -109,18 +109,6 @@ async def remove_project_member(
     await session.delete(membership)
 
 
-async def list_project_members(
-    session: AsyncSession, actor: Actor, project_id: str
-) -> list[ProjectMembership]:
-    await require_project(session, actor, project_id)
-    rows = await session.scalars(
-        select(ProjectMembership)
-        .where(ProjectMembership.project_id == project_id)
-        .order_by(ProjectMembership.created_at, ProjectMembership.user_id)
-    )
-    return list(rows)
-
-
 async def set_project_rate_limit(
     session: AsyncSession,
     actor: Actor,

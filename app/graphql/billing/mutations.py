@@ -126,7 +126,6 @@ class BillingMutations:
             provider_ref=input.payment_method_ref,
             make_default=input.make_default,
         )
-        await info.context.end_read()
         return PaymentMethodPayload(payment_method=PaymentMethod.from_model(card))
 
     @mutation("Remove a card; the newest other card becomes the default (Organization Admins).")
@@ -139,7 +138,6 @@ class BillingMutations:
             info.context.actor(),
             _card_id(input.payment_method_id),
         )
-        await info.context.end_read()
         left = await methods.payment_methods(await info.context.session(), organization_id)
         return RemovePaymentMethodPayload(
             removed_payment_method_id=input.payment_method_id,
@@ -156,7 +154,6 @@ class BillingMutations:
             info.context.actor(),
             _card_id(input.payment_method_id),
         )
-        await info.context.end_read()
         return PaymentMethodPayload(payment_method=PaymentMethod.from_model(card))
 
     @mutation(
@@ -180,7 +177,6 @@ class BillingMutations:
                 country=input.country,
             ),
         )
-        await info.context.end_read()
         address = BillingAddress.from_account(account)
         assert address is not None
         return BillingAddressPayload(billing_address=address)

@@ -153,7 +153,6 @@ class CreditMutations:
             settings=info.context.settings,
             auto_recharge=_config(info, input.auto_recharge) if input.auto_recharge else None,
         )
-        await info.context.end_read()
         return AddCreditsPayload(
             organization_id=organization_id,
             grant=CreditGrant.from_model(purchase.grant),
@@ -180,7 +179,6 @@ class CreditMutations:
             _config(info, input),
             settings=info.context.settings,
         )
-        await info.context.end_read()
         return AutoRechargePayload(
             organization_id=organization_id,
             recharge=AutoRechargeAttempt.from_model(attempt) if attempt else None,
@@ -210,7 +208,6 @@ class CreditMutations:
             reason=input.reason,
             amount=input.amount,
         )
-        await info.context.end_read()
         return RefundPayload(refund_request=RefundRequest.from_model(request))
 
     @mutation("Give promotional credits with their own expiry (platform staff only).")

@@ -208,12 +208,16 @@ class Organization(relay.Node):
             viewer_role=role,
         )
 
+    def _admins_only(self, what: str) -> None:
+        """Refuse a field Organization Admins alone may read: the viewer's role came with the object."""
+        if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:
+            raise Forbidden(f"{what} visible to Organization Admins only.")
+
     @field_with_errors(
         "The Members page: the members and their roles. Organization Admins only; others get FORBIDDEN."
     )
     async def members(self, info: Info) -> MembersResult:
-        if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:
-            raise Forbidden("The member list is visible to Organization Admins only.")
+        self._admins_only("The member list is")
         assert info.context.loaders
         return MemberList(items=await info.context.loaders.members_by_org.load(self.org_id))
 
@@ -222,9 +226,8 @@ class Organization(relay.Node):
         "Organization Admins only; others get FORBIDDEN."
     )
     async def invitations(self, info: Info) -> InvitationsResult:
-
-        items = await list_invitations(await info.context.session(), info.context.actor(), self.org_id)
-        return InvitationList(items=items)
+        self._admins_only("The invitation list is")
+        return InvitationList(items=await list_invitations(await info.context.session(), self.org_id))
 
     @field_with_errors(
         "The organization's model subscriptions, newest first. Organization Admins only; others get FORBIDDEN."
@@ -236,25 +239,21 @@ class Organization(relay.Node):
             bool, strawberry.argument(description="Also list the subscriptions that have ended.")
         ] = False,
     ) -> SubscriptionsResult:
-
+        self._admins_only("Subscriptions are")
         return await subscription_list(info, self.org_id, include_ended=include_ended)
 
     @field_with_errors(
         "PayGo credits: balance, grant history, ledger, auto-recharge. Organization Admins only; others get FORBIDDEN."
     )
     async def credits(self, info: Info) -> CreditsResult:
-
-        if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:
-            raise Forbidden("Credits are visible to Organization Admins only.")
+        self._admins_only("Credits are")
         return await load_credits(info, self.org_id)
 
     @field_with_errors(
         "Payment methods, billing address and billing history. Organization Admins only; others get FORBIDDEN."
     )
     async def billing(self, info: Info) -> BillingResult:
-
-        if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:
-            raise Forbidden("Billing is visible to Organization Admins only.")
+        self._admins_only("Billing is")
         return Billing(organization_id=self.org_id)
 
     @strawberry.field(

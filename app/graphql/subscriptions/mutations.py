@@ -70,7 +70,6 @@ class SubscriptionMutations:
             tier_id=input.tier,
             retries=context.settings.subscription_renewal_retries,
         )
-        await context.end_read()
         return SubscriptionPayload(subscription=await present(info, row))
 
     @mutation(
@@ -89,7 +88,6 @@ class SubscriptionMutations:
             tier_id=input.tier,
             retries=context.settings.subscription_renewal_retries,
         )
-        await context.end_read()
         return SubscriptionPayload(subscription=await present(info, row))
 
     @mutation(
@@ -101,7 +99,6 @@ class SubscriptionMutations:
     ) -> CancelSubscriptionResult:
         context = info.context
         row = await subscriptions.cancel(context.db, context.actor(), _subscription_id(input.subscription_id))
-        await context.end_read()
         return SubscriptionPayload(subscription=await present(info, row))
 
     @mutation(
@@ -112,5 +109,4 @@ class SubscriptionMutations:
     ) -> ResumeSubscriptionResult:
         context = info.context
         row = await subscriptions.resume(context.db, context.actor(), _subscription_id(input.subscription_id))
-        await context.end_read()
         return SubscriptionPayload(subscription=await present(info, row))

@@ -152,9 +152,7 @@ SubscriptionsResult = Annotated[
 
 async def subscription_list(info: Info, organization_id: str, *, include_ended: bool) -> SubscriptionList:
     session = await info.context.session()
-    rows = await subscriptions.list_subscriptions(
-        session, info.context.actor(), organization_id, include_ended=include_ended
-    )
+    rows = await subscriptions.list_subscriptions(session, organization_id, include_ended=include_ended)
     catalog = info.context.services.catalog
     places = await capacity.availability(session, catalog)
     return SubscriptionList(items=[ModelSubscription.from_row(row, catalog, places) for row in rows])
