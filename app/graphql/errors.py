@@ -13,6 +13,7 @@ from typing import Annotated, Any, Union
 
 import strawberry
 from strawberry.extensions import FieldExtension
+from strawberry.types.enum import has_enum_definition
 
 from app.domain import errors as domain
 from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
@@ -22,6 +23,7 @@ from app.graphql.context import FreshReads
 def describe_enum(enum_class: type[Enum], description: str, *, name: str | None = None, **values: str) -> Any:
     """Expose a domain enum in GraphQL (under `name`, default its own) with every value described."""
     graphql_enum = strawberry.enum(enum_class, name=name, description=description)
+    assert has_enum_definition(graphql_enum)
     definition = graphql_enum.__strawberry_definition__
     missing = {value.name for value in definition.values} - set(values)
     if missing:
@@ -79,7 +81,7 @@ ErrorCode = describe_enum(
 @strawberry.interface(description="An expected failure: a machine-readable code and a message for people.")
 class Error:
     message: str = strawberry.field(description="What went wrong and what fixes it, in plain words.")
-    code: ErrorCode = strawberry.field(description="Machine-readable reason.")  # type: ignore[valid-type]
+    code: ErrorCode = strawberry.field(description="Machine-readable reason.")
     field: str | None = strawberry.field(
         default=None, description="The input field at fault (camelCase), when one is."
     )

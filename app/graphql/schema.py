@@ -20,6 +20,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.base import get_object_definition
 
 from app.graphql import masking
 from app.graphql.accounts.mutations import AccountMutations
@@ -69,8 +70,8 @@ Mutation = merge_types(
         CreditMutations,
     ),
 )
-Query.__strawberry_definition__.description = "What the console reads. Lists are Relay connections."
-Mutation.__strawberry_definition__.description = (
+get_object_definition(Query, strict=True).description = "What the console reads. Lists are Relay connections."
+get_object_definition(Mutation, strict=True).description = (
     "What the console changes. Each mutation takes one `input` and returns a union of its success type "
     "and typed errors (implementing `Error`)."
 )

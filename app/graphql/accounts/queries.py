@@ -38,7 +38,7 @@ class AccountQueries:
 @strawberry.type(description="An organization the signed-in user belongs to, with their role in it.")
 class OrganizationMembership:
     organization: Organization = strawberry.field(description="The organization.")
-    role: OrganizationRoleEnum = strawberry.field(description="The user's organization role.")  # type: ignore[valid-type]
+    role: OrganizationRoleEnum = strawberry.field(description="The user's organization role.")
 
 
 @strawberry.type(description="The signed-in user and what they belong to.")

@@ -77,9 +77,9 @@ class PaymentMethod(relay.Node):
 @strawberry.type(description="One charge of the organization's payment method: its billing history.")
 class Charge(relay.Node):
     charge_id: relay.NodeID[str]
-    purpose: ChargePurposeEnum = strawberry.field(description="What the charge paid for.")  # type: ignore[valid-type]
+    purpose: ChargePurposeEnum = strawberry.field(description="What the charge paid for.")
     amount: Money = strawberry.field(description="The amount charged.")
-    status: ChargeStatusEnum = strawberry.field(description="How the charge ended.")  # type: ignore[valid-type]
+    status: ChargeStatusEnum = strawberry.field(description="How the charge ended.")
     description: str = strawberry.field(description="What the statement says.")
     decline_code: str | None = strawberry.field(
         description="The provider's reason for a decline, when given."

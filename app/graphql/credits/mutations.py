@@ -43,15 +43,8 @@ class AddCreditsInput:
 
 
 @strawberry.input(description="Enable or change auto-recharge.")
-class ConfigureAutoRechargeInput:
+class ConfigureAutoRechargeInput(AutoRechargeInput):
     organization_id: relay.GlobalID = strawberry.field(description="The Team organization.")
-    threshold: str = strawberry.field(description="A balance below this starts a recharge, e.g. `10`.")
-    recharge_to: str = strawberry.field(
-        description="The balance a recharge brings back; above the threshold."
-    )
-    monthly_cap: str | None = strawberry.field(
-        default=None, description="The most auto-recharge may charge a calendar month; null: no cap."
-    )
 
 
 @strawberry.input(description="The organization whose auto-recharge stops.")
@@ -124,9 +117,7 @@ RequestRefundResult = result_union("RequestRefundResult", RefundPayload, Payment
 GrantPromotionalCreditsResult = result_union("GrantPromotionalCreditsResult", GrantPromotionalCreditsPayload)
 
 
-def _config(
-    info: Info, value: AutoRechargeInput | ConfigureAutoRechargeInput
-) -> auto_recharge.AutoRechargeConfig:
+def _config(info: Info, value: AutoRechargeInput) -> auto_recharge.AutoRechargeConfig:
     return auto_recharge.auto_recharge_config(
         threshold=value.threshold,
         recharge_to=value.recharge_to,

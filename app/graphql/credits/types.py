@@ -93,10 +93,10 @@ async def _org_admin_row(session: Any, actor: Any, model: Any, row_id: str) -> A
 class CreditGrant(relay.Node):
     grant_id: relay.NodeID[str]
     charge_id: strawberry.Private[str | None]
-    source: GrantSourceEnum = strawberry.field(description="Where the credits came from.")  # type: ignore[valid-type]
+    source: GrantSourceEnum = strawberry.field(description="Where the credits came from.")
     amount: Money = strawberry.field(description="The credits granted.")
     remaining: Money = strawberry.field(description="What is left of them.")
-    state: GrantStateEnum = strawberry.field(description="Active, depleted or expired.")  # type: ignore[valid-type]
+    state: GrantStateEnum = strawberry.field(description="Active, depleted or expired.")
     bought_at: datetime = strawberry.field(description="When they were bought or given (UTC).")
     expires_at: datetime = strawberry.field(
         description="When what is left expires (UTC): a year after purchase."
@@ -153,7 +153,7 @@ class CreditConsumption:
 class CreditLedgerEntry(relay.Node):
     entry_id: relay.NodeID[str]
     grant_id: strawberry.Private[str | None]
-    kind: LedgerEntryKindEnum = strawberry.field(description="Why the balance changed.")  # type: ignore[valid-type]
+    kind: LedgerEntryKindEnum = strawberry.field(description="Why the balance changed.")
     amount: Money = strawberry.field(description="The change: positive adds credits, negative takes them.")
     balance_after: Money = strawberry.field(description="The balance right after this entry.")
     uncovered: Money = strawberry.field(
@@ -198,7 +198,7 @@ class CreditLedgerEntry(relay.Node):
 @strawberry.type(description="One auto-recharge: what it charged, or why it did not.")
 class AutoRechargeAttempt:
     attempt_number: int = strawberry.field(description="The organization's attempts, counted from 1.")
-    status: AttemptStatusEnum = strawberry.field(description="How it ended.")  # type: ignore[valid-type]
+    status: AttemptStatusEnum = strawberry.field(description="How it ended.")
     amount: Money = strawberry.field(description="What it charged (or tried to).")
     balance_before: Money = strawberry.field(description="The balance that started it.")
     message: str | None = strawberry.field(description="Why it failed or was skipped.")
@@ -245,7 +245,7 @@ class RefundRequest:
     amount_requested: Money = strawberry.field(description="The credits asked back.")
     amount_refunded: Money = strawberry.field(description="The credits taken back for the refund.")
     reason: str = strawberry.field(description="The customer's reason.")
-    status: RefundStatusEnum = strawberry.field(description="Refused, approved or refunded.")  # type: ignore[valid-type]
+    status: RefundStatusEnum = strawberry.field(description="Refused, approved or refunded.")
     decision: str = strawberry.field(description="The decision's reason, e.g. `All purchases are final`.")
     created_at: datetime = strawberry.field(description="When it was asked (UTC).")
 
@@ -298,7 +298,7 @@ class Credits:
         self,
         info: Info,
         state: Annotated[
-            GrantStateEnum | None,  # type: ignore[valid-type]
+            GrantStateEnum | None,
             strawberry.argument(description="Only the grants in this state; null: all."),
         ] = None,
     ) -> Iterable[CreditGrant]:
@@ -310,7 +310,7 @@ class Credits:
         self,
         info: Info,
         kind: Annotated[
-            LedgerEntryKindEnum | None,  # type: ignore[valid-type]
+            LedgerEntryKindEnum | None,
             strawberry.argument(description="Only the entries of this kind; null: all."),
         ] = None,
     ) -> Iterable[CreditLedgerEntry]:

@@ -63,7 +63,7 @@ def outcome(result: invitations.AddressOutcome) -> AddressInvited | AddressRefus
 @strawberry.input(description="A project and the project role the invitee gets in it.")
 class InvitedProjectInput:
     project_id: relay.GlobalID = strawberry.field(description="A live project of the organization.")
-    role: ProjectRoleEnum = strawberry.field(description="The invitee's role in the project.")  # type: ignore[valid-type]
+    role: ProjectRoleEnum = strawberry.field(description="The invitee's role in the project.")
 
 
 @strawberry.input(description="People to invite to an organization, all with the same roles.")
@@ -72,7 +72,7 @@ class InviteMembersInput:
     emails: list[str] = strawberry.field(
         description="1 to 50 email addresses; each gets its own invitation and email."
     )
-    role: OrganizationRoleEnum = strawberry.field(description="The organization role they get.")  # type: ignore[valid-type]
+    role: OrganizationRoleEnum = strawberry.field(description="The organization role they get.")
     projects: list[InvitedProjectInput] = strawberry.field(
         default_factory=list,
         description="For MEMBER: at least one project with a project role. Empty for ORGANIZATION_ADMIN.",
@@ -108,7 +108,7 @@ class InvitationPayload:
 @strawberry.type(description="You are a member now.")
 class AcceptInvitationPayload:
     organization: Organization = strawberry.field(description="The organization you joined.")
-    role: OrganizationRoleEnum = strawberry.field(description="Your organization role there.")  # type: ignore[valid-type]
+    role: OrganizationRoleEnum = strawberry.field(description="Your organization role there.")
 
 
 @strawberry.type(description="The invitation is declined.")

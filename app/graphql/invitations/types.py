@@ -43,8 +43,8 @@ class InvitationPreview:
     invited_by_email: str | None = strawberry.field(
         description="The inviter's email address; null if that account is gone."
     )
-    role: OrganizationRoleEnum = strawberry.field(description="The organization role accepting gives.")  # type: ignore[valid-type]
-    state: InvitationStateEnum = strawberry.field(  # type: ignore[valid-type]
+    role: OrganizationRoleEnum = strawberry.field(description="The organization role accepting gives.")
+    state: InvitationStateEnum = strawberry.field(
         description="Where the invitation stands; only PENDING ones can be answered."
     )
     expires_at: datetime = strawberry.field(description="When the link stops working (UTC).")

@@ -31,14 +31,14 @@ class RenameOrganizationInput:
 @strawberry.input(description="Staff only: change an organization's type.")
 class SetOrganizationTypeInput:
     organization_id: relay.GlobalID = strawberry.field(description="The organization.")
-    type: OrganizationTypeEnum = strawberry.field(description="The new type.")  # type: ignore[valid-type]
+    type: OrganizationTypeEnum = strawberry.field(description="The new type.")
 
 
 @strawberry.input(description="A member's new organization role.")
 class ChangeMemberRoleInput:
     organization_id: relay.GlobalID = strawberry.field(description="The organization.")
     user_id: relay.GlobalID = strawberry.field(description="The member's user ID.")
-    role: OrganizationRoleEnum = strawberry.field(description="The new role.")  # type: ignore[valid-type]
+    role: OrganizationRoleEnum = strawberry.field(description="The new role.")
 
 
 @strawberry.input(description="A member to remove from an organization.")

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy import select
+from sqlmodel import col
 from strawberry import relay
 
 from app import clock
@@ -43,7 +44,7 @@ from app.graphql.visibility import visible_nodes
 @strawberry.type(description="A project role of a member.")
 class ProjectAssignment:
     project_id: strawberry.Private[str]
-    role: ProjectRoleEnum = strawberry.field(description="The member's role in the project.")  # type: ignore[valid-type]
+    role: ProjectRoleEnum = strawberry.field(description="The member's role in the project.")
 
     @strawberry.field(description="The project.")
     async def project(self, info: Info) -> Project:
@@ -57,7 +58,7 @@ class OrganizationMember(relay.Node):
     member_id: relay.NodeID[str]
     organization_id: strawberry.Private[str]
     user_id: strawberry.Private[str]
-    role: OrganizationRoleEnum = strawberry.field(description="The member's organization role.")  # type: ignore[valid-type]
+    role: OrganizationRoleEnum = strawberry.field(description="The member's organization role.")
     joined_at: datetime = strawberry.field(description="When they joined the organization (UTC).")
 
     @classmethod
@@ -107,7 +108,7 @@ class Project(relay.Node):
     archived_at: datetime | None = strawberry.field(
         description="When it was archived (UTC); its keys stop then."
     )
-    viewer_role: ProjectRoleEnum = strawberry.field(  # type: ignore[valid-type]
+    viewer_role: ProjectRoleEnum = strawberry.field(
         description="The signed-in user's role here (Organization Admins are Project Admins everywhere)."
     )
 
@@ -153,8 +154,8 @@ class Project(relay.Node):
         session = await info.context.session()
         rows = await session.scalars(
             select(RateLimitModel)
-            .where(RateLimitModel.project_id == self.project_id)
-            .order_by(RateLimitModel.model_id)
+            .where(col(RateLimitModel.project_id) == self.project_id)
+            .order_by(col(RateLimitModel.model_id))
         )
         return [ProjectRateLimit.from_model(row) for row in rows]
 
@@ -191,9 +192,9 @@ class Organization(relay.Node):
         description="The Organization ID, as support and the API quote it."
     )
     name: str = strawberry.field(description="The organization's name; Organization Admins may rename it.")
-    type: OrganizationTypeEnum = strawberry.field(description="PERSONAL or TEAM.")  # type: ignore[valid-type]
+    type: OrganizationTypeEnum = strawberry.field(description="PERSONAL or TEAM.")
     created_at: datetime = strawberry.field(description="When the organization was created (UTC).")
-    viewer_role: OrganizationRoleEnum | None = strawberry.field(  # type: ignore[valid-type]
+    viewer_role: OrganizationRoleEnum | None = strawberry.field(
         description="The signed-in user's role here; null for platform staff who are not members."
     )
 
@@ -297,8 +298,8 @@ class Invitation(relay.Node):
     inviter_id: strawberry.Private[str | None]
     grants: strawberry.Private[list[InvitationProject]]
     email: str = strawberry.field(description="The invited address, as it was entered.")
-    role: OrganizationRoleEnum = strawberry.field(description="The organization role accepting gives.")  # type: ignore[valid-type]
-    state: InvitationStateEnum = strawberry.field(description="Where the invitation stands.")  # type: ignore[valid-type]
+    role: OrganizationRoleEnum = strawberry.field(description="The organization role accepting gives.")
+    state: InvitationStateEnum = strawberry.field(description="Where the invitation stands.")
     created_at: datetime = strawberry.field(description="When the invitation was first sent (UTC).")
     sent_at: datetime = strawberry.field(
         description="When its current link was sent: creation or last resend (UTC)."
@@ -307,7 +308,7 @@ class Invitation(relay.Node):
     responded_at: datetime | None = strawberry.field(
         description="When the invitee accepted or declined (UTC); null before."
     )
-    email_delivery: OutboxStateEnum | None = strawberry.field(  # type: ignore[valid-type]
+    email_delivery: OutboxStateEnum | None = strawberry.field(
         description="Delivery of the email with the current link; FAILED means the invitee never got it."
     )
 

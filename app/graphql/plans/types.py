@@ -48,11 +48,11 @@ class LimitUsage:
 )
 class ModelPlan:
     model_id: str = strawberry.field(description="The model's catalog id.")
-    kind: PlanKindEnum = strawberry.field(description="Who pays.")  # type: ignore[valid-type]
+    kind: PlanKindEnum = strawberry.field(description="Who pays.")
     limits: RateLimits | None = strawberry.field(
         description="The organization-level rate limits (projects may set lower ones); null when nothing may run."
     )
-    limits_source: LimitsSourceEnum = strawberry.field(description="Where the limits come from.")  # type: ignore[valid-type]
+    limits_source: LimitsSourceEnum = strawberry.field(description="Where the limits come from.")
     reason: str = strawberry.field(description="Why this plan applies, in plain words (and what changes it).")
     tier_id: str | None = strawberry.field(description="The subscribed tier's id, for a SUBSCRIPTION plan.")
     burns_credits: bool = strawberry.field(

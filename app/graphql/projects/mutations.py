@@ -43,7 +43,7 @@ class SetProjectMemberInput:
     user_id: relay.GlobalID = strawberry.field(
         description="The member's user ID; they must be in the organization."
     )
-    role: ProjectRoleEnum = strawberry.field(description="Their role in the project.")  # type: ignore[valid-type]
+    role: ProjectRoleEnum = strawberry.field(description="Their role in the project.")
 
 
 @strawberry.input(description="A member to take off a project.")

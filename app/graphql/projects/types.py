@@ -15,7 +15,7 @@ from app.graphql.enums import ProjectRoleEnum
 @strawberry.type(description="A member of a project and their project role.")
 class ProjectMember:
     user_id: strawberry.Private[str]
-    role: ProjectRoleEnum = strawberry.field(description="The member's role in this project.")  # type: ignore[valid-type]
+    role: ProjectRoleEnum = strawberry.field(description="The member's role in this project.")
     added_at: datetime = strawberry.field(description="When they were added to the project (UTC).")
 
     @strawberry.field(description="The member's account.")

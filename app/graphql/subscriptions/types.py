@@ -57,7 +57,7 @@ class ModelSubscription(relay.Node):
         description="The tier it is in now; null if it left the catalog."
     )
     monthly_price: Money | None = strawberry.field(description="The current tier's monthly price.")
-    state: SubscriptionStateEnum = strawberry.field(description="Where the subscription stands.")  # type: ignore[valid-type]
+    state: SubscriptionStateEnum = strawberry.field(description="Where the subscription stands.")
     cancel_at_period_end: bool = strawberry.field(
         description="Canceled by an admin: it runs to `currentPeriodEnd` and ends then (resume undoes it)."
     )
@@ -79,7 +79,7 @@ class ModelSubscription(relay.Node):
     created_at: datetime = strawberry.field(description="When it was subscribed (UTC).")
     canceled_at: datetime | None = strawberry.field(description="When an admin canceled it (UTC).")
     ended_at: datetime | None = strawberry.field(description="When it ended (UTC); null while it runs.")
-    end_reason: SubscriptionEndReasonEnum | None = strawberry.field(  # type: ignore[valid-type]
+    end_reason: SubscriptionEndReasonEnum | None = strawberry.field(
         description="Why it ended; null while it runs."
     )
 
