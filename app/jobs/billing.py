@@ -14,5 +14,5 @@ from app.jobs.base import job
     description="Ask the provider again about charges whose outcome is unknown",
 )
 async def retry_pending_charges(db: Any, services: Any) -> str:
-    settled = await retry_pending(db, services.payments)
+    settled = await retry_pending(db, payments=services.payments)
     return f"{settled} pending charge(s) settled"

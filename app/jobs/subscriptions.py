@@ -15,6 +15,9 @@ from app.jobs.base import job
 )
 async def renew_subscriptions(db: Any, services: Any) -> str:
     outcomes = await run_renewals(
-        db, services.payments, services.catalog, retries=services.settings.subscription_renewal_retries
+        db,
+        payments=services.payments,
+        catalog=services.catalog,
+        retries=services.settings.subscription_renewal_retries,
     )
     return ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing due"

@@ -425,7 +425,7 @@ CASES.update(
 
 async def acme_card_on_file(database: Database, services: Services, world: World) -> None:
     card = await attach_payment_method(
-        database, services.payments, world.acme_id, provider_ref="pm_card_visa"
+        database, world.acme_id, payments=services.payments, provider_ref="pm_card_visa"
     )
     world.extra["payment_method"] = card.id
 
@@ -435,9 +435,9 @@ async def acme_purchase(database: Database, services: Services, world: World) ->
     admin = Actor(world.people["admin"].user_id)
     purchase = await add_credits(
         database,
-        services.payments,
         admin,
         world.acme_id,
+        payments=services.payments,
         amount="10",
         idempotency_key=None,
         settings=get_settings(),

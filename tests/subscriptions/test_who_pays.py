@@ -243,8 +243,8 @@ async def test_staff_override_replaces_the_paygo_limits(
         row = await set_limit_override(
             session,
             actor(world, "staff"),
-            services.catalog,
             world.acme_id,
+            catalog=services.catalog,
             model_id="gpt-oss-120b",
             limits=custom,
         )
@@ -278,8 +278,8 @@ async def test_only_staff_set_overrides(database: Database, services: Services, 
             await set_limit_override(
                 session,
                 actor(world),
-                services.catalog,
                 world.acme_id,
+                catalog=services.catalog,
                 model_id="gpt-oss-120b",
                 limits=RateLimits(requests_per_minute=1, tokens_per_minute=1),
             )

@@ -48,7 +48,7 @@ def applied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 async def settle_month(db: Database, payments: Payments, world: World) -> Charge:
     return await charges.charge(
         db,
-        payments,
+        payments=payments,
         organization_id=world.acme_id,
         purpose=ChargePurpose.SETTLEMENT,
         amount_cents=1234,
@@ -93,7 +93,7 @@ async def test_a_charge_whose_answer_was_lost_is_settled_by_the_webhook_once(
     stripe_standin: StripeStandIn,
     applied: list[str],
 ) -> None:
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     intent = await lose_the_answer(database, payments, world, stripe_standin)
     pending = await stored_charge(database)
     assert (pending.status, pending.provider_charge_ref, applied) == (ChargeStatus.PENDING, None, [])
@@ -113,7 +113,7 @@ async def test_a_charge_whose_answer_was_lost_is_settled_by_the_webhook_once(
     assert retried.id == settled.id and retried.status is ChargeStatus.SUCCEEDED
     assert applied == [KEY]
     assert len(stripe_standin.requests_to("POST", "/v1/payment_intents")) == 1
-    assert await charges.retry_pending(database, payments) == 0
+    assert await charges.retry_pending(database, payments=payments) == 0
 
 
 async def test_concurrent_deliveries_of_one_event_apply_it_once(
@@ -124,7 +124,7 @@ async def test_concurrent_deliveries_of_one_event_apply_it_once(
     stripe_standin: StripeStandIn,
     applied: list[str],
 ) -> None:
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     event = stripe_standin.event(
         "payment_intent.succeeded", await lose_the_answer(database, payments, world, stripe_standin)
     )
@@ -145,7 +145,7 @@ async def test_a_failed_payment_settles_the_pending_charge_as_declined(
     applied: list[str],
 ) -> None:
     await attach_payment_method(
-        database, payments, world.acme_id, provider_ref="pm_card_chargeDeclinedInsufficientFunds"
+        database, world.acme_id, payments=payments, provider_ref="pm_card_chargeDeclinedInsufficientFunds"
     )
     intent = await lose_the_answer(database, payments, world, stripe_standin)
 
@@ -166,7 +166,7 @@ async def test_an_effect_that_fails_is_not_remembered_and_the_redelivery_applies
     applied: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     event = stripe_standin.event(
         "payment_intent.succeeded", await lose_the_answer(database, payments, world, stripe_standin)
     )
@@ -236,7 +236,7 @@ async def test_a_refund_is_recorded_once_from_the_charges_refunded_total(
     stripe_standin: StripeStandIn,
     applied: list[str],
 ) -> None:
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     charge = await settle_month(database, payments, world)
     assert charge.provider_charge_ref is not None
     await payments.refund(
@@ -260,7 +260,7 @@ async def test_a_dispute_is_recorded_and_the_org_admins_are_emailed(
     stripe_standin: StripeStandIn,
     applied: list[str],
 ) -> None:
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     charge = await settle_month(database, payments, world)
     intent = stripe_standin.api.payment_intents[charge.provider_charge_ref or ""]
     dispute = {
@@ -295,7 +295,9 @@ async def test_a_card_detached_at_stripe_is_marked_removed(
     world: World,
     stripe_standin: StripeStandIn,
 ) -> None:
-    card = await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    card = await attach_payment_method(
+        database, world.acme_id, payments=payments, provider_ref="pm_card_visa"
+    )
     customer_ref = stripe_standin.api.payment_methods[card.provider_ref]["customer"]
     detached = await payments.detach_payment_method(
         customer_ref=customer_ref, payment_method_ref=card.provider_ref

@@ -14,7 +14,7 @@ from app.domain.orgs.models import Membership, Organization, OrganizationRole
 from app.payments.facade import Payments
 
 
-async def ensure_customer(db: Database, payments: Payments, organization_id: str) -> str:
+async def ensure_customer(db: Database, organization_id: str, *, payments: Payments) -> str:
     """The organization's customer reference at the provider, created once (idempotently) on first need."""
     async with db.transaction() as session:
         account = await session.get(BillingAccount, organization_id)
@@ -66,10 +66,10 @@ async def default_payment_method(session: AsyncSession, organization_id: str) ->
 
 
 async def attach_payment_method(
-    db: Database, payments: Payments, organization_id: str, *, provider_ref: str, make_default: bool = True
+    db: Database, organization_id: str, *, payments: Payments, provider_ref: str, make_default: bool = True
 ) -> PaymentMethod:
     """Attach a card the console collected with the provider's UI; the first card becomes the default."""
-    customer_ref = await ensure_customer(db, payments, organization_id)
+    customer_ref = await ensure_customer(db, organization_id, payments=payments)
     info = await payments.attach_payment_method(customer_ref=customer_ref, payment_method_ref=provider_ref)
     if make_default:
         await payments.set_default_payment_method(customer_ref=customer_ref, payment_method_ref=info.ref)

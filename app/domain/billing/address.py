@@ -97,14 +97,14 @@ def check_address(address: AddressInput) -> provider.BillingAddress:
 
 
 async def set_billing_address(
-    db: Database, payments: Payments, actor: Actor, organization_id: str, address: AddressInput
+    db: Database, actor: Actor, organization_id: str, address: AddressInput, *, payments: Payments
 ) -> BillingAccount:
     """Check the address, send it to the provider, then keep what the provider holds (Org Admins)."""
     checked = check_address(address)
     async with db.reader() as session:
         await require_org_admin(session, actor, organization_id)
     with unavailable_on_outage():
-        customer_ref = await ensure_customer(db, payments, organization_id)
+        customer_ref = await ensure_customer(db, organization_id, payments=payments)
         held = await payments.update_billing_address(customer_ref=customer_ref, address=checked)
     async with db.transaction() as session:
         account = await session.get(BillingAccount, organization_id, with_for_update=True)

@@ -110,8 +110,8 @@ async def record(
 
 async def charge(
     db: Database,
-    payments: Payments,
     *,
+    payments: Payments,
     organization_id: str,
     purpose: ChargePurpose,
     amount_cents: int,
@@ -124,7 +124,7 @@ async def charge(
     Raises PaymentUnavailable when the provider did not answer (the charge stays pending).
     A declined charge is returned with its status; `require_success` turns it into an error.
     """
-    customer_ref = await ensure_customer(db, payments, organization_id)
+    customer_ref = await ensure_customer(db, organization_id, payments=payments)
     async with db.transaction() as session:
         card = await default_payment_method(session, organization_id)
         existing = await record(
@@ -144,7 +144,7 @@ async def charge(
     return await _ask_provider(db, payments, pending_id, customer_ref, card_ref)
 
 
-async def collect(db: Database, payments: Payments, charge_id: str) -> Charge:
+async def collect(db: Database, charge_id: str, *, payments: Payments) -> Charge:
     """Ask the provider for a charge recorded with `record`, once its recording transaction has committed.
 
     Returns the charge as it stands: settled, or still pending when the provider did not answer
@@ -176,7 +176,7 @@ async def collect(db: Database, payments: Payments, charge_id: str) -> Charge:
             decline_code="no_payment_method",
             message=problem,
         )
-    customer_ref = await ensure_customer(db, payments, pending.organization_id)
+    customer_ref = await ensure_customer(db, pending.organization_id, payments=payments)
     try:
         return await _ask_provider(db, payments, charge_id, customer_ref, card_ref)
     except PaymentUnavailable:
@@ -283,7 +283,7 @@ def require_success(settled: Charge) -> Charge:
 
 
 async def retry_pending(
-    db: Database, payments: Payments, *, older_than: timedelta = timedelta(minutes=1)
+    db: Database, *, payments: Payments, older_than: timedelta = timedelta(minutes=1)
 ) -> int:
     """Ask the provider again, with the same keys, about charges whose outcome is unknown; returns how many settled."""
     cutoff = clock.now() - older_than
@@ -295,7 +295,7 @@ async def retry_pending(
     settled = 0
     for charge_id, _organization_id in pending:
         try:
-            result = await collect(db, payments, charge_id)
+            result = await collect(db, charge_id, payments=payments)
         except Exception:  # noqa: BLE001  (one charge's trouble must not stop the others)
             logger.exception("retry of pending charge %s failed", charge_id)
             continue

@@ -28,23 +28,23 @@ CARD_NOT_FOUND = "No payment method with this ID is visible to you."
 
 
 async def set_up_payment_method(
-    db: Database, payments: Payments, actor: Actor, organization_id: str
+    db: Database, actor: Actor, organization_id: str, *, payments: Payments
 ) -> PaymentMethodSetup:
     """What the console needs to collect a card with the provider's own UI (client secret, publishable key)."""
     async with db.reader() as session:
         await require_org_admin(session, actor, organization_id)
     with unavailable_on_outage():
-        customer_ref = await ensure_customer(db, payments, organization_id)
+        customer_ref = await ensure_customer(db, organization_id, payments=payments)
         # each set-up is a new one: the console asks again when the user opens the card form again
         return await payments.setup_payment_method(customer_ref=customer_ref, idempotency_key=new_id("setup"))
 
 
 async def add_payment_method(
     db: Database,
-    payments: Payments,
     actor: Actor,
     organization_id: str,
     *,
+    payments: Payments,
     provider_ref: str,
     make_default: bool,
 ) -> PaymentMethod:
@@ -58,7 +58,11 @@ async def add_payment_method(
     try:
         with unavailable_on_outage():
             return await attach_payment_method(
-                db, payments, organization_id, provider_ref=ref, make_default=make_default or has_card is None
+                db,
+                organization_id,
+                payments=payments,
+                provider_ref=ref,
+                make_default=make_default or has_card is None,
             )
     except PaymentRequestError as exc:
         raise InvalidInput(
@@ -86,7 +90,7 @@ async def get_payment_method(session: AsyncSession, actor: Actor, payment_method
 
 
 async def remove_payment_method(
-    db: Database, payments: Payments, actor: Actor, payment_method_id: str
+    db: Database, actor: Actor, payment_method_id: str, *, payments: Payments
 ) -> str:
     """Detach a card at the provider and forget it; the newest other card becomes the default. Returns the org."""
     async with db.reader() as session:
@@ -95,7 +99,7 @@ async def remove_payment_method(
             (c for c in await payment_methods(session, card.organization_id) if c.id != card.id), None
         )
     with unavailable_on_outage():
-        customer_ref = await ensure_customer(db, payments, card.organization_id)
+        customer_ref = await ensure_customer(db, card.organization_id, payments=payments)
         await payments.detach_payment_method(customer_ref=customer_ref, payment_method_ref=card.provider_ref)
         if card.is_default and successor is not None:
             await payments.set_default_payment_method(
@@ -113,13 +117,13 @@ async def remove_payment_method(
 
 
 async def set_default_payment_method(
-    db: Database, payments: Payments, actor: Actor, payment_method_id: str
+    db: Database, actor: Actor, payment_method_id: str, *, payments: Payments
 ) -> PaymentMethod:
     """Make a card on file the one every charge goes to."""
     async with db.reader() as session:
         card = await get_payment_method(session, actor, payment_method_id)
     with unavailable_on_outage():
-        customer_ref = await ensure_customer(db, payments, card.organization_id)
+        customer_ref = await ensure_customer(db, card.organization_id, payments=payments)
         await payments.set_default_payment_method(
             customer_ref=customer_ref, payment_method_ref=card.provider_ref
         )

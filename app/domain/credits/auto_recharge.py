@@ -68,11 +68,11 @@ def auto_recharge_config(
 
 async def configure_auto_recharge(
     db: Database,
-    payments: Payments,
     actor: Actor,
     organization_id: str,
     config: AutoRechargeConfig,
     *,
+    payments: Payments,
     settings: Settings,
 ) -> AutoRechargeAttempt | None:
     """Enable (or change) auto-recharge; below the threshold already, it recharges at once (the attempt is returned)."""
@@ -87,7 +87,7 @@ async def configure_auto_recharge(
         account.auto_recharge_paused_until = None
         account.updated_at = clock.now()
         session.add(account)
-    return await maybe_auto_recharge(db, payments, organization_id, settings=settings)
+    return await maybe_auto_recharge(db, organization_id, payments=payments, settings=settings)
 
 
 async def disable_auto_recharge(session: AsyncSession, actor: Actor, organization_id: str) -> CreditAccount:
@@ -101,7 +101,7 @@ async def disable_auto_recharge(session: AsyncSession, actor: Actor, organizatio
 
 
 async def maybe_auto_recharge(
-    db: Database, payments: Payments, organization_id: str, *, settings: Settings | None = None
+    db: Database, organization_id: str, *, payments: Payments, settings: Settings | None = None
 ) -> AutoRechargeAttempt | None:
     """Recharge once if the balance is below the threshold; call it after the burning transaction commits.
 
@@ -169,12 +169,12 @@ async def maybe_auto_recharge(
             details={"attempt_no": attempt_no},
         )
         attempt.charge_id = charge.id
-    await charges.collect(db, payments, charge.id)
+    await charges.collect(db, charge.id, payments=payments)
     async with db.reader() as session:
         return await session.get(AutoRechargeAttempt, attempt.id)
 
 
-async def recharge_due_accounts(db: Database, payments: Payments, *, settings: Settings | None = None) -> int:
+async def recharge_due_accounts(db: Database, *, payments: Payments, settings: Settings | None = None) -> int:
     """Recharge every account that is due (a crash after a burn, a pause that ended); returns the attempts made."""
     now = clock.now()
     async with db.reader() as session:
@@ -195,7 +195,10 @@ async def recharge_due_accounts(db: Database, payments: Payments, *, settings: S
     made = 0
     for organization_id in due:
         try:
-            made += await maybe_auto_recharge(db, payments, organization_id, settings=settings) is not None
+            made += (
+                await maybe_auto_recharge(db, organization_id, payments=payments, settings=settings)
+                is not None
+            )
         except Exception:  # noqa: BLE001  (one organization's trouble must not stop the others)
             logger.exception("auto-recharge of %s failed", organization_id)
     return made

@@ -72,10 +72,10 @@ def purchase_amount(amount: str, settings: Settings) -> int:
 
 async def add_credits(
     db: Database,
-    payments: Payments,
     actor: Actor,
     organization_id: str,
     *,
+    payments: Payments,
     amount: str,
     idempotency_key: str | None,
     settings: Settings,
@@ -91,7 +91,7 @@ async def add_credits(
     key = purchase_key(organization_id, idempotency_key)
     settled = await charges.charge(
         db,
-        payments,
+        payments=payments,
         organization_id=organization_id,
         purpose=ChargePurpose.PURCHASE,
         amount_cents=amount_cents,
@@ -108,7 +108,7 @@ async def add_credits(
     recharge = None
     if auto_recharge is not None:
         recharge = await configure_auto_recharge(
-            db, payments, actor, organization_id, auto_recharge, settings=settings
+            db, actor, organization_id, auto_recharge, payments=payments, settings=settings
         )
     async with db.reader() as session:
         grant = await session.scalar(select(CreditGrant).where(CreditGrant.charge_id == settled.id))

@@ -42,13 +42,7 @@ class _Asked:
 
 
 async def request_refund(
-    db: Database,
-    payments: Payments,
-    actor: Actor,
-    grant_id: str,
-    *,
-    reason: str,
-    amount: str | None = None,
+    db: Database, actor: Actor, grant_id: str, *, payments: Payments, reason: str, amount: str | None = None
 ) -> RefundRequest:
     """Ask for a purchase's remaining credits (or part of them) back; refused requests raise RefundRefused."""
     reason = clean_name(reason, field="reason", max_length=500)
@@ -85,7 +79,7 @@ async def request_refund(
     return await _refund(db, payments, request.id)
 
 
-async def retry_refunds(db: Database, payments: Payments) -> int:
+async def retry_refunds(db: Database, *, payments: Payments) -> int:
     """Ask the provider again for approved refunds it has not confirmed; returns how many completed."""
     async with db.reader() as session:
         approved = list(

@@ -33,7 +33,7 @@ from app.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-async def settle_debts(db: Database, payments: Payments, *, settings: Settings, retry: bool = False) -> int:
+async def settle_debts(db: Database, *, payments: Payments, settings: Settings, retry: bool = False) -> int:
     """Charge each due organization's debt for the month that ended (or retry a failed one); returns how many charged."""
     minimum = settings.credits_min_charge_cents * NANOS_PER_CENT
     async with db.reader() as session:
@@ -49,7 +49,7 @@ async def settle_debts(db: Database, payments: Payments, *, settings: Settings, 
         try:
             charge_id = await _start(db, organization_id, settings=settings, retry=retry)
             if charge_id is not None:
-                await charges.collect(db, payments, charge_id)
+                await charges.collect(db, charge_id, payments=payments)
                 charged += 1
         except Exception:  # noqa: BLE001  (one organization's trouble must not stop the others)
             logger.exception("settlement of %s failed", organization_id)

@@ -84,8 +84,8 @@ async def availability(session: AsyncSession, catalog: Catalog) -> dict[tuple[st
 async def set_capacity(
     session: AsyncSession,
     actor: Actor,
-    catalog: Catalog,
     *,
+    catalog: Catalog,
     model_id: str,
     tier_id: str,
     capacity: int | None,

@@ -103,9 +103,9 @@ class BillingMutations:
     ) -> SetUpPaymentMethodResult:
         setup = await methods.set_up_payment_method(
             info.context.db,
-            info.context.services.payments,
             info.context.actor(),
             org_id(input.organization_id),
+            payments=info.context.services.payments,
         )
         return PaymentMethodSetupPayload(
             client_secret=setup.client_secret,
@@ -120,9 +120,9 @@ class BillingMutations:
     ) -> AttachPaymentMethodResult:
         card = await methods.add_payment_method(
             info.context.db,
-            info.context.services.payments,
             info.context.actor(),
             org_id(input.organization_id),
+            payments=info.context.services.payments,
             provider_ref=input.payment_method_ref,
             make_default=input.make_default,
         )
@@ -134,9 +134,9 @@ class BillingMutations:
     ) -> RemovePaymentMethodResult:
         organization_id = await methods.remove_payment_method(
             info.context.db,
-            info.context.services.payments,
             info.context.actor(),
             _card_id(input.payment_method_id),
+            payments=info.context.services.payments,
         )
         left = await methods.payment_methods(await info.context.session(), organization_id)
         return RemovePaymentMethodPayload(
@@ -150,9 +150,9 @@ class BillingMutations:
     ) -> SetDefaultPaymentMethodResult:
         card = await methods.set_default_payment_method(
             info.context.db,
-            info.context.services.payments,
             info.context.actor(),
             _card_id(input.payment_method_id),
+            payments=info.context.services.payments,
         )
         return PaymentMethodPayload(payment_method=PaymentMethod.from_model(card))
 
@@ -164,7 +164,6 @@ class BillingMutations:
     ) -> SetBillingAddressResult:
         account = await addresses.set_billing_address(
             info.context.db,
-            info.context.services.payments,
             info.context.actor(),
             org_id(input.organization_id),
             addresses.AddressInput(
@@ -176,6 +175,7 @@ class BillingMutations:
                 state=input.state,
                 country=input.country,
             ),
+            payments=info.context.services.payments,
         )
         address = BillingAddress.from_account(account)
         assert address is not None

@@ -40,7 +40,12 @@ class CatalogMutations:
         catalog = info.context.services.catalog
         async with info.context.transaction() as session:
             await capacity.set_capacity(
-                session, actor, catalog, model_id=input.model, tier_id=input.tier, capacity=input.capacity
+                session,
+                actor,
+                catalog=catalog,
+                model_id=input.model,
+                tier_id=input.tier,
+                capacity=input.capacity,
             )
         availability = await capacity.availability(await info.context.session(), catalog)
         tier = catalog.tier(input.model, input.tier)

@@ -136,9 +136,9 @@ class CreditMutations:
         organization_id = org_id(input.organization_id)
         purchase = await purchases.add_credits(
             info.context.db,
-            info.context.services.payments,
             info.context.actor(),
             organization_id,
+            payments=info.context.services.payments,
             amount=input.amount,
             idempotency_key=input.idempotency_key,
             settings=info.context.settings,
@@ -164,10 +164,10 @@ class CreditMutations:
         organization_id = org_id(input.organization_id)
         attempt = await auto_recharge.configure_auto_recharge(
             info.context.db,
-            info.context.services.payments,
             info.context.actor(),
             organization_id,
             _config(info, input),
+            payments=info.context.services.payments,
             settings=info.context.settings,
         )
         return AutoRechargePayload(
@@ -193,9 +193,9 @@ class CreditMutations:
     ) -> RequestRefundResult:
         request = await refunds.request_refund(
             info.context.db,
-            info.context.services.payments,
             info.context.actor(),
             node_id(input.grant_id, "CreditGrant", "grantId"),
+            payments=info.context.services.payments,
             reason=input.reason,
             amount=input.amount,
         )

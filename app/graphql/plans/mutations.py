@@ -86,8 +86,8 @@ class PlanMutations:
             row = await limit_overrides.set_limit_override(
                 session,
                 actor,
-                info.context.services.catalog,
                 org_id(input.organization_id),
+                catalog=info.context.services.catalog,
                 model_id=input.model,
                 limits=limits,
             )

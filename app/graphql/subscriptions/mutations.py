@@ -62,10 +62,10 @@ class SubscriptionMutations:
         context = info.context
         row = await subscriptions.subscribe(
             context.db,
-            context.services.payments,
-            context.services.catalog,
             context.actor(),
             org_id(input.organization_id),
+            payments=context.services.payments,
+            catalog=context.services.catalog,
             model_id=input.model,
             tier_id=input.tier,
             retries=context.settings.subscription_renewal_retries,
@@ -81,10 +81,10 @@ class SubscriptionMutations:
         context = info.context
         row = await subscriptions.change_tier(
             context.db,
-            context.services.payments,
-            context.services.catalog,
             context.actor(),
             _subscription_id(input.subscription_id),
+            payments=context.services.payments,
+            catalog=context.services.catalog,
             tier_id=input.tier,
             retries=context.settings.subscription_renewal_retries,
         )
