@@ -19,7 +19,7 @@ from app.domain.orgs.access import require_org_admin
 from app.graphql.context import Info
 from app.graphql.errors import ForbiddenError, describe_enum
 from app.graphql.money import Money
-from app.graphql.paging import QueryPage
+from app.graphql.paging import KeysetConnection, QueryPage
 from app.graphql.visibility import visible_nodes
 
 ChargePurposeEnum = describe_enum(
@@ -161,7 +161,7 @@ class Billing:
         session = await info.context.session()
         return BillingAddress.from_account(await session.get(BillingAccount, self.organization_id))
 
-    @relay.connection(relay.ListConnection[Charge], description="Every charge, newest first.")
+    @relay.connection(KeysetConnection[Charge], description="Every charge, newest first.")
     def charges(self, info: Info) -> Iterable[Charge]:
         return QueryPage(info, methods.billing_history(self.organization_id), Charge.from_model)  # type: ignore[return-value]
 

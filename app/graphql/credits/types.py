@@ -36,7 +36,7 @@ from app.graphql.billing.types import Charge
 from app.graphql.context import Info
 from app.graphql.errors import ForbiddenError, describe_enum
 from app.graphql.money import Money
-from app.graphql.paging import QueryPage
+from app.graphql.paging import KeysetConnection, QueryPage
 from app.graphql.visibility import visible_nodes
 
 GrantSourceEnum = describe_enum(
@@ -293,7 +293,7 @@ class Credits:
             paused_until=s.auto_recharge_paused_until,
         )
 
-    @relay.connection(relay.ListConnection[CreditGrant], description="The full grant history, newest first.")
+    @relay.connection(KeysetConnection[CreditGrant], description="The full grant history, newest first.")
     def grants(
         self,
         info: Info,
@@ -305,7 +305,7 @@ class Credits:
         query = queries.grants(self.organization_id, None if state is None else GrantState(state))
         return QueryPage(info, query, CreditGrant.from_model)  # type: ignore[return-value]
 
-    @relay.connection(relay.ListConnection[CreditLedgerEntry], description="The ledger, newest first.")
+    @relay.connection(KeysetConnection[CreditLedgerEntry], description="The ledger, newest first.")
     def ledger(
         self,
         info: Info,
@@ -319,14 +319,14 @@ class Credits:
 
     # attempts and refund requests need no global ID: plain objects on the connection's edges
     @relay.connection(
-        relay.ListConnection[AutoRechargeAttempt],  # type: ignore[type-var]
+        KeysetConnection[AutoRechargeAttempt],  # type: ignore[type-var]
         description="Auto-recharge attempts, newest first.",
     )
     def auto_recharge_attempts(self, info: Info) -> Iterable[AutoRechargeAttempt]:
         query = queries.auto_recharge_attempts(self.organization_id)
         return QueryPage(info, query, AutoRechargeAttempt.from_model)  # type: ignore[return-value]
 
-    @relay.connection(relay.ListConnection[RefundRequest], description="Refund requests, newest first.")  # type: ignore[type-var]
+    @relay.connection(KeysetConnection[RefundRequest], description="Refund requests, newest first.")  # type: ignore[type-var]
     def refund_requests(self, info: Info) -> Iterable[RefundRequest]:
         return QueryPage(info, queries.refund_requests(self.organization_id), RefundRequest.from_model)  # type: ignore[return-value]
 
