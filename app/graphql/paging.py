@@ -16,7 +16,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, and_, literal, or_, tuple_
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from strawberry import relay
@@ -63,10 +63,19 @@ class QueryPage:
     def _beyond(self, cursor: str, *, forward: bool) -> ColumnElement[bool]:
         """Rows after the cursor's row in the list's order (before it when not `forward`)."""
         key = self._key_of(cursor)
+        columns = [column for column, _ in self._keys]
+        values = [literal(value, type_=column.type) for value, column in zip(key, columns, strict=True)]
+        directions = {descending for _, descending in self._keys}
+        if len(directions) == 1:  # one row-value comparison, which an index on the sort key serves
+            return (
+                tuple_(*columns) < tuple_(*values)
+                if directions == {forward}
+                else tuple_(*columns) > tuple_(*values)
+            )
         alternatives = []
         for i, (column, descending) in enumerate(self._keys):
-            later = column < key[i] if descending == forward else column > key[i]
-            alternatives.append(and_(*[c == key[j] for j, (c, _) in enumerate(self._keys[:i])], later))
+            later = column < values[i] if descending == forward else column > values[i]
+            alternatives.append(and_(*[c == values[j] for j, c in enumerate(columns[:i])], later))
         return or_(*alternatives)
 
     async def connection(
