@@ -23,7 +23,7 @@ from app.domain.billing.models import Charge, ChargePurpose
 from app.domain.credits.access import require_team_admin
 from app.domain.credits.amounts import parse_nanos
 from app.domain.credits.auto_recharge import AutoRechargeConfig, configure_auto_recharge
-from app.domain.credits.ledger import balance_of, create_grant, one_year_after
+from app.domain.credits.ledger import balance_of, create_grant, grant_paid
 from app.domain.credits.models import AutoRechargeAttempt, CreditGrant, GrantSource
 from app.domain.credits.notices import dollars
 from app.domain.errors import Conflict, ErrorCode, Forbidden, InvalidInput, NotFound
@@ -117,19 +117,9 @@ async def add_credits(
     return Purchase(settled, grant, balance, recharge)
 
 
-@charges.on_success(ChargePurpose.PURCHASE)
-async def _grant_purchase(session: AsyncSession, charge: Charge) -> None:
-    bought_at = charge.settled_at or clock.now()
-    await create_grant(
-        session,
-        charge.organization_id,
-        source=GrantSource.PURCHASE,
-        amount_nanos=cents_to_nanos(charge.amount_cents),
-        bought_at=bought_at,
-        expires_at=one_year_after(bought_at),
-        charge_id=charge.id,
-        reference=charge.idempotency_key,
-    )
+async def grant_purchase(session: AsyncSession, charge: Charge) -> None:
+    """The PURCHASE success handler: the credits bought."""
+    await grant_paid(session, charge, GrantSource.PURCHASE)
 
 
 async def grant_promotional_credits(
