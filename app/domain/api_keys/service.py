@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import organization_changed
@@ -59,7 +60,9 @@ async def create_api_key(session: AsyncSession, actor: Actor, project_id: str, *
 async def list_api_keys(session: AsyncSession, actor: Actor, project_id: str) -> list[ApiKey]:
     await require_project(session, actor, project_id)
     rows = await session.scalars(
-        select(ApiKey).where(ApiKey.project_id == project_id).order_by(ApiKey.created_at, ApiKey.id)
+        select(ApiKey)
+        .where(col(ApiKey.project_id) == project_id)
+        .order_by(col(ApiKey.created_at), col(ApiKey.id))
     )
     return list(rows)
 

@@ -64,7 +64,7 @@ def _state(value: str, country: str) -> str:
     subdivisions = pycountry.subdivisions.get(country_code=country) or []
     wanted = value.upper().removeprefix(f"{country}-")
     for subdivision in subdivisions:
-        code = subdivision.code.split("-", 1)[1]
+        code: str = subdivision.code.split("-", 1)[1]
         if wanted == code or value.casefold() == subdivision.name.casefold():
             return code
     if country in STATE_REQUIRED:

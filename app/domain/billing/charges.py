@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -303,7 +304,9 @@ async def retry_pending(
     cutoff = clock.now() - older_than
     async with db.transaction() as session:
         rows = await session.scalars(
-            select(Charge).where(Charge.status == ChargeStatus.PENDING).where(Charge.created_at <= cutoff)
+            select(Charge)
+            .where(col(Charge.status) == ChargeStatus.PENDING)
+            .where(col(Charge.created_at) <= cutoff)
         )
         pending = [(c.id, c.organization_id) for c in rows]
     settled = 0
@@ -318,9 +321,9 @@ async def retry_pending(
 
 
 async def _by_key(session: AsyncSession, idempotency_key: str) -> Charge | None:
-    query = select(Charge).where(Charge.idempotency_key == idempotency_key).with_for_update()
+    query = select(Charge).where(col(Charge.idempotency_key) == idempotency_key).with_for_update()
     return await session.scalar(query)
 
 
 async def find_by_provider_ref(session: AsyncSession, provider_charge_ref: str) -> Charge | None:
-    return await session.scalar(select(Charge).where(Charge.provider_charge_ref == provider_charge_ref))
+    return await session.scalar(select(Charge).where(col(Charge.provider_charge_ref) == provider_charge_ref))

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -183,10 +184,10 @@ async def recharge_due_accounts(db: Database, payments: Payments, *, settings: S
 async def spent_this_month(session: AsyncSession, organization_id: str, now: datetime) -> int:
     """What auto-recharge charged (or is charging) this calendar month."""
     spent = await session.scalar(
-        select(func.coalesce(func.sum(AutoRechargeAttempt.amount_nanos), 0))
-        .where(AutoRechargeAttempt.organization_id == organization_id)
-        .where(AutoRechargeAttempt.status.in_([AttemptStatus.PENDING, AttemptStatus.SUCCEEDED]))  # type: ignore[attr-defined]
-        .where(AutoRechargeAttempt.created_at >= month_start(now))
+        select(func.coalesce(func.sum(col(AutoRechargeAttempt.amount_nanos)), 0))
+        .where(col(AutoRechargeAttempt.organization_id) == organization_id)
+        .where(col(AutoRechargeAttempt.status).in_([AttemptStatus.PENDING, AttemptStatus.SUCCEEDED]))
+        .where(col(AutoRechargeAttempt.created_at) >= month_start(now))
     )
     return int(spent or 0)
 
@@ -206,7 +207,9 @@ async def _release(
 
 
 async def _attempt_of(session: AsyncSession, charge: Charge) -> AutoRechargeAttempt | None:
-    return await session.scalar(select(AutoRechargeAttempt).where(AutoRechargeAttempt.charge_id == charge.id))
+    return await session.scalar(
+        select(AutoRechargeAttempt).where(col(AutoRechargeAttempt.charge_id) == charge.id)
+    )
 
 
 async def _record_failure(session: AsyncSession, attempt: AutoRechargeAttempt) -> None:

@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import organization_changed
-from app.domain.base import new_id
+from app.domain.base import new_id, table_of
 from app.domain.billing.models import Charge
 from app.domain.credits.models import (
     GRANT_ENTRY_KIND,
@@ -33,10 +34,10 @@ from app.domain.credits.models import (
 )
 from app.domain.money import cents_to_nanos
 
-ACCOUNT: Any = CreditAccount.__table__  # type: ignore[attr-defined]
-GRANT: Any = CreditGrant.__table__  # type: ignore[attr-defined]
-ENTRY: Any = CreditLedgerEntry.__table__  # type: ignore[attr-defined]
-CONSUMPTION: Any = CreditConsumption.__table__  # type: ignore[attr-defined]
+ACCOUNT = table_of(CreditAccount)
+GRANT = table_of(CreditGrant)
+ENTRY = table_of(CreditLedgerEntry)
+CONSUMPTION = table_of(CreditConsumption)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +138,7 @@ async def lock_account(session: AsyncSession, organization_id: str) -> CreditAcc
     )
     query = (
         select(CreditAccount)
-        .where(CreditAccount.organization_id == organization_id)
+        .where(col(CreditAccount.organization_id) == organization_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -111,7 +112,7 @@ async def add_credits(
             db, payments, actor, organization_id, auto_recharge, settings=settings
         )
     async with db.reader() as session:
-        grant = await session.scalar(select(CreditGrant).where(CreditGrant.charge_id == settled.id))
+        grant = await session.scalar(select(CreditGrant).where(col(CreditGrant.charge_id) == settled.id))
         balance = await balance_of(session, organization_id)
     assert grant is not None, "a succeeded purchase has its grant"
     return Purchase(settled, grant, balance, recharge)

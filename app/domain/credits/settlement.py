@@ -68,10 +68,10 @@ async def _start(db: Database, organization_id: str, *, settings: Settings, retr
         earlier = list(
             await session.scalars(
                 select(Charge)
-                .where(Charge.organization_id == organization_id)
-                .where(Charge.purpose == ChargePurpose.SETTLEMENT)
+                .where(col(Charge.organization_id) == organization_id)
+                .where(col(Charge.purpose) == ChargePurpose.SETTLEMENT)
                 .where(col(Charge.idempotency_key).startswith(key, autoescape=True))
-                .order_by(Charge.created_at)  # type: ignore[arg-type]
+                .order_by(col(Charge.created_at))
             )
         )
         if retry:

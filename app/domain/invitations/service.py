@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.domain.accounts.models import User
@@ -275,7 +276,7 @@ async def _checked_grants(
     found = {
         project.id: project
         for project in await session.scalars(
-            select(Project).where(Project.organization_id == org_id).where(Project.id.in_(ids))  # type: ignore[attr-defined]
+            select(Project).where(col(Project.organization_id) == org_id).where(col(Project.id).in_(ids))
         )
     }
     if set(ids) - set(found):
@@ -291,10 +292,10 @@ async def _member_addresses(session: AsyncSession, org_id: str, addresses: set[s
     if not addresses:
         return set()
     rows = await session.scalars(
-        select(User.email_normalized)
-        .join(Membership, Membership.user_id == User.id)  # type: ignore[arg-type]
-        .where(Membership.organization_id == org_id)
-        .where(User.email_normalized.in_(addresses))  # type: ignore[attr-defined]
+        select(col(User.email_normalized))
+        .join(Membership, col(Membership.user_id) == col(User.id))
+        .where(col(Membership.organization_id) == org_id)
+        .where(col(User.email_normalized).in_(addresses))
     )
     return set(rows)
 
@@ -306,9 +307,9 @@ async def _pending_by_address(
         return {}
     rows = await session.scalars(
         select(Invitation)
-        .where(Invitation.organization_id == org_id)
-        .where(Invitation.state == InvitationState.PENDING)
-        .where(Invitation.expires_at > now)  # type: ignore[arg-type]
-        .where(Invitation.email_normalized.in_(addresses))  # type: ignore[attr-defined]
+        .where(col(Invitation.organization_id) == org_id)
+        .where(col(Invitation.state) == InvitationState.PENDING)
+        .where(col(Invitation.expires_at) > now)
+        .where(col(Invitation.email_normalized).in_(addresses))
     )
     return {invitation.email_normalized: invitation for invitation in rows}
