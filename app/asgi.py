@@ -13,6 +13,7 @@ from strawberry.litestar import make_graphql_controller
 
 from app.billing_webhooks import receive_webhook
 from app.db import Database
+from app.domain.charge_handlers import install_charge_handlers
 from app.domain.notifications.mailer import MailWorker
 from app.fleet.api import FleetController
 from app.fleet.service import build_fleet, connect_redis
@@ -61,6 +62,7 @@ def create_app(
 ) -> Litestar:
     """The service: settings are read once; a bad configuration stops start-up with a clear message."""
     settings = settings or get_settings()
+    install_charge_handlers()  # refuses to start when a charge purpose has no success handler
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

@@ -16,7 +16,7 @@ from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.errors import Conflict
 from app.payments.facade import Payments
-from tests.support import World
+from tests.support import World, replace_charge_handlers
 
 
 @pytest.fixture
@@ -30,8 +30,11 @@ def applied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     async def ignore(session: AsyncSession, charge: Charge) -> None:
         return None
 
-    monkeypatch.setitem(charges._APPLIERS, ChargePurpose.SETTLEMENT, apply)
-    monkeypatch.setitem(charges._FAILURE_HANDLERS, ChargePurpose.SETTLEMENT, ignore)
+    replace_charge_handlers(
+        monkeypatch,
+        on_success={ChargePurpose.SETTLEMENT: apply},
+        on_failure={ChargePurpose.SETTLEMENT: ignore},
+    )
     return seen
 
 

@@ -24,7 +24,7 @@ from app.domain.notifications.models import OutboxMessage
 from app.domain.provider_events.models import ChargeDispute, ChargeRefund, ProcessedWebhookEvent
 from app.payments.facade import Payments
 from tests.providers.stripe_standin import StripeStandIn, stripe_signature
-from tests.support import World
+from tests.support import World, replace_charge_handlers
 
 KEY = "settlement:org:2026-11"
 
@@ -40,8 +40,11 @@ def applied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     async def failed(session: AsyncSession, charge: Charge) -> None:
         seen.append(f"failed:{charge.idempotency_key}")
 
-    monkeypatch.setitem(charges._APPLIERS, ChargePurpose.SETTLEMENT, succeeded)
-    monkeypatch.setitem(charges._FAILURE_HANDLERS, ChargePurpose.SETTLEMENT, failed)
+    replace_charge_handlers(
+        monkeypatch,
+        on_success={ChargePurpose.SETTLEMENT: succeeded},
+        on_failure={ChargePurpose.SETTLEMENT: failed},
+    )
     return seen
 
 
@@ -175,7 +178,7 @@ async def test_an_effect_that_fails_is_not_remembered_and_the_redelivery_applies
         raise RuntimeError("ledger unavailable")
 
     with monkeypatch.context() as patched:
-        patched.setitem(charges._APPLIERS, ChargePurpose.SETTLEMENT, broken)
+        replace_charge_handlers(patched, on_success={ChargePurpose.SETTLEMENT: broken})
         failed = await send(client, event)
     redelivered = await send(client, event)
 

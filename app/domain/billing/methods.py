@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -73,9 +74,9 @@ async def add_payment_method(
 async def payment_methods(session: AsyncSession, organization_id: str) -> Sequence[PaymentMethod]:
     """The organization's cards on file, the default first, then the newest."""
     query = _live(organization_id).order_by(
-        PaymentMethod.is_default.desc(),  # type: ignore[attr-defined]
-        PaymentMethod.created_at.desc(),  # type: ignore[attr-defined]
-        PaymentMethod.id,
+        col(PaymentMethod.is_default).desc(),
+        col(PaymentMethod.created_at).desc(),
+        col(PaymentMethod.id),
     )
     return list(await session.scalars(query))
 
@@ -108,7 +109,7 @@ async def remove_payment_method(
     async with db.transaction() as session:
         await session.execute(
             update(PaymentMethod)
-            .where(PaymentMethod.id == card.id)  # type: ignore[arg-type]
+            .where(col(PaymentMethod.id) == card.id)
             .values(removed_at=clock.now(), is_default=False)
         )
         if card.is_default and successor is not None:
@@ -137,22 +138,22 @@ def billing_history(organization_id: str) -> Select[Any]:
     """Every charge of the organization, newest first."""
     return (
         select(Charge)
-        .where(Charge.organization_id == organization_id)
-        .order_by(Charge.created_at.desc(), Charge.id.desc())  # type: ignore[attr-defined]
+        .where(col(Charge.organization_id) == organization_id)
+        .order_by(col(Charge.created_at).desc(), col(Charge.id).desc())
     )
 
 
 def _live(organization_id: str) -> Select[Any]:
     return (
         select(PaymentMethod)
-        .where(PaymentMethod.organization_id == organization_id)
-        .where(PaymentMethod.removed_at.is_(None))  # type: ignore[union-attr]
+        .where(col(PaymentMethod.organization_id) == organization_id)
+        .where(col(PaymentMethod.removed_at).is_(None))
     )
 
 
 async def _make_default(session: AsyncSession, organization_id: str, payment_method_id: str) -> None:
     await session.execute(
         update(PaymentMethod)
-        .where(PaymentMethod.organization_id == organization_id)  # type: ignore[arg-type]
-        .values(is_default=PaymentMethod.id == payment_method_id)
+        .where(col(PaymentMethod.organization_id) == organization_id)
+        .values(is_default=col(PaymentMethod.id) == payment_method_id)
     )

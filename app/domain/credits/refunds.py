@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import Database
 from app.domain.actor import Actor
@@ -84,7 +85,7 @@ async def retry_refunds(db: Database, *, payments: Payments) -> int:
     async with db.reader() as session:
         approved = list(
             await session.scalars(
-                select(RefundRequest.id).where(RefundRequest.status == RefundStatus.APPROVED)
+                select(col(RefundRequest.id)).where(col(RefundRequest.status) == RefundStatus.APPROVED)
             )
         )
     done = 0

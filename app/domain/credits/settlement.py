@@ -68,10 +68,10 @@ async def _start(db: Database, organization_id: str, *, settings: Settings, retr
         earlier = list(
             await session.scalars(
                 select(Charge)
-                .where(Charge.organization_id == organization_id)
-                .where(Charge.purpose == ChargePurpose.SETTLEMENT)
+                .where(col(Charge.organization_id) == organization_id)
+                .where(col(Charge.purpose) == ChargePurpose.SETTLEMENT)
                 .where(col(Charge.idempotency_key).startswith(key, autoescape=True))
-                .order_by(Charge.created_at)  # type: ignore[arg-type]
+                .order_by(col(Charge.created_at))
             )
         )
         if retry:
@@ -109,8 +109,8 @@ async def _start(db: Database, organization_id: str, *, settings: Settings, retr
         return charge.id
 
 
-@charges.on_success(ChargePurpose.SETTLEMENT)
-async def _settled(session: AsyncSession, charge: Charge) -> None:
+async def settled(session: AsyncSession, charge: Charge) -> None:
+    """The SETTLEMENT success handler: the debt paid, with its ledger entry."""
     amount = cents_to_nanos(charge.amount_cents)
     state = await move(session, charge.organization_id, amount, debt=-amount, settling=-amount)
     await append_entry(
@@ -125,8 +125,8 @@ async def _settled(session: AsyncSession, charge: Charge) -> None:
     organization_changed(session, charge.organization_id)  # the balance is back up: the fleet's view too
 
 
-@charges.on_failure(ChargePurpose.SETTLEMENT)
-async def _settlement_failed(session: AsyncSession, charge: Charge) -> None:
+async def settlement_failed(session: AsyncSession, charge: Charge) -> None:
+    """The SETTLEMENT failure handler: the debt stays (less what credits pay now), the admins told."""
     amount = cents_to_nanos(charge.amount_cents)
     state = await move(session, charge.organization_id, settling=-amount)
     # credits bought while the charge was pending pay the debt now

@@ -101,7 +101,6 @@ async def locked(session: AsyncSession, subscription_id: str) -> Subscription | 
     return await session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
 
 
-@charges.on_success(ChargePurpose.SUBSCRIPTION)
 async def payment_succeeded(session: AsyncSession, charge: Charge) -> None:
     """Apply a successful subscription charge (billing runs this once, in its settling transaction)."""
     subscription = await locked(session, charge.details["subscription_id"])
