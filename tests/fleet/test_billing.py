@@ -114,13 +114,18 @@ async def test_running_out_of_credit_brings_402(
 ) -> None:
     await custom_terms(database, services, world)
     await buy_credits(database, services.payments, settings, world, "10.00")  # $10 = 10,000,000,000 nanos
-    # one big request costs 20,000 * 350 + 400,000 * 750 = 307,000,000 nanos; 33 of them pass $10
-    for n in range(33):
+    # one big request costs 20,000 * 350 + 400,000 * 750 = 307,000,000 nanos at most; 32 fit in $10
+    for n in range(32):
         await fleet.run(acme_key_without_credit, input_tokens=20_000, output_tokens=400_000,
                         max_output_tokens=400_000, request_id=f"big-{n}")  # fmt: skip
-    assert await balance(database, world) < 0  # admitted requests finish: a small debt
-    answer = await fleet.admit(acme_key_without_credit)
+    assert await balance(database, world) == 10_000_000_000 - 32 * 307_000_000  # $0.176 left
+    # the 33rd's worst case is more than is left: refused before it can take the balance below zero
+    answer = await fleet.admit(acme_key_without_credit, input_tokens=20_000, max_output_tokens=400_000)
     assert answer.status_code == 402
+    assert "$0.176000 of credit" in answer.json()["message"] and "up to $0.307000" in answer.json()["message"]
+    assert (
+        await fleet.admit(acme_key_without_credit, input_tokens=100, max_output_tokens=100)
+    ).status_code == 200
 
 
 @pytest.mark.parametrize("records", [1000])
@@ -170,9 +175,10 @@ async def test_usage_below_the_threshold_recharges_once(
     for n in range(5):  # 5 * 307,000,000 nanos: the balance crosses $9
         await fleet.run(acme_key_without_credit, input_tokens=20_000, output_tokens=400_000,
                         max_output_tokens=400_000, request_id=f"r-{n}")  # fmt: skip
-    for _ in range(50):
+    burned = 10 * 10**9 - 5 * 307_000_000
+    for _ in range(100):  # the recharge runs after the usage is answered: wait for its grant
         await asyncio.sleep(0.02)
-        if len(payments.provider.recorded_charges()) > charges_before:  # type: ignore[attr-defined]
+        if await balance(database, world) > burned:
             break
     await asyncio.sleep(0.1)
     charges = payments.provider.recorded_charges()  # type: ignore[attr-defined]

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.db import organization_changed
 from app.domain.actor import Actor
 from app.domain.api_keys.models import ApiKey
 from app.domain.base import hash_secret
@@ -83,5 +82,4 @@ async def revoke_api_key(session: AsyncSession, actor: Actor, key_id: str) -> Ap
         raise Conflict("This API key is already revoked.", code=ErrorCode.ALREADY_REVOKED)
     api_key.revoked_at, api_key.revoked_by = clock.now(), actor.user_id
     session.add(api_key)
-    organization_changed(session, project.organization_id)
     return api_key

@@ -18,7 +18,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.db import organization_changed
 from app.domain.base import new_id
 from app.domain.credits.models import (
     GRANT_ENTRY_KIND,
@@ -346,7 +345,6 @@ async def create_grant(
     if state.debt_nanos > state.settling_nanos:
         await cover_debt(session, organization_id, state)
         await session.refresh(grant)
-    organization_changed(session, organization_id)  # the fleet's view of the credit changes at once
     return grant
 
 
@@ -371,5 +369,4 @@ async def take_from_grant(
         grant_id=grant.id,
         charge_id=grant.charge_id,
     )
-    organization_changed(session, grant.organization_id)
     return state.balance_nanos
