@@ -62,7 +62,7 @@ def _file_lock(database_url: str) -> Iterator[None]:
 
 async def _upgrade_under_advisory_lock(database_url: str) -> None:
     """Migrate while holding a session-level advisory lock (the server releases it if this process dies)."""
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     connection = await asyncpg.connect(dsn)

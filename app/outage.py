@@ -15,7 +15,7 @@ RETRY_AFTER_SECONDS = 2
 
 # refused or lost connections (OSError, DBAPIError), timeouts of a statement, a connection or the
 # pool, Redis unreachable. Constraint violations are DBAPIErrors too: see is_outage.
-OUTAGES: tuple[type[BaseException], ...] = (
+OUTAGES: tuple[type[Exception], ...] = (
     DBAPIError,
     PoolTimeoutError,
     TimeoutError,
@@ -33,7 +33,7 @@ def is_outage(exc: BaseException) -> bool:
 
 
 def _is_unavailable(orig: BaseException | None) -> bool:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     return (
         isinstance(

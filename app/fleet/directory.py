@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.domain.api_keys.models import ApiKey
@@ -129,14 +130,14 @@ class Directory:
             row = (
                 await session.execute(
                     select(
-                        ApiKey.id,
-                        ApiKey.project_id,
-                        Project.organization_id,
-                        ApiKey.revoked_at,
-                        Project.archived_at,
+                        col(ApiKey.id),
+                        col(ApiKey.project_id),
+                        col(Project.organization_id),
+                        col(ApiKey.revoked_at),
+                        col(Project.archived_at),
                     )
-                    .join(Project, Project.id == ApiKey.project_id)  # type: ignore[arg-type]
-                    .where(ApiKey.secret_hash == digest)
+                    .join(Project, col(Project.id) == col(ApiKey.project_id))
+                    .where(col(ApiKey.secret_hash) == digest)
                 )
             ).first()
         entry = None if row is None else KeyEntry(row[0], row[1], row[2], row[3] is None and row[4] is None)
@@ -178,8 +179,8 @@ class Directory:
             plans = loaded.plans
             limits = await session.scalars(
                 select(ProjectRateLimit)
-                .join(Project, Project.id == ProjectRateLimit.project_id)  # type: ignore[arg-type]
-                .where(Project.organization_id == organization_id)
+                .join(Project, col(Project.id) == col(ProjectRateLimit.project_id))
+                .where(col(Project.organization_id) == organization_id)
             )
             project_limits = {(row.project_id, row.model_id): row for row in limits}
         state = OrgState(

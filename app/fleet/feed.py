@@ -68,7 +68,7 @@ class ChangeFeed:
             await asyncio.sleep(self._poll_seconds)
 
     async def _listen(self) -> None:
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]
 
         dsn = make_url(self._db.url).set(drivername="postgresql").render_as_string(hide_password=False)
         while True:

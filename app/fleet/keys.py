@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
 
 from app.db import Database
 from app.fleet.models import AdmissionKey
@@ -37,8 +38,8 @@ async def load_keys(db: Database, lifetime_seconds: float) -> tuple[bytes, list[
     oldest = now - timedelta(seconds=lifetime_seconds) - RETIRED_MARGIN
     query = (
         select(AdmissionKey)
-        .where(or_(AdmissionKey.retired_at.is_(None), AdmissionKey.retired_at > oldest))  # type: ignore[union-attr]
-        .order_by(AdmissionKey.id.desc())  # type: ignore[union-attr]
+        .where(or_(col(AdmissionKey.retired_at).is_(None), col(AdmissionKey.retired_at) > oldest))
+        .order_by(col(AdmissionKey.id).desc())
     )
     async with db.reader() as session:
         rows = list(await session.scalars(query))
@@ -59,9 +60,7 @@ async def rotate_key(db: Database) -> int:
     async with db.transaction() as session:
         current = (
             await session.scalars(
-                select(AdmissionKey)
-                .where(AdmissionKey.retired_at.is_(None))  # type: ignore[union-attr]
-                .with_for_update()
+                select(AdmissionKey).where(col(AdmissionKey.retired_at).is_(None)).with_for_update()
             )
         ).all()
         for row in current:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Insert, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, attributes
+from sqlmodel import col
 
 from app import clock
 from app.domain.api_keys.models import ApiKey
@@ -109,7 +110,7 @@ def _before_commit(session: Session) -> None:
     session.flush()  # pending objects pass through before_flush first
     projects = session.info.pop(_PROJECTS, None)
     if projects:
-        owners = session.execute(select(Project.organization_id).where(Project.id.in_(projects)))  # type: ignore[union-attr,attr-defined]
+        owners = session.execute(select(col(Project.organization_id)).where(col(Project.id).in_(projects)))
         session.info.setdefault(CHANGED, set()).update(owners.scalars())
     changed = sorted(session.info.get(CHANGED, ()))  # a fixed order: no deadlock between writers
     if changed:
@@ -137,14 +138,13 @@ def bump(session: Session, organization_ids: list[str]) -> None:
         return
     # SQLite: the write lock is held, so max + 1 grows in commit order and a poll misses nothing
     latest = session.execute(select(func.coalesce(func.max(_VERSIONS.c.version), 0))).scalar_one()
-    statement = sqlite.insert(_VERSIONS)
-    statement = statement.on_conflict_do_update(
+    upsert = sqlite.insert(_VERSIONS)
+    upsert = upsert.on_conflict_do_update(
         index_elements=[_VERSIONS.c.organization_id],
-        set_={"version": statement.excluded.version, "changed_at": statement.excluded.changed_at},
+        set_={"version": upsert.excluded.version, "changed_at": upsert.excluded.changed_at},
     )
     session.execute(
-        statement,
-        [{"organization_id": o, "version": latest + 1, "changed_at": now} for o in organization_ids],
+        upsert, [{"organization_id": o, "version": latest + 1, "changed_at": now} for o in organization_ids]
     )
 
 
