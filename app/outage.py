@@ -49,6 +49,5 @@ def _is_unavailable(orig: BaseException | None) -> bool:
                 asyncpg.exceptions.TooManyConnectionsError,
             ),
         )
-        or "database is locked" in str(orig)
-        or "connection" in str(orig).lower()
+        or "database is locked" in str(orig)  # SQLite: another process held the write lock past the timeout
     )

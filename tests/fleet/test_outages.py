@@ -13,6 +13,7 @@ from app.asgi import create_app
 from app.db import Database
 from app.fleet.tokens import Admission, new_nonce
 from app.migrate import head_revision
+from app.outage import is_outage
 from app.services import Services
 from app.settings import Settings
 from tests.fleet.conftest import Fleet
@@ -74,3 +75,12 @@ async def test_readyz_says_whether_the_schema_is_at_the_migrations_head(
     assert (await client.get("/healthz")).status_code == 200
     async with database.write_engine.begin() as connection:
         await connection.execute(text("DROP TABLE alembic_version"))
+
+
+def test_an_outage_is_told_from_a_bug() -> None:
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    assert is_outage(TimeoutError()) and is_outage(ConnectionRefusedError(111, "refused"))
+    assert is_outage(OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked")))
+    assert not is_outage(IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")))
+    assert not is_outage(ValueError("a bug"))
