@@ -301,17 +301,25 @@ class Admissions:
             for settlement in settlements
             if settlement.admission_id in won
         )
-        credit: dict[str, tuple[int, int]] = {}
-        for settlement in settlements:
-            admission = settlement.admission
-            held = admission.held_micros if settlement.admission_id in won else 0  # a lapse released it
-            if held or settlement.billed_nanos:
-                before = credit.get(admission.organization_id, (0, 0))
-                credit[admission.organization_id] = (
-                    before[0] + held,
-                    before[1] + micros_of(settlement.billed_nanos),
-                )
-        await self.limiter.settle_credit({credit_key(org): change for org, change in credit.items()})
+        await self._settle_credit(
+            # a hold whose reservation lapsed was released by the sweep; the price counts all the same
+            (
+                s.admission.organization_id,
+                s.admission.held_micros if s.admission_id in won else 0,
+                s.billed_nanos,
+            )
+            for s in settlements
+        )
+
+    async def _settle_credit(self, changes: Iterable[tuple[str, int, int]]) -> None:
+        """Release holds and count prices: (organization, held micro-dollars, billed nanos), one call."""
+        per_key: dict[str, tuple[int, int]] = {}
+        for organization_id, held, billed_nanos in changes:
+            if held or billed_nanos:
+                key = credit_key(organization_id)
+                before = per_key.get(key, (0, 0))
+                per_key[key] = (before[0] + held, before[1] + micros_of(billed_nanos))
+        await self.limiter.settle_credit(per_key)
 
     async def release_lapsed(self, batch: int = 1000) -> int:
         """Give back every reservation whose usage never came, `batch` at a time; returns how many."""
@@ -320,13 +328,9 @@ class Admissions:
             lapsed = await self.reservations.lapsed(batch)
             admissions = [admission for admission in map(self.codec.decode, lapsed) if admission is not None]
             await self._give_back((admission, admission.reserved_tokens) for admission in admissions)
-            held: dict[str, tuple[int, int]] = defaultdict(lambda: (0, 0))
-            for admission in admissions:
-                held[credit_key(admission.organization_id)] = (
-                    held[credit_key(admission.organization_id)][0] + admission.held_micros,
-                    0,
-                )
-            await self.limiter.settle_credit({key: change for key, change in held.items() if change[0]})
+            await self._settle_credit(
+                (admission.organization_id, admission.held_micros, 0) for admission in admissions
+            )
             released += len(lapsed)
             if len(lapsed) < batch:
                 return released

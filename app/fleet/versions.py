@@ -69,6 +69,8 @@ def _note(session: Session, instance: Any, *, new_or_deleted: bool) -> None:
     ):
         return
     owner = getattr(instance, via)
+    if owner is None:  # not attached to anything yet: nothing cached can depend on it
+        return
     if via == "project_id":
         session.info.setdefault(_PROJECTS, set()).add(owner)
     else:

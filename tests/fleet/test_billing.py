@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -186,3 +187,23 @@ async def test_usage_below_the_threshold_recharges_once(
     recharged = charges[-1].amount * 10_000_000  # cents -> nanos
     assert 11 * 10**9 < recharged < 12 * 10**9  # up to $20 from just under $9
     assert await balance(database, world) == 10 * 10**9 + recharged - 5 * 307_000_000
+
+
+async def test_a_hold_on_credit_comes_back_when_the_admission_lapses(
+    fleet: Fleet,
+    acme_key_without_credit: str,
+    database: Database,
+    services: Services,
+    settings: Any,
+    world: World,
+) -> None:
+    await custom_terms(database, services, world)
+    await buy_credits(database, services.payments, settings, world, "10.00")
+    # 8,000,000 output tokens at $0.75/M may cost $6: $10 covers one such request at a time
+    big = {"input_tokens": 0, "max_output_tokens": 8_000_000}
+    assert (await fleet.admit(acme_key_without_credit, **big)).status_code == 200
+    assert (await fleet.admit(acme_key_without_credit, **big)).status_code == 402
+    admissions = fleet.http.app.state.fleet.admissions  # type: ignore[attr-defined]
+    admissions.reservations._clock = lambda: time.monotonic() + 10_000  # its usage never came
+    assert await admissions.release_lapsed() == 1
+    assert (await fleet.admit(acme_key_without_credit, **big)).status_code == 200
