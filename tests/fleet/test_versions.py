@@ -10,11 +10,14 @@ from app.db import Database
 from app.domain.actor import Actor
 from app.domain.api_keys.models import ApiKey
 from app.domain.api_keys.service import create_api_key, revoke_api_key
+from app.domain.billing.accounts import attach_payment_method
 from app.domain.projects.service import archive_project
+from app.domain.subscriptions.service import cancel, subscribe
 from app.fleet.billing import burn
 from app.fleet.feed import ChangeFeed
 from app.fleet.models import OrganizationVersion
 from app.payments.facade import Payments
+from app.services import Services
 from app.settings import Settings
 from tests.fleet.conftest import buy_credits
 from tests.support import World
@@ -98,3 +101,16 @@ async def test_the_feed_hears_changes_committed_by_another_process(database_url:
     finally:
         await feed.stop()
         await listener.dispose()
+
+
+async def test_subscribing_and_canceling_bump_the_version(
+    database: Database, payments: Payments, services: Services, world: World
+) -> None:
+    admin = Actor(world.people["admin"].user_id)
+    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    before = await version(database, world.acme_id)
+    subscription = await subscribe(database, payments, services.catalog, admin, world.acme_id,
+                                   model_id="gpt-oss-120b", tier_id="starter", retries=3)  # fmt: skip
+    subscribed = await version(database, world.acme_id)
+    await cancel(database, admin, subscription.id)
+    assert before < subscribed < await version(database, world.acme_id)
