@@ -25,11 +25,15 @@ from sqlalchemy import func, select, text
 from app.db import Database
 from app.domain.actor import Actor
 from app.domain.api_keys.service import create_api_key
+from app.domain.billing.accounts import attach_payment_method
 from app.domain.catalog.models import RateLimits
 from app.domain.credits.ledger import balance_of
 from app.domain.credits.models import CreditLedgerEntry, EntryKind
 from app.domain.credits.purchases import grant_promotional_credits
 from app.domain.plans.overrides import set_limit_override
+from app.domain.subscriptions.lifecycle import end
+from app.domain.subscriptions.models import EndReason, Subscription
+from app.domain.subscriptions.service import subscribe
 from app.domain.usage.models import UsageRecord
 from app.services import build_services
 from app.settings import Settings
@@ -89,6 +93,29 @@ class Stack:
                 session, staff, self.world.acme_id, amount=amount, expires_at=datetime.now(UTC) + expires_in,
                 note="test", settings=self.settings,
             )  # fmt: skip
+
+    async def subscribe(self) -> str:
+        """Acme's admin subscribes to gpt-oss-120b's starter tier (from this process); returns its id."""
+        assert self.db is not None and self.world is not None and self.settings is not None
+        services = build_services(self.settings)
+        try:
+            await attach_payment_method(
+                self.db, services.payments, self.world.acme_id, provider_ref="pm_card_visa"
+            )
+            admin = Actor(self.world.people["admin"].user_id)
+            subscription = await subscribe(self.db, services.payments, services.catalog, admin, self.world.acme_id,
+                                           model_id="gpt-oss-120b", tier_id="starter", retries=3)  # fmt: skip
+        finally:
+            await services.aclose()
+        return subscription.id
+
+    async def end_subscription(self, subscription_id: str) -> None:
+        """The subscription ends (as the renewal job ends one whose payments failed), from this process."""
+        assert self.db is not None
+        async with self.db.transaction() as session:
+            subscription = await session.get(Subscription, subscription_id)
+            assert subscription is not None
+            await end(session, subscription, EndReason.PAYMENT_FAILED, at=datetime.now(UTC))
 
     async def custom_terms(self) -> None:
         """Staff lift Acme's gpt-oss-120b limits, so only credit can refuse a request."""
@@ -185,6 +212,16 @@ async def test_changes_made_by_other_processes_reach_every_replica_within_a_seco
             await stack.grant("5.00")  # credits granted by yet another process
             for server in servers:
                 assert await until(lambda s=server: admitted(s), within=1.0) < 1.0
+
+            async def plan(server: Server, expected: str) -> bool:
+                return (await admit(client, server, key)).json().get("plan") == expected
+
+            subscription_id = await stack.subscribe()  # a subscription started, then ended, elsewhere
+            for server in servers:
+                assert await until(lambda s=server: plan(s, "subscription"), within=1.0) < 1.0
+            await stack.end_subscription(subscription_id)
+            for server in servers:
+                assert await until(lambda s=server: plan(s, "paygo"), within=1.0) < 1.0
 
 
 @pytest.mark.parametrize("stack", ["postgresql+redis", "sqlite"], indirect=True)
