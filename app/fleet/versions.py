@@ -10,6 +10,8 @@ Redis that every rate-limit call checks (see directory.Directory).
 What admission depends on, and so what is watched: organizations (name, type), projects (archived),
 API keys (revoked), project and staff limits, subscriptions, and the credit ledger: every entry but
 a usage burn that leaves the balance above zero (the fleet counts those itself, see credit.py).
+ORM changes are seen at flush, ledger entries at their INSERT; code that writes a watched table
+with another Core statement calls `note_organization` (none does today).
 """
 
 from __future__ import annotations
