@@ -6,6 +6,9 @@ with Retry-After, never a 500 or a hang; everything recovers by itself when the 
 
 from __future__ import annotations
 
+import errno
+import socket
+
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
@@ -29,17 +32,27 @@ def is_outage(exc: BaseException) -> bool:
     """Whether the exception says a backing service is unavailable (not that the request or code is wrong)."""
     if isinstance(exc, DBAPIError):
         return exc.connection_invalidated or _is_unavailable(exc.orig)
+    if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+        return _is_network(exc)
     return isinstance(exc, OUTAGES)
+
+
+def _is_network(exc: OSError) -> bool:
+    """A refused, reset or unreachable connection, not a file or permission problem (a bug)."""
+    return isinstance(exc, (ConnectionError, socket.gaierror)) or exc.errno in _NETWORK_ERRNOS
+
+
+_NETWORK_ERRNOS = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.ETIMEDOUT, errno.EPIPE}
 
 
 def _is_unavailable(orig: BaseException | None) -> bool:
     import asyncpg  # type: ignore[import-untyped]
 
     return (
-        isinstance(
+        (isinstance(orig, OSError) and _is_network(orig))
+        or isinstance(
             orig,
             (
-                OSError,
                 TimeoutError,
                 asyncpg.exceptions.ConnectionDoesNotExistError,
                 asyncpg.exceptions.CannotConnectNowError,

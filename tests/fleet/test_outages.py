@@ -84,3 +84,8 @@ def test_an_outage_is_told_from_a_bug() -> None:
     assert is_outage(OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked")))
     assert not is_outage(IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")))
     assert not is_outage(ValueError("a bug"))
+
+
+def test_a_missing_file_is_a_bug_not_an_outage() -> None:
+    assert not is_outage(FileNotFoundError(2, "No such file"))
+    assert is_outage(OSError(113, "No route to host"))
