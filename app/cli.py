@@ -130,9 +130,8 @@ def _rotate_admission_key(_: argparse.Namespace) -> None:
             await db.dispose()
 
     number = asyncio.run(rotate())
-    print(
-        f"Admission ids are now signed with key {number}; the previous key verifies for the admission lifetime."
-    )
+    kept = "; the previous key verifies for the admission lifetime" if number > 1 else " (the first)"
+    print(f"Admission ids are now signed with key {number}{kept}.")
 
 
 def _export_schema(args: argparse.Namespace) -> None:
