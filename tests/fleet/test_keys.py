@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from pydantic import SecretStr
 from sqlalchemy import update
 
 from app.db import Database
 from app.fleet.keys import load_keys, rotate_key
 from app.fleet.models import AdmissionKey
+from app.fleet.service import build_fleet
+from app.fleet.tokens import Admission, new_nonce
+from app.services import Services
+from app.settings import Settings
 
 
 async def test_every_process_on_the_database_signs_with_the_same_key(
@@ -35,3 +40,18 @@ async def test_a_rotated_key_keeps_verifying_for_the_admission_lifetime(database
             .values(retired_at=datetime.now(UTC) - timedelta(hours=1))
         )
     assert await load_keys(database, 600) == (new, [])
+
+
+async def test_a_configured_key_replaced_keeps_verifying_as_the_previous_one(
+    database: Database, services: Services, settings: Settings
+) -> None:
+    before = build_fleet(
+        database, services, settings.model_copy(update={"fleet_admission_key": SecretStr("old")})
+    )
+    after = build_fleet(database, services, settings.model_copy(
+        update={"fleet_admission_key": SecretStr("new"), "fleet_admission_previous_key": SecretStr("old")}
+    ))  # fmt: skip
+    admission = Admission("org_1", "proj_1", "key_1", "gpt-oss-120b", "paygo", 10, 1_796_284_246, new_nonce())
+    signed_before = before.admissions.codec.encode(admission)
+    assert after.admissions.codec.decode(signed_before) == admission
+    assert before.admissions.codec.decode(after.admissions.codec.encode(admission)) is None
