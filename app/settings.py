@@ -45,7 +45,30 @@ class Settings(BaseSettings):
         default=None,
         description="Key signing admission ids; required with REDIS_URL (shared by the replicas)",
     )
+    fleet_admission_previous_key: SecretStr | None = Field(
+        default=None, description="The key FLEET_ADMISSION_KEY replaced: its ids verify until removed"
+    )
     admission_ttl_seconds: int = Field(default=600, ge=10, description="Reserved tokens come back after this")
+    fleet_timeout_seconds: float = Field(
+        default=5,
+        gt=0,
+        description="A fleet call not answered within this gets 503 (service_unavailable_error)",
+    )
+    fleet_cache_max_age_seconds: float = Field(
+        default=60, gt=0, description="Cached keys and organizations are reloaded at least this often"
+    )
+    fleet_change_poll_seconds: float = Field(
+        default=0.5, gt=0, description="SQLite: how often organization versions are polled for changes"
+    )
+    database_connect_timeout_seconds: float = Field(
+        default=3, gt=0, description="Connecting, or waiting for a pooled connection, fails after this"
+    )
+    database_statement_timeout_seconds: float = Field(
+        default=10, gt=0, description="A statement the database does not answer within this fails"
+    )
+    shutdown_grace_seconds: float = Field(
+        default=30, ge=0, description="On SIGTERM: time to finish requests and drain usage before exiting"
+    )
     redis_url: str | None = Field(
         default=None, description="Redis for what replicas share; unset: one process"
     )
