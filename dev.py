@@ -37,7 +37,7 @@ def ensure_venv() -> None:
         print("Creating the virtual environment in .venv …", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("Installing the locked dependencies (first run only) …", flush=True)
-    pip = [PYTHON, "-m", "pip", "install", "--quiet"]
+    pip: list[str | Path] = [PYTHON, "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--require-hashes", "-r", DEV_LOCK], check=True)
     # the project itself, built by the locked setuptools: nothing unpinned comes in
     subprocess.run([*pip, "--no-deps", "--no-build-isolation", "-e", ROOT], check=True)
@@ -47,7 +47,7 @@ def ensure_venv() -> None:
 def lock(extra: list[str]) -> int:
     """Resolve both lock files from pyproject.toml; pins are kept unless `--upgrade` (or -P NAME) asks."""
     os.environ["UV_CUSTOM_COMPILE_COMMAND"] = "python3 dev.py lock"  # the header names the command to run
-    uv = [PYTHON, "-m", "uv", "pip", "compile", "pyproject.toml", *LOCK_OPTIONS, *extra]
+    uv: list[str | Path] = [PYTHON, "-m", "uv", "pip", "compile", "pyproject.toml", *LOCK_OPTIONS, *extra]
     if subprocess.call([*uv, "-o", RUNTIME_LOCK.name]) != 0:
         return 1
     return subprocess.call([*uv, "--extra", "test", "-c", RUNTIME_LOCK.name, "-o", DEV_LOCK.name])
