@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import gc
-import logging
 
 from litestar import Litestar, get
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler
 from strawberry.litestar import make_graphql_controller
 
 from app.billing_webhooks import receive_webhook
@@ -19,6 +19,9 @@ from app.fleet.service import build_fleet, connect_redis
 from app.graphql.context import build_context
 from app.graphql.schema import schema
 from app.jobs import Scheduler
+from app.observability import metrics
+from app.observability.logs import RequestLogging, configure_logging
+from app.observability.tracing import tracing_plugins
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
 
@@ -61,9 +64,9 @@ def create_app(
 ) -> Litestar:
     """The service: settings are read once; a bad configuration stops start-up with a clear message."""
     settings = settings or get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings)
+    metrics.configure(enabled=settings.metrics_enabled)
+    plugins = tracing_plugins(settings)  # before the engines are made: their SQL is traced
     services = services or build_services(settings)
     db = database or Database(settings.database_url)
     mail_worker = MailWorker(db, settings)  # delivers the outbox in the background (MAIL_WORKER)
@@ -88,18 +91,24 @@ def create_app(
         allow_queries_via_get=False,
         context_getter=build_context,
     )
+    handlers: list[ControllerRouterHandler] = [graphql, healthz, FleetController, receive_webhook]
+    if settings.metrics_enabled:
+        handlers.append(metrics.metrics_endpoint)
     cors = (
         CORSConfig(allow_origins=settings.cors_origins, allow_credentials=False)
         if settings.cors_origins
         else None
     )
     app = Litestar(
-        route_handlers=[graphql, healthz, FleetController, receive_webhook],
+        route_handlers=handlers,
         on_startup=[mail_worker.start, scheduler.start, fleet.start, freeze_startup_heap],
         on_shutdown=[shutdown, gc.unfreeze],
         cors_config=cors,
         openapi_config=OPENAPI,
+        plugins=plugins,
     )
+    # around everything Litestar does, routing errors included: every answer has its id and access line
+    app.asgi_handler = RequestLogging(app.asgi_handler, access_log=settings.access_log)
     app.state.db, app.state.settings, app.state.services = db, settings, services
     app.state.mail_worker = mail_worker
     app.state.fleet = fleet

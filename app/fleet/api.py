@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -24,6 +25,8 @@ from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receiv
 
 from app.fleet.admission import MAX_TOKENS_PER_REQUEST, Answer, error
 from app.fleet.service import Fleet
+from app.observability import metrics
+from app.observability.logs import annotate
 
 MAX_RECORDS = 10_000
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a full batch of records is about 2.5 MB
@@ -248,13 +251,17 @@ class FleetController(Controller):
         request may generate) until its usage is reported.
         """
         fleet: Fleet = request.app.state.fleet
+        started = time.perf_counter()
         try:
             body: AdmissionRequest = _decode(await _read_body(request), AdmissionRequest)
+            answer = await fleet.admissions.admit(
+                body.api_key, body.model, body.input_tokens, body.max_output_tokens
+            )
         except _BadRequest as bad:
-            return FleetResponse.of(bad.answer)
-        return FleetResponse.of(
-            await fleet.admissions.admit(body.api_key, body.model, body.input_tokens, body.max_output_tokens)
-        )
+            answer = bad.answer
+        metrics.admission_answered(answer.status, answer.body, time.perf_counter() - started)
+        annotate(organization_id=answer.body.get("organization_id"))
+        return FleetResponse.of(answer)
 
     @post(
         "/usage",
@@ -273,4 +280,6 @@ class FleetController(Controller):
             reports = _usage_reports(await _read_body(request))
         except _BadRequest as bad:
             return FleetResponse.of(bad.answer)
-        return FleetResponse(200, {"results": await fleet.record_usage(reports)})
+        results = await fleet.record_usage(reports)
+        metrics.usage_answered(results)
+        return FleetResponse(200, {"results": results})

@@ -26,6 +26,7 @@ from app.domain.api_keys.models import ApiKey
 from app.domain.catalog.models import RateLimits
 from app.domain.orgs.models import Organization, OrganizationType
 from app.domain.projects.models import Project, ProjectRateLimit
+from app.observability import metrics
 
 MAX_KEYS = 200_000
 
@@ -88,6 +89,7 @@ class Directory:
     async def key(self, secret: str) -> KeyEntry | None:
         """The key's entry (None: unknown); loaded from the database on a miss."""
         digest = key_hash(secret)
+        metrics.cache_lookup("key", hit=digest in self._keys)
         if digest in self._keys:
             self._keys.move_to_end(digest)
             return self._keys[digest]
@@ -119,7 +121,10 @@ class Directory:
     async def organization(self, organization_id: str) -> OrgState | None:
         state = self._orgs.get(organization_id)
         if state is None or (state.expires_at is not None and clock.now() >= state.expires_at):
+            metrics.cache_lookup("organization", hit=False)
             state = await self._load(organization_id)
+        else:
+            metrics.cache_lookup("organization", hit=True)
         return state
 
     async def _load(self, organization_id: str) -> OrgState | None:
@@ -145,6 +150,10 @@ class Directory:
         self._orgs[organization_id] = state
         return state
 
+    def sizes(self) -> dict[str, int]:
+        """How many keys and organizations are held (metrics)."""
+        return {"key": len(self._keys), "organization": len(self._orgs)}
+
     async def is_current(self, state: OrgState) -> bool:
         """Whether no commit changed the organization since the entry was loaded (always, without Redis)."""
         if self._redis is None:
@@ -153,6 +162,7 @@ class Directory:
 
     def forget(self, organization_ids: frozenset[str] | set[str]) -> None:
         """Drop what is known of these organizations (and their keys) from this process."""
+        metrics.cache_invalidated(len(organization_ids))
         for organization_id in organization_ids:
             self._orgs.pop(organization_id, None)
             for digest in self._keys_of_org.pop(organization_id, ()):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from app.domain.api_keys.models import ApiKey
 from app.domain.catalog.models import Catalog
 from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
 from app.fleet.tokens import Admission
+from app.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +110,11 @@ class UsageWriter:
         await submission.committed
         return [item.status for item in items]
 
+    @property
+    def queue_depth(self) -> int:
+        """Usage reports waiting for the writer."""
+        return self._queue.qsize()
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -121,8 +128,10 @@ class UsageWriter:
             while size < MAX_GROUP and not self._queue.empty():
                 group.append(self._queue.get_nowait())
                 size += len(group[-1].items)
+            started = time.perf_counter()
             try:
                 committed = await self._write([item for submission in group for item in submission.items])
+                metrics.usage_committed(time.perf_counter() - started)
             except Exception as exc:  # noqa: BLE001  (each waiting report gets the failure, the writer goes on)
                 logger.exception("usage group of %d records failed", size)
                 for submission in group:

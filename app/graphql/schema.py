@@ -38,6 +38,8 @@ from app.graphql.subscription_types import ModelSubscription
 from app.graphql.subscriptions import SubscriptionMutations
 from app.graphql.types import ApiKey, Organization, OrganizationMember, Project, User
 from app.graphql.usage import UsageQueries
+from app.observability.logs import GraphQLLogContext
+from app.observability.tracing import graphql_extensions
 from app.settings import Settings, get_settings
 
 
@@ -98,6 +100,8 @@ def build_schema(settings: Settings) -> Schema:
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         IntrospectionSwitch,
+        GraphQLLogContext,
+        *graphql_extensions(settings),
     ]
     types: list[Any] = [
         User,

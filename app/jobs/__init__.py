@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+
+from app.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,13 @@ async def run_job(name: str, db: Any, services: Any) -> Any:
     found = load_jobs().get(name)
     if found is None:
         raise KeyError(f"unknown job {name!r}; known: {', '.join(sorted(JOBS))}")
-    result = await found.run(db, services)
+    started = time.perf_counter()
+    try:
+        result = await found.run(db, services)
+    except Exception:
+        metrics.job_ran(name, time.perf_counter() - started, failed=True)
+        raise
+    metrics.job_ran(name, time.perf_counter() - started, failed=False)
     logger.info("job %s: %s", name, result)
     return result
 
