@@ -20,7 +20,7 @@ from app.graphql.context import build_context
 from app.graphql.schema import schema
 from app.jobs import Scheduler
 from app.observability import metrics
-from app.observability.logs import RequestLogging, configure_logging
+from app.observability.logs import RequestLogging, configure_logging, litestar_logging
 from app.observability.tracing import tracing_plugins
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
@@ -106,6 +106,7 @@ def create_app(
         cors_config=cors,
         openapi_config=OPENAPI,
         plugins=plugins,
+        logging_config=litestar_logging(),
     )
     # around everything Litestar does, routing errors included: every answer has its id and access line
     app.asgi_handler = RequestLogging(app.asgi_handler, access_log=settings.access_log)

@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     mail_max_attempts: int = Field(default=8, ge=1)
     mail_retry_seconds: int = Field(default=60, ge=1, description="First retry delay; doubles, at most 1 h")
     mail_poll_seconds: float = Field(default=15, gt=0)
+    outbox_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) sealing links inside queued emails; unset: var/outbox.key (one process)",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

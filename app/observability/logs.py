@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from litestar.logging.config import LoggingConfig
 from pythonjsonlogger.json import JsonFormatter
 from strawberry.extensions import SchemaExtension
 
@@ -106,11 +107,24 @@ class ScrubbingTextFormatter(logging.Formatter):
 _HANDLER_MARK = "_app_observability_handler"
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a line is written (test runners and supervisors swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: TextIO) -> None:
+        pass
+
+
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
     """Install the process's log handler on the root logger (again: the previous one is replaced)."""
-    stream = stream or sys.stderr
-    use_json = settings.log_format == "json" or (settings.log_format == "auto" and not stream.isatty())
-    handler = logging.StreamHandler(stream)
+    use_json = settings.log_format == "json" or (
+        settings.log_format == "auto" and not (stream or sys.stderr).isatty()
+    )
+    handler = logging.StreamHandler(stream) if stream is not None else StderrHandler()
     if use_json:
         handler.setFormatter(
             ScrubbingJsonFormatter(
@@ -132,6 +146,15 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> loggi
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
     return handler
+
+
+def litestar_logging() -> LoggingConfig:
+    """Litestar's own lines (unhandled exceptions) go to the root handler; it must not replace that handler."""
+    return LoggingConfig(
+        configure_root_logger=False,
+        loggers={"litestar": {"level": "INFO", "handlers": [], "propagate": True}},
+        log_exceptions="always",
+    )
 
 
 class RequestLogging:
