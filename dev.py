@@ -5,12 +5,15 @@ python3 dev.py serve    # migrations, demo data, API + GraphiQL at http://127.0.
 python3 dev.py test     # the test suite (extra arguments go to pytest)
 python3 dev.py check    # the house style: ruff format, ruff check, mypy (what CI runs before the tests)
 python3 dev.py lock     # re-resolve the lock files after pyproject.toml changed (--upgrade: newest releases)
+python3 dev.py compose-env > .env   # fresh secrets for compose.yaml
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
+import secrets
 import subprocess
 import sys
 import venv
@@ -53,11 +56,26 @@ def lock(extra: list[str]) -> int:
     return subprocess.call([*uv, "--extra", "test", "-c", RUNTIME_LOCK.name, "-o", DEV_LOCK.name])
 
 
+def compose_env() -> str:
+    """The secrets compose.yaml reads from .env, made fresh (OUTBOX_KEY is a Fernet key)."""
+    values = {
+        "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
+        "FLEET_TOKEN": secrets.token_urlsafe(32),
+        "FLEET_ADMISSION_KEY": secrets.token_urlsafe(32),
+        "OUTBOX_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "METRICS_TOKEN": secrets.token_urlsafe(32),
+    }
+    return "".join(f"{name}={value}\n" for name, value in values.items())
+
+
 def main() -> int:
     if sys.version_info < (3, 11):  # noqa: UP036  (this script must explain itself on an old Python)
         sys.exit("Python 3.11 or newer is needed.")
-    if len(sys.argv) < 2 or sys.argv[1] not in {"serve", "test", "check", "lock"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"serve", "test", "check", "lock", "compose-env"}:
         sys.exit(__doc__)
+    if sys.argv[1] == "compose-env":  # needs no virtual environment
+        print(compose_env(), end="")
+        return 0
     ensure_venv()
     command, extra = sys.argv[1], sys.argv[2:]
     os.chdir(ROOT)

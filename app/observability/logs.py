@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from litestar.logging.config import LoggingConfig
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 from strawberry.extensions import SchemaExtension
 
@@ -132,6 +133,7 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> loggi
                 style="{",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
                 datefmt="%Y-%m-%dT%H:%M:%S%z",
+                reserved_attrs=[*RESERVED_ATTRS, "color_message"],  # uvicorn's copy with terminal colours
             )
         )
     else:
