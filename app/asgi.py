@@ -19,9 +19,8 @@ from app.fleet.service import build_fleet, connect_redis
 from app.graphql.context import build_context
 from app.graphql.schema import schema
 from app.jobs import Scheduler
-from app.observability import metrics
+from app.observability import metrics, tracing
 from app.observability.logs import RequestLogging, configure_logging, litestar_logging
-from app.observability.tracing import tracing_plugins
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
 
@@ -66,9 +65,10 @@ def create_app(
     settings = settings or get_settings()
     configure_logging(settings)
     metrics.configure(enabled=settings.metrics_enabled)
-    plugins = tracing_plugins(settings)  # before the engines are made: their SQL is traced
+    plugins = tracing.tracing_plugins(settings)
     services = services or build_services(settings)
     db = database or Database(settings.database_url)
+    tracing.trace_database(db)
     mail_worker = MailWorker(db, settings)  # delivers the outbox in the background (MAIL_WORKER)
     scheduler = Scheduler(db, services, enabled=settings.jobs_enabled)  # periodic jobs (JOBS_ENABLED)
     redis = connect_redis(settings.redis_url) if settings.redis_url else None
@@ -102,7 +102,7 @@ def create_app(
     app = Litestar(
         route_handlers=handlers,
         on_startup=[mail_worker.start, scheduler.start, fleet.start, freeze_startup_heap],
-        on_shutdown=[shutdown, gc.unfreeze],
+        on_shutdown=[shutdown, gc.unfreeze, tracing.flush],
         cors_config=cors,
         openapi_config=OPENAPI,
         plugins=plugins,

@@ -9,11 +9,13 @@ the fleet's hot path pays for a span only when it is kept.
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any
 
 from app.settings import Settings
 
 _provider: Any = None
+_traced_engines: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def tracer_provider(settings: Settings, exporter: Any = None) -> Any:
@@ -24,7 +26,6 @@ def tracer_provider(settings: Settings, exporter: Any = None) -> Any:
     from opentelemetry import trace
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -40,11 +41,35 @@ def tracer_provider(settings: Settings, exporter: Any = None) -> Any:
     )
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)  # Strawberry's extension asks the global one
-    SQLAlchemyInstrumentor().instrument(tracer_provider=provider)  # engines created from now on
     RedisInstrumentor().instrument(tracer_provider=provider)
     HTTPXClientInstrumentor().instrument(tracer_provider=provider)
     _provider = provider
     return provider
+
+
+def trace_database(db: Any) -> None:
+    """A span per SQL statement of the app's engines (when tracing is on).
+
+    The app's engines exist before any instrumentation could wrap their creation, so their events
+    are hooked here, once per engine.
+    """
+    if _provider is None:
+        return
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.metrics import get_meter
+
+    tracer = _provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
+    usage = get_meter(__name__).create_up_down_counter("db.client.connections.usage", unit="connections")
+    for engine in (db.write_engine.sync_engine, db.read_engine.sync_engine):
+        if engine not in _traced_engines:
+            EngineTracer(tracer, engine, usage)
+            _traced_engines.add(engine)
+
+
+async def flush() -> None:
+    """Send the spans still buffered (at shutdown: the process may end by a signal, skipping atexit)."""
+    if _provider is not None:
+        _provider.force_flush(timeout_millis=5000)
 
 
 def tracing_plugins(settings: Settings) -> list[Any]:
