@@ -194,16 +194,18 @@ class RequestLogging:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if self.access_log:
+            if self.access_log and access_logger.isEnabledFor(logging.INFO):
                 # the path without its query string: links carrying tokens never reach the log
+                milliseconds = round((time.perf_counter() - started) * 1000, 1)
                 access_logger.info(
                     "%s %s %d %.1fms",
                     scope["method"],
                     scope["path"],
                     status,
-                    (time.perf_counter() - started) * 1000,
-                    extra={"method": scope["method"], "path": scope["path"], "status": status},
-                )
+                    milliseconds,
+                    extra={"method": scope["method"], "path": scope["path"], "status": status,
+                           "duration_ms": milliseconds},
+                )  # fmt: skip
             current.reset(token)
 
 
