@@ -29,6 +29,7 @@ def _sealer(keys: str) -> MultiFernet:
     return MultiFernet([Fernet(key.strip().encode()) for key in keys.split(",") if key.strip()])
 
 
+@lru_cache(maxsize=1)
 def _file_key() -> str:
     if not KEY_FILE.exists():
         KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
