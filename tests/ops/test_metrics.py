@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -16,6 +17,7 @@ from app.domain.billing.models import Charge, ChargePurpose
 from app.domain.credits.auto_recharge import auto_recharge_config, configure_auto_recharge
 from app.domain.notifications.models import OutboxMessage, OutboxState
 from app.jobs import run_job
+from app.observability import metrics
 from app.payments.facade import Payments
 from app.services import Services
 from app.settings import Settings
@@ -122,8 +124,11 @@ async def test_a_scripted_day_shows_in_the_metrics(
     assert figure(after, "process_cpu_seconds_total") > 0
 
 
+MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
 @pytest.fixture
-async def app_with(settings: Settings, database: Database, services: Services):  # type: ignore[no-untyped-def]
+async def app_with(settings: Settings, database: Database, services: Services) -> AsyncIterator[MakeClient]:
     """An app over HTTP with some settings changed."""
     clients: list[httpx.AsyncClient] = []
 
@@ -136,10 +141,10 @@ async def app_with(settings: Settings, database: Database, services: Services): 
     yield make
     for client in clients:
         await client.aclose()
-    create_app(settings, database=database, services=services)  # the process's metrics switch back on
+    metrics.configure(enabled=True)  # the process's switch, as the other tests expect it
 
 
-async def test_a_metrics_token_is_required_when_set(app_with) -> None:  # type: ignore[no-untyped-def]
+async def test_a_metrics_token_is_required_when_set(app_with: MakeClient) -> None:
     from pydantic import SecretStr
 
     client = await app_with(metrics_token=SecretStr("scrape-secret"))
@@ -149,7 +154,7 @@ async def test_a_metrics_token_is_required_when_set(app_with) -> None:  # type: 
     assert figure(figures, "billing_charge_oldest_pending_age_seconds") == 0
 
 
-async def test_metrics_off_serves_nothing_and_counts_nothing(app_with, world: World) -> None:  # type: ignore[no-untyped-def]
+async def test_metrics_off_serves_nothing_and_counts_nothing(app_with: MakeClient, world: World) -> None:
     client = await app_with(metrics_enabled=False)
     assert (await client.get("/metrics")).status_code == 404
     before = await scrape(await app_with(metrics_enabled=True))
