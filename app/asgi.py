@@ -12,6 +12,7 @@ from litestar import Litestar, Request, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler
 from strawberry.litestar import make_graphql_controller
 
 from app.billing_webhooks import receive_webhook
@@ -24,6 +25,8 @@ from app.graphql.context import build_context
 from app.graphql.schema import build_schema
 from app.jobs import Scheduler
 from app.migrate import schema_is_current
+from app.observability import metrics, tracing
+from app.observability.logs import RequestLogging, configure_logging, litestar_logging
 from app.outage import OUTAGES, RETRY_AFTER_SECONDS, is_outage
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
@@ -129,11 +132,12 @@ def create_app(
     """The service: settings are read once; a bad configuration stops start-up with a clear message."""
     settings = settings or get_settings()
     install_charge_handlers()  # refuses to start when a charge purpose has no success handler
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings)
+    metrics.configure(enabled=settings.metrics_enabled)
+    plugins = tracing.tracing_plugins(settings)
     services = services or build_services(settings)
     db = database or Database.of(settings)
+    tracing.trace_database(db)
     mail_worker = MailWorker(db, settings)  # delivers the outbox in the background (MAIL_WORKER)
     scheduler = Scheduler(db, services, enabled=settings.jobs_enabled)  # periodic jobs (JOBS_ENABLED)
     redis = connect_redis(settings.redis_url) if settings.redis_url else None
@@ -156,19 +160,26 @@ def create_app(
         allow_queries_via_get=False,
         context_getter=build_context,
     )
+    handlers: list[ControllerRouterHandler] = [graphql, healthz, readyz, FleetController, receive_webhook]
+    if settings.metrics_enabled:
+        handlers.append(metrics.metrics_endpoint)
     cors = (
         CORSConfig(allow_origins=settings.cors_origins, allow_credentials=False)
         if settings.cors_origins
         else None
     )
     app = Litestar(
-        route_handlers=[graphql, healthz, readyz, FleetController, receive_webhook],
+        route_handlers=handlers,
         exception_handlers=dict.fromkeys(OUTAGES, answer_outage),
         on_startup=[mail_worker.start, scheduler.start, fleet.start, freeze_startup_heap],
-        on_shutdown=[shutdown, gc.unfreeze],
+        on_shutdown=[shutdown, gc.unfreeze, tracing.flush],
         cors_config=cors,
         openapi_config=OPENAPI,
+        plugins=plugins,
+        logging_config=litestar_logging(),
     )
+    # around everything Litestar does, routing errors included: every answer has its id and access line
+    app.asgi_handler = RequestLogging(app.asgi_handler, access_log=settings.access_log)
     app.state.db, app.state.settings, app.state.services = db, settings, services
     app.state.mail_worker = mail_worker
     app.state.fleet = fleet

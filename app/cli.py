@@ -1,4 +1,4 @@
-"""Command line: serve, migrate, demo data, staff users, schema export."""
+"""Command line: serve, migrate, demo data, staff users, jobs, schema export, and the operator's tools."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from app.operator.commands import register as register_operator_commands
 from app.settings import REPO_ROOT, get_settings
 
 
@@ -16,6 +17,7 @@ def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from app.migrate import upgrade
+    from app.observability.logs import configure_logging
 
     settings = get_settings()
     upgrade(settings.database_url)
@@ -36,13 +38,15 @@ def _serve(args: argparse.Namespace) -> None:
     print(f"GraphQL API and GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
     # on SIGTERM: stop accepting, let requests in flight finish (SHUTDOWN_GRACE_SECONDS), then the
     # app's shutdown drains the usage writer and awaits recharges in flight
+    configure_logging(get_settings())  # uvicorn's own lines in the same format; the app writes the access log
     uvicorn.run(
         "app.asgi:create_app",
         factory=True,
         host=args.host,
         port=args.port,
         workers=1,
-        log_level="info",
+        log_config=None,
+        access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
     )
 
@@ -182,6 +186,8 @@ def main(argv: list[str] | None = None) -> None:
     export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
     export.add_argument("--output", default=str(REPO_ROOT / "schema.graphql"))
     export.set_defaults(run=_export_schema)
+
+    register_operator_commands(commands)
 
     args = parser.parse_args(argv)
     args.run(args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -33,6 +33,23 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 3000
     log_level: str = "INFO"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="json: one JSON object a line; text: for people; auto: text on a terminal"
+    )
+    access_log: bool = Field(default=True, description="One log line per HTTP request (app.access)")
+    metrics_enabled: bool = Field(default=True, description="Count and serve Prometheus metrics at /metrics")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, /metrics answers only `Authorization: Bearer <token>`"
+    )
+    tracing_enabled: bool = Field(
+        default=False, description="OpenTelemetry tracing, exported over OTLP (OTEL_EXPORTER_OTLP_* settings)"
+    )
+    tracing_sample_ratio: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Share of requests traced (a caller's sampled trace is followed)",
+    )
     catalog_path: Path | None = Field(
         default=None, description="Model catalog TOML; default: the one in the app"
     )
@@ -117,6 +134,10 @@ class Settings(BaseSettings):
     mail_max_attempts: int = Field(default=8, ge=1)
     mail_retry_seconds: int = Field(default=60, ge=1, description="First retry delay; doubles, at most 1 h")
     mail_poll_seconds: float = Field(default=15, gt=0)
+    outbox_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) sealing links inside queued emails; unset: var/outbox.key (one process)",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from app.fleet.directory import Directory, ModelPlan, OrgState
 from app.fleet.ratelimit import WINDOWS, Bucket, CreditHold, Decision, Guard, Limiter, reset_seconds
 from app.fleet.reservations import Reservations
 from app.fleet.tokens import Admission, AdmissionCodec, new_nonce
+from app.observability import metrics
 
 MAX_TOKENS_PER_REQUEST = 10_000_000
 
@@ -253,6 +254,7 @@ class Admissions:
     ) -> Answer:
         assert decision.refused is not None
         limit, cost = limits[decision.refused], costs[decision.refused]
+        metrics.rate_limited(limit.level, limit.kind, limit.window)
         name = _ABBREVIATION[(limit.kind, limit.window)]
         owner = "the project" if limit.level == "project" else f"the organization '{state.name}'"
         fix = (

@@ -15,6 +15,7 @@ import asyncio
 import hmac
 import logging
 import re
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -28,6 +29,8 @@ from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receiv
 from app.fleet.admission import MAX_TOKENS_PER_REQUEST, Answer, error
 from app.fleet.service import Fleet
 from app.fleet.usage import ShuttingDown
+from app.observability import metrics
+from app.observability.logs import annotate
 from app.outage import OUTAGES, RETRY_AFTER_SECONDS, is_outage
 
 logger = logging.getLogger(__name__)
@@ -250,7 +253,9 @@ _REFUSALS = {
 
 
 async def _recorded(fleet: Fleet, reports: list[UsageReport]) -> Answer:
-    return Answer(200, {"results": await fleet.record_usage(reports)})
+    results = await fleet.record_usage(reports)
+    metrics.usage_answered(results)
+    return Answer(200, {"results": results})
 
 
 class FleetController(Controller):
@@ -281,12 +286,17 @@ class FleetController(Controller):
         request may generate) until its usage is reported.
         """
         fleet: Fleet = request.app.state.fleet
+        started = time.perf_counter()
         try:
             body: AdmissionRequest = _decode(await _read_body(request), AdmissionRequest)
         except _BadRequest as bad:
-            return FleetResponse.of(bad.answer)
-        admitted = fleet.admit(body.api_key, body.model, body.input_tokens, body.max_output_tokens)
-        return FleetResponse.of(await answer_within(request, admitted))
+            answer = bad.answer
+        else:
+            admitted = fleet.admit(body.api_key, body.model, body.input_tokens, body.max_output_tokens)
+            answer = await answer_within(request, admitted)
+        metrics.admission_answered(answer.status, answer.body, time.perf_counter() - started)
+        annotate(organization_id=answer.body.get("organization_id"))
+        return FleetResponse.of(answer)
 
     @post(
         "/usage",

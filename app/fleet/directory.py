@@ -33,6 +33,7 @@ from app.domain.catalog.models import RateLimits
 from app.domain.orgs.models import Organization, OrganizationType
 from app.domain.projects.models import Project, ProjectRateLimit
 from app.fleet.credit import balance_micros
+from app.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +120,10 @@ class Directory:
         digest = hash_secret(secret)
         cached = self._keys.get(digest)
         if cached is not None and time.monotonic() - cached[1] < self.max_age_seconds:
+            metrics.cache_lookup("key", hit=True)
             self._keys.move_to_end(digest)
             return cached[0]
+        metrics.cache_lookup("key", hit=False)
         epoch = self._key_epoch
         async with self._open_session() as session:
             row = (
@@ -156,7 +159,10 @@ class Directory:
             or time.monotonic() - state.loaded_at >= self.max_age_seconds
             or (state.expires_at is not None and clock.now() >= state.expires_at)
         ):
+            metrics.cache_lookup("organization", hit=False)
             state = await self._load(organization_id)
+        else:
+            metrics.cache_lookup("organization", hit=True)
         return state
 
     async def _load(self, organization_id: str) -> OrgState | None:
@@ -188,6 +194,10 @@ class Directory:
             self._orgs[organization_id] = state  # else: used for this request only, reloaded on the next
         return state
 
+    def sizes(self) -> dict[str, int]:
+        """How many keys and organizations are held (metrics)."""
+        return {"key": len(self._keys), "organization": len(self._orgs)}
+
     async def is_current(self, state: OrgState) -> bool:
         """Whether no commit changed the organization since the entry was loaded (always, without Redis)."""
         if self._redis is None:
@@ -196,8 +206,10 @@ class Directory:
 
     def forget(self, organization_ids: Iterable[str]) -> None:
         """Drop what is known of these organizations (and their keys) from this process."""
+        ids = list(organization_ids)
+        metrics.cache_invalidated(len(ids))
         self._key_epoch += 1
-        for organization_id in organization_ids:
+        for organization_id in ids:
             self._forgotten[organization_id] = self._forgotten.get(organization_id, 0) + 1
             self._orgs.pop(organization_id, None)
             for digest in self._keys_of_org.pop(organization_id, ()):

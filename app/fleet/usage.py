@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from app.domain.base import table_of
 from app.domain.catalog.models import Catalog
 from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
 from app.fleet.tokens import Admission
+from app.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +128,11 @@ class UsageWriter:
         await submission.committed
         return [item.status for item in items]
 
+    @property
+    def queue_depth(self) -> int:
+        """Usage reports waiting for a writer."""
+        return self._queue.qsize()
+
     async def stop(self, grace_seconds: float | None = None) -> None:
         """Refuse new records, commit and answer every one received (within `grace_seconds`), then stop."""
         self._closing = True
@@ -153,8 +160,10 @@ class UsageWriter:
                     self._queue.task_done()
 
     async def _commit_group(self, group: list[_Submission], size: int) -> None:
+        started = time.perf_counter()
         try:
             committed = await self._write([item for submission in group for item in submission.items])
+            metrics.usage_committed(time.perf_counter() - started)
         except Exception as exc:  # noqa: BLE001  (each waiting report gets the failure, the writer goes on)
             logger.exception("usage group of %d records failed", size)
             for submission in group:

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.jobs import registry  # noqa: F401  (importing it registers every job)
 from app.jobs.base import JOBS, Job
 from app.jobs.models import JobLease
+from app.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +48,15 @@ async def run_job(name: str, db: Any, services: Any) -> Any:
     if not await _take_lease(db, name, holder):
         logger.info("job %s: %s", name, SKIPPED)
         return SKIPPED
+    started = time.perf_counter()
     try:
         result = await found.run(db, services)
+    except Exception:
+        metrics.job_ran(name, time.perf_counter() - started, failed=True)
+        raise
     finally:
         await _end_lease(db, name, holder)
+    metrics.job_ran(name, time.perf_counter() - started, failed=False)
     logger.info("job %s: %s", name, result)
     return result
 

@@ -100,11 +100,12 @@ class Stack:
         services = build_services(self.settings)
         try:
             await attach_payment_method(
-                self.db, services.payments, self.world.acme_id, provider_ref="pm_card_visa"
+                self.db, self.world.acme_id, payments=services.payments, provider_ref="pm_card_visa"
             )
             admin = Actor(self.world.people["admin"].user_id)
-            subscription = await subscribe(self.db, services.payments, services.catalog, admin, self.world.acme_id,
-                                           model_id="gpt-oss-120b", tier_id="starter", retries=3)  # fmt: skip
+            subscription = await subscribe(self.db, admin, self.world.acme_id, payments=services.payments,
+                                           catalog=services.catalog, model_id="gpt-oss-120b", tier_id="starter",
+                                           retries=3)  # fmt: skip
         finally:
             await services.aclose()
         return subscription.id
