@@ -123,7 +123,7 @@ class Stack:
         assert self.db is not None and self.world is not None
         staff = Actor(self.world.people["staff"].user_id, is_staff=True)
         async with self.db.transaction() as session:
-            await set_limit_override(session, staff, build_services(self.settings).catalog, self.world.acme_id,  # type: ignore[arg-type]
+            await set_limit_override(session, staff, self.world.acme_id, catalog=build_services(self.settings).catalog,
                                      model_id="gpt-oss-120b",
                                      limits=RateLimits(requests_per_minute=100_000, tokens_per_minute=1_000_000_000))  # fmt: skip
 
@@ -313,7 +313,7 @@ async def test_a_database_that_stops_answering_gets_503s_in_time_and_the_service
 
 @pytest.mark.parametrize("stack", ["postgresql+redis", "sqlite"], indirect=True)
 async def test_sigterm_under_usage_load_loses_no_acknowledged_record(stack: Stack) -> None:
-    (server,) = stack.servers(1)
+    (server,) = stack.servers(1, LOG_LEVEL="INFO")  # uvicorn's "Application shutdown complete" is INFO
     with running(server):
         key = await stack.seed()
         await stack.grant("50.00")

@@ -55,7 +55,9 @@ async def test_check_ledger_passes_after_the_money_flows_and_names_a_tampered_or
         await Fleet(client).run(key, input_tokens=200_000, output_tokens=100_000, max_output_tokens=100_000)
     await burn(database, world.acme_id, 60 * 10**9)  # into debt
     config = auto_recharge_config(threshold="5", recharge_to="20", monthly_cap=None, settings=settings)
-    await configure_auto_recharge(database, payments, admin(world), world.acme_id, config, settings=settings)
+    await configure_auto_recharge(
+        database, admin(world), world.acme_id, config, payments=payments, settings=settings
+    )
 
     passed = await cli(database_url, "check-ledger")
     assert passed.returncode == 0, passed.stdout + passed.stderr

@@ -105,7 +105,7 @@ async def test_a_masked_error_s_correlation_id_is_on_its_log_line(
     async def broken(*_: Any, **__: Any) -> None:
         raise RuntimeError("the database fell over")
 
-    monkeypatch.setattr("app.graphql.accounts.orgs.memberships_of", broken)
+    monkeypatch.setattr("app.domain.orgs.service.memberships_of", broken)
     answer = await client.post(
         "/graphql",
         json={"query": "query Me { me { organizations { role } } }"},

@@ -76,7 +76,9 @@ async def test_a_scripted_day_shows_in_the_metrics(
     # a failed auto-recharge: the card declines when enabling it below the threshold charges at once
     await card(database, payments, world.acme_id, "pm_card_chargeDeclined")
     config = auto_recharge_config(threshold="200", recharge_to="300", monthly_cap=None, settings=settings)
-    await configure_auto_recharge(database, payments, admin(world), world.acme_id, config, settings=settings)
+    await configure_auto_recharge(
+        database, admin(world), world.acme_id, config, payments=payments, settings=settings
+    )
 
     # a charge stuck pending for two hours, and a job run
     async with database.transaction() as session:
