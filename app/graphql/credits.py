@@ -12,7 +12,7 @@ from app.domain.credits import auto_recharge, purchases, refunds
 from app.graphql.billing import Charge, org_id
 from app.graphql.context import Info
 from app.graphql.credit_types import AutoRechargeAttempt, CreditGrant, Credits, RefundRequest, load_credits
-from app.graphql.errors import INPUT, PaymentError, mutation, result_union
+from app.graphql.errors import INPUT, PaymentAuthenticationRequired, PaymentError, mutation, result_union
 from app.graphql.ids import node_id
 from app.graphql.money import Money
 
@@ -39,6 +39,13 @@ class AddCreditsInput:
     )
     auto_recharge: AutoRechargeInput | None = strawberry.field(
         default=None, description="Also enable auto-recharge with these settings once the purchase succeeded."
+    )
+
+
+@strawberry.input(description="A payment the cardholder has authenticated in the provider's UI.")
+class CompletePaymentInput:
+    charge_id: relay.GlobalID = strawberry.field(
+        description="The Charge ID that `PaymentAuthenticationRequired.chargeId` gave."
     )
 
 
@@ -117,11 +124,28 @@ class GrantPromotionalCreditsPayload:
     grant: CreditGrant = strawberry.field(description="The new grant.")
 
 
-AddCreditsResult = result_union("AddCreditsResult", AddCreditsPayload, PaymentError)
+AddCreditsResult = result_union(
+    "AddCreditsResult", AddCreditsPayload, PaymentError, PaymentAuthenticationRequired
+)
+CompletePaymentResult = result_union(
+    "CompletePaymentResult", AddCreditsPayload, PaymentError, PaymentAuthenticationRequired
+)
 ConfigureAutoRechargeResult = result_union("ConfigureAutoRechargeResult", AutoRechargePayload, PaymentError)
 DisableAutoRechargeResult = result_union("DisableAutoRechargeResult", AutoRechargePayload)
 RequestRefundResult = result_union("RequestRefundResult", RefundPayload, PaymentError)
 GrantPromotionalCreditsResult = result_union("GrantPromotionalCreditsResult", GrantPromotionalCreditsPayload)
+
+
+def _purchased(purchase: purchases.Purchase) -> AddCreditsPayload:
+    return AddCreditsPayload(
+        organization_id=purchase.charge.organization_id,
+        grant=CreditGrant.from_model(purchase.grant),
+        charge=Charge.from_model(purchase.charge),
+        balance=Money.from_nanos(purchase.balance_nanos),
+        auto_recharge_attempt=AutoRechargeAttempt.from_model(purchase.recharge)
+        if purchase.recharge
+        else None,
+    )
 
 
 def _config(
@@ -154,15 +178,24 @@ class CreditMutations:
             auto_recharge=_config(info, input.auto_recharge) if input.auto_recharge else None,
         )
         await info.context.end_read()
-        return AddCreditsPayload(
-            organization_id=organization_id,
-            grant=CreditGrant.from_model(purchase.grant),
-            charge=Charge.from_model(purchase.charge),
-            balance=Money.from_nanos(purchase.balance_nanos),
-            auto_recharge_attempt=AutoRechargeAttempt.from_model(purchase.recharge)
-            if purchase.recharge
-            else None,
+        return _purchased(purchase)
+
+    @mutation(
+        "Complete a purchase or auto-recharge the cardholder has authenticated (3-D Secure): the payment is "
+        "read again at the provider and its credits granted once, whether this or the provider's own "
+        "report comes first. Still waiting for the cardholder: PaymentAuthenticationRequired again."
+    )
+    async def complete_payment(
+        self, info: Info, input: Annotated[CompletePaymentInput, INPUT]
+    ) -> CompletePaymentResult:
+        purchase = await purchases.complete_purchase(
+            info.context.db,
+            info.context.services.payments,
+            info.context.actor(),
+            node_id(input.charge_id, "Charge", "chargeId"),
         )
+        await info.context.end_read()
+        return _purchased(purchase)
 
     @mutation(
         "Enable or change auto-recharge (Organization Admins of Team organizations). Below the threshold "

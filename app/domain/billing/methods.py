@@ -15,12 +15,12 @@ from app import clock
 from app.db import Database
 from app.domain.actor import Actor
 from app.domain.base import new_id
-from app.domain.billing.accounts import attach_payment_method, ensure_customer
+from app.domain.billing.accounts import attach_payment_method, ensure_customer, forget_customer
 from app.domain.billing.errors import unavailable_on_outage
 from app.domain.billing.models import Charge, PaymentMethod
-from app.domain.errors import InvalidInput, NotFound
+from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.orgs.access import require_org_admin
-from app.payments.errors import PaymentRequestError
+from app.payments.errors import CustomerGone, PaymentRequestError
 from app.payments.facade import Payments
 from app.payments.types import PaymentMethodSetup
 
@@ -36,7 +36,17 @@ async def set_up_payment_method(
     with unavailable_on_outage():
         customer_ref = await ensure_customer(db, payments, organization_id)
         # each set-up is a new one: the console asks again when the user opens the card form again
-        return await payments.setup_payment_method(customer_ref=customer_ref, idempotency_key=new_id("setup"))
+        try:
+            return await payments.setup_payment_method(
+                customer_ref=customer_ref, idempotency_key=new_id("setup")
+            )
+        except CustomerGone:
+            # deleted at the provider since: a new customer, and the set-up is made for it
+            await forget_customer(db, organization_id)
+            customer_ref = await ensure_customer(db, payments, organization_id)
+            return await payments.setup_payment_method(
+                customer_ref=customer_ref, idempotency_key=new_id("setup")
+            )
 
 
 async def add_payment_method(
@@ -60,9 +70,15 @@ async def add_payment_method(
             return await attach_payment_method(
                 db, payments, organization_id, provider_ref=ref, make_default=make_default or has_card is None
             )
+    except CustomerGone:
+        await forget_customer(db, organization_id)
+        raise InvalidInput(
+            "The payment provider no longer knows this organization's customer: set up the card again.",
+            field="paymentMethodRef",
+        ) from None
     except PaymentRequestError as exc:
         raise InvalidInput(
-            f"The provider refused this payment method: {exc}", field="paymentMethodRef"
+            f"The provider refused this payment method: {exc.user_message}", field="paymentMethodRef"
         ) from None
 
 
@@ -96,7 +112,15 @@ async def remove_payment_method(
         )
     with unavailable_on_outage():
         customer_ref = await ensure_customer(db, payments, card.organization_id)
-        await payments.detach_payment_method(customer_ref=customer_ref, payment_method_ref=card.provider_ref)
+        try:
+            await payments.detach_payment_method(
+                customer_ref=customer_ref, payment_method_ref=card.provider_ref
+            )
+        except CustomerGone:
+            await forget_customer(db, card.organization_id)  # the card went with the customer: it is removed
+            return card.organization_id
+        except PaymentRequestError:
+            pass  # detached at the provider already (its dashboard, an earlier attempt): removed here too
         if card.is_default and successor is not None:
             await payments.set_default_payment_method(
                 customer_ref=customer_ref, payment_method_ref=successor.provider_ref
@@ -120,9 +144,18 @@ async def set_default_payment_method(
         card = await get_payment_method(session, actor, payment_method_id)
     with unavailable_on_outage():
         customer_ref = await ensure_customer(db, payments, card.organization_id)
-        await payments.set_default_payment_method(
-            customer_ref=customer_ref, payment_method_ref=card.provider_ref
-        )
+        try:
+            await payments.set_default_payment_method(
+                customer_ref=customer_ref, payment_method_ref=card.provider_ref
+            )
+        except CustomerGone:
+            await forget_customer(db, card.organization_id)
+            raise NotFound(
+                "The payment provider deleted this organization's customer and its cards: add a card again.",
+                field="paymentMethodId",
+            ) from None
+        except PaymentRequestError as exc:
+            raise Conflict(f"The provider refused: {exc.user_message}", field="paymentMethodId") from None
     async with db.transaction() as session:
         await _make_default(session, card.organization_id, card.id)
     card.is_default = True

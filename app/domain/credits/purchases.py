@@ -19,6 +19,7 @@ from app.db import Database
 from app.domain.actor import Actor
 from app.domain.base import new_id
 from app.domain.billing import charges
+from app.domain.billing.authentication import complete_payment, require_paid
 from app.domain.billing.models import Charge, ChargePurpose
 from app.domain.credits.access import require_team_admin
 from app.domain.credits.amounts import parse_nanos
@@ -98,22 +99,34 @@ async def add_credits(
         description=f"Inference credits {dollars(cents_to_nanos(amount_cents))}",
         idempotency_key=key,
         details={"requested_by": actor.user_id},
+        on_session=True,  # the admin is at the console: the bank may ask them to authenticate it
     )
     if settled.amount_cents != amount_cents:
         raise Conflict(
             "This idempotency key was used for a purchase of another amount: use a new key.",
             field="idempotencyKey",
         )
-    charges.require_success(settled)
+    await require_paid(db, payments, settled)
     recharge = None
     if auto_recharge is not None:
         recharge = await configure_auto_recharge(
             db, payments, actor, organization_id, auto_recharge, settings=settings
         )
+    return await purchase_of(db, settled, recharge)
+
+
+async def complete_purchase(db: Database, payments: Payments, actor: Actor, charge_id: str) -> Purchase:
+    """A purchase (or auto-recharge) the cardholder authenticated, read again at the provider and granted once."""
+    return await purchase_of(db, await complete_payment(db, payments, actor, charge_id))
+
+
+async def purchase_of(db: Database, settled: Charge, recharge: AutoRechargeAttempt | None = None) -> Purchase:
+    """The grant a succeeded charge bought and the balance now."""
     async with db.reader() as session:
         grant = await session.scalar(select(CreditGrant).where(CreditGrant.charge_id == settled.id))
-        balance = await balance_of(session, organization_id)
-    assert grant is not None, "a succeeded purchase has its grant"
+        balance = await balance_of(session, settled.organization_id)
+    if grant is None:
+        raise Conflict("This payment did not buy credits.", field="chargeId")
     return Purchase(settled, grant, balance, recharge)
 
 
