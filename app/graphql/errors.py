@@ -130,7 +130,7 @@ class PaymentError(Error):
     "charged yet. Hand `clientSecret` to the payment provider's UI (Stripe.js `handleNextAction`), then call "
     "`completePayment` with `chargeId`; the payment also completes by itself once the provider reports it."
 )
-class PaymentAuthenticationRequired(Error):
+class PaymentAuthenticationRequired(PaymentError):
     charge_id: strawberry.ID = strawberry.field(description="The payment's charge (a Charge ID).")
     client_secret: str | None = strawberry.field(
         description="What the provider's UI needs to authenticate the payment; null when the provider gives none."
@@ -187,6 +187,7 @@ register(
         message=exc.message,
         code=exc.code,
         field=exc.field,
+        decline_code=exc.decline_code,
         charge_id=strawberry.ID(to_base64("Charge", exc.charge_id)),
         client_secret=exc.client_secret,
         payment_status=exc.provider_status,

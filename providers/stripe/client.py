@@ -200,7 +200,7 @@ class StripeGateway:
             return None  # nothing to charge: `charge` answers with the result that says so
         intent = await _translated(
             self._client.v1.payment_intents.create_async(
-                _intent_params(
+                _intent_params(  # type: ignore[arg-type]
                     customer_ref, amount, currency, purpose, description, idempotency_key, method_ref
                 ),
                 {"idempotency_key": idempotency_key},

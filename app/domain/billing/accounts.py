@@ -6,6 +6,7 @@ import hashlib
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -93,7 +94,7 @@ async def forget_customer(db: Database, organization_id: str) -> None:
 async def forget_customer_in(session: AsyncSession, customer_ref: str) -> int:
     """``forget_customer`` by the provider's reference, in the caller's transaction; returns how many accounts."""
     accounts = list(
-        await session.scalars(select(BillingAccount).where(BillingAccount.customer_ref == customer_ref))
+        await session.scalars(select(BillingAccount).where(col(BillingAccount.customer_ref) == customer_ref))
     )
     for account in accounts:
         account.customer_ref_forgotten, account.customer_ref = account.customer_ref, ""

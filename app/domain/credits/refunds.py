@@ -164,7 +164,7 @@ async def _refund(db: Database, payments: Payments, request_id: str) -> RefundRe
 async def follow_refund(session: AsyncSession, refund_ref: str, provider_status: str) -> None:
     """The provider reports its refund's status (webhook): the request that made it follows."""
     request = await session.scalar(
-        select(RefundRequest).where(RefundRequest.refund_ref == refund_ref).with_for_update()
+        select(RefundRequest).where(col(RefundRequest.refund_ref) == refund_ref).with_for_update()
     )
     if request is not None:
         await _follow(session, request, provider_status)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.domain.billing.charges import format_cents
@@ -43,7 +44,7 @@ async def dispute_created(session: AsyncSession, charge: Charge, obj: Mapping[st
     )
     await lock_account(session, charge.organization_id)
     grant = await session.scalar(
-        select(CreditGrant).where(CreditGrant.charge_id == charge.id).with_for_update()
+        select(CreditGrant).where(col(CreditGrant.charge_id) == charge.id).with_for_update()
     )
     if grant is not None:
         dispute.grant_id = grant.id
@@ -110,5 +111,5 @@ async def dispute_closed(session: AsyncSession, obj: Mapping[str, Any]) -> str:
 
 
 async def _dispute(session: AsyncSession, ref: str) -> ChargeDispute | None:
-    query = select(ChargeDispute).where(ChargeDispute.provider_dispute_ref == ref).with_for_update()
+    query = select(ChargeDispute).where(col(ChargeDispute.provider_dispute_ref) == ref).with_for_update()
     return await session.scalar(query)

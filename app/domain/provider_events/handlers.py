@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.domain.billing.accounts import forget_customer_in
@@ -96,7 +97,7 @@ async def refund_updated(session: AsyncSession, obj: Mapping[str, Any]) -> str:
         return "no matching charge"
     status = str(obj.get("status") or "pending")[:32]
     refund = await session.scalar(
-        select(ChargeRefund).where(ChargeRefund.provider_refund_ref == obj["id"]).with_for_update()
+        select(ChargeRefund).where(col(ChargeRefund.provider_refund_ref) == obj["id"]).with_for_update()
     )
     if refund is None:
         refund = ChargeRefund(
