@@ -17,9 +17,11 @@ from app.clock import FrozenClock
 from app.db import Database
 from app.domain.billing import charges
 from app.domain.billing.models import Charge, ChargeStatus, PaymentMethod
-from app.domain.credits.models import CreditGrant
+from app.domain.credits.models import CreditGrant, RefundRequest
 from app.domain.notifications.models import OutboxMessage
+from app.payments import hookimpl
 from app.payments.facade import Payments
+from app.payments.types import RefundDecision
 from tests.credits.support import check_ledger
 from tests.providers.stripe_standin import StripeStandIn, stripe_signature
 from tests.support import GraphQL, World
@@ -379,3 +381,123 @@ async def test_a_charge_never_created_is_asked_again_within_the_day_and_given_up
     assert given_up.message and "within a day" in given_up.message and told == 1
     assert len(stripe_standin.api.payment_intents) == 2
     await check_ledger(database)
+
+
+async def test_an_auto_recharge_needing_authentication_waits_and_grants_once_stripe_says_succeeded(
+    console: Console, client: httpx.AsyncClient, database: Database, stripe_standin: StripeStandIn
+) -> None:
+    await console.attach("pm_card_authenticationRequired")
+
+    enabled = await console.mutate(
+        "configureAutoRecharge",
+        "ConfigureAutoRechargeInput",
+        f"{ERROR} ... on AutoRechargePayload {{ recharge {{ status }} }}",
+        organizationId=console.acme,
+        threshold="10",
+        rechargeTo="30",
+    )
+    [intent] = stripe_standin.api.payment_intents.values()
+    async with database.reader() as session:
+        waiting = await session.scalar(select(Charge))
+        mail = list(await session.scalars(select(OutboxMessage.body_text)))
+    await send(
+        client,
+        stripe_standin.event("payment_intent.succeeded", stripe_standin.api.authenticate(intent["id"])),
+    )
+
+    assert enabled["recharge"]["status"] == "PENDING" and await grants(database) != []
+    assert waiting is not None and waiting.status is ChargeStatus.REQUIRES_ACTION
+    assert any(f"/billing?charge={waiting.id}" in body for body in mail)
+    assert intent["status"] == "succeeded"
+    [grant] = await grants(database)
+    assert grant.amount_nanos == 30 * 10**9
+    await check_ledger(database)
+
+
+async def test_a_processing_payment_is_a_state_and_grants_when_stripe_tells(
+    console: Console, client: httpx.AsyncClient, database: Database, stripe_standin: StripeStandIn
+) -> None:
+    await console.attach("pm_card_visa")
+    stripe_standin.api.settle_later = True
+
+    processing = await console.buy("25", "click-processing-1")
+    [intent] = stripe_standin.api.payment_intents.values()
+    before = await grants(database)
+    await send(
+        client, stripe_standin.event("payment_intent.succeeded", stripe_standin.api.finish(intent["id"]))
+    )
+
+    assert (processing["__typename"], processing["code"]) == ("PaymentError", "PAYMENT_PENDING")
+    assert before == [] and len(await grants(database)) == 1
+    await check_ledger(database)
+
+
+class ApproveRefunds:
+    """A partner's policy plugin approving refunds (the shipped policy refuses them)."""
+
+    @hookimpl
+    def refund_decision(self) -> RefundDecision:
+        return RefundDecision(approved=True, reason="approved by the partner's policy")
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "balance"), [("succeeded", "REFUNDED", 15), ("failed", "FAILED", 25)]
+)
+async def test_an_approved_refund_follows_stripes_status_by_its_own_id(
+    console: Console,
+    client: httpx.AsyncClient,
+    database: Database,
+    payments: Payments,
+    stripe_standin: StripeStandIn,
+    outcome: str,
+    status: str,
+    balance: int,
+) -> None:
+    payments._manager.register(ApproveRefunds())
+    await console.attach("pm_card_visa")
+    await console.buy("25", "click-refund-0001")
+    [grant] = await grants(database)
+    stripe_standin.api.refund_status = "pending"  # the bank takes days
+
+    asked = await console.mutate(
+        "requestRefund",
+        "RequestRefundInput",
+        f"{ERROR} ... on RefundPayload {{ refundRequest {{ status }} }}",
+        grantId=console.world.gid("CreditGrant", grant.id),
+        reason="unused",
+        amount="10",
+    )
+    [refund] = stripe_standin.api.refunds.values()
+    answer = await send(client, stripe_standin.event("charge.refund.updated", refund | {"status": outcome}))
+
+    assert asked["refundRequest"]["status"] == "APPROVED" and answer == "processed"
+    async with database.reader() as session:
+        request = await session.scalar(select(RefundRequest))
+    assert request is not None and (request.refund_ref, request.status.value) == (refund["id"], status)
+    assert request.provider_status == outcome
+    [after] = await grants(database)
+    assert after.remaining_nanos == balance * 10**9
+    await check_ledger(database)
+
+
+async def test_a_customer_whose_creation_answer_was_lost_is_created_after_a_rename_without_a_key_conflict(
+    console: Console, database: Database, stripe_standin: StripeStandIn
+) -> None:
+    stripe_standin.fail_next("/v1/customers", "drop")
+    lost = await console.mutate(
+        "setUpPaymentMethod", "SetUpPaymentMethodInput", ERROR, organizationId=console.acme
+    )
+    renamed = await console.mutate(
+        "renameOrganization",
+        "RenameOrganizationInput",
+        "__typename",
+        organizationId=console.acme,
+        name="Acme Two",
+    )
+    attached = await console.attach("pm_card_visa")
+
+    assert lost["code"] == "PAYMENT_PROVIDER_UNAVAILABLE" and renamed["__typename"] != "ConflictError"
+    assert attached["paymentMethod"]["last4"] == "4242"
+    first, second = stripe_standin.requests_to("POST", "/v1/customers")[:2]
+    assert first.idempotency_key != second.idempotency_key  # the key names the customer's details
+    assert second.params["name"] == "Acme Two"
