@@ -281,7 +281,7 @@ class CreditLedger(RuleBasedStateMachine):
                 .where(col(Charge.status) == ChargeStatus.SUCCEEDED)
                 .order_by(col(Charge.created_at))
             )
-            return [c for c in await session.scalars(query) if c.purpose in charges.AWAITS_CARDHOLDER]
+            return list(await session.scalars(query))  # purchases, recharges and settlements alike
 
     async def _paid_grants(self) -> list[CreditGrant]:
         async with self.db.reader() as session:

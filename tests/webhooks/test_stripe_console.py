@@ -501,3 +501,53 @@ async def test_a_customer_whose_creation_answer_was_lost_is_created_after_a_rena
     first, second = stripe_standin.requests_to("POST", "/v1/customers")[:2]
     assert first.idempotency_key != second.idempotency_key  # the key names the customer's details
     assert second.params["name"] == "Acme Two"
+
+
+async def test_a_customer_deleted_at_stripe_gets_the_address_again_on_a_new_customer(
+    console: Console, client: httpx.AsyncClient, stripe_standin: StripeStandIn
+) -> None:
+    address = {
+        "name": "Acme GmbH",
+        "line1": "Hauptstr. 1",
+        "city": "Berlin",
+        "postalCode": "10115",
+        "country": "DE",
+    }
+    selection = f"{ERROR} ... on BillingAddressPayload {{ __typename }}"
+    await console.mutate(
+        "setBillingAddress", "SetBillingAddressInput", selection, organizationId=console.acme, **address
+    )
+    [old] = list(stripe_standin.api.customers)
+    deleted = stripe_standin.api.delete_customer(old)
+    await send(client, stripe_standin.event("customer.deleted", deleted))
+
+    again = await console.mutate(
+        "setBillingAddress",
+        "SetBillingAddressInput",
+        selection,
+        organizationId=console.acme,
+        **(address | {"line1": "Hauptstr. 2"}),
+    )
+
+    assert again["__typename"] == "BillingAddressPayload"
+    [new] = [ref for ref, c in stripe_standin.api.customers.items() if not c.get("deleted")]
+    assert new != old and stripe_standin.api.customers[new]["address"]["line1"] == "Hauptstr. 2"
+
+
+async def test_a_set_up_for_a_customer_deleted_unannounced_is_made_for_a_new_one(
+    console: Console, database: Database, stripe_standin: StripeStandIn
+) -> None:
+    await console.attach("pm_card_visa")
+    [old] = list(stripe_standin.api.customers)
+    stripe_standin.api.delete_customer(old)  # the webhook never came
+
+    setup = await console.mutate(
+        "setUpPaymentMethod",
+        "SetUpPaymentMethodInput",
+        f"{ERROR} ... on PaymentMethodSetupPayload {{ setupRef }}",
+        organizationId=console.acme,
+    )
+
+    intent = stripe_standin.api.setup_intents[setup["setupRef"]]
+    assert intent["customer"] != old and not stripe_standin.api.customers[intent["customer"]].get("deleted")
+    assert await console.cards() == []  # the deleted customer's card went with it

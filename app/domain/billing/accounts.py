@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +17,10 @@ from app.domain.billing.models import BillingAccount, PaymentMethod
 from app.domain.errors import Conflict, ErrorCode
 from app.domain.orgs.models import Membership, Organization, OrganizationRole
 from app.payments import types as provider
+from app.payments.errors import CustomerGone
 from app.payments.facade import Payments
+
+T = TypeVar("T")
 
 
 async def ensure_customer(db: Database, payments: Payments, organization_id: str) -> str:
@@ -64,6 +69,17 @@ async def ensure_customer(db: Database, payments: Payments, organization_id: str
     if address is not None and account.customer_ref == customer.customer_ref:
         await payments.update_billing_address(customer_ref=customer.customer_ref, address=address)
     return account.customer_ref
+
+
+async def with_customer(
+    db: Database, payments: Payments, organization_id: str, call: Callable[[str], Awaitable[T]]
+) -> T:
+    """``call(customer_ref)``; when the provider deleted the customer, once more with a new one."""
+    try:
+        return await call(await ensure_customer(db, payments, organization_id))
+    except CustomerGone:
+        await forget_customer(db, organization_id)
+        return await call(await ensure_customer(db, payments, organization_id))
 
 
 def stored_address(account: BillingAccount) -> provider.BillingAddress | None:

@@ -47,9 +47,10 @@ Applier = Callable[[AsyncSession, Charge], Awaitable[None]]
 _APPLIERS: dict[ChargePurpose, Applier] = {}
 _FAILURE_HANDLERS: dict[ChargePurpose, Applier] = {}
 
-# Purposes whose charge waits for the cardholder's authentication (nothing is granted meanwhile); for the
-# others a charge needing it has failed, and their own retries (renewals, settlement) take it from there.
-AWAITS_CARDHOLDER = frozenset({ChargePurpose.PURCHASE, ChargePurpose.AUTO_RECHARGE})
+# Purposes whose charge waits for the cardholder's authentication (nothing is applied meanwhile, and a
+# settlement's debt stays reserved); a subscription charge needing it has failed, and the renewal's own
+# daily retries take it from there.
+AWAITS_CARDHOLDER = frozenset({ChargePurpose.PURCHASE, ChargePurpose.AUTO_RECHARGE, ChargePurpose.SETTLEMENT})
 _OPEN_STATUSES = (ChargeStatus.PENDING, ChargeStatus.PROCESSING, ChargeStatus.REQUIRES_ACTION)
 # Retries wait 1, 2, 4, … minutes, at most an hour; a charge without a provider reference is asked again
 # under its key only within the 24 hours providers (Stripe) keep the key, then given up.
@@ -269,11 +270,6 @@ async def _retry_later(db: Database, charge_id: str, why: str) -> None:
 async def refused(db: Database, charge_id: str, exc: PaymentRequestError | IdempotencyConflict) -> Charge:
     """The provider refused the charge itself: it is FAILED with a reason people can read, never retried."""
     logger.warning("charge %s refused by the provider: %s", charge_id, exc)
-    if isinstance(exc, CustomerGone):
-        async with db.reader() as session:
-            pending = await session.get(Charge, charge_id)
-            assert pending is not None
-        await forget_customer(db, pending.organization_id)
     if isinstance(exc, PaymentRequestError):
         code, message = exc.code or "refused", exc.user_message
     else:
@@ -282,6 +278,12 @@ async def refused(db: Database, charge_id: str, exc: PaymentRequestError | Idemp
             "The payment provider refused a repeated request for this payment.",
         )
     if isinstance(exc, CustomerGone):
+        async with db.reader() as session:
+            organization_id = await session.scalar(
+                select(Charge.organization_id).where(col(Charge.id) == charge_id)
+            )
+        assert organization_id is not None
+        await forget_customer(db, organization_id)  # and its cards: they went with it
         message = f"{message} Add the card again."
     return await settle(
         db,

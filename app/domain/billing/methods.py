@@ -15,7 +15,7 @@ from app import clock
 from app.db import Database
 from app.domain.actor import Actor
 from app.domain.base import new_id
-from app.domain.billing.accounts import attach_payment_method, ensure_customer, forget_customer
+from app.domain.billing.accounts import attach_payment_method, ensure_customer, forget_customer, with_customer
 from app.domain.billing.errors import unavailable_on_outage
 from app.domain.billing.models import Charge, PaymentMethod
 from app.domain.errors import Conflict, InvalidInput, NotFound
@@ -34,19 +34,15 @@ async def set_up_payment_method(
     async with db.reader() as session:
         await require_org_admin(session, actor, organization_id)
     with unavailable_on_outage():
-        customer_ref = await ensure_customer(db, payments, organization_id)
         # each set-up is a new one: the console asks again when the user opens the card form again
-        try:
-            return await payments.setup_payment_method(
+        return await with_customer(
+            db,
+            payments,
+            organization_id,
+            lambda customer_ref: payments.setup_payment_method(
                 customer_ref=customer_ref, idempotency_key=new_id("setup")
-            )
-        except CustomerGone:
-            # deleted at the provider since: a new customer, and the set-up is made for it
-            await forget_customer(db, organization_id)
-            customer_ref = await ensure_customer(db, payments, organization_id)
-            return await payments.setup_payment_method(
-                customer_ref=customer_ref, idempotency_key=new_id("setup")
-            )
+            ),
+        )
 
 
 async def add_payment_method(
