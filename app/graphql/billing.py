@@ -40,8 +40,9 @@ ChargeStatusEnum = describe_enum(
     PROCESSING="Accepted by the payment provider, which tells the outcome shortly; nothing is granted until then.",
     SUCCEEDED="The money was taken.",
     DECLINED="The provider declined the card; nothing was taken.",
-    REQUIRES_ACTION="The card needs the cardholder's authentication (3-D Secure); nothing was taken. A purchase "
-    "or auto-recharge completes once it is authenticated (`completePayment`).",
+    REQUIRES_ACTION="The card needs the cardholder's authentication (3-D Secure); nothing was taken. A purchase, "
+    "auto-recharge or settlement completes once it is authenticated (`completePayment`); a subscription "
+    "charge has failed (its renewal is retried).",
     FAILED="The charge could not be made (e.g. no payment method); nothing was taken.",
 )
 

@@ -102,6 +102,20 @@ class AddCreditsPayload:
         return await load_credits(info, self.organization_id)
 
 
+@strawberry.type(description="The payment, completed after the cardholder authenticated it.")
+class CompletePaymentPayload:
+    organization_id: strawberry.Private[str]
+    charge: Charge = strawberry.field(description="The payment, succeeded.")
+    grant: CreditGrant | None = strawberry.field(
+        description="The credits it bought; null for a payment that bought none (a month's usage beyond credits)."
+    )
+    balance: Money = strawberry.field(description="The balance now.")
+
+    @strawberry.field(description="The organization's credits as they are now.")
+    async def credits(self, info: Info) -> Credits:
+        return await load_credits(info, self.organization_id)
+
+
 @strawberry.type(description="Auto-recharge as it is now.")
 class AutoRechargePayload:
     organization_id: strawberry.Private[str]
@@ -128,7 +142,7 @@ AddCreditsResult = result_union(
     "AddCreditsResult", AddCreditsPayload, PaymentError, PaymentAuthenticationRequired
 )
 CompletePaymentResult = result_union(
-    "CompletePaymentResult", AddCreditsPayload, PaymentError, PaymentAuthenticationRequired
+    "CompletePaymentResult", CompletePaymentPayload, PaymentError, PaymentAuthenticationRequired
 )
 ConfigureAutoRechargeResult = result_union("ConfigureAutoRechargeResult", AutoRechargePayload, PaymentError)
 DisableAutoRechargeResult = result_union("DisableAutoRechargeResult", AutoRechargePayload)
@@ -181,21 +195,27 @@ class CreditMutations:
         return _purchased(purchase)
 
     @mutation(
-        "Complete a purchase or auto-recharge the cardholder has authenticated (3-D Secure): the payment is "
-        "read again at the provider and its credits granted once, whether this or the provider's own "
-        "report comes first. Still waiting for the cardholder: PaymentAuthenticationRequired again."
+        "Complete a payment the cardholder has authenticated (3-D Secure: a purchase, an auto-recharge, a "
+        "month's settlement; Organization Admins): it is read again at the provider and applied once, "
+        "whether this or the provider's own report comes first. Still waiting for the cardholder: "
+        "PaymentAuthenticationRequired again."
     )
     async def complete_payment(
         self, info: Info, input: Annotated[CompletePaymentInput, INPUT]
     ) -> CompletePaymentResult:
-        purchase = await purchases.complete_purchase(
+        completed = await purchases.complete_purchase(
             info.context.db,
             info.context.services.payments,
             info.context.actor(),
             node_id(input.charge_id, "Charge", "chargeId"),
         )
         await info.context.end_read()
-        return _purchased(purchase)
+        return CompletePaymentPayload(
+            organization_id=completed.charge.organization_id,
+            charge=Charge.from_model(completed.charge),
+            grant=CreditGrant.from_model(completed.grant) if completed.grant else None,
+            balance=Money.from_nanos(completed.balance_nanos),
+        )
 
     @mutation(
         "Enable or change auto-recharge (Organization Admins of Team organizations). Below the threshold "

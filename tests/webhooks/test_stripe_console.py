@@ -7,6 +7,7 @@ flow here proves the provider sends only valid requests; at the end of each test
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -17,11 +18,14 @@ from app.clock import FrozenClock
 from app.db import Database
 from app.domain.billing import charges
 from app.domain.billing.models import Charge, ChargeStatus, PaymentMethod
+from app.domain.credits.ledger import burn_credits
 from app.domain.credits.models import CreditGrant, RefundRequest
+from app.domain.credits.settlement import settle_debts
 from app.domain.notifications.models import OutboxMessage
 from app.payments import hookimpl
 from app.payments.facade import Payments
 from app.payments.types import RefundDecision
+from app.settings import Settings
 from tests.credits.support import check_ledger
 from tests.providers.stripe_standin import StripeStandIn, stripe_signature
 from tests.support import GraphQL, World
@@ -32,7 +36,7 @@ ADD = f"""mutation($input: AddCreditsInput!) {{ addCredits(input: $input) {{ {ER
     autoRechargeAttempt {{ status }} }}
   ... on PaymentAuthenticationRequired {{ chargeId clientSecret paymentStatus }} }} }}"""
 COMPLETE = f"""mutation($input: CompletePaymentInput!) {{ completePayment(input: $input) {{ {ERROR}
-  ... on AddCreditsPayload {{ grant {{ amount {{ amount }} }} charge {{ status }} balance {{ amount }} }}
+  ... on CompletePaymentPayload {{ grant {{ amount {{ amount }} }} charge {{ status }} balance {{ amount }} }}
   ... on PaymentAuthenticationRequired {{ chargeId clientSecret paymentStatus }} }} }}"""
 CARDS = """query($id: ID!) { node(id: $id) { ... on Organization { billing { __typename ... on Billing {
   paymentMethods { id brand last4 isDefault } } } } } }"""
@@ -196,7 +200,7 @@ async def test_a_purchase_needing_authentication_completes_once_by_webhook(
 
     [grant] = await grants(database)
     assert grant.amount_nanos == 40 * 10**9
-    assert completed["__typename"] == "AddCreditsPayload" and completed["balance"]["amount"] == "40.00"
+    assert completed["__typename"] == "CompletePaymentPayload" and completed["balance"]["amount"] == "40.00"
     await check_ledger(database)
 
 
@@ -214,7 +218,7 @@ async def test_a_purchase_needing_authentication_completes_once_by_the_console_w
     late = await send(client, stripe_standin.event("payment_intent.succeeded", authenticated))
 
     assert early["__typename"] == "PaymentAuthenticationRequired" and early["clientSecret"]
-    assert completed["__typename"] == repeated["__typename"] == "AddCreditsPayload"
+    assert completed["__typename"] == repeated["__typename"] == "CompletePaymentPayload"
     assert completed["charge"]["status"] == "SUCCEEDED" and late == "processed"
     assert len(await grants(database)) == 1
     await check_ledger(database)
@@ -551,3 +555,30 @@ async def test_a_set_up_for_a_customer_deleted_unannounced_is_made_for_a_new_one
     intent = stripe_standin.api.setup_intents[setup["setupRef"]]
     assert intent["customer"] != old and not stripe_standin.api.customers[intent["customer"]].get("deleted")
     assert await console.cards() == []  # the deleted customer's card went with it
+
+
+async def test_a_settlement_needing_authentication_waits_and_is_completed_from_the_console_link(
+    console: Console,
+    database: Database,
+    payments: Payments,
+    settings: Settings,
+    stripe_standin: StripeStandIn,
+    clock: FrozenClock,
+) -> None:
+    await console.attach("pm_card_authenticationRequired")
+    async with database.transaction() as session:
+        await burn_credits(session, console.world.acme_id, 12 * 10**9, "usage beyond credits")
+    clock.at = datetime(2026, 12, 1, 2, tzinfo=UTC)
+
+    await settle_debts(database, payments, settings=settings, retry=False)
+    async with database.reader() as session:
+        waiting = await session.scalar(select(Charge))
+        mail = list(await session.scalars(select(OutboxMessage.body_text)))
+    assert waiting is not None and waiting.status is ChargeStatus.REQUIRES_ACTION
+    assert any(f"/billing?charge={waiting.id}" in body for body in mail)
+    stripe_standin.api.authenticate(waiting.provider_charge_ref or "")
+    completed = await console.complete(console.world.gid("Charge", waiting.id))
+
+    assert (completed["__typename"], completed["grant"]) == ("CompletePaymentPayload", None)
+    assert completed["charge"]["status"] == "SUCCEEDED" and completed["balance"]["amount"] == "0.00"
+    await check_ledger(database)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -36,6 +37,15 @@ from app.settings import Settings
 
 _CLIENT_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,100}")
 PROMOTION_MAX_LIFETIME = timedelta(days=5 * 366)
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """A payment completed after authentication: the charge, the credits it bought (if any), the balance after."""
+
+    charge: Charge
+    grant: CreditGrant | None
+    balance_nanos: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,18 +125,21 @@ async def add_credits(
     return await purchase_of(db, settled, recharge)
 
 
-async def complete_purchase(db: Database, payments: Payments, actor: Actor, charge_id: str) -> Purchase:
-    """A purchase (or auto-recharge) the cardholder authenticated, read again at the provider and granted once."""
-    return await purchase_of(db, await complete_payment(db, payments, actor, charge_id))
+async def complete_purchase(db: Database, payments: Payments, actor: Actor, charge_id: str) -> Completed:
+    """A payment the cardholder authenticated, read again at the provider and applied once (Org Admins)."""
+    settled = await complete_payment(db, payments, actor, charge_id)
+    async with db.reader() as session:
+        grant = await session.scalar(select(CreditGrant).where(col(CreditGrant.charge_id) == settled.id))
+        balance = await balance_of(session, settled.organization_id)
+    return Completed(settled, grant, balance)
 
 
 async def purchase_of(db: Database, settled: Charge, recharge: AutoRechargeAttempt | None = None) -> Purchase:
-    """The grant a succeeded charge bought and the balance now."""
+    """The grant a succeeded purchase bought and the balance now."""
     async with db.reader() as session:
-        grant = await session.scalar(select(CreditGrant).where(CreditGrant.charge_id == settled.id))
+        grant = await session.scalar(select(CreditGrant).where(col(CreditGrant.charge_id) == settled.id))
         balance = await balance_of(session, settled.organization_id)
-    if grant is None:
-        raise Conflict("This payment did not buy credits.", field="chargeId")
+    assert grant is not None, "a succeeded purchase has its grant"
     return Purchase(settled, grant, balance, recharge)
 
 
