@@ -33,7 +33,7 @@ from sqlmodel import col
 from app import clock
 from app.db import Database
 from app.domain.billing.accounts import default_payment_method, ensure_customer, forget_customer
-from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
+from app.domain.billing.errors import PaymentFailed, PaymentUnavailable, unavailable_on_outage
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.errors import Conflict, ErrorCode
 from app.payments import types as provider
@@ -148,7 +148,8 @@ async def charge(
     A declined charge is returned with its status; `require_success` turns it into an error.
     ``on_session``: the cardholder is at the console and can authenticate the payment (purchases).
     """
-    customer_ref = await ensure_customer(db, payments, organization_id)
+    with unavailable_on_outage():
+        customer_ref = await ensure_customer(db, payments, organization_id)
     async with db.transaction() as session:
         card = await default_payment_method(session, organization_id)
         existing = await record(
@@ -201,7 +202,8 @@ async def collect(db: Database, payments: Payments, charge_id: str) -> Charge:
             message=problem,
         )
     try:
-        customer_ref = await ensure_customer(db, payments, pending.organization_id)
+        with unavailable_on_outage():
+            customer_ref = await ensure_customer(db, payments, pending.organization_id)
         return await _ask_provider(db, payments, charge_id, customer_ref, card_ref, on_session=False)
     except PaymentUnavailable:
         return pending  # stays PENDING: settled later by retry_pending or the provider's webhook
