@@ -282,7 +282,7 @@ async def refused(db: Database, charge_id: str, exc: PaymentRequestError | Idemp
     if isinstance(exc, CustomerGone):
         async with db.reader() as session:
             organization_id = await session.scalar(
-                select(Charge.organization_id).where(col(Charge.id) == charge_id)
+                select(col(Charge.organization_id)).where(col(Charge.id) == charge_id)
             )
         assert organization_id is not None
         await forget_customer(db, organization_id)  # and its cards: they went with it
