@@ -13,6 +13,8 @@ from app.domain.billing.accounts import attach_payment_method
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.credits.ledger import burn_credits
 from app.domain.credits.models import (
+    GIVE_BACKS,
+    GRANT_ADJUSTMENTS,
     CreditAccount,
     CreditConsumption,
     CreditGrant,
@@ -79,8 +81,9 @@ async def check_ledger(db: Database) -> None:
         if entry.kind is EntryKind.USAGE:
             assert entry.amount_nanos <= 0 and 0 <= entry.uncovered_nanos <= -entry.amount_nanos
             debt_made[entry.organization_id] += entry.uncovered_nanos
-        if entry.kind in (EntryKind.EXPIRY, EntryKind.REFUND):
-            assert entry.grant_id and entry.amount_nanos < 0
+        if entry.kind in GRANT_ADJUSTMENTS:
+            assert entry.grant_id
+            assert (entry.amount_nanos > 0) is (entry.kind in GIVE_BACKS) and entry.amount_nanos
             taken[entry.grant_id] -= entry.amount_nanos
         if entry.kind is EntryKind.SETTLEMENT:
             assert entry.charge_id and entry.amount_nanos > 0
