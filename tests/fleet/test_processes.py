@@ -100,11 +100,12 @@ class Stack:
         services = build_services(self.settings)
         try:
             await attach_payment_method(
-                self.db, services.payments, self.world.acme_id, provider_ref="pm_card_visa"
+                self.db, self.world.acme_id, payments=services.payments, provider_ref="pm_card_visa"
             )
             admin = Actor(self.world.people["admin"].user_id)
-            subscription = await subscribe(self.db, services.payments, services.catalog, admin, self.world.acme_id,
-                                           model_id="gpt-oss-120b", tier_id="starter", retries=3)  # fmt: skip
+            subscription = await subscribe(self.db, admin, self.world.acme_id, payments=services.payments,
+                                           catalog=services.catalog, model_id="gpt-oss-120b", tier_id="starter",
+                                           retries=3)  # fmt: skip
         finally:
             await services.aclose()
         return subscription.id
@@ -122,7 +123,8 @@ class Stack:
         assert self.db is not None and self.world is not None
         staff = Actor(self.world.people["staff"].user_id, is_staff=True)
         async with self.db.transaction() as session:
-            await set_limit_override(session, staff, build_services(self.settings).catalog, self.world.acme_id,  # type: ignore[arg-type]
+            await set_limit_override(session, staff, self.world.acme_id,
+                                     catalog=build_services(self.settings).catalog,  # type: ignore[arg-type]
                                      model_id="gpt-oss-120b",
                                      limits=RateLimits(requests_per_minute=100_000, tokens_per_minute=1_000_000_000))  # fmt: skip
 

@@ -107,9 +107,9 @@ async def test_subscribing_and_canceling_bump_the_version(
     database: Database, payments: Payments, services: Services, world: World
 ) -> None:
     admin = Actor(world.people["admin"].user_id)
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     before = await version(database, world.acme_id)
-    subscription = await subscribe(database, payments, services.catalog, admin, world.acme_id,
+    subscription = await subscribe(database, admin, world.acme_id, payments=payments, catalog=services.catalog,
                                    model_id="gpt-oss-120b", tier_id="starter", retries=3)  # fmt: skip
     subscribed = await version(database, world.acme_id)
     await cancel(database, admin, subscription.id)
