@@ -34,6 +34,11 @@ def parse_amount(text: str) -> int:
     return int(nanos)
 
 
+def format_cents(cents: int, currency: str) -> str:
+    """An amount of minor units as people read it, e.g. ``12.34 USD``."""
+    return f"{cents // 100}.{cents % 100:02d} {currency.upper()}"
+
+
 def cents_to_nanos(cents: int) -> int:
     return cents * NANOS_PER_CENT
 

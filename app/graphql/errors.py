@@ -13,10 +13,11 @@ from typing import Annotated, Any, Union
 
 import strawberry
 from strawberry.extensions import FieldExtension
+from strawberry.relay import to_base64
 from strawberry.types.enum import has_enum_definition
 
 from app.domain import errors as domain
-from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
+from app.domain.billing.errors import PaymentActionRequired, PaymentFailed, PaymentUnavailable
 from app.graphql.context import FreshReads
 
 
@@ -67,6 +68,8 @@ ErrorCode = describe_enum(
     PAYMENT_DECLINED="The payment provider declined the charge; nothing was bought.",
     PAYMENT_REQUIRES_ACTION="The card needs the cardholder's authentication; nothing was bought.",
     PAYMENT_PROVIDER_UNAVAILABLE="The payment provider did not answer; the charge is retried, never twice.",
+    PAYMENT_REFUSED="The payment provider refused the payment itself (the customer or card is no longer known "
+    "there, or the payment was not completed in time); nothing was charged.",
     UNKNOWN_TIER="The model offers no subscription tier with this id.",
     MODEL_DEPRECATED="The model is past its deprecation date: it can no longer be used or subscribed to.",
     SOLD_OUT="The tier is Temporarily Sold Out: it has no capacity left until a place frees up.",
@@ -125,6 +128,21 @@ class PaymentError(Error):
     )
 
 
+@strawberry.type(
+    description="The card's bank asks the cardholder to authenticate the payment (3-D Secure); nothing is "
+    "charged yet. Hand `clientSecret` to the payment provider's UI (Stripe.js `handleNextAction`), then call "
+    "`completePayment` with `chargeId`; the payment also completes by itself once the provider reports it."
+)
+class PaymentAuthenticationRequired(PaymentError):
+    charge_id: strawberry.ID = strawberry.field(description="The payment's charge (a Charge ID).")
+    client_secret: str | None = strawberry.field(
+        description="What the provider's UI needs to authenticate the payment; null when the provider gives none."
+    )
+    payment_status: str = strawberry.field(
+        description="The payment's status at the provider, e.g. `requires_action`."
+    )
+
+
 COMMON_ERRORS: tuple[type, ...] = (
     UnauthenticatedError,
     ForbiddenError,
@@ -166,6 +184,18 @@ register(
     ),
 )
 register(PaymentUnavailable, lambda exc: PaymentError(message=exc.message, code=exc.code, field=exc.field))
+register(
+    PaymentActionRequired,
+    lambda exc: PaymentAuthenticationRequired(
+        message=exc.message,
+        code=exc.code,
+        field=exc.field,
+        decline_code=exc.decline_code,
+        charge_id=strawberry.ID(to_base64("Charge", exc.charge_id)),
+        client_secret=exc.client_secret,
+        payment_status=exc.provider_status,
+    ),
+)
 
 
 def to_graphql(exc: domain.DomainError) -> Any:

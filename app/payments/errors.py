@@ -20,7 +20,19 @@ class PaymentProviderTimeout(PaymentProviderError):
 
 
 class PaymentRequestError(PaymentsError):
-    """The provider refused the request itself (unknown customer, payment method or charge; bad amount)."""
+    """The provider refused the request itself (unknown customer, payment method or charge; bad amount).
+
+    ``user_message`` is a sentence for people (no provider codes); ``code`` is the provider's, for the record.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None, user_message: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.user_message = user_message or "The payment provider refused the request."
+
+
+class CustomerGone(PaymentRequestError):
+    """The provider's customer was deleted there: forget it, and create a new one on the next set-up."""
 
 
 class IdempotencyConflict(PaymentsError):

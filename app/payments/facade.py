@@ -22,6 +22,7 @@ from app.payments.types import (
     CustomerResult,
     PaymentMethodInfo,
     PaymentMethodSetup,
+    PreparedCharge,
     RefundDecision,
     RefundResult,
     WebhookEvent,
@@ -120,6 +121,36 @@ class Payments:
             raise MissingHookResult(f"{self._provider_name}: list_payment_methods returned {methods!r}")
         return methods
 
+    async def create_charge(
+        self,
+        *,
+        customer_ref: str,
+        amount: int,
+        currency: str,
+        purpose: ChargePurpose,
+        description: str,
+        idempotency_key: str,
+        payment_method_ref: str | None = None,
+    ) -> PreparedCharge | None:
+        """Create a charge without confirming it; None when the provider charges in one step."""
+        check_money(amount, currency)
+        _check_key(idempotency_key)
+        result = await self._call(
+            "create_charge",
+            customer_ref=customer_ref,
+            amount=amount,
+            currency=currency,
+            purpose=ChargePurpose(purpose),
+            description=description,
+            idempotency_key=idempotency_key,
+            payment_method_ref=payment_method_ref,
+        )
+        if result is not None and not isinstance(result, PreparedCharge):
+            raise MissingHookResult(
+                f"create_charge returned {type(result).__name__}, expected PreparedCharge"
+            )
+        return result
+
     async def charge(
         self,
         *,
@@ -130,8 +161,10 @@ class Payments:
         description: str,
         idempotency_key: str,
         payment_method_ref: str | None = None,
+        on_session: bool = False,
+        charge_ref: str | None = None,
     ) -> ChargeResult:
-        """Charge a customer; a decline is a result, an outage or timeout an exception."""
+        """Charge a customer (or confirm the charge ``create_charge`` made); a decline is a result, an outage an exception."""
         check_money(amount, currency)
         _check_key(idempotency_key)
         return await self._first(
@@ -144,7 +177,18 @@ class Payments:
             description=description,
             idempotency_key=idempotency_key,
             payment_method_ref=payment_method_ref,
+            on_session=on_session,
+            charge_ref=charge_ref,
         )
+
+    async def retrieve_charge(self, *, charge_ref: str) -> ChargeResult | None:
+        """The charge as it stands at the provider; None when the provider cannot read charges back."""
+        result = await self._call("retrieve_charge", charge_ref=charge_ref)
+        if result is not None and not isinstance(result, ChargeResult):
+            raise MissingHookResult(
+                f"retrieve_charge returned {type(result).__name__}, expected ChargeResult"
+            )
+        return result
 
     async def refund(
         self, *, charge_ref: str, amount: int, idempotency_key: str, reason: str

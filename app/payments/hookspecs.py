@@ -35,6 +35,7 @@ from app.payments.types import (
     CustomerResult,
     PaymentMethodInfo,
     PaymentMethodSetup,
+    PreparedCharge,
     RefundDecision,
     RefundResult,
     WebhookEvent,
@@ -143,6 +144,34 @@ def list_payment_methods(customer_ref: str) -> MaybeAwaitable[Sequence[PaymentMe
 
 
 @hookspec(firstresult=True)
+def create_charge(
+    customer_ref: str,
+    amount: int,
+    currency: str,
+    purpose: ChargePurpose,
+    description: str,
+    idempotency_key: str,
+    payment_method_ref: str | None,
+) -> MaybeAwaitable[PreparedCharge] | None:
+    """Create a charge without taking money yet, so that its reference is stored before it is confirmed.
+
+    The first non-None result wins. Optional: a provider that charges in one step does not implement
+    it, and ``charge`` is then called with ``charge_ref=None``. A provider whose idempotency keys expire
+    (Stripe keeps them 24 hours) should implement it: a retry then confirms or reads the stored charge
+    instead of creating a second one.
+
+    :param customer_ref: the provider's customer reference.
+    :param amount: positive integer of the currency's minor unit (cents).
+    :param currency: lower-case ISO 4217 code, e.g. ``"usd"``.
+    :param purpose: what the charge pays for.
+    :param description: shown on the customer's statement and receipts.
+    :param idempotency_key: deterministic for what the charge pays; the same key returns the same charge.
+    :param payment_method_ref: the payment method to charge, or None for the customer's default.
+    :returns: the created charge's reference.
+    """
+
+
+@hookspec(firstresult=True)
 def charge(
     customer_ref: str,
     amount: int,
@@ -151,10 +180,14 @@ def charge(
     description: str,
     idempotency_key: str,
     payment_method_ref: str | None,
+    on_session: bool,
+    charge_ref: str | None,
 ) -> MaybeAwaitable[ChargeResult] | None:
-    """Charge a customer off-session: a purchase, auto-recharge, period-end settlement or subscription.
+    """Charge a customer: a purchase, auto-recharge, period-end settlement or subscription.
 
-    The first non-None result wins. A declined card is a result, not an exception.
+    The first non-None result wins. A declined card is a result, not an exception; so is a card
+    that needs the cardholder's authentication (REQUIRES_ACTION, with the client secret) and a
+    charge whose outcome the provider does not know yet (PROCESSING).
 
     :param customer_ref: the provider's customer reference.
     :param amount: positive integer of the currency's minor unit (cents).
@@ -164,7 +197,22 @@ def charge(
     :param idempotency_key: deterministic for what the charge pays; the same key with the same
         arguments returns the original result, with other arguments raises IdempotencyConflict.
     :param payment_method_ref: the payment method to charge, or None for the customer's default.
-    :returns: the charge's status (succeeded, declined, requires action, failed) and reference.
+    :param on_session: True when the cardholder is at the console now and can authenticate the
+        payment (a purchase); False for charges made without them (auto-recharge, settlement, renewals).
+    :param charge_ref: the reference ``create_charge`` gave for this charge, or None: with one, the
+        provider confirms that charge (or reports it as it stands) and never creates another.
+    :returns: the charge's status (succeeded, declined, requires action, processing, failed) and reference.
+    """
+
+
+@hookspec(firstresult=True)
+def retrieve_charge(charge_ref: str) -> MaybeAwaitable[ChargeResult] | None:
+    """Read a charge as it stands now at the provider (after the cardholder authenticated it, or a lost answer).
+
+    The first non-None result wins.
+
+    :param charge_ref: the provider's reference of the charge.
+    :returns: the charge's status and reference; a REQUIRES_ACTION charge carries its client secret.
     """
 
 

@@ -22,7 +22,10 @@ class ChargeStatus(StrEnum):
 
     SUCCEEDED = "succeeded"
     DECLINED = "declined"
+    # the cardholder must authenticate it (3-D Secure) with the provider's UI: client_secret says where
     REQUIRES_ACTION = "requires_action"
+    # accepted, the outcome not known yet (some banks take a while): the provider's webhook tells it
+    PROCESSING = "processing"
     FAILED = "failed"
 
 
@@ -41,6 +44,7 @@ class RefundStatus(StrEnum):
     SUCCEEDED = "succeeded"
     PENDING = "pending"
     FAILED = "failed"
+    CANCELED = "canceled"
 
 
 def check_amount(amount: int) -> None:
@@ -84,6 +88,13 @@ class PaymentMethodInfo:
     exp_month: int
     exp_year: int
     is_default: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCharge:
+    """A charge the provider created but has not taken money for: its reference is kept before it is confirmed."""
+
+    charge_ref: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """The fake provider's test cards, in the style of Stripe's well-known test numbers and tokens.
 
-Every card attaches; what it is meant to do happens when it is charged, as with the real provider.
+Every card but one attaches; what it is meant to do happens when it is charged, as with the real
+provider. ``pm_card_chargeDeclinedIncorrectCvc`` fails the check made when a card is saved.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class TestCard:
     message: str = ""
     exp_month: int = 12
     exp_year: int = 2034
+    refused_at_attach: bool = False
 
     @property
     def last4(self) -> str:
@@ -60,6 +62,15 @@ TEST_CARDS: tuple[TestCard, ...] = (
         "Your card requires authentication; complete it in the console.",
     ),
     TestCard(
+        "pm_card_chargeDeclinedIncorrectCvc",
+        "4000000000000127",
+        "visa",
+        ChargeStatus.DECLINED,
+        "incorrect_cvc",
+        "Your card's security code is incorrect.",
+        refused_at_attach=True,
+    ),
+    TestCard(
         "pm_card_chargeDeclinedExpiredCard",
         "4000000000000069",
         "visa",
@@ -78,5 +89,9 @@ def find_card(token_or_number: str) -> TestCard:
     card = _BY_TOKEN.get(token_or_number) or _BY_NUMBER.get(token_or_number.replace(" ", "").replace("-", ""))
     if card is None:
         known = ", ".join(card.token for card in TEST_CARDS)
-        raise PaymentRequestError(f"fake: no such test card {token_or_number!r}; known tokens: {known}")
+        raise PaymentRequestError(
+            f"fake: no such test card {token_or_number!r}; known tokens: {known}",
+            code="resource_missing",
+            user_message="The payment provider does not know this card.",
+        )
     return card

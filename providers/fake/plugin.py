@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.payments.errors import (
+    CustomerGone,
     IdempotencyConflict,
     PaymentProviderError,
     PaymentProviderTimeout,
@@ -33,6 +34,7 @@ from app.payments.types import (
     CustomerResult,
     PaymentMethodInfo,
     PaymentMethodSetup,
+    PreparedCharge,
     RefundResult,
     RefundStatus,
     WebhookEvent,
@@ -43,6 +45,7 @@ from providers.fake.faults import Faults
 from providers.fake.store import FakeStore
 
 PROVIDER_NAME = "fake"
+_UNCONFIRMED = "requires_confirmation"  # created by create_charge, no money taken yet
 T = TypeVar("T")
 
 
@@ -126,6 +129,12 @@ class FakeProvider:
         def attach() -> PaymentMethodInfo:
             self._customer(customer_ref)
             card = find_card(payment_method_ref)
+            if card.refused_at_attach:
+                raise PaymentRequestError(
+                    f"fake: {card.token} was refused when saved ({card.decline_code})",
+                    code=card.decline_code,
+                    user_message=card.message,
+                )
             ref = _new_ref("pm")
             self._store["payment_methods"][ref] = {
                 "customer_ref": customer_ref,
@@ -179,6 +188,27 @@ class FakeProvider:
         return self._run("list_payment_methods", action=list_methods, mutates=False)
 
     @hookimpl
+    def create_charge(
+        self,
+        customer_ref: str,
+        amount: int,
+        currency: str,
+        purpose: ChargePurpose,
+        description: str,
+        idempotency_key: str,
+        payment_method_ref: str | None,
+    ) -> Awaitable[PreparedCharge]:
+        def create() -> str:
+            return self._new_charge(customer_ref, amount, currency, purpose, description, payment_method_ref)
+
+        params = _charge_params(customer_ref, amount, currency, purpose, description, payment_method_ref)
+        return self._run(
+            "create_charge",
+            idempotent=(idempotency_key, params, create),
+            result=lambda ref: PreparedCharge(charge_ref=ref),
+        )
+
+    @hookimpl
     def charge(
         self,
         customer_ref: str,
@@ -188,48 +218,22 @@ class FakeProvider:
         description: str,
         idempotency_key: str,
         payment_method_ref: str | None,
+        charge_ref: str | None,
     ) -> Awaitable[ChargeResult]:
+        if charge_ref is not None:
+            return self._run("charge", action=lambda: self._confirm(charge_ref))
+
         def create() -> str:
-            customer = self._customer(customer_ref)
-            method_ref = payment_method_ref or customer["default_payment_method"]
-            ref = _new_ref("ch")
-            record: dict[str, Any] = {
-                "customer_ref": customer_ref,
-                "payment_method_ref": method_ref,
-                "amount": amount,
-                "currency": currency,
-                "purpose": str(purpose),
-                "description": description,
-                "refunded": 0,
-                "client_secret": None,
-            }
-            if method_ref is None:
-                record |= {
-                    "status": ChargeStatus.FAILED.value,
-                    "decline_code": "no_payment_method",
-                    "message": "The customer has no default payment method.",
-                }
-            else:
-                card = find_card(self._attached(customer_ref, method_ref)["card"])
-                record |= {
-                    "status": card.outcome.value,
-                    "decline_code": card.decline_code,
-                    "message": card.message,
-                }
-                if card.outcome is ChargeStatus.REQUIRES_ACTION:
-                    record["client_secret"] = f"{ref}_secret_{secrets.token_hex(8)}"
-            self._store["charges"][ref] = record
+            ref = self._new_charge(customer_ref, amount, currency, purpose, description, payment_method_ref)
+            self._confirm(ref)
             return ref
 
-        params = {
-            "customer_ref": customer_ref,
-            "amount": amount,
-            "currency": currency,
-            "purpose": str(purpose),
-            "description": description,
-            "payment_method_ref": payment_method_ref,
-        }
+        params = _charge_params(customer_ref, amount, currency, purpose, description, payment_method_ref)
         return self._run("charge", idempotent=(idempotency_key, params, create), result=self._charge_result)
+
+    @hookimpl
+    def retrieve_charge(self, charge_ref: str) -> Awaitable[ChargeResult]:
+        return self._run("retrieve_charge", action=lambda: self._charge_result(charge_ref), mutates=False)
 
     @hookimpl
     def refund(
@@ -296,6 +300,22 @@ class FakeProvider:
             if customer_ref is None or charge["customer_ref"] == customer_ref
         ]
 
+    def complete_authentication(self, charge_ref: str) -> ChargeResult:
+        """The cardholder authenticates a REQUIRES_ACTION charge in the provider's UI: it succeeds."""
+        charge = self._store["charges"][charge_ref]
+        assert charge["status"] == ChargeStatus.REQUIRES_ACTION.value, charge["status"]
+        charge |= {"status": ChargeStatus.SUCCEEDED.value, "decline_code": None, "message": ""}
+        self._store.save()
+        return self._charge_result(charge_ref)
+
+    def delete_customer(self, customer_ref: str) -> None:
+        """Delete a customer as in the provider's dashboard: its cards go with it, calls naming it fail."""
+        self._customer(customer_ref)["deleted"] = True
+        for method in self._store["payment_methods"].values():
+            if method["customer_ref"] == customer_ref:
+                method["customer_ref"] = None
+        self._store.save()
+
     def billing_address(self, customer_ref: str) -> BillingAddress | None:
         """The billing address the fake provider holds for a customer."""
         address = self._customer(customer_ref)["address"]
@@ -353,9 +373,64 @@ class FakeProvider:
 
     def _customer(self, customer_ref: str) -> dict[str, Any]:
         customer = self._store["customers"].get(customer_ref)
-        if customer is None:
-            raise PaymentRequestError(f"fake: no such customer {customer_ref!r}")
+        if customer is None or customer.get("deleted"):
+            raise CustomerGone(
+                f"fake: no such customer {customer_ref!r}",
+                code="resource_missing",
+                user_message="The payment provider no longer knows this customer.",
+            )
         return customer
+
+    def _new_charge(
+        self,
+        customer_ref: str,
+        amount: int,
+        currency: str,
+        purpose: ChargePurpose,
+        description: str,
+        payment_method_ref: str | None,
+    ) -> str:
+        customer = self._customer(customer_ref)
+        ref = _new_ref("ch")
+        self._store["charges"][ref] = {
+            "customer_ref": customer_ref,
+            "payment_method_ref": payment_method_ref or customer["default_payment_method"],
+            "amount": amount,
+            "currency": currency,
+            "purpose": str(purpose),
+            "description": description,
+            "refunded": 0,
+            "client_secret": None,
+            "status": _UNCONFIRMED,
+            "decline_code": None,
+            "message": "",
+        }
+        return ref
+
+    def _confirm(self, ref: str) -> ChargeResult:
+        """Take the money for a created charge, once; a charge already confirmed is reported as it stands."""
+        record = self._store["charges"].get(ref)
+        if record is None:
+            raise PaymentRequestError(f"fake: no such charge {ref!r}", code="resource_missing")
+        if record["status"] != _UNCONFIRMED:
+            return self._charge_result(ref)
+        method_ref = record["payment_method_ref"]
+        if method_ref is None:
+            record |= {
+                "status": ChargeStatus.FAILED.value,
+                "decline_code": "no_payment_method",
+                "message": "The customer has no default payment method.",
+            }
+        else:
+            card = find_card(self._attached(record["customer_ref"], method_ref)["card"])
+            record |= {
+                "status": card.outcome.value,
+                "decline_code": card.decline_code,
+                "message": card.message,
+            }
+            if card.outcome is ChargeStatus.REQUIRES_ACTION:
+                record["client_secret"] = f"{ref}_secret_{secrets.token_hex(8)}"
+        return self._charge_result(ref)
 
     def _attached(self, customer_ref: str, payment_method_ref: str) -> dict[str, Any]:
         method = self._store["payment_methods"].get(payment_method_ref)
@@ -378,9 +453,12 @@ class FakeProvider:
         )
 
     def _charge_result(self, ref: str) -> ChargeResult:
-        charge = self._store["charges"][ref]
+        charge = self._store["charges"].get(ref)
+        if charge is None:
+            raise PaymentRequestError(f"fake: no such charge {ref!r}", code="resource_missing")
+        unconfirmed = charge["status"] == _UNCONFIRMED
         return ChargeResult(
-            status=ChargeStatus(charge["status"]),
+            status=ChargeStatus.PROCESSING if unconfirmed else ChargeStatus(charge["status"]),
             charge_ref=ref,
             amount=charge["amount"],
             currency=charge["currency"],
@@ -388,6 +466,24 @@ class FakeProvider:
             message=charge["message"],
             client_secret=charge["client_secret"],
         )
+
+
+def _charge_params(
+    customer_ref: str,
+    amount: int,
+    currency: str,
+    purpose: ChargePurpose,
+    description: str,
+    payment_method_ref: str | None,
+) -> dict[str, Any]:
+    return {
+        "customer_ref": customer_ref,
+        "amount": amount,
+        "currency": currency,
+        "purpose": str(purpose),
+        "description": description,
+        "payment_method_ref": payment_method_ref,
+    }
 
 
 def _new_ref(prefix: str) -> str:

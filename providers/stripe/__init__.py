@@ -12,6 +12,9 @@ Settings ([providers.stripe] in plugins.toml):
   ``pk_live_…``, the same mode as the secret key). Required.
 * ``api_base``: where the API is, default ``https://api.stripe.com`` (tests point it at a local stand-in;
   a live key is only ever sent over https).
+* ``api_version``: the Stripe API version requests are sent with; default the pinned
+  ``providers.stripe.config.API_VERSION``. Only for an operator who must stay on an older version for a while:
+  the provider's requests are written for, and tested against, the pinned one.
 * ``max_network_retries``: the SDK's retries of a failed connection, with the same idempotency key. Default 2.
 * ``request_timeout_seconds``: one HTTP request's limit. Default 20.
 * ``webhook_tolerance_seconds``: how old a signed webhook may be before it is refused as a replay. Default 300.

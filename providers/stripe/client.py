@@ -17,6 +17,7 @@ import httpx
 import stripe
 
 from app.payments.errors import (
+    CustomerGone,
     IdempotencyConflict,
     PaymentProviderError,
     PaymentProviderTimeout,
@@ -30,6 +31,7 @@ from app.payments.types import (
     CustomerResult,
     PaymentMethodInfo,
     PaymentMethodSetup,
+    PreparedCharge,
     RefundResult,
     RefundStatus,
 )
@@ -45,9 +47,21 @@ _REFUND_STATUS = {
     "pending": RefundStatus.PENDING,
     "requires_action": RefundStatus.PENDING,
     "failed": RefundStatus.FAILED,
-    "canceled": RefundStatus.FAILED,
+    "canceled": RefundStatus.CANCELED,
 }
 _AUTHENTICATION_REQUIRED = "authentication_required"
+# Only cards: what the console collects with Stripe's card form, and no payment method that redirects
+# (a charge made without the cardholder could not follow a redirect).
+_PAYMENT_METHOD_TYPES = ["card"]
+# What people are told when Stripe refuses a request, by Stripe's error code; the code itself is logged.
+_REFUSALS = {
+    "resource_missing": "The payment provider no longer knows this customer, card or payment.",
+    "amount_too_small": "The amount is below the smallest the payment provider accepts.",
+    "amount_too_large": "The amount is above the largest the payment provider accepts.",
+    "payment_intent_unexpected_state": "The payment is no longer in a state where this can be done.",
+    "charge_already_refunded": "The payment has been refunded already.",
+    "charge_disputed": "The payment is disputed, so it cannot be refunded.",
+}
 
 
 class StripeGateway:
@@ -58,6 +72,7 @@ class StripeGateway:
         self._http = stripe.HTTPXClient(timeout=config.request_timeout_seconds)
         self._client = stripe.StripeClient(
             config.secret_key,
+            stripe_version=config.api_version,
             http_client=self._http,
             base_addresses={"api": config.api_base},
             max_network_retries=config.max_network_retries,
@@ -117,7 +132,11 @@ class StripeGateway:
         """A SetupIntent whose client secret lets Stripe's own UI collect a card for later off-session charges."""
         intent = await _translated(
             self._client.v1.setup_intents.create_async(
-                {"customer": customer_ref, "usage": "off_session", "payment_method_types": ["card"]},  # type: ignore[arg-type]
+                {
+                    "customer": customer_ref,
+                    "usage": "off_session",
+                    "allowed_payment_method_types": _PAYMENT_METHOD_TYPES,  # type: ignore[typeddict-item]
+                },
                 {"idempotency_key": idempotency_key},
             )
         )
@@ -164,6 +183,31 @@ class StripeGateway:
 
     # Charges and refunds -----------------------------------------------------------------------------
 
+    async def create_charge(
+        self,
+        *,
+        customer_ref: str,
+        amount: int,
+        currency: str,
+        purpose: ChargePurpose,
+        description: str,
+        idempotency_key: str,
+        payment_method_ref: str | None,
+    ) -> PreparedCharge | None:
+        """A PaymentIntent not yet confirmed: nothing is charged until `charge` confirms it by its id."""
+        method_ref = payment_method_ref or await self._default_payment_method(customer_ref)
+        if method_ref is None:
+            return None  # nothing to charge: `charge` answers with the result that says so
+        intent = await _translated(
+            self._client.v1.payment_intents.create_async(
+                _intent_params(  # type: ignore[arg-type]
+                    customer_ref, amount, currency, purpose, description, idempotency_key, method_ref
+                ),
+                {"idempotency_key": idempotency_key},
+            )
+        )
+        return PreparedCharge(charge_ref=intent.id)
+
     async def charge(
         self,
         *,
@@ -174,8 +218,14 @@ class StripeGateway:
         description: str,
         idempotency_key: str,
         payment_method_ref: str | None,
+        on_session: bool = False,
+        charge_ref: str | None = None,
     ) -> ChargeResult:
-        """An off-session PaymentIntent confirmed at once; declines and authentication are results."""
+        """Confirm the prepared PaymentIntent (or create and confirm one); declines and authentication are results."""
+        # Off-session, Stripe refuses a card that wants 3-D Secure instead of asking for it.
+        confirm: dict[str, Any] = {} if on_session else {"off_session": True}
+        if charge_ref is not None:
+            return await self._confirm(charge_ref, confirm, idempotency_key, amount=amount, currency=currency)
         method_ref = payment_method_ref or await self._default_payment_method(customer_ref)
         if method_ref is None:
             # PaymentIntents do not fall back to the customer's invoice default: nothing to charge.
@@ -187,24 +237,42 @@ class StripeGateway:
                 decline_code="no_payment_method",
                 message="The customer has no default payment method.",
             )
-        params: dict[str, Any] = {
-            "amount": amount,
-            "currency": currency,
-            "customer": customer_ref,
-            "payment_method": method_ref,
-            "confirm": True,
-            "off_session": True,
-            "description": description,
-            # The webhook finds the charge by its key when the answer to this call was lost.
-            "metadata": {"idempotency_key": idempotency_key, "purpose": str(purpose)},
-        }
+        params = _intent_params(
+            customer_ref, amount, currency, purpose, description, idempotency_key, method_ref
+        )
+        call = self._client.v1.payment_intents.create_async(
+            params | {"confirm": True} | confirm,  # type: ignore[arg-type]
+            {"idempotency_key": idempotency_key},
+        )
         try:
-            intent = await _translated(
-                self._client.v1.payment_intents.create_async(params, {"idempotency_key": idempotency_key}),  # type: ignore[arg-type]
-                card_errors=True,
-            )
+            intent = await _translated(call, card_errors=True)
         except stripe.CardError as declined:
             return _declined_result(declined, amount=amount, currency=currency)
+        return _intent_result(intent.to_dict())
+
+    async def _confirm(
+        self, charge_ref: str, confirm: dict[str, Any], idempotency_key: str, *, amount: int, currency: str
+    ) -> ChargeResult:
+        """Confirm a prepared PaymentIntent; one confirmed by an earlier attempt is read and reported as it stands."""
+        call = self._client.v1.payment_intents.confirm_async(
+            charge_ref,
+            confirm,  # type: ignore[arg-type]
+            {"idempotency_key": f"{idempotency_key}:confirm"},
+        )
+        try:
+            intent = await _translated(call, card_errors=True)
+        except stripe.CardError as declined:
+            return _declined_result(declined, amount=amount, currency=currency)
+        except PaymentRequestError as refused:
+            if refused.code != "payment_intent_unexpected_state":
+                raise
+            # confirmed already (its answer lost, and the key forgotten after 24 hours): never twice
+            intent = await _translated(self._client.v1.payment_intents.retrieve_async(charge_ref))
+        return _intent_result(intent.to_dict())
+
+    async def retrieve_charge(self, *, charge_ref: str) -> ChargeResult:
+        """The PaymentIntent as it stands (after the cardholder authenticated it, or an answer was lost)."""
+        intent = await _translated(self._client.v1.payment_intents.retrieve_async(charge_ref))
         return _intent_result(intent.to_dict())
 
     async def refund(
@@ -238,7 +306,11 @@ class StripeGateway:
     async def _default_payment_method(self, customer_ref: str) -> str | None:
         customer = (await _translated(self._client.v1.customers.retrieve_async(customer_ref))).to_dict()
         if customer.get("deleted"):
-            raise PaymentRequestError(f"stripe: customer {customer_ref!r} was deleted")
+            raise CustomerGone(
+                f"stripe: customer {customer_ref!r} was deleted",
+                code="resource_missing",
+                user_message="The payment provider no longer knows this customer.",
+            )
         default = (customer.get("invoice_settings") or {}).get("default_payment_method")
         return default.get("id") if isinstance(default, dict) else default
 
@@ -262,11 +334,24 @@ async def _translated(call: Awaitable[T], *, card_errors: bool = False) -> T:
     except stripe.CardError as exc:
         if card_errors:
             raise  # a charge's decline: the caller makes it a result
-        raise PaymentRequestError(f"stripe: the card was refused: {exc.user_message or exc}") from exc
+        raise PaymentRequestError(
+            f"stripe: the card was refused ({exc.code}): {exc.user_message or exc}",
+            code=_decline_code(exc),
+            user_message=_sentence(exc.user_message or "The card was refused."),
+        ) from exc
     except stripe.IdempotencyError as exc:
         raise IdempotencyConflict(f"stripe: {exc.user_message or exc}") from exc
     except stripe.InvalidRequestError as exc:
-        raise PaymentRequestError(f"stripe: {exc.user_message or exc} (code {exc.code})") from exc
+        detail = f"stripe: {exc.user_message or exc} (code {exc.code}, param {exc.param})"
+        if exc.code == "resource_missing" and _about_customer(exc):
+            raise CustomerGone(
+                detail, code=exc.code, user_message="The payment provider no longer knows this customer."
+            ) from exc
+        raise PaymentRequestError(
+            detail,
+            code=exc.code,
+            user_message=_REFUSALS.get(exc.code or "", "The payment provider refused the request."),
+        ) from exc
     except stripe.APIConnectionError as exc:
         if isinstance(exc.__cause__, httpx.TimeoutException):
             raise PaymentProviderTimeout(
@@ -287,12 +372,49 @@ async def _translated(call: Awaitable[T], *, card_errors: bool = False) -> T:
         ) from exc
 
 
+def _about_customer(error: stripe.InvalidRequestError) -> bool:
+    # "No such customer: 'cus_…'" (param "customer", or "id" when the customer is in the path)
+    return error.param == "customer" or str(error.user_message or "").startswith("No such customer")
+
+
+def _sentence(text: str) -> str:
+    """One sentence ending with one period, whatever the provider's message ended with."""
+    text = text.strip().rstrip(".")
+    return f"{text}." if text else ""
+
+
+def _decline_code(error: stripe.CardError) -> str:
+    detail = error.error.to_dict() if error.error is not None else {}
+    return str(detail.get("decline_code") or error.code or "card_declined")
+
+
+def _intent_params(
+    customer_ref: str,
+    amount: int,
+    currency: str,
+    purpose: ChargePurpose,
+    description: str,
+    idempotency_key: str,
+    method_ref: str,
+) -> dict[str, Any]:
+    return {
+        "amount": amount,
+        "currency": currency,
+        "customer": customer_ref,
+        "payment_method": method_ref,
+        "allowed_payment_method_types": _PAYMENT_METHOD_TYPES,
+        "description": description,
+        # The webhook finds the charge by its key when the answer to this call was lost.
+        "metadata": {"idempotency_key": idempotency_key, "purpose": str(purpose)},
+    }
+
+
 def _intent_result(intent: dict[str, Any]) -> ChargeResult:
     status = intent.get("status")
     ref, amount, currency = str(intent["id"]), int(intent["amount"]), str(intent["currency"])
     if status == "succeeded":
         return ChargeResult(status=ChargeStatus.SUCCEEDED, charge_ref=ref, amount=amount, currency=currency)
-    if status in {"requires_action", "requires_confirmation"}:
+    if status == "requires_action":
         return _needs_authentication(ref, amount, currency, intent.get("client_secret"))
     if status == "requires_payment_method":
         error = intent.get("last_payment_error") or {}
@@ -302,7 +424,7 @@ def _intent_result(intent: dict[str, Any]) -> ChargeResult:
             amount=amount,
             currency=currency,
             decline_code=error.get("decline_code") or error.get("code") or "card_declined",
-            message=error.get("message") or "The card was declined.",
+            message=_sentence(error.get("message") or "The card was declined."),
         )
     if status == "canceled":
         return ChargeResult(
@@ -313,8 +435,14 @@ def _intent_result(intent: dict[str, Any]) -> ChargeResult:
             decline_code=intent.get("cancellation_reason") or "canceled",
             message="The payment was canceled.",
         )
-    # "processing": the outcome is not known yet; the charge stays pending until the webhook tells it.
-    raise PaymentProviderError(f"stripe: PaymentIntent {ref} is {status}; its webhook settles it")
+    # "processing", or "requires_confirmation" (created, not confirmed yet): nothing is known yet
+    return ChargeResult(
+        status=ChargeStatus.PROCESSING,
+        charge_ref=ref,
+        amount=amount,
+        currency=currency,
+        message="The payment is being processed; its outcome follows shortly.",
+    )
 
 
 def _declined_result(error: stripe.CardError, *, amount: int, currency: str) -> ChargeResult:
@@ -332,7 +460,7 @@ def _declined_result(error: stripe.CardError, *, amount: int, currency: str) -> 
         amount=amount,
         currency=currency,
         decline_code=decline_code,
-        message=error.user_message or "The card was declined.",
+        message=_sentence(error.user_message or "The card was declined."),
     )
 
 
@@ -343,7 +471,7 @@ def _needs_authentication(ref: str, amount: int, currency: str, client_secret: s
         amount=amount,
         currency=currency,
         decline_code=_AUTHENTICATION_REQUIRED,
-        message="The card needs the cardholder's authentication; complete it in the console.",
+        message="The card needs the cardholder's authentication.",
         client_secret=client_secret,
     )
 

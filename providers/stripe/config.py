@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -17,8 +18,13 @@ logger = logging.getLogger("providers.stripe")
 SECRET_KEY_ENV = "STRIPE_SECRET_KEY"
 WEBHOOK_SECRET_ENV = "STRIPE_WEBHOOK_SECRET"
 DEFAULT_API_BASE = "https://api.stripe.com"
+# The Stripe API version every request is sent with, and that the webhook endpoint must be created with.
+# Moving it is a code change: the parameters the provider sends are checked against this version's.
+API_VERSION = "2026-10-28.endive"
+_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?")
 KNOWN_SETTINGS = (
     "api_base",
+    "api_version",
     "max_network_retries",
     "publishable_key",
     "request_timeout_seconds",
@@ -42,12 +48,13 @@ class StripeConfig:
     publishable_key: str
     mode: Mode
     api_base: str = DEFAULT_API_BASE
+    api_version: str = API_VERSION
     max_network_retries: int = 2
     request_timeout_seconds: float = 20.0
     webhook_tolerance_seconds: int = 300
 
     def __repr__(self) -> str:
-        return f"StripeConfig(mode={self.mode}, api_base={self.api_base!r})"
+        return f"StripeConfig(mode={self.mode}, api_base={self.api_base!r}, api_version={self.api_version!r})"
 
 
 def read_config(settings: Mapping[str, Any], env: Mapping[str, str]) -> StripeConfig:
@@ -78,6 +85,11 @@ def read_config(settings: Mapping[str, Any], env: Mapping[str, str]) -> StripeCo
         )
     if mode is Mode.LIVE and parts.scheme != "https":
         raise PluginConfigError(f"api_base must use https with a live-mode key, got {api_base!r}")
+    api_version = setting(settings, "api_version", str, API_VERSION)
+    if not _API_VERSION.fullmatch(api_version):
+        raise PluginConfigError(
+            f"api_version must be a Stripe API version such as {API_VERSION!r}, got {api_version!r}"
+        )
     retries = setting(settings, "max_network_retries", int, 2)
     if not 0 <= retries <= 5:
         raise PluginConfigError(f"max_network_retries must be between 0 and 5, got {retries!r}")
@@ -94,6 +106,7 @@ def read_config(settings: Mapping[str, Any], env: Mapping[str, str]) -> StripeCo
         publishable_key=publishable_key,
         mode=mode,
         api_base=api_base,
+        api_version=api_version,
         max_network_retries=retries,
         request_timeout_seconds=timeout,
         webhook_tolerance_seconds=tolerance,
@@ -102,10 +115,11 @@ def read_config(settings: Mapping[str, Any], env: Mapping[str, str]) -> StripeCo
 
 def log_start(config: StripeConfig) -> None:
     """Say at start-up which mode the service charges in, so a test key in production is noticed."""
-    if config.mode is Mode.LIVE:
-        logger.info("stripe: LIVE mode, real cards are charged (api %s)", config.api_base)
-    else:
-        logger.info("stripe: test mode, no real money moves (api %s)", config.api_base)
+    money = (
+        "LIVE mode, real cards are charged" if config.mode is Mode.LIVE else "test mode, no real money moves"
+    )
+    pinned = "" if config.api_version == API_VERSION else f", overriding the pinned {API_VERSION}"
+    logger.info("stripe: %s (api %s, API version %s%s)", money, config.api_base, config.api_version, pinned)
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

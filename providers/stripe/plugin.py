@@ -15,6 +15,7 @@ from app.payments.types import (
     CustomerResult,
     PaymentMethodInfo,
     PaymentMethodSetup,
+    PreparedCharge,
     RefundResult,
     WebhookEvent,
 )
@@ -78,6 +79,27 @@ class StripeProvider:
         return self.gateway.list_payment_methods(customer_ref=customer_ref)
 
     @hookimpl
+    def create_charge(
+        self,
+        customer_ref: str,
+        amount: int,
+        currency: str,
+        purpose: ChargePurpose,
+        description: str,
+        idempotency_key: str,
+        payment_method_ref: str | None,
+    ) -> Awaitable[PreparedCharge | None]:
+        return self.gateway.create_charge(
+            customer_ref=customer_ref,
+            amount=amount,
+            currency=currency,
+            purpose=purpose,
+            description=description,
+            idempotency_key=idempotency_key,
+            payment_method_ref=payment_method_ref,
+        )
+
+    @hookimpl
     def charge(
         self,
         customer_ref: str,
@@ -87,6 +109,8 @@ class StripeProvider:
         description: str,
         idempotency_key: str,
         payment_method_ref: str | None,
+        on_session: bool,
+        charge_ref: str | None,
     ) -> Awaitable[ChargeResult]:
         return self.gateway.charge(
             customer_ref=customer_ref,
@@ -96,7 +120,13 @@ class StripeProvider:
             description=description,
             idempotency_key=idempotency_key,
             payment_method_ref=payment_method_ref,
+            on_session=on_session,
+            charge_ref=charge_ref,
         )
+
+    @hookimpl
+    def retrieve_charge(self, charge_ref: str) -> Awaitable[ChargeResult]:
+        return self.gateway.retrieve_charge(charge_ref=charge_ref)
 
     @hookimpl
     def refund(
@@ -113,7 +143,11 @@ class StripeProvider:
     @hookimpl
     def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookEvent | None:
         return webhooks.parse(
-            payload, headers, secret=self._webhook_secret, tolerance=self._webhook_tolerance
+            payload,
+            headers,
+            secret=self._webhook_secret,
+            tolerance=self._webhook_tolerance,
+            livemode=self.mode is Mode.LIVE,
         )
 
     @hookimpl

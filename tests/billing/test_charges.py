@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
-from app.domain.billing import charges
+from app.domain.billing import charges, retries
 from app.domain.billing.accounts import attach_payment_method
 from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
@@ -128,11 +128,11 @@ async def test_the_retry_job_settles_pending_charges(
     payments.provider.faults.fail_next(1, "timeout", operation="charge")  # type: ignore[attr-defined]
     with pytest.raises(PaymentUnavailable):
         await pay(database, payments, world)
-    assert await charges.retry_pending(database, payments=payments) == 0  # too recent
+    assert await retries.retry_pending(database, payments=payments) == 0  # too recent
     clock.advance(minutes=2)
-    assert await charges.retry_pending(database, payments=payments) == 1
+    assert await retries.retry_pending(database, payments=payments) == 1
     assert applied == ["settlement:2026-11"]
-    assert await charges.retry_pending(database, payments=payments) == 0
+    assert await retries.retry_pending(database, payments=payments) == 0
 
 
 async def test_concurrent_attempts_charge_and_apply_once(

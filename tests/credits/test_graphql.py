@@ -20,7 +20,8 @@ ADD = """mutation($input: AddCreditsInput!) { addCredits(input: $input) { ... on
   grant { id source state amount { amount currency } remaining { amount } expiresAt charge { status } }
   balance { amount currency } charge { purpose status amount { amount } }
   autoRechargeAttempt { status amount { amount } } } __typename ... on Error { code field message }
-  ... on PaymentError { declineCode } } }"""
+  ... on PaymentError { declineCode }
+  ... on PaymentAuthenticationRequired { declineCode clientSecret chargeId paymentStatus } } }"""
 CREDITS = """query($id: ID!) { node(id: $id) { ... on Organization { credits { __typename ... on Credits {
   balance { amount currency } debt { amount }
   autoRecharge { enabled threshold { amount } rechargeTo { amount } monthlyCap { amount } spentThisMonth { amount } }
@@ -154,7 +155,7 @@ async def test_declines_are_typed_payment_errors_and_the_balance_is_untouched(
     await attach(gql, world, ref)
     result = await add(gql, world, amount="50")
     assert (result["__typename"], result["code"], result["declineCode"]) == (
-        "PaymentError",
+        "PaymentError" if code == "PAYMENT_DECLINED" else "PaymentAuthenticationRequired",
         code,
         decline_code,
     )

@@ -1,8 +1,11 @@
-"""Random purchases, declines, burns, expiries, auto-recharges, outages and settlements keep the ledger whole.
+"""Random purchases, declines, burns, expiries, auto-recharges, outages, settlements, refunds and
+disputes keep the ledger whole.
 
 After every step: balance == sum of the ledger; no grant below zero or above its amount; each grant's
-remaining == amount - consumptions - expiry - refunds; nothing granted without a succeeded charge and
-no succeeded charge without its grant (see tests/credits/support.py: check_ledger). SQLite only.
+remaining == amount - consumptions - expiry - refunds - dispute holds + releases; nothing granted
+without a succeeded charge and no succeeded charge without its grant (see tests/credits/support.py:
+check_ledger). SQLite only. Refunds are approved here by a partner-like policy plugin; disputes arrive
+as provider events, redelivered at random.
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ from typing import Any, TypeVar
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from sqlalchemy import select
+from sqlmodel import col
 
 from app import clock as clock_module
 from app.db import Database
 from app.domain.accounts.models import User
 from app.domain.actor import Actor
-from app.domain.billing import charges
+from app.domain.billing import retries
 from app.domain.billing.accounts import attach_payment_method
 from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
+from app.domain.billing.models import Charge, ChargeStatus
 from app.domain.credits.auto_recharge import (
     auto_recharge_config,
     configure_auto_recharge,
@@ -33,16 +39,31 @@ from app.domain.credits.auto_recharge import (
 )
 from app.domain.credits.expiry import expire_grants
 from app.domain.credits.ledger import burn_credits
+from app.domain.credits.models import CreditGrant
 from app.domain.credits.purchases import add_credits, grant_promotional_credits
+from app.domain.credits.refunds import request_refund
 from app.domain.credits.settlement import settle_debts
 from app.domain.errors import Conflict
+from app.domain.money import NANOS_PER_CENT
 from app.domain.orgs.models import OrganizationType
 from app.domain.orgs.service import create_organization
-from app.payments import Payments, load_payments
+from app.domain.provider_events.service import handle_event
+from app.payments import Payments, hookimpl, load_payments
+from app.payments.types import RefundDecision, WebhookEvent
 from app.settings import Settings
 from tests.credits.support import DOLLAR, check_ledger
 
 T = TypeVar("T")
+
+
+class ApproveRefunds:
+    """A partner's policy plugin that approves every refund (the shipped policy refuses them)."""
+
+    @hookimpl
+    def refund_decision(self) -> RefundDecision:
+        return RefundDecision(approved=True, reason="approved by the test's policy")
+
+
 CARDS = ("pm_card_visa", "pm_card_chargeDeclined", "pm_card_chargeDeclinedInsufficientFunds")
 FAULTS = ("lost_response", "timeout", "error")
 
@@ -63,7 +84,9 @@ class CreditLedger(RuleBasedStateMachine):
         self.payments: Payments = load_payments(toml, env={})
         self.clock = clock_module.FrozenClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
         self.previous_clock = clock_module.install(self.clock)
+        self.payments._manager.register(ApproveRefunds())
         self.keys: list[str] = []
+        self.disputes: dict[str, dict[str, Any]] = {}  # open ones, by id
         self.run(self.db.create_all())
         self.org_id, self.admin, self.staff = self.run(self._world())
 
@@ -202,7 +225,75 @@ class CreditLedger(RuleBasedStateMachine):
     @rule()
     def pending_charges_are_retried(self) -> None:
         self.clock.advance(minutes=5)
-        self.run(charges.retry_pending(self.db, payments=self.payments))
+        self.run(retries.retry_pending(self.db, payments=self.payments))
+
+    @rule(data=st.data(), part=st.integers(1, 100))
+    def a_refund_is_approved(self, data: st.DataObject, part: int) -> None:
+        async def refund() -> None:
+            grants = await self._paid_grants()
+            if not grants:
+                return
+            grant = data.draw(st.sampled_from(grants))
+            cents = max(1, grant.remaining_nanos // NANOS_PER_CENT * part // 100)
+            try:
+                await request_refund(
+                    self.db, self.payments, self.admin, grant.id, reason="unused", amount=f"{cents / 100:.2f}"
+                )
+            except (Conflict, PaymentUnavailable):
+                pass  # nothing left to refund, or the provider will be asked again
+
+        self.run(refund())
+
+    @rule(data=st.data(), redelivered=st.booleans())
+    def a_purchase_is_disputed(self, data: st.DataObject, redelivered: bool) -> None:
+        async def dispute() -> None:
+            paid = await self._paid_charges()
+            if not paid:
+                return
+            charge = data.draw(st.sampled_from(paid))
+            obj = {
+                "id": f"dp_{len(self.disputes)}_{charge.id}",
+                "amount": charge.amount_cents,
+                "currency": charge.currency,
+                "payment_intent": charge.provider_charge_ref,
+                "reason": "fraudulent",
+                "status": "needs_response",
+            }
+            self.disputes[obj["id"]] = obj
+            for _ in range(1 + redelivered):
+                await self._event("charge.dispute.created", obj)
+
+        self.run(dispute())
+
+    @precondition(lambda self: bool(self.disputes))
+    @rule(data=st.data(), won=st.booleans())
+    def a_dispute_closes(self, data: st.DataObject, won: bool) -> None:
+        obj = self.disputes.pop(data.draw(st.sampled_from(sorted(self.disputes))))
+        self.run(self._event("charge.dispute.closed", obj | {"status": "won" if won else "lost"}))
+
+    async def _event(self, event_type: str, obj: dict[str, Any]) -> None:
+        event = WebhookEvent(
+            id=f"evt_{event_type}_{obj['id']}_{obj['status']}", type=event_type, data={"object": obj}
+        )
+        await handle_event(self.db, provider="fake", event=event)
+
+    async def _paid_charges(self) -> list[Charge]:
+        async with self.db.reader() as session:
+            query = (
+                select(Charge)
+                .where(col(Charge.status) == ChargeStatus.SUCCEEDED)
+                .order_by(col(Charge.created_at))
+            )
+            return list(await session.scalars(query))  # purchases, recharges and settlements alike
+
+    async def _paid_grants(self) -> list[CreditGrant]:
+        async with self.db.reader() as session:
+            query = (
+                select(CreditGrant)
+                .where(col(CreditGrant.charge_id).is_not(None))
+                .where(col(CreditGrant.remaining_nanos) > 0)
+            )
+            return list(await session.scalars(query.order_by(col(CreditGrant.created_at))))
 
     @invariant()
     def the_ledger_is_whole(self) -> None:

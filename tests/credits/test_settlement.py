@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.db import Database
-from app.domain.billing import charges
+from app.domain.billing import charges, retries
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.credits.ledger import balance_of
 from app.domain.credits.models import CreditAccount
@@ -113,7 +113,7 @@ async def test_a_purchase_during_a_pending_settlement_does_not_pay_the_debt_twic
     assert purchase.grant.remaining_nanos == 10 * DOLLAR  # the pending settlement collects the debt
     await check_ledger(database)
     clock.advance(minutes=5)
-    assert await charges.retry_pending(database, payments=payments) == 1
+    assert await retries.retry_pending(database, payments=payments) == 1
     settled = await account(database, world.acme_id)
     assert (settled.debt_nanos, settled.settling_nanos, settled.balance_nanos) == (0, 0, 10 * DOLLAR)
     await check_ledger(database)

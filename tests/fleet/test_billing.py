@@ -13,10 +13,12 @@ from sqlalchemy import func, select
 from app.db import Database
 from app.domain.actor import Actor
 from app.domain.billing.accounts import attach_payment_method
+from app.domain.billing.models import Charge
 from app.domain.catalog.models import RateLimits
 from app.domain.credits.ledger import balance_of
 from app.domain.credits.models import CreditLedgerEntry
 from app.domain.plans.overrides import set_limit_override
+from app.domain.provider_events import disputes
 from app.domain.subscriptions.service import cancel, subscribe
 from app.domain.usage.models import UsageRecord
 from app.payments.facade import Payments
@@ -231,3 +233,27 @@ async def test_a_hold_on_credit_comes_back_when_the_admission_lapses(
     admissions.reservations._clock = lambda: time.monotonic() + 10_000  # its usage never came
     assert await admissions.release_lapsed() == 1
     assert (await fleet.admit(acme_key_without_credit, **big)).status_code == 200
+
+
+async def test_a_disputed_purchase_is_held_from_admission_until_the_dispute_is_won(
+    fleet: Fleet,
+    acme_key_without_credit: str,
+    database: Database,
+    payments: Payments,
+    settings: Any,
+    world: World,
+) -> None:
+    await buy_credits(database, payments, settings, world, "10.00")
+    assert (await fleet.admit(acme_key_without_credit)).status_code == 200  # cached: $10 of credit
+    async with database.transaction() as session:  # what the provider's charge.dispute.created does
+        [charge] = list(await session.scalars(select(Charge)))
+        await disputes.dispute_created(
+            session, charge, {"id": "dp_1", "amount": 1000, "reason": "fraudulent"}
+        )
+    held = await fleet.admit(acme_key_without_credit)
+    async with database.transaction() as session:  # charge.dispute.closed, decided for us
+        await disputes.dispute_closed(session, {"id": "dp_1", "status": "won"})
+
+    assert held.status_code == 402  # the DISPUTE_HOLD entry bumped the organization's version
+    assert await balance(database, world) == 10 * 10**9
+    assert (await fleet.admit(acme_key_without_credit)).status_code == 200

@@ -403,6 +403,10 @@ CASES.update(
         "addCredits": mutation(
             "addCredits", "AddCreditsInput", lambda w: {"organizationId": acme(w), "amount": "10"}, ACME_ADMIN_ONLY
         ),
+        "completePayment": mutation(
+            "completePayment", "CompletePaymentInput",
+            lambda w: {"chargeId": w.gid("Charge", w.extra["charge"])}, ACME_ADMIN_ONLY,
+        ),
         "configureAutoRecharge": mutation(
             "configureAutoRecharge", "ConfigureAutoRechargeInput",
             lambda w: {"organizationId": acme(w), "threshold": "5", "rechargeTo": "20"}, ACME_ADMIN_ONLY,
@@ -443,6 +447,7 @@ async def acme_purchase(database: Database, services: Services, world: World) ->
         settings=get_settings(),
     )
     world.extra["grant"] = purchase.grant.id
+    world.extra["charge"] = purchase.charge.id
 
 
 DatabaseSetup = Callable[[Database, Services, World], Awaitable[None]]
@@ -463,6 +468,7 @@ SETUP: dict[str, Case | DatabaseSetup] = {
     "configureAutoRecharge": acme_card,
     "node: Acme's credit grant": acme_purchase,
     "requestRefund": acme_purchase,
+    "completePayment": acme_purchase,
 }
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
+from tests.providers import stripe_params
+
 Answer = tuple[int, dict[str, Any]]
 _KEY_PART = re.compile(r"\[([^\]]*)\]")
 _created = count(1_790_000_000)  # strictly increasing, so that "newest first" is well defined
@@ -57,6 +59,7 @@ class TestCard:
     code: str | None = None  # card error code: card_declined, expired_card, authentication_required
     decline_code: str | None = None
     message: str = ""
+    refused_at_attach: bool = False  # the card check Stripe makes when a card is saved fails
 
 
 TEST_CARDS = {
@@ -70,6 +73,14 @@ TEST_CARDS = {
     ),
     "pm_card_chargeDeclinedExpiredCard": TestCard(
         "visa", "0069", "expired_card", "expired_card", "Your card has expired."
+    ),
+    "pm_card_chargeDeclinedIncorrectCvc": TestCard(
+        "visa",
+        "0127",
+        "incorrect_cvc",
+        "incorrect_cvc",
+        "Your card's security code is incorrect.",
+        refused_at_attach=True,
     ),
     "pm_card_authenticationRequired": TestCard(
         "visa",
@@ -113,30 +124,96 @@ class StripeApi:
         # Off-session, live Stripe declines a card needing 3-D Secure (card_error authentication_required);
         # False answers with status requires_action instead. Both must become REQUIRES_ACTION.
         self.authentication_as_decline = False
-        self._routes: list[tuple[str, re.Pattern[str], Callable[..., dict[str, Any]]]] = [
-            ("POST", re.compile(r"/v1/customers"), self._create_customer),
-            ("GET", re.compile(r"/v1/customers/(?P<ref>[^/]+)"), self._customer),
-            ("POST", re.compile(r"/v1/customers/(?P<ref>[^/]+)"), self._update_customer),
-            ("GET", re.compile(r"/v1/customers/(?P<ref>[^/]+)/payment_methods"), self._list_cards),
+        # Test mode's switch for banks that answer later: confirmed payments stay "processing" until `finish`.
+        self.settle_later = False
+        self.refund_status = "succeeded"  # what new refunds start as ("pending" for banks that take days)
+        # (method, path, the pinned SDK's parameter TypedDict, endpoint)
+        self._routes: list[tuple[str, re.Pattern[str], str, Callable[..., dict[str, Any]]]] = [
+            ("POST", re.compile(r"/v1/customers"), "CustomerCreateParams", self._create_customer),
+            (
+                "GET",
+                re.compile(r"/v1/customers/(?P<ref>[^/]+)"),
+                "CustomerRetrieveParams",
+                self._customer_or_deleted,
+            ),
+            (
+                "POST",
+                re.compile(r"/v1/customers/(?P<ref>[^/]+)"),
+                "CustomerUpdateParams",
+                self._update_customer,
+            ),
+            (
+                "DELETE",
+                re.compile(r"/v1/customers/(?P<ref>[^/]+)"),
+                "CustomerDeleteParams",
+                self._delete_customer,
+            ),
+            (
+                "GET",
+                re.compile(r"/v1/customers/(?P<ref>[^/]+)/payment_methods"),
+                "CustomerPaymentMethodListParams",
+                self._list_cards,
+            ),
             (
                 "GET",
                 re.compile(r"/v1/customers/(?P<ref>[^/]+)/payment_methods/(?P<pm>[^/]+)"),
+                "CustomerPaymentMethodRetrieveParams",
                 self._customers_card,
             ),
-            ("POST", re.compile(r"/v1/setup_intents"), self._create_setup_intent),
-            ("GET", re.compile(r"/v1/payment_methods/(?P<ref>[^/]+)"), self._payment_method),
-            ("POST", re.compile(r"/v1/payment_methods/(?P<ref>[^/]+)/attach"), self._attach),
-            ("POST", re.compile(r"/v1/payment_methods/(?P<ref>[^/]+)/detach"), self._detach),
-            ("POST", re.compile(r"/v1/payment_intents"), self._create_payment_intent),
-            ("GET", re.compile(r"/v1/payment_intents/(?P<ref>[^/]+)"), self._payment_intent),
-            ("POST", re.compile(r"/v1/refunds"), self._create_refund),
+            ("POST", re.compile(r"/v1/setup_intents"), "SetupIntentCreateParams", self._create_setup_intent),
+            (
+                "GET",
+                re.compile(r"/v1/payment_methods/(?P<ref>[^/]+)"),
+                "PaymentMethodRetrieveParams",
+                self._payment_method,
+            ),
+            (
+                "POST",
+                re.compile(r"/v1/payment_methods/(?P<ref>[^/]+)/attach"),
+                "PaymentMethodAttachParams",
+                self._attach,
+            ),
+            (
+                "POST",
+                re.compile(r"/v1/payment_methods/(?P<ref>[^/]+)/detach"),
+                "PaymentMethodDetachParams",
+                self._detach,
+            ),
+            (
+                "POST",
+                re.compile(r"/v1/payment_intents"),
+                "PaymentIntentCreateParams",
+                self._create_payment_intent,
+            ),
+            (
+                "GET",
+                re.compile(r"/v1/payment_intents/(?P<ref>[^/]+)"),
+                "PaymentIntentRetrieveParams",
+                self._payment_intent,
+            ),
+            (
+                "POST",
+                re.compile(r"/v1/payment_intents/(?P<ref>[^/]+)/confirm"),
+                "PaymentIntentConfirmParams",
+                self._confirm_payment_intent,
+            ),
+            ("POST", re.compile(r"/v1/refunds"), "RefundCreateParams", self._create_refund),
+            ("GET", re.compile(r"/v1/refunds/(?P<ref>[^/]+)"), "RefundRetrieveParams", self._refund),
         ]
+        self.invalid_requests: list[
+            tuple[str, str, str]
+        ] = []  # (method, path, why): what Stripe would refuse
 
     def handle(self, method: str, path: str, params: dict[str, Any]) -> Answer:
-        """The status and JSON body of one request."""
-        for route_method, pattern, endpoint in self._routes:
+        """The status and JSON body of one request; parameters the pinned version does not declare are refused."""
+        for route_method, pattern, params_name, endpoint in self._routes:
             match = pattern.fullmatch(path)
             if route_method == method and match:
+                try:
+                    stripe_params.check(stripe_params.params_class(params_name), params)
+                except stripe_params.ParameterError as refused:
+                    self.invalid_requests.append((method, path, str(refused)))
+                    return _invalid(str(refused), code=refused.code, param=refused.param).answer
                 try:
                     return 200, endpoint(params, **match.groupdict())
                 except RequestError as refused:
@@ -165,11 +242,30 @@ class StripeApi:
         self.customers[customer["id"]] = customer
         return customer
 
-    def _customer(self, params: dict[str, Any], ref: str) -> dict[str, Any]:
+    def _customer(self, params: dict[str, Any], ref: str, param: str = "id") -> dict[str, Any]:
         customer = self.customers.get(ref)
-        if customer is None:
-            raise _missing("customer", ref)
+        if customer is None or customer.get("deleted"):
+            raise _missing("customer", ref, param)
         return customer
+
+    def _customer_or_deleted(self, params: dict[str, Any], ref: str) -> dict[str, Any]:
+        # Stripe answers for a deleted customer with a stub that says so, not with a 404.
+        if self.customers.get(ref, {}).get("deleted"):
+            return {"id": ref, "object": "customer", "deleted": True}
+        return self._customer(params, ref)
+
+    def _delete_customer(self, params: dict[str, Any], ref: str) -> dict[str, Any]:
+        self._customer(params, ref)
+        return self.delete_customer(ref)
+
+    def delete_customer(self, ref: str) -> dict[str, Any]:
+        """Delete a customer (as the dashboard does): its cards go with it. Gives the customer.deleted object."""
+        customer = self.customers[ref]
+        customer["deleted"] = True
+        for method in self.payment_methods.values():
+            if method["customer"] == ref:
+                method["customer"] = None
+        return {key: value for key, value in customer.items() if key != "deleted"}
 
     def _update_customer(self, params: dict[str, Any], ref: str) -> dict[str, Any]:
         customer = self._customer(params, ref)
@@ -226,12 +322,12 @@ class StripeApi:
     def _create_setup_intent(self, params: dict[str, Any]) -> dict[str, Any]:
         customer = params.get("customer")
         if customer is not None:
-            self._customer(params, customer)
+            self._customer(params, customer, "customer")
         intent = _object("setup_intent", "seti") | {
             "customer": customer,
             "status": "requires_payment_method",
             "usage": params.get("usage", "off_session"),
-            "payment_method_types": params.get("payment_method_types", ["card"]),
+            "payment_method_types": params.get("allowed_payment_method_types", ["card", "link"]),
             "metadata": params.get("metadata", {}),
         }
         intent["client_secret"] = f"{intent['id']}_secret_{secrets.token_hex(12)}"
@@ -248,9 +344,13 @@ class StripeApi:
         customer = params.get("customer")
         if not customer:
             raise _invalid("Missing required param: customer.", code="parameter_missing", param="customer")
-        self._customer(params, customer)
+        self._customer(params, customer, "customer")
         if ref in TEST_CARDS:  # a test token makes a new PaymentMethod each time, as in Stripe
             card = TEST_CARDS[ref]
+            if card.refused_at_attach:
+                raise RequestError(
+                    402, "card_error", card.message, code=card.code, decline_code=card.decline_code
+                )
             method = _object("payment_method", "pm") | {
                 "type": "card",
                 "card": {
@@ -294,43 +394,80 @@ class StripeApi:
             raise _invalid("Amount must be at least $0.50 usd", code="amount_too_small", param="amount")
         customer = params.get("customer")
         if customer is not None:
-            self._customer(params, customer)
-        method_ref = params.get("payment_method")
-        method = self._payment_method(params, method_ref) if method_ref else None
-        if method is not None and method["customer"] != customer:
-            raise _invalid(f"The provided PaymentMethod {method_ref} is not attached to customer {customer}.")
+            self._customer(params, customer, "customer")
         intent = _object("payment_intent", "pi") | {
             "amount": amount,
             "amount_received": 0,
             "currency": currency,
             "customer": customer,
-            "payment_method": method_ref,
+            "payment_method": None,
             "description": params.get("description"),
             "metadata": params.get("metadata", {}),
             "capture_method": "automatic",
             "confirmation_method": "automatic",
-            "status": "requires_payment_method" if method is None else "requires_confirmation",
+            "payment_method_types": params.get("allowed_payment_method_types", ["card", "link"]),
+            # without a list of types, dynamic payment methods may redirect: confirming then needs a return_url
+            "redirects_possible": "allowed_payment_method_types" not in params
+            and params.get("automatic_payment_methods", {}).get("allow_redirects") != "never",
+            "status": "requires_payment_method",
             "latest_charge": None,
             "last_payment_error": None,
             "next_action": None,
+            "cancellation_reason": None,
         }
         intent["client_secret"] = f"{intent['id']}_secret_{secrets.token_hex(12)}"
+        self._use_method(intent, params.get("payment_method"))
         self.payment_intents[intent["id"]] = intent
-        if method is None or params.get("confirm") != "true":
+        if params.get("confirm") != "true":
             return intent
-        return self._confirm(
-            intent, TEST_CARDS[method["test_token"]], off_session=params.get("off_session") == "true"
-        )
+        return self._confirm(intent, params)
 
-    def _confirm(self, intent: dict[str, Any], card: TestCard, *, off_session: bool) -> dict[str, Any]:
-        needs_authentication = card.code == "authentication_required"
-        if needs_authentication and not (off_session and self.authentication_as_decline):
+    def _use_method(self, intent: dict[str, Any], method_ref: str | None) -> None:
+        if not method_ref:
+            return
+        method = self._payment_method({}, method_ref)
+        if method["customer"] != intent["customer"]:
+            raise _invalid(
+                f"The provided PaymentMethod {method_ref} is not attached to customer {intent['customer']}.",
+                param="payment_method",
+            )
+        intent["payment_method"], intent["status"] = method_ref, "requires_confirmation"
+
+    def _confirm_payment_intent(self, params: dict[str, Any], ref: str) -> dict[str, Any]:
+        intent = self._payment_intent(params, ref)
+        if intent["status"] not in {"requires_confirmation", "requires_payment_method"}:
+            raise _invalid(
+                f"You cannot confirm this PaymentIntent because it has a status of {intent['status']}.",
+                code="payment_intent_unexpected_state",
+            )
+        self._use_method(intent, params.get("payment_method"))
+        return self._confirm(intent, params)
+
+    def _confirm(self, intent: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        if intent["payment_method"] is None:
+            raise _invalid(
+                "You cannot confirm this PaymentIntent because it's missing a payment method.",
+                code="payment_intent_unexpected_state",
+            )
+        if intent["redirects_possible"] and "return_url" not in params:
+            raise _invalid(
+                "This PaymentIntent is configured to accept payment methods enabled in your Dashboard. Because "
+                "some of these payment methods might redirect your customer off of your page, you must provide "
+                "a `return_url`.",
+                param="return_url",
+            )
+        card = TEST_CARDS[self.payment_methods[intent["payment_method"]]["test_token"]]
+        off_session = params.get("off_session") not in {None, "false"}
+        if card.code == "authentication_required" and not (off_session and self.authentication_as_decline):
             intent["status"] = "requires_action"
             intent["next_action"] = {
                 "type": "use_stripe_sdk",
                 "use_stripe_sdk": {"type": "three_d_secure_redirect"},
             }
             return intent
+        return self._pay(intent, card)
+
+    def _pay(self, intent: dict[str, Any], card: TestCard) -> dict[str, Any]:
         charge = _object("charge", "ch") | {
             "amount": intent["amount"],
             "amount_refunded": 0,
@@ -344,14 +481,47 @@ class StripeApi:
             "disputed": False,
         }
         self.charges[charge["id"]] = charge
-        intent["latest_charge"] = charge["id"]
+        intent["latest_charge"], intent["next_action"] = charge["id"], None
         if card.code is None:
+            if self.settle_later:
+                charge["status"], intent["status"] = "pending", "processing"
+                return intent
+            charge["status"] = "succeeded"
             intent["status"], intent["amount_received"] = "succeeded", intent["amount"]
             return intent
         details = {"code": card.code, "decline_code": card.decline_code, "charge": charge["id"]}
         intent["status"] = "requires_payment_method"
         intent["last_payment_error"] = {"type": "card_error", "message": card.message, **details}
         raise RequestError(402, "card_error", card.message, **details, payment_intent=dict(intent))
+
+    def authenticate(self, payment_intent_ref: str) -> dict[str, Any]:
+        """The cardholder passes 3-D Secure in Stripe's UI in the console: the payment goes through."""
+        intent = self.payment_intents[payment_intent_ref]
+        assert intent["status"] == "requires_action", intent["status"]
+        return self._pay(intent, TEST_CARDS["pm_card_visa"])
+
+    def finish(self, payment_intent_ref: str) -> dict[str, Any]:
+        """A processing payment's bank answers: it succeeds."""
+        intent = self.payment_intents[payment_intent_ref]
+        assert intent["status"] == "processing", intent["status"]
+        self.charges[intent["latest_charge"]]["status"] = "succeeded"
+        intent["status"], intent["amount_received"] = "succeeded", intent["amount"]
+        return intent
+
+    def dispute(
+        self, payment_intent_ref: str, *, amount: int | None = None, status: str = "needs_response"
+    ) -> dict[str, Any]:
+        """The cardholder's bank disputes the payment: the Dispute object of charge.dispute.* events."""
+        charge = self.charge_of(payment_intent_ref)
+        charge["disputed"] = True
+        return _object("dispute", "dp") | {
+            "amount": charge["amount"] if amount is None else amount,
+            "currency": charge["currency"],
+            "charge": charge["id"],
+            "payment_intent": payment_intent_ref,
+            "reason": "fraudulent",
+            "status": status,
+        }
 
     def _payment_intent(self, params: dict[str, Any], ref: str) -> dict[str, Any]:
         intent = self.payment_intents.get(ref)
@@ -394,9 +564,15 @@ class StripeApi:
             "payment_intent": charge["payment_intent"],
             "reason": reason,
             "metadata": params.get("metadata", {}),
-            "status": "succeeded",
+            "status": self.refund_status,
         }
         self.refunds[refund["id"]] = refund
+        return refund
+
+    def _refund(self, params: dict[str, Any], ref: str) -> dict[str, Any]:
+        refund = self.refunds.get(ref)
+        if refund is None:
+            raise _missing("refund", ref)
         return refund
 
 

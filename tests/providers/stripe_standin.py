@@ -3,10 +3,13 @@
 The provider runs the official SDK unchanged, pointed here by ``api_base``: requests arrive
 form-encoded with their ``Authorization``, ``Stripe-Version`` and ``Idempotency-Key`` headers, and
 each is recorded for the tests to inspect. The endpoints the provider uses answer with Stripe-shaped
-JSON (see ``tests/providers/stripe_api.py``); idempotency works as Stripe's does (the same key and
-parameters replay the first answer, other parameters are an ``idempotency_error``); and the next
-requests to a path can be made to fail: ``drop`` (done and recorded, the answer lost), ``hang`` (done,
-answered too late) or ``error`` (Stripe failed, nothing done).
+JSON (see ``tests/providers/stripe_api.py``). It is strict where Stripe is: a request whose
+parameters the pinned API version does not declare (``tests/providers/stripe_params.py``), or sent with
+another ``Stripe-Version``, is refused with a 400. Idempotency works as Stripe's does: the same key and
+parameters replay the first answer for 24 hours (the stand-in's clock moves with ``advance``), other
+parameters are an ``idempotency_error``. The next requests to a path can be made to fail: ``drop``
+(done and recorded, the answer lost), ``hang`` (done, answered too late) or ``error`` (Stripe failed,
+nothing done).
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from providers.stripe.config import API_VERSION
 from tests.providers.stripe_api import StripeApi, decode_form, new_id
 
 SECRET_KEY = "sk_test_standin_51Hx"
 WEBHOOK_SECRET = "whsec_standin_signing_secret"
 PUBLISHABLE_KEY = "pk_test_standin_51Hx"
-API_VERSION = "2026-10-28.endive"
+IDEMPOTENCY_KEY_LIFETIME_SECONDS = 24 * 3600
 
 Fault = Literal["drop", "hang", "error"]
 # Stripe stores the answer of a request that ran; validation errors (400, 404) are not replayed.
@@ -66,7 +70,8 @@ class StripeStandIn:
         self.api = StripeApi()
         self.requests: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
-        self._idempotency: dict[str, tuple[str, int, dict[str, Any]]] = {}
+        self._idempotency: dict[str, tuple[str, int, dict[str, Any], float]] = {}
+        self._offset_seconds = 0.0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.standin = self  # type: ignore[attr-defined]
@@ -90,6 +95,14 @@ class StripeStandIn:
         self._server.shutdown()
         self._server.server_close()
 
+    def now(self) -> float:
+        """The stand-in's time: the wall clock, moved on by ``advance``."""
+        return time.time() + self._offset_seconds
+
+    def advance(self, *, hours: float) -> None:
+        """Move the stand-in's clock on (idempotency keys older than 24 hours are forgotten)."""
+        self._offset_seconds += hours * 3600
+
     def fail_next(self, path: str, kind: Fault = "drop", *, method: str = "POST") -> None:
         """Make the next request whose path starts with ``path`` fail in that way."""
         self._faults.append(_Fault(kind, method, path))
@@ -98,7 +111,7 @@ class StripeStandIn:
         """The recorded requests of that method whose path starts with ``path``, oldest first."""
         return [r for r in self.requests if r.method == method and r.path.startswith(path)]
 
-    def event(self, event_type: str, obj: dict[str, Any], **extra: Any) -> bytes:
+    def event(self, event_type: str, obj: dict[str, Any], *, livemode: bool = False, **extra: Any) -> bytes:
         """The body of a webhook event about ``obj``, as Stripe sends it."""
         body = {
             "id": new_id("evt"),
@@ -106,7 +119,7 @@ class StripeStandIn:
             "api_version": API_VERSION,
             "created": int(time.time()),
             "data": {"object": obj, **extra},
-            "livemode": False,
+            "livemode": livemode,
             "pending_webhooks": 1,
             "request": {"id": None, "idempotency_key": None},
             "type": event_type,
@@ -129,13 +142,23 @@ class StripeStandIn:
                 return 500, _error("api_error", "An unknown error occurred (stand-in)."), None
             if headers.get("authorization") != f"Bearer {self.secret_key}":
                 return 401, _error("invalid_request_error", "Invalid API Key provided."), fault
+            version = headers.get("stripe-version")
+            if version != API_VERSION:
+                self.api.invalid_requests.append((method, parts.path, f"Stripe-Version {version}"))
+                return 400, _error("invalid_request_error", f"Invalid Stripe API version: {version}"), fault
             key = headers.get("idempotency-key")
             if method != "POST" or not key:
                 status, answer = self.api.handle(method, parts.path, params)
                 return status, answer, fault
             fingerprint = json.dumps([parts.path, params], sort_keys=True)
+            now = self.now()
+            if (
+                key in self._idempotency
+                and now - self._idempotency[key][3] > IDEMPOTENCY_KEY_LIFETIME_SECONDS
+            ):
+                del self._idempotency[key]  # Stripe forgets a key after 24 hours: it is a new request again
             if key in self._idempotency:
-                first, status, answer = self._idempotency[key]
+                first, status, answer, _ = self._idempotency[key]
                 if first != fingerprint:
                     return (
                         400,
@@ -150,7 +173,7 @@ class StripeStandIn:
                 return status, answer, fault
             status, answer = self.api.handle(method, parts.path, params)
             if status in _REPLAYED_STATUSES:
-                self._idempotency[key] = (fingerprint, status, answer)
+                self._idempotency[key] = (fingerprint, status, answer, now)
             return status, answer, fault
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
@@ -174,6 +197,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._answer("POST")
+
+    def do_DELETE(self) -> None:
+        self._answer("DELETE")
 
     def _answer(self, method: str) -> None:
         standin: StripeStandIn = self.server.standin  # type: ignore[attr-defined]

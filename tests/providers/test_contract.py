@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -266,3 +267,74 @@ async def test_a_webhook_without_the_provider_signature_is_not_an_event(provider
     event = await provider.parse_webhook(payload=b'{"id": "evt_1", "type": "charge.succeeded"}', headers={})
 
     assert event is None
+
+
+async def test_a_created_charge_takes_money_once_when_confirmed_by_its_reference(
+    provider: Payments, customer_ref: str, add_card: AddCard
+) -> None:
+    card = await add_card("pm_card_visa")
+    arguments: dict[str, Any] = {
+        "customer_ref": customer_ref,
+        "amount": 2500,
+        "currency": "usd",
+        "purpose": ChargePurpose.PURCHASE,
+        "description": "Credits",
+        "idempotency_key": "purchase-2step",
+        "payment_method_ref": card,
+    }
+    prepared = await provider.create_charge(**arguments)
+    if prepared is None:
+        pytest.skip(f"{provider.provider_name} charges in one step (create_charge is optional)")
+    again = await provider.create_charge(**arguments)
+
+    confirmed = await provider.charge(**arguments, charge_ref=prepared.charge_ref)
+    repeated = await provider.charge(**arguments, charge_ref=prepared.charge_ref)
+
+    assert again == prepared
+    assert confirmed.succeeded and confirmed.charge_ref == prepared.charge_ref
+    assert repeated == confirmed
+
+
+async def test_retrieve_charge_reads_a_charge_as_it_stands(
+    provider: Payments, customer_ref: str, add_card: AddCard
+) -> None:
+    await add_card("pm_card_chargeDeclinedInsufficientFunds")
+    declined = await buy(provider, customer_ref, "purchase-read")
+
+    read = await provider.retrieve_charge(charge_ref=declined.charge_ref)
+
+    if read is None:
+        pytest.skip(f"{provider.provider_name} cannot read charges back (retrieve_charge is optional)")
+    assert (read.status, read.charge_ref, read.amount) == (ChargeStatus.DECLINED, declined.charge_ref, 2500)
+    assert read.decline_code == "insufficient_funds"
+
+
+async def test_on_session_a_card_needing_authentication_gives_the_console_a_client_secret(
+    provider: Payments, customer_ref: str, add_card: AddCard
+) -> None:
+    await add_card("pm_card_authenticationRequired")
+
+    result = await provider.charge(
+        customer_ref=customer_ref,
+        amount=2500,
+        currency="usd",
+        purpose=ChargePurpose.PURCHASE,
+        description="Credits",
+        idempotency_key="purchase-3ds",
+        on_session=True,
+    )
+
+    assert result.status is ChargeStatus.REQUIRES_ACTION and result.client_secret and result.charge_ref
+    assert result.message.endswith(".") and not result.message.endswith("..")
+
+
+async def test_a_card_refused_when_saved_is_a_request_error_with_a_sentence_for_people(
+    provider: Payments, customer_ref: str
+) -> None:
+    with pytest.raises(PaymentRequestError) as refused:
+        await provider.attach_payment_method(
+            customer_ref=customer_ref, payment_method_ref="pm_card_chargeDeclinedIncorrectCvc"
+        )
+
+    assert refused.value.user_message.endswith(".") and "_" not in refused.value.user_message
+    assert await provider.list_payment_methods(customer_ref=customer_ref) == []

@@ -57,9 +57,13 @@ async def test_the_app_starts_against_stripe_and_buys_credits_through_it(
             settings=settings,
         )
 
-    assert purchase.charge.provider_charge_ref in stripe_standin.api.payment_intents
-    [request] = stripe_standin.requests_to("POST", "/v1/payment_intents")
-    assert request.idempotency_key == f"purchase:{world.acme_id}:console-click-0001"
+    ref = purchase.charge.provider_charge_ref
+    assert ref in stripe_standin.api.payment_intents
+    # the PaymentIntent is created, its id stored, then confirmed: two requests, one PaymentIntent
+    created, confirmed = stripe_standin.requests_to("POST", "/v1/payment_intents")
+    assert created.idempotency_key == f"purchase:{world.acme_id}:console-click-0001"
+    assert (confirmed.path, confirmed.params) == (f"/v1/payment_intents/{ref}/confirm", {})
+    assert stripe_standin.api.invalid_requests == []
     assert payments.provider.gateway._http._client_async.is_closed  # closed at shutdown
 
 

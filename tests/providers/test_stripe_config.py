@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from app.payments import Payments, load_payments
-from app.payments.errors import PluginConfigError
+from app.payments.errors import PaymentRequestError, PluginConfigError
 from providers.stripe import Mode, StripeProvider
+from providers.stripe.config import API_VERSION
 from tests.providers.stripe_standin import STRIPE_ENV, StripeStandIn, stripe_plugins_toml
 
 LIVE_ENV = {"STRIPE_SECRET_KEY": "sk_live_51Hxlivekey", "STRIPE_WEBHOOK_SECRET": "whsec_live"}
@@ -86,3 +87,34 @@ def test_a_bad_setting_refuses_start_up_naming_it(
 
     assert "[providers.stripe]" in str(refused.value) and named in str(refused.value)
     assert env["STRIPE_SECRET_KEY"] not in str(refused.value)
+
+
+async def test_every_request_carries_the_pinned_api_version_logged_at_start_up(
+    load: Load, stripe_standin: StripeStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="providers.stripe"):
+        payments = load(STRIPE_ENV)
+    await payments.create_customer(org_id="o", name="O", email="o@o.example", idempotency_key="c-o")
+
+    assert f"API version {API_VERSION}" in caplog.text and "overriding" not in caplog.text
+    assert [r.headers["stripe-version"] for r in stripe_standin.requests] == [API_VERSION]
+    await payments.aclose()
+
+
+async def test_an_operator_may_stay_on_an_older_api_version_and_it_is_said_at_start_up(
+    load: Load, stripe_standin: StripeStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="providers.stripe"):
+        payments = load(STRIPE_ENV, api_version="2026-08-27.dahlia")
+
+    with pytest.raises(PaymentRequestError):  # the stand-in speaks only the pinned version
+        await payments.create_customer(org_id="o", name="O", email="o@o.example", idempotency_key="c-o")
+
+    assert f"API version 2026-08-27.dahlia, overriding the pinned {API_VERSION}" in caplog.text
+    assert stripe_standin.requests[0].headers["stripe-version"] == "2026-08-27.dahlia"
+    await payments.aclose()
+
+
+def test_an_api_version_that_is_not_one_is_refused(load: Load) -> None:
+    with pytest.raises(PluginConfigError, match="api_version must be a Stripe API version"):
+        load(STRIPE_ENV, api_version="latest")

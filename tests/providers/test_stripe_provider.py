@@ -102,6 +102,7 @@ async def test_a_charge_is_an_off_session_payment_intent_confirmed_at_once_under
         "currency": "usd",
         "customer": customer_ref,
         "payment_method": card,
+        "allowed_payment_method_types": ["card"],
         "confirm": "true",
         "off_session": "true",
         "description": "Inference credits $25.00",
@@ -118,10 +119,11 @@ async def test_set_up_gives_the_console_a_setup_intent_secret_and_the_publishabl
     setup = await payments.setup_payment_method(customer_ref=customer_ref, idempotency_key="setup:org_acme:1")
 
     [request] = stripe_standin.requests_to("POST", "/v1/setup_intents")
+    # API 2026-09-30 removed payment_method_types; cards only, through allowed_payment_method_types
     assert request.params == {
         "customer": customer_ref,
         "usage": "off_session",
-        "payment_method_types": ["card"],
+        "allowed_payment_method_types": ["card"],
     }
     assert request.idempotency_key == "setup:org_acme:1"
     assert (setup.provider, setup.publishable_key) == ("stripe", PUBLISHABLE_KEY)

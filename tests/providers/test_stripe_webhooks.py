@@ -19,7 +19,7 @@ from tests.providers.stripe_standin import (
 )
 
 BODY = (
-    b'{"id": "evt_1", "object": "event", "type": "payment_intent.succeeded", '
+    b'{"id": "evt_1", "object": "event", "type": "payment_intent.succeeded", "livemode": false, '
     b'"data": {"object": {"id": "pi_1", "object": "payment_intent", "amount": 2500}}}'
 )
 

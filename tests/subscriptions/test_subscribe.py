@@ -88,7 +88,7 @@ async def test_a_lost_answer_is_paid_once_when_subscribing_again(
 async def test_a_pending_first_charge_declined_later_gives_the_place_back(
     database: Database, services: Services, world: World, clock: Any
 ) -> None:
-    from app.domain.billing import charges
+    from app.domain.billing import retries
 
     await use_card(database, services, world.acme_id, "pm_card_chargeDeclined")
     services.payments.provider.faults.fail_next(1, "timeout", operation="charge")  # type: ignore[attr-defined]
@@ -96,7 +96,7 @@ async def test_a_pending_first_charge_declined_later_gives_the_place_back(
         await subscribe(database, services, world)
     assert await taken(database) == 1
     clock.advance(minutes=2)
-    await charges.retry_pending(database, payments=services.payments)  # the provider now declines it
+    await retries.retry_pending(database, payments=services.payments)  # the provider now declines it
     await renew(database, services)  # the renewal job applies the failure
     [charge] = await subscription_charges(database, world.acme_id)
     assert charge.status is ChargeStatus.DECLINED

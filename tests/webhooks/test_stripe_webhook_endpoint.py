@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
-from app.domain.billing import charges
+from app.domain.billing import charges, retries
 from app.domain.billing.accounts import attach_payment_method
 from app.domain.billing.errors import PaymentUnavailable
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus, PaymentMethod
@@ -80,8 +80,8 @@ async def count(db: Database, model: type[Any]) -> int:
 async def lose_the_answer(
     db: Database, payments: Payments, world: World, standin: StripeStandIn
 ) -> dict[str, Any]:
-    """Charge with the answer lost: Stripe did it, the app does not know. Gives the PaymentIntent."""
-    standin.fail_next("/v1/payment_intents", "drop")
+    """Charge with the confirmation's answer lost: Stripe did it, the app does not know. Gives the PaymentIntent."""
+    standin.fail_next("/v1/payment_intents/", "drop")  # the confirmation, not the creation
     with pytest.raises(PaymentUnavailable):
         await settle_month(db, payments, world)
     [intent] = standin.api.payment_intents.values()
@@ -99,7 +99,8 @@ async def test_a_charge_whose_answer_was_lost_is_settled_by_the_webhook_once(
     await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     intent = await lose_the_answer(database, payments, world, stripe_standin)
     pending = await stored_charge(database)
-    assert (pending.status, pending.provider_charge_ref, applied) == (ChargeStatus.PENDING, None, [])
+    # the PaymentIntent's id was stored before it was confirmed
+    assert (pending.status, pending.provider_charge_ref, applied) == (ChargeStatus.PENDING, intent["id"], [])
     event = stripe_standin.event("payment_intent.succeeded", intent)
 
     first = await send(client, event)
@@ -115,8 +116,11 @@ async def test_a_charge_whose_answer_was_lost_is_settled_by_the_webhook_once(
 
     assert retried.id == settled.id and retried.status is ChargeStatus.SUCCEEDED
     assert applied == [KEY]
-    assert len(stripe_standin.requests_to("POST", "/v1/payment_intents")) == 1
-    assert await charges.retry_pending(database, payments=payments) == 0
+    assert [r.path for r in stripe_standin.requests_to("POST", "/v1/payment_intents")] == [
+        "/v1/payment_intents",
+        f"/v1/payment_intents/{intent['id']}/confirm",
+    ]
+    assert await retries.retry_pending(database, payments=payments) == 0
 
 
 async def test_concurrent_deliveries_of_one_event_apply_it_once(
@@ -231,7 +235,7 @@ async def test_an_event_type_nobody_handles_is_acknowledged_and_ignored(
     assert await count(database, ProcessedWebhookEvent) == 0
 
 
-async def test_a_refund_is_recorded_once_from_the_charges_refunded_total(
+async def test_a_refund_is_recorded_by_its_own_id_and_follows_its_status(
     client: httpx.AsyncClient,
     database: Database,
     payments: Payments,
@@ -242,17 +246,21 @@ async def test_a_refund_is_recorded_once_from_the_charges_refunded_total(
     await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     charge = await settle_month(database, payments, world)
     assert charge.provider_charge_ref is not None
-    await payments.refund(
+    stripe_standin.api.refund_status = "pending"  # a bank that takes days
+    refund = await payments.refund(
         charge_ref=charge.provider_charge_ref, amount=234, idempotency_key="refund:1", reason="duplicate"
     )
-    refunded = stripe_standin.api.charge_of(charge.provider_charge_ref)
+    created = dict(stripe_standin.api.refunds[refund.refund_ref])
 
-    await send(client, stripe_standin.event("charge.refunded", refunded))
-    await send(client, stripe_standin.event("charge.refunded", refunded))  # another event, same total
+    await send(client, stripe_standin.event("refund.created", created))
+    await send(client, stripe_standin.event("refund.created", created))  # another delivery, same refund
+    await send(client, stripe_standin.event("charge.refund.updated", created | {"status": "succeeded"}))
 
     async with database.reader() as session:
         rows = list(await session.scalars(select(ChargeRefund)))
-    assert [(row.charge_id, row.amount_cents, row.currency) for row in rows] == [(charge.id, 234, "usd")]
+    assert [(r.charge_id, r.provider_refund_ref, r.amount_cents, r.status) for r in rows] == [
+        (charge.id, refund.refund_ref, 234, "succeeded")
+    ]
 
 
 async def test_a_dispute_is_recorded_and_the_org_admins_are_emailed(

@@ -10,7 +10,7 @@ import pycountry
 from app import clock
 from app.db import Database
 from app.domain.actor import Actor
-from app.domain.billing.accounts import ensure_customer
+from app.domain.billing.accounts import with_customer
 from app.domain.billing.errors import unavailable_on_outage
 from app.domain.billing.models import BillingAccount
 from app.domain.errors import ErrorCode, InvalidInput
@@ -94,8 +94,14 @@ async def set_billing_address(
     async with db.reader() as session:
         await require_org_admin(session, actor, organization_id)
     with unavailable_on_outage():
-        customer_ref = await ensure_customer(db, organization_id, payments=payments)
-        held = await payments.update_billing_address(customer_ref=customer_ref, address=checked)
+        held = await with_customer(
+            db,
+            organization_id,
+            payments=payments,
+            call=lambda customer_ref: payments.update_billing_address(
+                customer_ref=customer_ref, address=checked
+            ),
+        )
     async with db.transaction() as session:
         account = await session.get(BillingAccount, organization_id, with_for_update=True)
         assert account is not None, "ensure_customer created it"

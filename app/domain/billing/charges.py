@@ -10,6 +10,14 @@
    retry job, or the provider's webhook). A charge that ends otherwise runs the purpose's failure
    handler, also once. The handlers of every purpose are installed at start-up from one table
    (app.domain.charge_handlers), which refuses to start when a purpose has no success handler.
+
+One provider charge per charge, whatever the delay: where the provider can (``create_charge``), its
+charge is created and its reference stored before it is confirmed, and every later attempt reads or
+confirms that charge instead of creating another. A charge still open (no answer, PROCESSING, or
+waiting for the cardholder's 3-D Secure) is followed up by the retry job (app.domain.billing.retries)
+with a doubling back-off, and given up with its reason after an age limit. A refusal (unknown
+customer or card, a reused key) ends the charge FAILED at once with a reason people can read:
+refusals are never retried.
 """
 
 from __future__ import annotations
@@ -27,19 +35,34 @@ from sqlmodel import col
 
 from app import clock
 from app.db import Database
-from app.domain.billing.accounts import default_payment_method, ensure_customer
-from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
+from app.domain.billing.accounts import default_payment_method, ensure_customer, forget_customer
+from app.domain.billing.errors import PaymentFailed, PaymentUnavailable, unavailable_on_outage
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.errors import Conflict, ErrorCode
+from app.domain.money import format_cents
+from app.domain.notifications.admins import email_admins
 from app.payments import types as provider
-from app.payments.errors import PaymentProviderError
+from app.payments.errors import CustomerGone, IdempotencyConflict, PaymentProviderError, PaymentRequestError
 from app.payments.facade import Payments
+from app.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 Applier = Callable[[AsyncSession, Charge], Awaitable[None]]
 
-_STATUS = {
+# Purposes whose charge waits for the cardholder's authentication (nothing is applied meanwhile, and a
+# settlement's debt stays reserved); a subscription charge needing it has failed, and the renewal's own
+# daily retries take it from there.
+AWAITS_CARDHOLDER = frozenset({ChargePurpose.PURCHASE, ChargePurpose.AUTO_RECHARGE, ChargePurpose.SETTLEMENT})
+OPEN_STATUSES = (ChargeStatus.PENDING, ChargeStatus.PROCESSING, ChargeStatus.REQUIRES_ACTION)
+# Retries wait 1, 2, 4, … minutes after a failed attempt, at most an hour (the retry job: retries.py)
+RETRY_FIRST_WAIT = timedelta(minutes=1)
+RETRY_MAX_WAIT = timedelta(hours=1)
+# the signature of the admins' emails about one payment (it may be any purpose's: the billing page)
+SIGNATURE = "The Inference Cloud console: Billing."
+
+STATUS_OF_RESULT = {
+    provider.ChargeStatus.PROCESSING: ChargeStatus.PROCESSING,
     provider.ChargeStatus.SUCCEEDED: ChargeStatus.SUCCEEDED,
     provider.ChargeStatus.DECLINED: ChargeStatus.DECLINED,
     provider.ChargeStatus.REQUIRES_ACTION: ChargeStatus.REQUIRES_ACTION,
@@ -132,13 +155,16 @@ async def charge(
     description: str,
     idempotency_key: str,
     details: dict[str, Any] | None = None,
+    on_session: bool = False,
 ) -> Charge:
-    """Charge the organization's default card once for what the key names; returns the settled charge.
+    """Charge the organization's default card once for what the key names; returns the charge as it stands.
 
     Raises PaymentUnavailable when the provider did not answer (the charge stays pending).
     A declined charge is returned with its status; `require_success` turns it into an error.
+    ``on_session``: the cardholder is at the console and can authenticate the payment (purchases).
     """
-    customer_ref = await ensure_customer(db, organization_id, payments=payments)
+    with unavailable_on_outage():
+        customer_ref = await ensure_customer(db, organization_id, payments=payments)
     async with db.transaction() as session:
         card = await default_payment_method(session, organization_id)
         existing = await record(
@@ -155,7 +181,7 @@ async def charge(
         existing.payment_method_ref = existing.payment_method_ref or card.provider_ref
         existing.attempts += 1
         pending_id, card_ref = existing.id, existing.payment_method_ref
-    return await _ask_provider(db, payments, pending_id, customer_ref, card_ref)
+    return await _ask_provider(db, payments, pending_id, customer_ref, card_ref, on_session=on_session)
 
 
 async def collect(db: Database, charge_id: str, *, payments: Payments) -> Charge:
@@ -190,45 +216,99 @@ async def collect(db: Database, charge_id: str, *, payments: Payments) -> Charge
             decline_code="no_payment_method",
             message=problem,
         )
-    customer_ref = await ensure_customer(db, pending.organization_id, payments=payments)
     try:
-        return await _ask_provider(db, payments, charge_id, customer_ref, card_ref)
+        with unavailable_on_outage():
+            customer_ref = await ensure_customer(db, pending.organization_id, payments=payments)
+        return await _ask_provider(db, payments, charge_id, customer_ref, card_ref, on_session=False)
     except PaymentUnavailable:
-        return pending  # stays PENDING: settled later by retry_pending or the provider's webhook
+        return pending  # stays PENDING: the retry job (retries.py) or the provider's webhook settles it
 
 
 async def _ask_provider(
-    db: Database, payments: Payments, charge_id: str, customer_ref: str, card_ref: str
+    db: Database, payments: Payments, charge_id: str, customer_ref: str, card_ref: str, *, on_session: bool
 ) -> Charge:
+    """Create the provider's charge and keep its reference, then confirm it: one provider charge per charge."""
     async with db.transaction() as session:
         pending = await session.get(Charge, charge_id)
         assert pending is not None
+    arguments: dict[str, Any] = {
+        "customer_ref": customer_ref,
+        "amount": pending.amount_cents,
+        "currency": pending.currency,
+        "purpose": _PROVIDER_PURPOSE[pending.purpose],
+        "description": pending.description,
+        "idempotency_key": pending.idempotency_key,
+        "payment_method_ref": card_ref,
+    }
     try:
-        result = await payments.charge(
-            customer_ref=customer_ref,
-            amount=pending.amount_cents,
-            currency=pending.currency,
-            purpose=_PROVIDER_PURPOSE[pending.purpose],
-            description=pending.description,
-            idempotency_key=pending.idempotency_key,
-            payment_method_ref=card_ref,
-        )
+        charge_ref = pending.provider_charge_ref
+        if charge_ref is None:
+            prepared = await payments.create_charge(**arguments)
+            if prepared is not None:
+                charge_ref = await _keep_reference(db, charge_id, prepared.charge_ref)
+        result = await payments.charge(**arguments, on_session=on_session, charge_ref=charge_ref)
     except PaymentProviderError as exc:
-        logger.warning("charge %s pending: provider error %s", charge_id, exc)
-        async with db.transaction() as session:
-            stored = await session.get(Charge, charge_id)
-            if stored is not None and stored.status is ChargeStatus.PENDING:
-                stored.message = f"provider unavailable: {exc}"[:500]
+        await retry_later(db, charge_id, f"provider unavailable: {exc}")
         raise PaymentUnavailable(
             "The payment provider did not answer; the charge will be retried (never twice). Try again shortly."
         ) from exc
+    except (PaymentRequestError, IdempotencyConflict) as exc:
+        return await refused(db, charge_id, exc)
     return await settle(
         db,
         charge_id,
-        status=_STATUS[result.status],
-        provider_charge_ref=result.charge_ref,
+        status=STATUS_OF_RESULT[result.status],
+        provider_charge_ref=result.charge_ref or None,
         decline_code=result.decline_code,
         message=result.message,
+    )
+
+
+async def _keep_reference(db: Database, charge_id: str, charge_ref: str) -> str:
+    """Store the provider's reference before the charge is confirmed: retries read it, never make another."""
+    async with db.transaction() as session:
+        stored = await session.get(Charge, charge_id, with_for_update=True)
+        assert stored is not None
+        stored.provider_charge_ref = stored.provider_charge_ref or charge_ref
+        return stored.provider_charge_ref
+
+
+async def retry_later(db: Database, charge_id: str, why: str) -> None:
+    """Note why the charge is still open and when the retry job asks again (doubling waits, up to a cap)."""
+    logger.warning("charge %s still open: %s", charge_id, why)
+    async with db.transaction() as session:
+        stored = await session.get(Charge, charge_id, with_for_update=True)
+        if stored is not None and is_open(stored):
+            stored.message = why[:500]
+            wait = min(RETRY_FIRST_WAIT * 2 ** max(stored.attempts - 1, 0), RETRY_MAX_WAIT)
+            stored.next_attempt_at = clock.now() + wait
+
+
+async def refused(db: Database, charge_id: str, exc: PaymentRequestError | IdempotencyConflict) -> Charge:
+    """The provider refused the charge itself: it is FAILED with a reason people can read, never retried."""
+    logger.warning("charge %s refused by the provider: %s", charge_id, exc)
+    if isinstance(exc, PaymentRequestError):
+        code, message = exc.code or "refused", exc.user_message
+    else:
+        code, message = (
+            "idempotency_conflict",
+            "The payment provider refused a repeated request for this payment.",
+        )
+    if isinstance(exc, CustomerGone):
+        async with db.reader() as session:
+            organization_id = await session.scalar(
+                select(col(Charge.organization_id)).where(col(Charge.id) == charge_id)
+            )
+        assert organization_id is not None
+        await forget_customer(db, organization_id)  # and its cards: they went with it
+        message = f"{message} Add the card again."
+    return await settle(
+        db,
+        charge_id,
+        status=ChargeStatus.FAILED,
+        provider_charge_ref=None,
+        decline_code=code[:64],
+        message=message,
     )
 
 
@@ -241,7 +321,7 @@ async def settle(
     decline_code: str | None = None,
     message: str | None = None,
 ) -> Charge:
-    """Record a pending charge's outcome and apply a success, once (later settlements change nothing)."""
+    """Record an open charge's outcome and apply a success, once (later settlements change nothing)."""
     async with db.transaction() as session:
         return await settle_in(
             session,
@@ -251,6 +331,13 @@ async def settle(
             decline_code=decline_code,
             message=message,
         )
+
+
+def is_open(charge: Charge) -> bool:
+    """Whether the charge's outcome may still change: pending, processing, or awaiting the cardholder."""
+    if charge.status is ChargeStatus.REQUIRES_ACTION:
+        return charge.purpose in AWAITS_CARDHOLDER
+    return charge.status in (ChargeStatus.PENDING, ChargeStatus.PROCESSING)
 
 
 async def settle_in(
@@ -266,17 +353,43 @@ async def settle_in(
     stored = await session.get(Charge, charge_id, with_for_update=True)
     if stored is None:
         raise LookupError(charge_id)
-    if stored.status is ChargeStatus.PENDING:
-        stored.status = status
-        stored.provider_charge_ref = provider_charge_ref or stored.provider_charge_ref
-        stored.decline_code, stored.message = decline_code, message
-        stored.settled_at = clock.now()
-        handlers = installed_handlers()
-        if status is ChargeStatus.SUCCEEDED:
-            await handlers.on_success[stored.purpose](session, stored)
-        elif status is not ChargeStatus.PENDING and stored.purpose in handlers.on_failure:
-            await handlers.on_failure[stored.purpose](session, stored)
+    if not is_open(stored):
+        if status is ChargeStatus.SUCCEEDED and stored.status is not ChargeStatus.SUCCEEDED:
+            # money taken for a charge given up on: an operator refunds it or applies it by hand
+            logger.error("charge %s succeeded at the provider after it ended %s", stored.id, stored.status)
+        return stored
+    if status is ChargeStatus.PENDING or status is stored.status:
+        return stored  # nothing new
+    stored.status = status
+    stored.provider_charge_ref = provider_charge_ref or stored.provider_charge_ref
+    stored.decline_code, stored.message = decline_code, message
+    stored.next_attempt_at = None
+    if is_open(stored):
+        if status is ChargeStatus.REQUIRES_ACTION and stored.purpose is not ChargePurpose.PURCHASE:
+            await _ask_admins_to_authenticate(session, stored)  # made without them: they are told
+        return stored
+    stored.settled_at = clock.now()
+    handlers = installed_handlers()
+    if status is ChargeStatus.SUCCEEDED:
+        await handlers.on_success[stored.purpose](session, stored)
+    elif stored.purpose in handlers.on_failure:
+        await handlers.on_failure[stored.purpose](session, stored)
     return stored
+
+
+async def _ask_admins_to_authenticate(session: AsyncSession, charge: Charge) -> None:
+    console = get_settings().public_url.rstrip("/")
+    await email_admins(
+        session,
+        charge.organization_id,
+        subject="a payment needs your card's authentication",
+        body=(
+            f"{charge.description} ({format_cents(charge.amount_cents, charge.currency)}) needs the "
+            "cardholder's authentication (3-D Secure) before the bank pays it. Nothing is granted until "
+            f"it is done: open {console}/billing?charge={charge.id} and authenticate the payment."
+        ),
+        signature=SIGNATURE,
+    )
 
 
 def require_success(settled: Charge) -> Charge:
@@ -289,35 +402,18 @@ def require_success(settled: Charge) -> Charge:
             code=ErrorCode.PAYMENT_REQUIRES_ACTION,
             decline_code=settled.decline_code,
         )
-    if settled.status is ChargeStatus.PENDING:
-        raise PaymentUnavailable("The charge is still being processed; it completes shortly.")
-    raise PaymentFailed(
-        f"The card was declined ({settled.decline_code or 'declined'}): {settled.message or 'try another card'}.",
-        decline_code=settled.decline_code,
-    )
-
-
-async def retry_pending(
-    db: Database, *, payments: Payments, older_than: timedelta = timedelta(minutes=1)
-) -> int:
-    """Ask the provider again, with the same keys, about charges whose outcome is unknown; returns how many settled."""
-    cutoff = clock.now() - older_than
-    async with db.transaction() as session:
-        rows = await session.scalars(
-            select(Charge)
-            .where(col(Charge.status) == ChargeStatus.PENDING)
-            .where(col(Charge.created_at) <= cutoff)
+    if settled.status in (ChargeStatus.PENDING, ChargeStatus.PROCESSING):
+        raise PaymentUnavailable(
+            "The charge is still being processed; it completes shortly.", code=ErrorCode.PAYMENT_PENDING
         )
-        pending = [(c.id, c.organization_id) for c in rows]
-    settled = 0
-    for charge_id, _organization_id in pending:
-        try:
-            result = await collect(db, charge_id, payments=payments)
-        except Exception:  # noqa: BLE001  (one charge's trouble must not stop the others)
-            logger.exception("retry of pending charge %s failed", charge_id)
-            continue
-        settled += result.status is not ChargeStatus.PENDING
-    return settled
+    if settled.status is ChargeStatus.FAILED:
+        raise PaymentFailed(
+            settled.message or "The payment could not be made.",
+            code=ErrorCode.PAYMENT_REFUSED,
+            decline_code=settled.decline_code,
+        )
+    reason = (settled.message or "The card was declined.").strip().rstrip(".")
+    raise PaymentFailed(f"{reason}. Try another card.", decline_code=settled.decline_code)
 
 
 async def _by_key(session: AsyncSession, idempotency_key: str) -> Charge | None:

@@ -21,6 +21,24 @@ class PaymentFailed(DomainError):
         self.decline_code = decline_code
 
 
+class PaymentActionRequired(PaymentFailed):
+    """The cardholder must authenticate the payment (3-D Secure) in the provider's UI; nothing is bought yet.
+
+    ``client_secret`` is what the console hands to the provider's UI; once authenticated, the payment
+    completes through the provider's webhook or ``complete_payment``, whichever comes first.
+    """
+
+    def __init__(
+        self, message: str, *, charge_id: str, client_secret: str | None, provider_status: str
+    ) -> None:
+        super().__init__(
+            message, code=ErrorCode.PAYMENT_REQUIRES_ACTION, decline_code="authentication_required"
+        )
+        self.charge_id = charge_id
+        self.client_secret = client_secret
+        self.provider_status = provider_status
+
+
 class PaymentUnavailable(DomainError):
     """The provider did not answer; the charge stays pending and is settled by a retry, never twice."""
 

@@ -16,12 +16,12 @@ from app import clock
 from app.db import Database
 from app.domain.actor import Actor
 from app.domain.base import new_id
-from app.domain.billing.accounts import attach_payment_method, ensure_customer
+from app.domain.billing.accounts import attach_payment_method, ensure_customer, forget_customer, with_customer
 from app.domain.billing.errors import unavailable_on_outage
 from app.domain.billing.models import Charge, PaymentMethod
-from app.domain.errors import InvalidInput, NotFound
+from app.domain.errors import Conflict, InvalidInput, NotFound
 from app.domain.orgs.access import require_org_admin
-from app.payments.errors import PaymentRequestError
+from app.payments.errors import CustomerGone, PaymentRequestError
 from app.payments.facade import Payments
 from app.payments.types import PaymentMethodSetup
 
@@ -35,9 +35,15 @@ async def set_up_payment_method(
     async with db.reader() as session:
         await require_org_admin(session, actor, organization_id)
     with unavailable_on_outage():
-        customer_ref = await ensure_customer(db, organization_id, payments=payments)
         # each set-up is a new one: the console asks again when the user opens the card form again
-        return await payments.setup_payment_method(customer_ref=customer_ref, idempotency_key=new_id("setup"))
+        return await with_customer(
+            db,
+            organization_id,
+            payments=payments,
+            call=lambda customer_ref: payments.setup_payment_method(
+                customer_ref=customer_ref, idempotency_key=new_id("setup")
+            ),
+        )
 
 
 async def add_payment_method(
@@ -65,9 +71,15 @@ async def add_payment_method(
                 provider_ref=ref,
                 make_default=make_default or has_card is None,
             )
+    except CustomerGone:
+        await forget_customer(db, organization_id)
+        raise InvalidInput(
+            "The payment provider no longer knows this organization's customer: set up the card again.",
+            field="paymentMethodRef",
+        ) from None
     except PaymentRequestError as exc:
         raise InvalidInput(
-            f"The provider refused this payment method: {exc}", field="paymentMethodRef"
+            f"The provider refused this payment method: {exc.user_message}", field="paymentMethodRef"
         ) from None
 
 
@@ -101,7 +113,15 @@ async def remove_payment_method(
         )
     with unavailable_on_outage():
         customer_ref = await ensure_customer(db, card.organization_id, payments=payments)
-        await payments.detach_payment_method(customer_ref=customer_ref, payment_method_ref=card.provider_ref)
+        try:
+            await payments.detach_payment_method(
+                customer_ref=customer_ref, payment_method_ref=card.provider_ref
+            )
+        except CustomerGone:
+            await forget_customer(db, card.organization_id)  # the card went with the customer: it is removed
+            return card.organization_id
+        except PaymentRequestError:
+            pass  # detached at the provider already (its dashboard, an earlier attempt): removed here too
         if card.is_default and successor is not None:
             await payments.set_default_payment_method(
                 customer_ref=customer_ref, payment_method_ref=successor.provider_ref
@@ -125,9 +145,18 @@ async def set_default_payment_method(
         card = await get_payment_method(session, actor, payment_method_id)
     with unavailable_on_outage():
         customer_ref = await ensure_customer(db, card.organization_id, payments=payments)
-        await payments.set_default_payment_method(
-            customer_ref=customer_ref, payment_method_ref=card.provider_ref
-        )
+        try:
+            await payments.set_default_payment_method(
+                customer_ref=customer_ref, payment_method_ref=card.provider_ref
+            )
+        except CustomerGone:
+            await forget_customer(db, card.organization_id)
+            raise NotFound(
+                "The payment provider deleted this organization's customer and its cards: add a card again.",
+                field="paymentMethodId",
+            ) from None
+        except PaymentRequestError as exc:
+            raise Conflict(f"The provider refused: {exc.user_message}", field="paymentMethodId") from None
     async with db.transaction() as session:
         await _make_default(session, card.organization_id, card.id)
     card.is_default = True

@@ -20,7 +20,10 @@ class BillingAccount(SQLModel, table=True):
     organization_id: str = Field(
         foreign_key="organization.id", primary_key=True, max_length=40, ondelete="CASCADE"
     )
+    # "" once the provider deleted the customer: a new one is created on the next need
     customer_ref: str = Field(max_length=255)
+    # the deleted customer's reference, until a new one replaces it (it makes the new one's key differ)
+    customer_ref_forgotten: str | None = Field(default=None, max_length=255)
     provider: str = Field(max_length=64)
     address_name: str | None = Field(default=None, max_length=200)
     address_line1: str | None = Field(default=None, max_length=200)
@@ -52,8 +55,10 @@ class PaymentMethod(SQLModel, table=True):
 
 class ChargeStatus(Enum):
     PENDING = "PENDING"  # asked of the provider, outcome not yet known (a timeout, a crash): settled by retry or webhook
+    PROCESSING = "PROCESSING"  # the provider accepted it and tells the outcome later (webhook, or read back)
     SUCCEEDED = "SUCCEEDED"
     DECLINED = "DECLINED"
+    # the cardholder must authenticate it (3-D Secure): open for purchases and auto-recharges, a failure otherwise
     REQUIRES_ACTION = "REQUIRES_ACTION"
     FAILED = "FAILED"
 
@@ -88,5 +93,7 @@ class Charge(SQLModel, table=True):
     # the card the first attempt named: a retry under the same key must name it again, whatever the default now
     payment_method_ref: str | None = Field(default=None, max_length=255)
     attempts: int = 0
+    # when the retry job may ask the provider again (back-off); None: at its next run
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,7 +1,8 @@
 """The ledger's invariants, checked from what is stored: each problem found names its organization.
 
 Every balance equals the sum of its entries and the active grants less the debt; every grant's
-remainder equals its amount less what consumptions, expiries and refunds took; every succeeded
+remainder equals its amount less what consumptions, expiries, refunds and dispute holds took (and
+plus what releases gave back); every succeeded
 purchase or auto-recharge charge has exactly its grant, every paid settlement its entry, and
 nothing is granted without a charge (promotional grants aside). Run by `python -m app.cli
 check-ledger` and by the tests after every money flow.
@@ -16,6 +17,8 @@ from sqlalchemy import select
 from app.db import Database
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.credits.models import (
+    GIVE_BACKS,
+    GRANT_ADJUSTMENTS,
     CreditAccount,
     CreditConsumption,
     CreditGrant,
@@ -55,8 +58,12 @@ async def audit_ledger(db: Database) -> list[str]:
                     f"usage entry {entry.id} has amount {entry.amount_nanos}, uncovered {entry.uncovered_nanos}",
                 )
             debt_made[org] += entry.uncovered_nanos
-        if entry.kind in (EntryKind.EXPIRY, EntryKind.REFUND):
-            if not (entry.grant_id and entry.amount_nanos < 0):
+        if entry.kind in GRANT_ADJUSTMENTS:  # expiry, refund, dispute hold take; their give-backs return
+            if not (
+                entry.grant_id
+                and entry.amount_nanos
+                and (entry.amount_nanos > 0) is (entry.kind in GIVE_BACKS)
+            ):
                 problems.add(
                     org,
                     f"{entry.kind.value.lower()} entry {entry.id} takes {entry.amount_nanos} from grant {entry.grant_id}",

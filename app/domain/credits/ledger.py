@@ -398,3 +398,29 @@ async def take_from_grant(
         charge_id=grant.charge_id,
     )
     return state.balance_nanos
+
+
+async def give_back_to_grant(
+    session: AsyncSession, grant: CreditGrant, amount_nanos: int, kind: EntryKind, reference: str = ""
+) -> int:
+    """Return credits a ``take_from_grant`` held (a won dispute) to their grant, with the entry; returns the balance."""
+    assert amount_nanos > 0 and grant.remaining_nanos + amount_nanos <= grant.amount_nanos
+    assert grant.state is not GrantState.EXPIRED, "expired credits are not given back"
+    state = await move(session, grant.organization_id, amount_nanos)
+    grant.remaining_nanos += amount_nanos
+    grant.state = GrantState.ACTIVE  # past its expiry, the expiry job takes them at its next run
+    session.add(grant)
+    await session.flush()
+    await append_entry(
+        session,
+        grant.organization_id,
+        kind,
+        amount_nanos,
+        state.balance_nanos,
+        reference=reference,
+        grant_id=grant.id,
+        charge_id=grant.charge_id,
+    )
+    if state.debt_nanos > state.settling_nanos:
+        await cover_debt(session, grant.organization_id, state)
+    return state.balance_nanos

@@ -2,7 +2,8 @@
 
 Invariants (checked by tests/credits/test_ledger_properties.py):
 * ``CreditAccount.balance_nanos`` == the sum of the organization's ledger entries;
-* a grant's ``remaining_nanos`` == its amount - its consumptions - its EXPIRY and REFUND entries;
+* a grant's ``remaining_nanos`` == its amount - its consumptions + its GRANT_ADJUSTMENTS entries (signed:
+  expiry, refund and dispute hold take; a dispute release or reversed refund gives back what was taken);
 * ``balance`` == the remaining of its ACTIVE grants - ``debt_nanos``;
 * a purchase or auto-recharge grant exists exactly for each succeeded charge of that purpose.
 """
@@ -38,7 +39,23 @@ class EntryKind(Enum):
     EXPIRY = "EXPIRY"
     SETTLEMENT = "SETTLEMENT"
     REFUND = "REFUND"
+    DISPUTE_HOLD = "DISPUTE_HOLD"  # what is left of a disputed charge's credits, held until the dispute ends
+    DISPUTE_RELEASE = "DISPUTE_RELEASE"  # a won dispute gives the held credits back
+    REFUND_REVERSED = "REFUND_REVERSED"  # a refund the provider could not make gives the credits back
 
+
+# the entries that change one grant's remaining besides the usage it paid (each names its grant)
+GRANT_ADJUSTMENTS = frozenset(
+    {
+        EntryKind.EXPIRY,
+        EntryKind.REFUND,
+        EntryKind.DISPUTE_HOLD,
+        EntryKind.DISPUTE_RELEASE,
+        EntryKind.REFUND_REVERSED,
+    }
+)
+# the adjustments that give back what an earlier one took
+GIVE_BACKS = frozenset({EntryKind.DISPUTE_RELEASE, EntryKind.REFUND_REVERSED})
 
 GRANT_ENTRY_KIND = {
     GrantSource.PURCHASE: EntryKind.PURCHASE,
@@ -58,6 +75,7 @@ class RefundStatus(Enum):
     REFUSED = "REFUSED"
     APPROVED = "APPROVED"  # credits taken back; the provider's refund not confirmed yet
     REFUNDED = "REFUNDED"
+    FAILED = "FAILED"  # the provider could not refund: the credits were given back
 
 
 class CreditAccount(SQLModel, table=True):
@@ -179,5 +197,7 @@ class RefundRequest(SQLModel, table=True):
     reason: str = Field(max_length=500)
     status: RefundStatus = Field(sa_type=enum_column(RefundStatus))
     decision_reason: str = Field(max_length=500)
-    refund_ref: str | None = Field(default=None, max_length=255)
+    refund_ref: str | None = Field(default=None, max_length=255, index=True)
+    # the provider's status of its refund (pending, succeeded, failed, canceled), as last reported
+    provider_status: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

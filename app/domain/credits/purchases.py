@@ -20,6 +20,7 @@ from app.db import Database
 from app.domain.actor import Actor
 from app.domain.base import new_id
 from app.domain.billing import charges
+from app.domain.billing.authentication import complete_payment, require_paid
 from app.domain.billing.models import Charge, ChargePurpose
 from app.domain.credits.access import require_team_admin
 from app.domain.credits.amounts import parse_nanos
@@ -36,6 +37,15 @@ from app.settings import Settings
 
 _CLIENT_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,100}")
 PROMOTION_MAX_LIFETIME = timedelta(days=5 * 366)
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """A payment completed after authentication: the charge, the credits it bought (if any), the balance after."""
+
+    charge: Charge
+    grant: CreditGrant | None
+    balance_nanos: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,21 +109,36 @@ async def add_credits(
         description=f"Inference credits {dollars(cents_to_nanos(amount_cents))}",
         idempotency_key=key,
         details={"requested_by": actor.user_id},
+        on_session=True,  # the admin is at the console: the bank may ask them to authenticate it
     )
     if settled.amount_cents != amount_cents:
         raise Conflict(
             "This idempotency key was used for a purchase of another amount: use a new key.",
             field="idempotencyKey",
         )
-    charges.require_success(settled)
+    await require_paid(db, settled, payments=payments)
     recharge = None
     if auto_recharge is not None:
         recharge = await configure_auto_recharge(
             db, actor, organization_id, auto_recharge, payments=payments, settings=settings
         )
+    return await purchase_of(db, settled, recharge)
+
+
+async def complete_purchase(db: Database, actor: Actor, charge_id: str, *, payments: Payments) -> Completed:
+    """A payment the cardholder authenticated, read again at the provider and applied once (Org Admins)."""
+    settled = await complete_payment(db, actor, charge_id, payments=payments)
     async with db.reader() as session:
         grant = await session.scalar(select(CreditGrant).where(col(CreditGrant.charge_id) == settled.id))
-        balance = await balance_of(session, organization_id)
+        balance = await balance_of(session, settled.organization_id)
+    return Completed(settled, grant, balance)
+
+
+async def purchase_of(db: Database, settled: Charge, recharge: AutoRechargeAttempt | None = None) -> Purchase:
+    """The grant a succeeded purchase bought and the balance now."""
+    async with db.reader() as session:
+        grant = await session.scalar(select(CreditGrant).where(col(CreditGrant.charge_id) == settled.id))
+        balance = await balance_of(session, settled.organization_id)
     assert grant is not None, "a succeeded purchase has its grant"
     return Purchase(settled, grant, balance, recharge)
 

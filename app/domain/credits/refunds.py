@@ -3,6 +3,9 @@
 Every request is recorded with the decision. When a partner's policy approves, the credits are taken
 back from the grant first (never more than it has left), then the provider refunds them under the key
 ``refund:{request}``; if the provider does not answer, the retry job asks again with the same key.
+The request follows the provider's refund by its id: REFUNDED once it succeeded (at once, or by the
+provider's webhook for refunds that take days); FAILED, with the credits given back, when it failed
+or was canceled.
 """
 
 from __future__ import annotations
@@ -20,14 +23,22 @@ from app.domain.billing.errors import PaymentUnavailable
 from app.domain.billing.models import Charge, ChargeStatus
 from app.domain.credits.amounts import parse_nanos
 from app.domain.credits.errors import RefundRefused
-from app.domain.credits.ledger import lock_account, take_from_grant
-from app.domain.credits.models import CreditGrant, EntryKind, GrantSource, RefundRequest, RefundStatus
+from app.domain.credits.ledger import give_back_to_grant, lock_account, take_from_grant
+from app.domain.credits.models import (
+    CreditGrant,
+    EntryKind,
+    GrantSource,
+    GrantState,
+    RefundRequest,
+    RefundStatus,
+)
 from app.domain.errors import Conflict, NotFound
 from app.domain.money import NANOS_PER_CENT
 from app.domain.orgs.access import require_org_admin
 from app.domain.validation import clean_name
 from app.payments.errors import PaymentProviderError
 from app.payments.facade import Payments
+from app.payments.types import RefundStatus as ProviderRefundStatus
 
 logger = logging.getLogger(__name__)
 GRANT_NOT_FOUND = "No credit grant with this ID is visible to you."
@@ -85,7 +96,9 @@ async def retry_refunds(db: Database, *, payments: Payments) -> int:
     async with db.reader() as session:
         approved = list(
             await session.scalars(
-                select(col(RefundRequest.id)).where(col(RefundRequest.status) == RefundStatus.APPROVED)
+                select(col(RefundRequest.id))
+                .where(col(RefundRequest.status) == RefundStatus.APPROVED)
+                .where(col(RefundRequest.refund_ref).is_(None))  # those with one are followed by webhook
             )
         )
     done = 0
@@ -137,6 +150,36 @@ async def _refund(db: Database, payments: Payments, request_id: str) -> RefundRe
     async with db.transaction() as session:
         stored = await session.get(RefundRequest, request_id, with_for_update=True)
         assert stored is not None
-        stored.status, stored.refund_ref = RefundStatus.REFUNDED, result.refund_ref
-        session.add(stored)
+        stored.refund_ref = result.refund_ref
+        await _follow(session, stored, result.status.value)
     return stored
+
+
+async def follow_refund(session: AsyncSession, refund_ref: str, provider_status: str) -> None:
+    """The provider reports its refund's status (webhook): the request that made it follows."""
+    request = await session.scalar(
+        select(RefundRequest).where(col(RefundRequest.refund_ref) == refund_ref).with_for_update()
+    )
+    if request is not None:
+        await _follow(session, request, provider_status)
+
+
+async def _follow(session: AsyncSession, request: RefundRequest, provider_status: str) -> None:
+    request.provider_status = provider_status[:32]
+    session.add(request)
+    if request.status is not RefundStatus.APPROVED:
+        return  # ended already: a late or repeated report changes nothing
+    if provider_status == ProviderRefundStatus.SUCCEEDED.value:
+        request.status = RefundStatus.REFUNDED
+    elif provider_status in (ProviderRefundStatus.FAILED.value, ProviderRefundStatus.CANCELED.value):
+        request.status = RefundStatus.FAILED
+        await lock_account(session, request.organization_id)
+        grant = await session.get(CreditGrant, request.grant_id, with_for_update=True, populate_existing=True)
+        if grant is not None and grant.state is not GrantState.EXPIRED and request.refunded_nanos:
+            await give_back_to_grant(
+                session,
+                grant,
+                request.refunded_nanos,
+                EntryKind.REFUND_REVERSED,
+                f"refund {request.id} failed",
+            )

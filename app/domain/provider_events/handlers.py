@@ -11,15 +11,17 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
+from app.domain.billing.accounts import forget_customer_in
 from app.domain.billing.charges import find_by_provider_ref, settle_in
 from app.domain.billing.models import Charge, ChargeStatus, PaymentMethod
-from app.domain.credits.notices import email_admins
-from app.domain.provider_events.models import ChargeDispute, ChargeRefund
+from app.domain.credits.refunds import follow_refund
+from app.domain.provider_events import disputes
+from app.domain.provider_events.models import ChargeRefund
 
 logger = logging.getLogger(__name__)
 
@@ -28,89 +30,134 @@ _AUTHENTICATION_REQUIRED = "authentication_required"
 
 
 async def payment_succeeded(session: AsyncSession, obj: Mapping[str, Any]) -> str:
-    """payment_intent.succeeded: settle our pending charge as paid (its success handler runs once)."""
-    charge = await _charge_of_intent(session, obj)
-    if charge is None:
-        return "no matching charge"
-    settled = await settle_in(
-        session, charge.id, status=ChargeStatus.SUCCEEDED, provider_charge_ref=obj["id"]
+    """payment_intent.succeeded: settle our open charge as paid (its success handler runs once)."""
+    return await _settle_intent(session, obj, ChargeStatus.SUCCEEDED)
+
+
+async def payment_processing(session: AsyncSession, obj: Mapping[str, Any]) -> str:
+    """payment_intent.processing: the bank answers later; nothing is granted until it does."""
+    return await _settle_intent(session, obj, ChargeStatus.PROCESSING)
+
+
+async def payment_requires_action(session: AsyncSession, obj: Mapping[str, Any]) -> str:
+    """payment_intent.requires_action: the cardholder must authenticate it (admins are told for off-session ones)."""
+    return await _settle_intent(
+        session,
+        obj,
+        ChargeStatus.REQUIRES_ACTION,
+        _AUTHENTICATION_REQUIRED,
+        "The card needs the cardholder's authentication.",
     )
-    return f"charge {charge.id} {settled.status.value}"
+
+
+async def payment_canceled(session: AsyncSession, obj: Mapping[str, Any]) -> str:
+    """payment_intent.canceled: nothing will be charged."""
+    reason = str(obj.get("cancellation_reason") or "canceled")[:64]
+    return await _settle_intent(session, obj, ChargeStatus.FAILED, reason, "The payment was canceled.")
 
 
 async def payment_failed(session: AsyncSession, obj: Mapping[str, Any]) -> str:
-    """payment_intent.payment_failed: settle our pending charge as declined (or needing authentication)."""
-    charge = await _charge_of_intent(session, obj)
-    if charge is None:
-        return "no matching charge"
+    """payment_intent.payment_failed: settle our open charge as declined (or needing authentication)."""
     error = obj.get("last_payment_error") or {}
-    decline_code = error.get("decline_code") or error.get("code") or "card_declined"
+    decline_code = str(error.get("decline_code") or error.get("code") or "card_declined")[:64]
     status = (
         ChargeStatus.REQUIRES_ACTION if decline_code == _AUTHENTICATION_REQUIRED else ChargeStatus.DECLINED
     )
+    message = (error.get("message") or "The card was declined.")[:500]
+    return await _settle_intent(session, obj, status, decline_code, message)
+
+
+async def _settle_intent(
+    session: AsyncSession,
+    obj: Mapping[str, Any],
+    status: ChargeStatus,
+    decline_code: str | None = None,
+    message: str | None = None,
+) -> str:
+    charge = await _charge_of_intent(session, obj)
+    if charge is None:
+        return "no matching charge"
     settled = await settle_in(
         session,
         charge.id,
         status=status,
-        provider_charge_ref=obj["id"],
-        decline_code=decline_code[:64],
-        message=(error.get("message") or "The card was declined.")[:500],
+        provider_charge_ref=str(obj["id"]),
+        decline_code=decline_code,
+        message=message,
     )
     return f"charge {charge.id} {settled.status.value}"
 
 
-async def charge_refunded(session: AsyncSession, obj: Mapping[str, Any]) -> str:
-    """charge.refunded: record what was given back since the last report (the event carries the total)."""
-    charge = await _charge_of_payment(session, obj)
+async def refund_updated(session: AsyncSession, obj: Mapping[str, Any]) -> str:
+    """refund.created / refund.updated / charge.refund.updated: the refund, by its own id, as it stands now."""
+    charge = await _charge_of_payment(
+        session, {"payment_intent": obj.get("payment_intent"), "charge": obj.get("charge")}
+    )
     if charge is None:
         return "no matching charge"
-    of_charge = col(ChargeRefund.charge_id) == charge.id
-    recorded = await session.scalar(
-        select(func.coalesce(func.sum(col(ChargeRefund.amount_cents)), 0)).where(of_charge)
+    status = str(obj.get("status") or "pending")[:32]
+    refund = await session.scalar(
+        select(ChargeRefund).where(col(ChargeRefund.provider_refund_ref) == obj["id"]).with_for_update()
     )
-    new = int(obj.get("amount_refunded") or 0) - int(recorded or 0)
-    if new <= 0:
-        return f"charge {charge.id}: refunds already recorded"
-    refunds = (obj.get("refunds") or {}).get("data") or []
-    session.add(
-        ChargeRefund(
+    if refund is None:
+        refund = ChargeRefund(
             charge_id=charge.id,
             organization_id=charge.organization_id,
-            provider_refund_ref=refunds[0]["id"] if refunds else None,
-            amount_cents=new,
+            provider_refund_ref=str(obj["id"]),
+            amount_cents=int(obj.get("amount") or 0),
             currency=str(obj.get("currency") or charge.currency),
         )
-    )
-    return f"charge {charge.id}: refund of {new} recorded"
+    refund.status, refund.updated_at = status, clock.now()
+    session.add(refund)
+    await follow_refund(session, str(obj["id"]), status)
+    return f"charge {charge.id}: refund {obj['id']} {status}"
 
 
 async def dispute_created(session: AsyncSession, obj: Mapping[str, Any]) -> str:
-    """charge.dispute.created: record the dispute and tell the organization's admins by email."""
+    """charge.dispute.created: hold what is left of the charge's credits and tell the admins."""
     charge = await _charge_of_payment(session, obj)
     if charge is None:
         return "no matching charge"
-    dispute = ChargeDispute(
-        charge_id=charge.id,
-        organization_id=charge.organization_id,
-        provider_dispute_ref=obj["id"],
-        amount_cents=int(obj.get("amount") or charge.amount_cents),
-        currency=str(obj.get("currency") or charge.currency),
-        reason=str(obj.get("reason") or "general")[:64],
-        status=str(obj.get("status") or "needs_response")[:64],
+    return await disputes.dispute_created(session, charge, obj)
+
+
+async def early_fraud_warning(session: AsyncSession, obj: Mapping[str, Any]) -> str:
+    """radar.early_fraud_warning.created: a card network's warning, kept with the event for support."""
+    charge = await _charge_of_payment(session, obj)
+    if charge is None:
+        return "no matching charge"
+    logger.warning("early fraud warning on charge %s: %s", charge.id, obj.get("fraud_type"))
+    return f"charge {charge.id}: early fraud warning ({str(obj.get('fraud_type') or 'unknown')[:40]})"
+
+
+async def customer_deleted(session: AsyncSession, obj: Mapping[str, Any]) -> str:
+    """customer.deleted: forget the customer and its cards; the next set-up creates a new one."""
+    forgotten = await forget_customer_in(session, str(obj["id"]))
+    return f"{forgotten} billing account(s) forgot customer {obj['id']}"
+
+
+async def payment_method_updated(session: AsyncSession, obj: Mapping[str, Any]) -> str:
+    """payment_method.updated / automatically_updated: keep the card's brand, last four and expiry in step."""
+    card = obj.get("card") or {}
+    changes = {
+        name: value
+        for name, value in (
+            ("brand", card.get("brand")),
+            ("last4", card.get("last4")),
+            ("exp_month", card.get("exp_month")),
+            ("exp_year", card.get("exp_year")),
+        )
+        if value
+    }
+    if not changes:
+        return "no card details"
+    result = await session.execute(
+        update(PaymentMethod)
+        .where(col(PaymentMethod.provider_ref) == obj["id"])
+        .where(col(PaymentMethod.removed_at).is_(None))
+        .values(**changes)
     )
-    session.add(dispute)
-    sent = await email_admins(
-        session,
-        charge.organization_id,
-        subject="a card payment was disputed",
-        body=(
-            f"The bank of the card that paid {_money(dispute.amount_cents, dispute.currency)} "
-            f"({charge.description}, charge {charge.id}) disputes the payment; reason: {dispute.reason}.\n"
-            "The amount is held until the dispute is resolved. If you did not ask your bank for it, "
-            "contact support with what the payment bought."
-        ),
-    )
-    return f"charge {charge.id}: dispute {dispute.id} recorded, {sent} admin(s) emailed"
+    return f"{result.rowcount} payment method(s) updated"  # type: ignore[attr-defined]
 
 
 async def payment_method_detached(session: AsyncSession, obj: Mapping[str, Any]) -> str:
@@ -126,9 +173,20 @@ async def payment_method_detached(session: AsyncSession, obj: Mapping[str, Any])
 
 HANDLERS: dict[str, Handler] = {
     "payment_intent.succeeded": payment_succeeded,
+    "payment_intent.processing": payment_processing,
+    "payment_intent.requires_action": payment_requires_action,
     "payment_intent.payment_failed": payment_failed,
-    "charge.refunded": charge_refunded,
+    "payment_intent.canceled": payment_canceled,
+    "refund.created": refund_updated,
+    "refund.updated": refund_updated,
+    "refund.failed": refund_updated,
+    "charge.refund.updated": refund_updated,
     "charge.dispute.created": dispute_created,
+    "charge.dispute.closed": disputes.dispute_closed,
+    "radar.early_fraud_warning.created": early_fraud_warning,
+    "customer.deleted": customer_deleted,
+    "payment_method.updated": payment_method_updated,
+    "payment_method.automatically_updated": payment_method_updated,
     "payment_method.detached": payment_method_detached,
 }
 
@@ -156,7 +214,3 @@ async def _charge_of_payment(session: AsyncSession, obj: Mapping[str, Any]) -> C
         if isinstance(ref, str) and (charge := await find_by_provider_ref(session, ref)) is not None:
             return charge
     return None
-
-
-def _money(cents: int, currency: str) -> str:
-    return f"{cents // 100}.{cents % 100:02d} {currency.upper()}"

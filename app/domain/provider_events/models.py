@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 from app.domain.base import UTCDateTime, new_id, utcnow
@@ -23,22 +24,25 @@ class ProcessedWebhookEvent(SQLModel, table=True):
 
 
 class ChargeRefund(SQLModel, table=True):
-    """Money the provider reports it gave back on one of our charges."""
+    """Money the provider reports it gave back (or is giving back) on one of our charges, as it stands."""
 
     __tablename__ = "charge_refund"
 
     id: str = Field(default_factory=lambda: new_id("rf"), primary_key=True, max_length=40)
     charge_id: str = Field(foreign_key="charge.id", index=True, max_length=40, ondelete="CASCADE")
     organization_id: str = Field(foreign_key="organization.id", index=True, max_length=40, ondelete="CASCADE")
-    # None when the provider's event names no refund (Stripe's charge.refunded carries only the total)
-    provider_refund_ref: str | None = Field(default=None, max_length=255)
+    # the provider's refund (Stripe's re_…); None only for refunds recorded before refunds were tracked one by one
+    provider_refund_ref: str | None = Field(default=None, max_length=255, unique=True)
     amount_cents: int
     currency: str = Field(max_length=3)
+    # the provider's word: pending, succeeded, failed, canceled (requires_action: pending on the customer)
+    status: str = Field(default="succeeded", max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class ChargeDispute(SQLModel, table=True):
-    """A cardholder's bank disputing one of our charges: the amount is held until the dispute ends."""
+    """A cardholder's bank disputing one of our charges: what is left of its credits is held until it ends."""
 
     __tablename__ = "charge_dispute"
 
@@ -50,4 +54,8 @@ class ChargeDispute(SQLModel, table=True):
     currency: str = Field(max_length=3)
     reason: str = Field(max_length=64)
     status: str = Field(max_length=64)
+    # the grant the disputed charge bought, and how much of it the dispute holds (DISPUTE_HOLD entry)
+    grant_id: str | None = Field(default=None, foreign_key="credit_grant.id", max_length=40)
+    held_nanos: int = Field(default=0, sa_type=BigInteger)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -35,9 +35,12 @@ ChargeStatusEnum = describe_enum(
     ChargeStatus,
     "How a charge ended.",
     PENDING="Sent to the payment provider, outcome not known yet; it is settled shortly, never charged twice.",
+    PROCESSING="Accepted by the payment provider, which tells the outcome shortly; nothing is granted until then.",
     SUCCEEDED="The money was taken.",
     DECLINED="The provider declined the card; nothing was taken.",
-    REQUIRES_ACTION="The card needs the cardholder's authentication; nothing was taken.",
+    REQUIRES_ACTION="The card needs the cardholder's authentication (3-D Secure); nothing was taken. A purchase, "
+    "auto-recharge or settlement completes once it is authenticated (`completePayment`); a subscription "
+    "charge has failed (its renewal is retried).",
     FAILED="The charge could not be made (e.g. no payment method); nothing was taken.",
 )
 

@@ -12,7 +12,7 @@ from app.domain.credits import auto_recharge, purchases, refunds
 from app.graphql.billing.types import Charge
 from app.graphql.context import Info
 from app.graphql.credits.types import AutoRechargeAttempt, CreditGrant, Credits, RefundRequest, load_credits
-from app.graphql.errors import INPUT, PaymentError, mutation, result_union
+from app.graphql.errors import INPUT, PaymentAuthenticationRequired, PaymentError, mutation, result_union
 from app.graphql.ids import node_id, org_id
 from app.graphql.money import Money
 
@@ -39,6 +39,13 @@ class AddCreditsInput:
     )
     auto_recharge: AutoRechargeInput | None = strawberry.field(
         default=None, description="Also enable auto-recharge with these settings once the purchase succeeded."
+    )
+
+
+@strawberry.input(description="A payment the cardholder has authenticated in the provider's UI.")
+class CompletePaymentInput:
+    charge_id: relay.GlobalID = strawberry.field(
+        description="The Charge ID that `PaymentAuthenticationRequired.chargeId` gave."
     )
 
 
@@ -88,6 +95,20 @@ class AddCreditsPayload:
         return await load_credits(info, self.organization_id)
 
 
+@strawberry.type(description="The payment, completed after the cardholder authenticated it.")
+class CompletePaymentPayload:
+    organization_id: strawberry.Private[str]
+    charge: Charge = strawberry.field(description="The payment, succeeded.")
+    grant: CreditGrant | None = strawberry.field(
+        description="The credits it bought; null for a payment that bought none (a month's usage beyond credits)."
+    )
+    balance: Money = strawberry.field(description="The balance now.")
+
+    @strawberry.field(description="The organization's credits as they are now.")
+    async def credits(self, info: Info) -> Credits:
+        return await load_credits(info, self.organization_id)
+
+
 @strawberry.type(description="Auto-recharge as it is now.")
 class AutoRechargePayload:
     organization_id: strawberry.Private[str]
@@ -110,7 +131,12 @@ class GrantPromotionalCreditsPayload:
     grant: CreditGrant = strawberry.field(description="The new grant.")
 
 
-AddCreditsResult = result_union("AddCreditsResult", AddCreditsPayload, PaymentError)
+AddCreditsResult = result_union(
+    "AddCreditsResult", AddCreditsPayload, PaymentError, PaymentAuthenticationRequired
+)
+CompletePaymentResult = result_union(
+    "CompletePaymentResult", CompletePaymentPayload, PaymentError, PaymentAuthenticationRequired
+)
 ConfigureAutoRechargeResult = result_union("ConfigureAutoRechargeResult", AutoRechargePayload, PaymentError)
 DisableAutoRechargeResult = result_union("DisableAutoRechargeResult", AutoRechargePayload)
 RequestRefundResult = result_union("RequestRefundResult", RefundPayload, PaymentError)
@@ -152,6 +178,28 @@ class CreditMutations:
             auto_recharge_attempt=AutoRechargeAttempt.from_model(purchase.recharge)
             if purchase.recharge
             else None,
+        )
+
+    @mutation(
+        "Complete a payment the cardholder has authenticated (3-D Secure: a purchase, an auto-recharge, a "
+        "month's settlement; Organization Admins): it is read again at the provider and applied once, "
+        "whether this or the provider's own report comes first. Still waiting for the cardholder: "
+        "PaymentAuthenticationRequired again."
+    )
+    async def complete_payment(
+        self, info: Info, input: Annotated[CompletePaymentInput, INPUT]
+    ) -> CompletePaymentResult:
+        completed = await purchases.complete_purchase(
+            info.context.db,
+            info.context.actor(),
+            node_id(input.charge_id, "Charge", "chargeId"),
+            payments=info.context.services.payments,
+        )
+        return CompletePaymentPayload(
+            organization_id=completed.charge.organization_id,
+            charge=Charge.from_model(completed.charge),
+            grant=CreditGrant.from_model(completed.grant) if completed.grant else None,
+            balance=Money.from_nanos(completed.balance_nanos),
         )
 
     @mutation(

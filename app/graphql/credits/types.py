@@ -63,6 +63,9 @@ LedgerEntryKindEnum = describe_enum(
     EXPIRY="Credits that expired unused.",
     SETTLEMENT="Usage beyond the credits (a negative balance) charged at the end of the month.",
     REFUND="Credits given back with a refund.",
+    DISPUTE_HOLD="What was left of a disputed payment's credits, held until the dispute ends (gone if it is lost).",
+    DISPUTE_RELEASE="Held credits given back: the dispute was decided for the organization.",
+    REFUND_REVERSED="Credits given back because their refund failed at the payment provider.",
 )
 AttemptStatusEnum = describe_enum(
     AttemptStatus,
@@ -78,6 +81,7 @@ RefundStatusEnum = describe_enum(
     REFUSED="Refused by the payment plugins' decision (the shipped policy: all purchases are final).",
     APPROVED="Approved; the credits were taken back and the provider's refund is under way.",
     REFUNDED="Refunded to the card.",
+    FAILED="The provider could not refund the card (or the refund was canceled); the credits were given back.",
 )
 
 
