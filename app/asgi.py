@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from strawberry.litestar import make_graphql_controller
 
+from app.billing_documents import BillingDocuments
 from app.billing_webhooks import receive_webhook
 from app.db import Database
 from app.domain.notifications.mailer import MailWorker
@@ -94,7 +95,7 @@ def create_app(
         else None
     )
     app = Litestar(
-        route_handlers=[graphql, healthz, FleetController, receive_webhook],
+        route_handlers=[graphql, healthz, FleetController, receive_webhook, BillingDocuments],
         on_startup=[mail_worker.start, scheduler.start, fleet.start, freeze_startup_heap],
         on_shutdown=[shutdown, gc.unfreeze],
         cors_config=cors,

@@ -1,3 +1,3 @@
 """Every module that registers jobs, imported once by load_jobs()."""
 
-from app.jobs import billing, credits, subscriptions  # noqa: F401
+from app.jobs import billing, credits, notifications, subscriptions  # noqa: F401

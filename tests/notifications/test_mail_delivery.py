@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from app import clock as app_clock
 from app.clock import FrozenClock
 from app.db import Database
 from app.domain.notifications.mailer import claim_next, deliver_due
@@ -16,7 +17,7 @@ from app.domain.notifications.models import DeliveryChannel, OutboxMessage, Outb
 from app.domain.notifications.service import REDACTED, enqueue_email, list_outbox, outbox_line
 from app.settings import Settings
 from tests.invitations.support import PREVIEW, RESEND, invite_one, invites_list
-from tests.mail_server import SmtpServer, free_port
+from tests.mail_server import SmtpServer, free_port, text_of
 from tests.support import GraphQL, World
 
 
@@ -27,9 +28,11 @@ async def queue(database: Database, *recipients: str, secret: str = "s3cret-toke
             await enqueue_email(
                 session,
                 to=to,
-                subject="Hello",
-                body=f"Your link: https://x.test/?t={secret}",
+                template="password_reset",
                 secrets=[secret],
+                email=to,
+                link=f"https://x.test/?t={secret}",
+                expires_at=app_clock.now(),
             )
             for to in recipients
         ]
@@ -58,8 +61,9 @@ async def test_without_smtp_the_log_and_the_outbox_are_the_delivery(
         DeliveryChannel.LOGGED,
         1,
     )
-    assert "Your link: https://x.test/?t=s3cret-token" in caplog.text  # the operator's copy of the email
-    assert message.body_text == f"Your link: https://x.test/?t={REDACTED}"  # no secret stays at rest
+    assert "https://x.test/?t=s3cret-token" in caplog.text  # the operator's copy of the email
+    assert f"https://x.test/?t={REDACTED}\n" in message.body_text  # no secret stays at rest
+    assert "secret" not in message.body_text + (message.body_html or "")
     assert message.secrets is None
     assert (await deliver_due(database, settings)).sent == []  # sent once
 
@@ -190,10 +194,11 @@ async def test_the_outbox_holds_the_secret_only_until_delivery(
 
     await deliver_due(database, smtp_settings)
 
-    assert "another-secret" in smtp_server.inbox.messages[0].get_content()
+    assert "another-secret" in text_of(smtp_server.inbox.messages[0])
     async with database.reader() as session:
         rows = list(await session.execute(select(OutboxMessage.body_text, OutboxMessage.secrets)))
-    assert rows == [(f"Your link: https://x.test/?t={REDACTED}", None)]
+    [(text, secrets)] = rows
+    assert f"https://x.test/?t={REDACTED}\n" in text and "another-secret" not in text and secrets is None
 
 
 def test_implicit_tls_and_starttls_exclude_each_other() -> None:

@@ -28,6 +28,7 @@ from app.domain.billing.accounts import default_payment_method, ensure_customer
 from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.errors import Conflict, ErrorCode
+from app.domain.receipts.service import issue_receipt
 from app.payments import types as provider
 from app.payments.errors import PaymentProviderError
 from app.payments.facade import Payments
@@ -259,6 +260,7 @@ async def settle_in(
         stored.settled_at = clock.now()
         if status is ChargeStatus.SUCCEEDED:
             await _APPLIERS[stored.purpose](session, stored)
+            await issue_receipt(session, stored)  # in this transaction: numbered without gaps
         elif status is not ChargeStatus.PENDING and stored.purpose in _FAILURE_HANDLERS:
             await _FAILURE_HANDLERS[stored.purpose](session, stored)
     return stored

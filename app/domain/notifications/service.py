@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.db import Database
 from app.domain.notifications.models import OutboxMessage, OutboxState
+from app.domain.notifications.templates import render
 
 REDACTED = "[redacted]"
 _ENQUEUED = "outbox_enqueued"
@@ -58,20 +59,19 @@ def _forget_after_rollback(session: Session) -> None:
 
 
 async def enqueue_email(
-    session: AsyncSession,
-    *,
-    to: str,
-    subject: str,
-    body: str,
-    html: str | None = None,
-    secrets: Sequence[str] = (),
+    session: AsyncSession, *, to: str, template: str, secrets: Sequence[str] = (), **context: Any
 ) -> OutboxMessage:
-    """Queue an email in the caller's transaction; ``secrets`` in the body are redacted once it is done."""
+    """Render the template ``template`` and queue it in the caller's transaction.
+
+    ``secrets`` in the bodies (a link's token) are redacted once the message is done.
+    """
+    email = render(template, **context)
     message = OutboxMessage(
         to_address=to,
-        subject=subject,
-        body_text=body,
-        body_html=html,
+        subject=email.subject,
+        body_text=email.text,
+        body_html=email.html,
+        template=email.template,
         secrets=list(secrets) or None,
         next_attempt_at=clock.now(),
     )

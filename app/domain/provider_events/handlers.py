@@ -102,6 +102,7 @@ async def dispute_created(session: AsyncSession, obj: Mapping[str, Any]) -> str:
         session,
         charge.organization_id,
         subject="a card payment was disputed",
+        notice=None,  # a security notice: the admins only, always
         body=(
             f"The bank of the card that paid {_money(dispute.amount_cents, dispute.currency)} "
             f"({charge.description}, charge {charge.id}) disputes the payment; reason: {dispute.reason}.\n"

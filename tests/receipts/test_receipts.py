@@ -1,0 +1,141 @@
+"""Receipts: one per succeeded charge, numbered without gaps, frozen as paid, opened only by those allowed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import select
+
+from app.db import Database
+from app.domain.billing.address import AddressInput, set_billing_address
+from app.domain.billing.models import Charge, ChargeStatus
+from app.domain.notifications.models import Notice, OutboxMessage
+from app.domain.notifications.preferences import add_billing_contact, set_my_notices
+from app.domain.receipts.links import document_link
+from app.domain.receipts.models import Receipt
+from app.domain.receipts.service import email_receipts, list_receipts
+from app.payments.facade import Payments
+from app.settings import Settings
+from tests.credits.support import admin, buy, card
+from tests.support import World
+
+ADDRESS = AddressInput(
+    name="Acme Inc.", line1="1 Main St", city="Springfield", postal_code="62701", state="IL", country="US"
+)
+
+
+async def receipts(db: Database) -> list[Receipt]:
+    async with db.reader() as session:
+        return list(await session.scalars(select(Receipt).order_by(Receipt.organization_id, Receipt.number)))
+
+
+async def test_a_purchase_has_a_receipt_of_what_was_paid_with_the_card_and_address_of_then(
+    database: Database, payments: Payments, world: World, settings: Settings
+) -> None:
+    await card(database, payments, world.acme_id)
+    await set_billing_address(database, payments, admin(world), world.acme_id, ADDRESS)
+    purchase = await buy(database, payments, world, settings, "25.50")
+    await set_billing_address(database, payments, admin(world), world.acme_id, ADDRESS.__class__(
+        name="Moved Inc.", line1="2 Elm St", city="Shelbyville", postal_code="62565", state="IL", country="US"))  # fmt: skip
+
+    [receipt] = await receipts(database)
+    assert receipt.number == 1 and receipt.charge_id == purchase.charge.id
+    assert receipt.amount_cents == purchase.charge.amount_cents == 2550  # the receipt's total is its charge's
+    assert (receipt.card_brand, receipt.card_last4) == ("visa", "4242")
+    assert receipt.billing_address["name"] == "Acme Inc." and receipt.billing_address["city"] == "Springfield"
+    assert receipt.organization_name == "Acme" and receipt.description == purchase.charge.description
+
+
+async def test_receipt_numbers_stay_gapless_and_unique_under_20_concurrent_purchases(
+    database: Database, payments: Payments, world: World, settings: Settings
+) -> None:
+    await card(database, payments, world.acme_id)
+    await card(database, payments, world.evil_id)
+    results = await asyncio.gather(
+        *(buy(database, payments, world, settings, "10", key=f"concurrent-{i}") for i in range(20)),
+        return_exceptions=True,
+    )
+    assert not [r for r in results if isinstance(r, BaseException)]
+    async with database.reader() as session:
+        succeeded = list(await session.scalars(select(Charge).where(Charge.status == ChargeStatus.SUCCEEDED)))
+    stored = await receipts(database)
+    assert sorted(r.number for r in stored) == list(range(1, 21))
+    assert {r.charge_id for r in stored} == {c.id for c in succeeded}
+    assert all(r.organization_id == world.acme_id for r in stored)
+
+
+async def test_only_admins_of_the_organization_or_a_signed_link_open_a_receipt(
+    client: httpx.AsyncClient,
+    database: Database,
+    payments: Payments,
+    world: World,
+    settings: Settings,
+    clock: Any,
+) -> None:
+    await card(database, payments, world.acme_id)
+    await buy(database, payments, world, settings, "12")
+    [receipt] = await receipts(database)
+    page = f"/billing/receipts/{receipt.id}"
+
+    def bearer(actor: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {world.token(actor)}"}
+
+    opened = await client.get(page, headers=bearer("admin"))
+    assert opened.status_code == 200 and opened.headers["content-type"].startswith("text/html")
+    assert "$12.00 USD" in opened.text and "Visa ending in 4242" in opened.text and "Acme" in opened.text
+    assert (await client.get(page)).status_code == 401
+    for actor in ("outsider", "project_member", "project_admin"):
+        assert (await client.get(page, headers=bearer(actor))).status_code == 404, actor
+    assert (await client.get("/billing/receipts/rcpt_unknown", headers=bearer("admin"))).status_code == 404
+
+    link = urlsplit(document_link(settings, "receipts", receipt.id))
+    signed = f"{link.path}?{link.query}"
+    assert (await client.get(signed)).status_code == 200
+    tampered = signed.replace(receipt.id, "rcpt_other")
+    assert (await client.get(tampered)).status_code in (403, 404)
+    assert (await client.get(signed[:-1] + ("0" if signed[-1] != "0" else "1"))).status_code == 403
+    clock.advance(hours=settings.document_link_ttl_hours + 1)
+    assert (await client.get(signed)).status_code == 403
+    assert timedelta(hours=1)
+
+
+async def test_receipts_are_emailed_to_billing_contacts_and_admins_who_chose_them(
+    database: Database, payments: Payments, world: World, settings: Settings
+) -> None:
+    async with database.transaction() as session:
+        await add_billing_contact(
+            session,
+            admin(world),
+            world.acme_id,
+            email="ap@acme-accounting.example",
+            notices=[Notice.RECEIPTS],
+        )
+        await add_billing_contact(session, admin(world), world.acme_id, email="cfo@acme.example", notices=[Notice.SPEND_ALERTS])  # fmt: skip
+    await card(database, payments, world.acme_id)
+    await buy(database, payments, world, settings, "10")
+    assert await email_receipts(database, settings) == 1
+    assert await email_receipts(database, settings) == 0  # each receipt once
+    async with database.transaction() as session:
+        await set_my_notices(
+            session, admin(world), world.acme_id, [n for n in Notice if n is not Notice.RECEIPTS]
+        )
+    await buy(database, payments, world, settings, "11")
+    assert await email_receipts(database, settings) == 1
+
+    async with database.reader() as session:
+        mail = list(await session.scalars(select(OutboxMessage).where(OutboxMessage.template == "receipt")))
+    sent = sorted((m.to_address, m.subject) for m in mail)
+    assert [to for to, _ in sent] == [
+        "admin@example.com",
+        "ap@acme-accounting.example",
+        "ap@acme-accounting.example",
+    ]
+    assert all("receipt" in subject and "$1" in subject for _, subject in sent)
+    assert "/billing/receipts/" in mail[0].body_text and "signature=" in mail[0].body_text
+    async with database.reader() as session:
+        listed = await list_receipts(session, admin(world), world.acme_id)
+    assert [r.number for r in listed] == [2, 1]
