@@ -60,9 +60,8 @@ def check_password(password: str, *, min_length: int, user_inputs: Sequence[str]
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise InvalidInput("The password is too long.", code=ErrorCode.TOO_LONG, field="password")
-    inputs = [
-        part for value in user_inputs for part in value.replace("@", " ").replace(".", " ").split() if part
-    ]
+    parts = [part for value in user_inputs for part in value.replace("@", " ").replace(".", " ").split()]
+    inputs = [value for value in (*user_inputs, *parts) if value]
     result = zxcvbn(password[:_STRENGTH_PREFIX], user_inputs=inputs)
     if result["score"] < MIN_STRENGTH:
         feedback = result["feedback"]

@@ -41,13 +41,8 @@ async def request_password_reset(db: Database, *, email: str, settings: Settings
     normalized = normalize_email(email)
     rules, now = AuthRules.of(settings), clock.now()
     async with db.transaction() as session:
-        for rule, key in ((rules.reset_client, client.address), (rules.reset_account, normalized)):
-            wait = await throttle.blocked_for(session, rule, key, now)
-            if wait:
-                raise throttle.refuse(rule, wait, field="email")
-    async with db.transaction() as session:
-        for rule, key in ((rules.reset_client, client.address), (rules.reset_account, normalized)):
-            await throttle.count(session, rule, key, now)
+        await throttle.admit(session, rules.reset_client, client.address, now, field="email")
+        await throttle.admit(session, rules.reset_account, normalized, now, field="email")
         user = await session.scalar(select(User).where(User.email_normalized == normalized))
         if user is None:
             await enqueue_email(
@@ -134,10 +129,9 @@ async def change_password(
         if user is None:
             raise NotFound("No such user.")
         # a stolen session must not be a way to guess the password: the sign-in limit applies
-        wait = await throttle.blocked_for(session, rules.sign_in_account, user.email_normalized, now)
-        if wait:
-            raise throttle.refuse(rules.sign_in_account, wait, field="currentPassword")
-        await throttle.count(session, rules.sign_in_account, user.email_normalized, now)
+        await throttle.admit(
+            session, rules.sign_in_account, user.email_normalized, now, field="currentPassword"
+        )
     if not await verify_password(user.password_hash, current_password):
         raise Unauthenticated(
             "The current password is wrong.", code=ErrorCode.WRONG_PASSWORD, field="currentPassword"

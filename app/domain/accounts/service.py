@@ -142,12 +142,8 @@ async def admit_sign_up(db: Database, *, email: str, settings: Settings, client:
     rules, now = AuthRules.of(settings), clock.now()
     subject = email.strip().lower()[:254]
     async with db.transaction() as session:
-        for rule, key in ((rules.sign_up_client, client.address), (rules.sign_up_account, subject)):
-            wait = await throttle.blocked_for(session, rule, key, now)
-            if wait:
-                raise throttle.refuse(rule, wait)
-        for rule, key in ((rules.sign_up_client, client.address), (rules.sign_up_account, subject)):
-            await throttle.count(session, rule, key, now)
+        await throttle.admit(session, rules.sign_up_client, client.address, now)
+        await throttle.admit(session, rules.sign_up_account, subject, now, field="email")
 
 
 async def sign_in(
@@ -164,22 +160,15 @@ async def sign_in(
     except InvalidInput:
         normalized = None
     async with db.transaction() as session:
-        wait = await throttle.blocked_for(session, rules.sign_in_client, client.address, now)
-        if wait:
-            raise throttle.refuse(rules.sign_in_client, wait)
+        # counted before the (slow) check, so that parallel attempts cannot pass the limit together
+        await throttle.admit(session, rules.sign_in_client, client.address, now)
         user = (
             await session.scalar(select(User).where(User.email_normalized == normalized))
             if normalized
             else None
         )
         if normalized and not (user and await _known_client(session, user.id, client)):
-            wait = await throttle.blocked_for(session, rules.sign_in_account, normalized, now)
-            if wait:
-                raise throttle.refuse(rules.sign_in_account, wait, field="email")
-        # claimed before the (slow) check, so that parallel attempts cannot pass the limit together
-        await throttle.count(session, rules.sign_in_client, client.address, now)
-        if normalized:
-            await throttle.count(session, rules.sign_in_account, normalized, now)
+            await throttle.admit(session, rules.sign_in_account, normalized, now, field="email")
     if await verify_password(user.password_hash if user else None, password) and user and normalized:
         async with db.transaction() as session:
             await throttle.give_back(session, rules.sign_in_client, client.address)

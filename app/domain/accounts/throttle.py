@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.accounts.models import AuthThrottle
@@ -40,12 +42,33 @@ def _delay(rule: Rule, attempts: int) -> timedelta:
     return min(rule.first_delay * 2 ** min(over, 30), rule.window)
 
 
-async def blocked_for(session: AsyncSession, rule: Rule, subject: str, now: datetime) -> int:
-    """Seconds the subject must still wait under this rule (0: it may try now); locks the row."""
-    row = await session.get(AuthThrottle, rule.key(subject), with_for_update=True)
-    if row is None or row.blocked_until is None or row.blocked_until <= now:
-        return 0
-    return int((row.blocked_until - now).total_seconds()) + 1
+async def _locked(session: AsyncSession, key: str, now: datetime) -> AuthThrottle:
+    """The key's row, created if needed, locked until the transaction ends (so attempts queue on it)."""
+    assert session.bind is not None
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    table: Any = AuthThrottle.__table__  # type: ignore[attr-defined]
+    await session.execute(
+        insert(table).values(key=key, attempts=0, window_started_at=now).on_conflict_do_nothing()
+    )
+    row = await session.get(AuthThrottle, key, with_for_update=True, populate_existing=True)
+    assert row is not None
+    return row
+
+
+async def claim(session: AsyncSession, rule: Rule, subject: str, now: datetime) -> int:
+    """Count one attempt, or return the seconds to wait first (the attempt is then not counted).
+
+    Counted under the key's row lock, before the slow work, so parallel attempts cannot pass together.
+    """
+    row = await _locked(session, rule.key(subject), now)
+    if row.blocked_until is not None and row.blocked_until > now:
+        return int((row.blocked_until - now).total_seconds()) + 1
+    if now - row.window_started_at > rule.window:
+        row.attempts, row.window_started_at = 0, now
+    row.attempts += 1
+    delay = _delay(rule, row.attempts)
+    row.blocked_until = now + delay if delay else None
+    return 0
 
 
 def refuse(rule: Rule, wait: int, *, field: str | None = None) -> Throttled:
@@ -53,20 +76,13 @@ def refuse(rule: Rule, wait: int, *, field: str | None = None) -> Throttled:
     return Throttled(f"{rule.message} Try again in {wait} seconds.", retry_after_seconds=wait, field=field)
 
 
-async def count(session: AsyncSession, rule: Rule, subject: str, now: datetime) -> None:
-    """Count one attempt under the rule; past the free ones the next attempt must wait."""
-    key = rule.key(subject)
-    row = await session.get(AuthThrottle, key, with_for_update=True)
-    if row is None:
-        row = AuthThrottle(key=key, attempts=0, window_started_at=now)
-        session.add(row)
-    elif now - row.window_started_at > rule.window and (
-        row.blocked_until is None or row.blocked_until <= now
-    ):
-        row.attempts, row.window_started_at = 0, now
-    row.attempts += 1
-    delay = _delay(rule, row.attempts)
-    row.blocked_until = now + delay if delay else None
+async def admit(
+    session: AsyncSession, rule: Rule, subject: str, now: datetime, *, field: str | None = None
+) -> None:
+    """Count one attempt under the rule, or raise Throttled saying how long to wait."""
+    wait = await claim(session, rule, subject, now)
+    if wait:
+        raise refuse(rule, wait, field=field)
 
 
 async def give_back(session: AsyncSession, rule: Rule, subject: str) -> None:
