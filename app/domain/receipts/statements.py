@@ -133,7 +133,7 @@ async def build_statement(session: AsyncSession, organization_id: str, start: da
     )
     statement.movements = {kind: int(total) for kind, total in rows}
     statement.closing_balance_nanos = statement.opening_balance_nanos + sum(statement.movements.values())
-    statement.credits_held_nanos = await _held(session, organization_id, min(end, clock.now()))
+    statement.credits_held_nanos = await _held(session, organization_id, end)
     statement.usage = await _usage_by_model(session, organization_id, start, end)
     statement.charges = await _charges(session, organization_id, start, end)
     return statement
@@ -147,7 +147,7 @@ async def _sum(session: AsyncSession, *conditions: object) -> int:
 
 
 async def _held(session: AsyncSession, organization_id: str, at: datetime) -> int:
-    """What the grants held at ``at``: granted, less what usage consumed and what expired or was refunded."""
+    """What the grants held just before ``at``: granted, less what usage consumed, expired or was refunded."""
     granted = await session.scalar(
         select(func.coalesce(func.sum(CreditGrant.amount_nanos), 0))
         .where(col(CreditGrant.organization_id) == organization_id)
