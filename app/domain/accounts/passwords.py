@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from zxcvbn import zxcvbn
+from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # the package ships no type information
 
 from app.domain.errors import ErrorCode, InvalidInput
 

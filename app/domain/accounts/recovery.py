@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -43,7 +44,7 @@ async def request_password_reset(db: Database, *, email: str, settings: Settings
     async with db.transaction() as session:
         await throttle.admit(session, rules.reset_client, client.address, now, field="email")
         await throttle.admit(session, rules.reset_account, normalized, now, field="email")
-        user = await session.scalar(select(User).where(User.email_normalized == normalized))
+        user = await session.scalar(select(User).where(col(User.email_normalized) == normalized))
         if user is None:
             await enqueue_email(
                 session, to=email.strip(), template="password_reset_no_account", email=normalized
@@ -76,7 +77,7 @@ async def reset_password(
     """Set a new password with a reset link's token (once); every session ends, a new one starts."""
     async with db.reader() as session:
         reset = await session.scalar(
-            select(PasswordReset).where(PasswordReset.token_hash == hash_secret(token))
+            select(PasswordReset).where(col(PasswordReset.token_hash) == hash_secret(token))
         )
         user = await session.get(User, reset.user_id) if reset else None
     if reset is None or user is None or reset.used_at is not None:
@@ -97,10 +98,10 @@ async def reset_password(
         now = clock.now()
         used = await session.execute(
             update(PasswordReset)
-            .where(PasswordReset.user_id == user.id)  # type: ignore[arg-type]
-            .where(PasswordReset.used_at.is_(None))  # type: ignore[union-attr]
+            .where(col(PasswordReset.user_id) == user.id)
+            .where(col(PasswordReset.used_at).is_(None))
             .values(used_at=now)
-            .returning(PasswordReset.id)
+            .returning(col(PasswordReset.id))
         )
         if reset.id not in set(used.scalars()):  # another request used it in the meantime
             raise InvalidInput(

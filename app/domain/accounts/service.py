@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -106,7 +107,7 @@ async def create_user(
     normalized = normalize_email(email)
     display_name = clean_name(name, field="name") if name.strip() else ""
     check_password(password, settings, user_inputs=(normalized, display_name))
-    if await session.scalar(select(User.id).where(User.email_normalized == normalized)):
+    if await session.scalar(select(col(User.id)).where(col(User.email_normalized) == normalized)):
         raise Conflict(
             "An account with this email address already exists.", code=ErrorCode.EMAIL_TAKEN, field="email"
         )
@@ -163,7 +164,7 @@ async def sign_in(
         # counted before the (slow) check, so that parallel attempts cannot pass the limit together
         await throttle.admit(session, rules.sign_in_client, client.address, now)
         user = (
-            await session.scalar(select(User).where(User.email_normalized == normalized))
+            await session.scalar(select(User).where(col(User.email_normalized) == normalized))
             if normalized
             else None
         )
@@ -185,8 +186,8 @@ async def _known_client(session: AsyncSession, user_id: str, client: Client) -> 
         await session.scalar(
             select(
                 exists()
-                .where(AuthSession.user_id == user_id)
-                .where(AuthSession.client_address == client.address)
+                .where(col(AuthSession.user_id) == user_id)
+                .where(col(AuthSession.client_address) == client.address)
             )
         )
     )
@@ -197,8 +198,8 @@ async def authenticate(session: AsyncSession, token: str) -> tuple[User, AuthSes
     row = (
         await session.execute(
             select(User, AuthSession)
-            .join(AuthSession, AuthSession.user_id == User.id)  # type: ignore[arg-type]
-            .where(AuthSession.token_hash == hash_secret(token))
+            .join(AuthSession, col(AuthSession.user_id) == col(User.id))
+            .where(col(AuthSession.token_hash) == hash_secret(token))
         )
     ).first()
     if row is None or row[1].revoked_at is not None:
@@ -215,18 +216,18 @@ async def touch_session(db: Database, auth_session: AuthSession) -> None:
         return
     async with db.transaction() as session:
         await session.execute(
-            update(AuthSession).where(AuthSession.id == auth_session.id).values(last_used_at=now)  # type: ignore[arg-type]
+            update(AuthSession).where(col(AuthSession.id) == auth_session.id).values(last_used_at=now)
         )
     auth_session.last_used_at = now
 
 
 async def sign_out(session: AsyncSession, *, auth_session_id: str, user_id: str, everywhere: bool) -> int:
     """Revoke this session, or every session of the user; returns how many were revoked."""
-    query = update(AuthSession).where(AuthSession.revoked_at.is_(None))  # type: ignore[union-attr]
+    query = update(AuthSession).where(col(AuthSession.revoked_at).is_(None))
     query = (
-        query.where(AuthSession.user_id == user_id)
+        query.where(col(AuthSession.user_id) == user_id)
         if everywhere
-        else query.where(AuthSession.id == auth_session_id)
+        else query.where(col(AuthSession.id) == auth_session_id)
     )
     result = await session.execute(query.values(revoked_at=clock.now()))
     return result.rowcount  # type: ignore[attr-defined, no-any-return]
@@ -236,11 +237,11 @@ async def end_sessions(session: AsyncSession, *, user_id: str, except_id: str | 
     """Revoke every live session of the user but ``except_id``; returns how many."""
     query = (
         update(AuthSession)
-        .where(AuthSession.user_id == user_id)  # type: ignore[arg-type]
-        .where(AuthSession.revoked_at.is_(None))  # type: ignore[union-attr]
+        .where(col(AuthSession.user_id) == user_id)
+        .where(col(AuthSession.revoked_at).is_(None))
     )
     if except_id is not None:
-        query = query.where(AuthSession.id != except_id)  # type: ignore[arg-type]
+        query = query.where(col(AuthSession.id) != except_id)
     result = await session.execute(query.values(revoked_at=clock.now()))
     return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
@@ -259,9 +260,9 @@ async def list_sessions(session: AsyncSession, *, user_id: str) -> list[AuthSess
     """The user's live sessions (not ended, not expired), most recently used first."""
     rows = await session.scalars(
         select(AuthSession)
-        .where(AuthSession.user_id == user_id)
-        .where(AuthSession.revoked_at.is_(None))  # type: ignore[union-attr]
-        .where(AuthSession.expires_at > clock.now())  # type: ignore[arg-type]
+        .where(col(AuthSession.user_id) == user_id)
+        .where(col(AuthSession.revoked_at).is_(None))
+        .where(col(AuthSession.expires_at) > clock.now())
     )
     return sorted(rows, key=lambda s: (s.last_used_at or s.created_at, s.id), reverse=True)
 

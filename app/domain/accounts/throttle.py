@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.domain.accounts.models import AuthThrottle
 from app.domain.errors import Throttled
@@ -97,4 +98,4 @@ async def give_back(session: AsyncSession, rule: Rule, subject: str) -> None:
 
 async def clear(session: AsyncSession, rule: Rule, subject: str) -> None:
     """Forget every attempt under the rule for this subject."""
-    await session.execute(delete(AuthThrottle).where(AuthThrottle.key == rule.key(subject)))  # type: ignore[arg-type]
+    await session.execute(delete(AuthThrottle).where(col(AuthThrottle.key) == rule.key(subject)))

@@ -66,7 +66,7 @@ async def add_billing_contact(
     await require_org_admin(session, actor, organization_id)
     normalized = normalize_email(email)
     member = await session.scalar(
-        select(User.id)
+        select(col(User.id))
         .join(Membership, col(Membership.user_id) == col(User.id))
         .where(col(Membership.organization_id) == organization_id)
         .where(col(User.email_normalized) == normalized)
@@ -79,7 +79,7 @@ async def add_billing_contact(
         )
     existing = list(
         await session.scalars(
-            select(BillingContact.email_normalized).where(
+            select(col(BillingContact.email_normalized)).where(
                 col(BillingContact.organization_id) == organization_id
             )
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.domain.accounts.models import User
 from app.domain.notifications.models import BillingContact, MemberNoticePreference, Notice
@@ -22,11 +23,11 @@ from app.domain.orgs.models import Membership, Organization, OrganizationRole
 async def admin_emails(session: AsyncSession, organization_id: str) -> list[tuple[str, str]]:
     """(user id, address) of the organization's Org Admins, oldest membership first."""
     rows = await session.execute(
-        select(User.id, User.email)
-        .join(Membership, Membership.user_id == User.id)  # type: ignore[arg-type]
-        .where(Membership.organization_id == organization_id)
-        .where(Membership.role == OrganizationRole.ORGANIZATION_ADMIN)
-        .order_by(Membership.created_at, User.email)
+        select(col(User.id), col(User.email))
+        .join(Membership, col(Membership.user_id) == col(User.id))
+        .where(col(Membership.organization_id) == organization_id)
+        .where(col(Membership.role) == OrganizationRole.ORGANIZATION_ADMIN)
+        .order_by(col(Membership.created_at), col(User.email))
     )
     return [(user_id, email) for user_id, email in rows]
 
@@ -38,7 +39,9 @@ async def recipients(
     muted = {
         pref.user_id: set(pref.muted)
         for pref in await session.scalars(
-            select(MemberNoticePreference).where(MemberNoticePreference.organization_id == organization_id)
+            select(MemberNoticePreference).where(
+                col(MemberNoticePreference.organization_id) == organization_id
+            )
         )
     }
     chosen = [
@@ -49,8 +52,8 @@ async def recipients(
     if notice is not None:
         contacts = await session.scalars(
             select(BillingContact)
-            .where(BillingContact.organization_id == organization_id)
-            .order_by(BillingContact.created_at, BillingContact.email_normalized)
+            .where(col(BillingContact.organization_id) == organization_id)
+            .order_by(col(BillingContact.created_at), col(BillingContact.email_normalized))
         )
         chosen += [c.email for c in contacts if notice.value in c.notices]
     return _unique(chosen)

@@ -65,7 +65,7 @@ async def list_spend_alerts(
 ) -> list[SpendAlertState]:
     """The organization's alerts, smallest first, each with its firing of this month."""
     rows = await session.execute(
-        select(SpendAlert, SpendAlertFiring.fired_at)
+        select(SpendAlert, col(SpendAlertFiring.fired_at))
         .outerjoin(
             SpendAlertFiring,
             and_(
@@ -88,7 +88,7 @@ async def add_spend_alert(
         raise InvalidInput("The alert amount must be more than zero.", field="amount")
     existing = list(
         await session.scalars(
-            select(SpendAlert.amount_nanos).where(col(SpendAlert.organization_id) == organization_id)
+            select(col(SpendAlert.amount_nanos)).where(col(SpendAlert.organization_id) == organization_id)
         )
     )
     if amount_nanos in existing:
@@ -122,7 +122,7 @@ async def send_spend_alerts(db: Database) -> int:
     month = period_of(now)
     async with db.reader() as session:
         pending = await session.execute(
-            select(SpendAlert.organization_id, SpendAlert.id, SpendAlert.amount_nanos)
+            select(col(SpendAlert.organization_id), col(SpendAlert.id), col(SpendAlert.amount_nanos))
             .outerjoin(
                 SpendAlertFiring,
                 and_(

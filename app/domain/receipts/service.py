@@ -158,7 +158,7 @@ async def email_receipts(db: Database, settings: Settings, *, limit: int = 100) 
     async with db.reader() as session:
         due = list(
             await session.scalars(
-                select(Receipt.id)
+                select(col(Receipt.id))
                 .where(col(Receipt.emailed_at).is_(None))
                 .order_by(col(Receipt.issued_at))
                 .limit(limit)

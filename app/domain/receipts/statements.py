@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -125,11 +125,11 @@ async def build_statement(session: AsyncSession, organization_id: str, start: da
     entries = col(CreditLedgerEntry.organization_id) == organization_id
     statement.opening_balance_nanos = await _sum(session, entries, col(CreditLedgerEntry.created_at) < start)
     rows = await session.execute(
-        select(CreditLedgerEntry.kind, func.sum(CreditLedgerEntry.amount_nanos))
+        select(col(CreditLedgerEntry.kind), func.sum(CreditLedgerEntry.amount_nanos))
         .where(entries)
         .where(col(CreditLedgerEntry.created_at) >= start)
         .where(col(CreditLedgerEntry.created_at) < end)
-        .group_by(CreditLedgerEntry.kind)
+        .group_by(col(CreditLedgerEntry.kind))
     )
     statement.movements = {kind: int(total) for kind, total in rows}
     statement.closing_balance_nanos = statement.opening_balance_nanos + sum(statement.movements.values())
@@ -139,9 +139,9 @@ async def build_statement(session: AsyncSession, organization_id: str, start: da
     return statement
 
 
-async def _sum(session: AsyncSession, *conditions: object) -> int:
+async def _sum(session: AsyncSession, *conditions: ColumnElement[bool]) -> int:
     total = await session.scalar(
-        select(func.coalesce(func.sum(CreditLedgerEntry.amount_nanos), 0)).where(*conditions)  # type: ignore[arg-type]
+        select(func.coalesce(func.sum(CreditLedgerEntry.amount_nanos), 0)).where(*conditions)
     )
     return int(total or 0)
 
@@ -177,7 +177,7 @@ async def _usage_by_model(
     first, last = _hours(start, end)
     rows = await session.execute(
         select(
-            UsageHour.model_id,
+            col(UsageHour.model_id),
             func.sum(UsageHour.requests),
             func.sum(UsageHour.input_tokens),
             func.sum(UsageHour.output_tokens),
@@ -255,8 +255,8 @@ async def daily_usage_csv(session: AsyncSession, organization_id: str, start: da
     rows = await session.execute(
         select(
             day,
-            UsageHour.model_id,
-            UsageHour.project_id,
+            col(UsageHour.model_id),
+            col(UsageHour.project_id),
             func.sum(UsageHour.requests),
             func.sum(UsageHour.input_tokens),
             func.sum(UsageHour.output_tokens),
