@@ -17,7 +17,9 @@ from app.graphql.types import Me, Organization, OrganizationMembership, User
 @strawberry.input(description="A new account.")
 class SignUpInput:
     email: str = strawberry.field(description="Email address; unique, compared without regard to case.")
-    password: str = strawberry.field(description="Password; at least 12 characters.")
+    password: str = strawberry.field(
+        description="Password; at least 12 characters, and not a common, leaked or easily guessed one."
+    )
     name: str = strawberry.field(default="", description="Display name (optional).")
 
 
@@ -46,7 +48,7 @@ class SignOutPayload:
     revoked_sessions: int = strawberry.field(description="How many sessions were ended.")
 
 
-SignUpResult = result_union("SignUpResult", SessionPayload)
+SignUpResult = result_union("SignUpResult", SessionPayload, TooManyAttemptsError)
 SignInResult = result_union("SignInResult", SessionPayload, TooManyAttemptsError)
 SignOutResult = result_union("SignOutResult", SignOutPayload)
 
@@ -83,6 +85,9 @@ class AccountQueries:
 class AccountMutations:
     @mutation("Create an account with its Personal organization and Default project, and sign in.")
     async def sign_up(self, info: Info, input: Annotated[SignUpInput, INPUT]) -> SignUpResult:
+        await accounts.admit_sign_up(
+            info.context.db, email=input.email, settings=info.context.settings, client=info.context.client
+        )
         async with info.context.transaction() as session:
             signed_in = await accounts.sign_up(
                 session,
@@ -90,13 +95,21 @@ class AccountMutations:
                 password=input.password,
                 name=input.name,
                 settings=info.context.settings,
+                client=info.context.client,
             )
         return _payload(signed_in)
 
-    @mutation("Sign in with email and password. Repeated failures lock the address for a while.")
+    @mutation(
+        "Sign in with email and password. Failures slow down the client, and lock the address for clients "
+        "that never signed in to it (the owner's known clients are not held by that lock)."
+    )
     async def sign_in(self, info: Info, input: Annotated[SignInInput, INPUT]) -> SignInResult:
         signed_in = await accounts.sign_in(
-            info.context.db, email=input.email, password=input.password, settings=info.context.settings
+            info.context.db,
+            email=input.email,
+            password=input.password,
+            settings=info.context.settings,
+            client=info.context.client,
         )
         return _payload(signed_in)
 

@@ -22,14 +22,17 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from app.graphql import masking
+from app.graphql.account_security import AccountSecurityMutations, AccountSecurityQueries
 from app.graphql.accounts import AccountMutations, AccountQueries
 from app.graphql.api_keys import ApiKeyMutations
 from app.graphql.billing import BillingMutations, Charge, PaymentMethod
+from app.graphql.billing_documents import BillingDocumentQueries, Receipt
 from app.graphql.catalog import CatalogMutations, CatalogQueries
 from app.graphql.credit_types import CreditGrant, CreditLedgerEntry
 from app.graphql.credits import CreditMutations
 from app.graphql.invitation_types import Invitation
 from app.graphql.invitations import InvitationMutations, InvitationQueries
+from app.graphql.notification_settings import NotificationMutations, NotificationQueries
 from app.graphql.orgs import OrganizationMutations
 from app.graphql.plans import PlanMutations
 from app.graphql.projects import ProjectMutations
@@ -48,11 +51,24 @@ class NodeQueries:
     )
 
 
-Query = merge_types("Query", (NodeQueries, AccountQueries, InvitationQueries, UsageQueries, CatalogQueries))
+Query = merge_types(
+    "Query",
+    (
+        NodeQueries,
+        AccountQueries,
+        AccountSecurityQueries,
+        InvitationQueries,
+        UsageQueries,
+        CatalogQueries,
+        NotificationQueries,
+        BillingDocumentQueries,
+    ),
+)
 Mutation = merge_types(
     "Mutation",
     (
         AccountMutations,
+        AccountSecurityMutations,
         OrganizationMutations,
         ProjectMutations,
         ApiKeyMutations,
@@ -62,6 +78,7 @@ Mutation = merge_types(
         PlanMutations,
         BillingMutations,
         CreditMutations,
+        NotificationMutations,
     ),
 )
 Query.__strawberry_definition__.description = "What the console reads. Lists are Relay connections."
@@ -108,7 +125,7 @@ def build_schema(settings: Settings) -> Schema:
         Invitation,
         ModelSubscription,
     ]
-    types += [PaymentMethod, Charge, CreditGrant, CreditLedgerEntry]
+    types += [PaymentMethod, Charge, CreditGrant, CreditLedgerEntry, Receipt]
     return Schema(
         query=Query,
         mutation=Mutation,

@@ -129,16 +129,20 @@ class ReceiptView:
         return [str(line) for line in [*lines, address.get("country")] if line]
 
 
-async def list_receipts(session: AsyncSession, actor: Actor, organization_id: str) -> list[Receipt]:
-    """The organization's receipts, newest first (Org Admins: they see billing)."""
+async def list_receipts(
+    session: AsyncSession,
+    actor: Actor,
+    organization_id: str,
+    *,
+    before: int | None = None,
+    limit: int | None = None,
+) -> list[Receipt]:
+    """The organization's receipts, newest first, numbered below ``before`` (Org Admins: they see billing)."""
     await require_org_admin(session, actor, organization_id)
-    return list(
-        await session.scalars(
-            select(Receipt)
-            .where(col(Receipt.organization_id) == organization_id)
-            .order_by(col(Receipt.number).desc())
-        )
-    )
+    query = select(Receipt).where(col(Receipt.organization_id) == organization_id)
+    if before is not None:
+        query = query.where(col(Receipt.number) < before)
+    return list(await session.scalars(query.order_by(col(Receipt.number).desc()).limit(limit)))
 
 
 async def get_receipt(session: AsyncSession, actor: Actor, receipt_id: str) -> Receipt:
