@@ -13,11 +13,9 @@ from app.db import Database
 from app.domain.actor import Actor
 from app.domain.catalog.models import RateLimits
 from app.domain.money import NANOS_PER_UNIT
-from app.domain.notifications.models import Notice, OutboxMessage
-from app.domain.notifications.preferences import add_billing_contact
+from app.domain.notifications.models import OutboxMessage
 from app.domain.notifications.spend_alerts import (
     add_spend_alert,
-    list_spend_alerts,
     month_to_date_spend,
     send_spend_alerts,
 )
@@ -66,12 +64,23 @@ async def alerts_mail(db: Database) -> list[tuple[str, str]]:
         return [(m.to_address, m.subject) for m in rows]
 
 
+ADD_ALERT = """mutation($o: ID!, $a: String!) { addSpendAlert(input: {organizationId: $o, amount: $a}) {
+  __typename ... on NotificationSettingsPayload { settings { spendAlerts { amount { amount } } } } ... on Error { code } } }"""
+ADD_CONTACT = """mutation($o: ID!) { addBillingContact(input: {organizationId: $o, email: "ap@books.example", notices: [SPEND_ALERTS]}) {
+  __typename ... on Error { code } } }"""
+SETTINGS = """query($o: ID!) { notificationSettings(organizationId: $o) { ... on NotificationSettings {
+  month monthToDateSpend { amount currency } spendAlerts { amount { amount } firedAt } } } }"""
+
+
 async def test_an_alert_fires_once_when_spend_crosses_it_and_again_next_month(
-    database: Database, world: World, spender: Any, clock: FrozenClock
+    gql: GraphQL, database: Database, world: World, spender: Any, clock: FrozenClock
 ) -> None:
-    async with database.transaction() as session:
-        await add_spend_alert(session, admin(world), world.acme_id, 5 * NANOS_PER_UNIT)
-        await add_billing_contact(session, admin(world), world.acme_id, email="ap@books.example", notices=[Notice.SPEND_ALERTS])  # fmt: skip
+    acme, token = world.gid("Organization", world.acme_id), world.token("admin")
+    added = (await gql(ADD_ALERT, {"o": acme, "a": "5"}, token=token))["addSpendAlert"]
+    assert added["settings"]["spendAlerts"] == [{"amount": {"amount": "5.00"}}]
+    assert (await gql(ADD_CONTACT, {"o": acme}, token=token))["addBillingContact"][
+        "__typename"
+    ] == "NotificationSettingsPayload"
 
     await spender(19)  # $4.80
     assert await send_spend_alerts(database) == 0
@@ -82,16 +91,19 @@ async def test_an_alert_fires_once_when_spend_crosses_it_and_again_next_month(
     sent = await alerts_mail(database)
     assert [to for to, _ in sent] == ["admin@example.com", "ap@books.example"]  # the contact is no member
     assert all(subject == "Acme: spend this month passed $5.00" for _, subject in sent)
+    settings = (await gql(SETTINGS, {"o": acme}, token=token))["notificationSettings"]
+    assert (
+        settings["month"] == "2026-11"
+        and settings["spendAlerts"][0]["firedAt"] == "2026-11-23T12:00:00+00:00"
+    )
+    assert settings["monthToDateSpend"] == {"amount": "6.06", "currency": "USD"}  # 24 requests of $0.2525
     async with database.reader() as session:
-        [state] = await list_spend_alerts(session, world.acme_id, clock.now())
-        assert state.fired_at == clock.now()
         assert await month_to_date_spend(session, world.acme_id, clock.now()) == 24 * REQUEST_NANOS
 
     clock.advance(days=8)  # December
-    async with database.reader() as session:
-        [state] = await list_spend_alerts(session, world.acme_id, clock.now())
-        assert state.fired_at is None
-        assert await month_to_date_spend(session, world.acme_id, clock.now()) == 0
+    settings = (await gql(SETTINGS, {"o": acme}, token=token))["notificationSettings"]
+    assert settings["month"] == "2026-12" and settings["spendAlerts"][0]["firedAt"] is None
+    assert settings["monthToDateSpend"]["amount"] == "0.00"
     await spender(19)
     assert await send_spend_alerts(database) == 0
     await spender(1)
@@ -99,12 +111,13 @@ async def test_an_alert_fires_once_when_spend_crosses_it_and_again_next_month(
     assert len(await alerts_mail(database)) == 4
 
 
-async def test_two_alerts_fire_in_order_even_when_crossed_together(
-    database: Database, world: World, spender: Any
-) -> None:
-    async with database.transaction() as session:
-        for dollars in (10, 5):
-            await add_spend_alert(session, admin(world), world.acme_id, dollars * NANOS_PER_UNIT)
+async def test_two_alerts_fire_in_order(gql: GraphQL, database: Database, world: World, spender: Any) -> None:
+    for dollars in ("10", "5"):
+        await gql(
+            ADD_ALERT,
+            {"o": world.gid("Organization", world.acme_id), "a": dollars},
+            token=world.token("admin"),
+        )
     await spender(20)  # $5.05
     assert await send_spend_alerts(database) == 1
     await spender(20)  # $10.10
@@ -113,3 +126,18 @@ async def test_two_alerts_fire_in_order_even_when_crossed_together(
         "Acme: spend this month passed $5.00",
         "Acme: spend this month passed $10.00",
     ]
+
+
+async def test_two_alerts_crossed_together_both_fire_once(
+    database: Database, world: World, spender: Any
+) -> None:
+    async with database.transaction() as session:
+        for dollars in (10, 5):
+            await add_spend_alert(session, admin(world), world.acme_id, dollars * NANOS_PER_UNIT)
+    await spender(40)  # $10.10
+    assert await send_spend_alerts(database) == 2
+    assert sorted(subject for _, subject in await alerts_mail(database)) == [
+        "Acme: spend this month passed $10.00",
+        "Acme: spend this month passed $5.00",
+    ]
+    assert await send_spend_alerts(database) == 0

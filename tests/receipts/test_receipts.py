@@ -21,8 +21,14 @@ from app.domain.receipts.service import email_receipts, list_receipts
 from app.payments.facade import Payments
 from app.settings import Settings
 from tests.credits.support import admin, buy, card
-from tests.support import World
+from tests.support import GraphQL, World
 
+ADD_CONTACT = """mutation($o: ID!, $e: String!, $n: [Notice!]!) {
+  addBillingContact(input: {organizationId: $o, email: $e, notices: $n}) { __typename ... on Error { code } } }"""
+MY_NOTICES = """mutation($o: ID!, $n: [Notice!]!) { setMyNotices(input: {organizationId: $o, notices: $n}) {
+  ... on NotificationSettingsPayload { settings { myNotices } } } }"""
+RECEIPTS = """query($o: ID!) { receipts(organizationId: $o, first: 1) { __typename ... on Receipts {
+  receipts { id number amount { amount currency } cardBrand cardLast4 billingAddress downloadUrl } nextBefore } ... on Error { code } } }"""
 ADDRESS = AddressInput(
     name="Acme Inc.", line1="1 Main St", city="Springfield", postal_code="62701", state="IL", country="US"
 )
@@ -139,3 +145,34 @@ async def test_receipts_are_emailed_to_billing_contacts_and_admins_who_chose_the
     async with database.reader() as session:
         listed = await list_receipts(session, admin(world), world.acme_id)
     assert [r.number for r in listed] == [2, 1]
+
+
+async def test_receipts_are_listed_over_graphql_and_stay_hidden_from_others(
+    gql: GraphQL, database: Database, payments: Payments, world: World, settings: Settings
+) -> None:
+    await card(database, payments, world.acme_id)
+    await set_billing_address(database, payments, admin(world), world.acme_id, ADDRESS)
+    for amount in ("10", "12.34"):
+        await buy(database, payments, world, settings, amount)
+    acme = world.gid("Organization", world.acme_id)
+    page = (await gql(RECEIPTS, {"o": acme}, token=world.token("admin")))["receipts"]
+    [newest] = page["receipts"]
+    assert (newest["number"], newest["amount"], page["nextBefore"]) == (
+        2,
+        {"amount": "12.34", "currency": "USD"},
+        2,
+    )
+    assert (newest["cardBrand"], newest["cardLast4"]) == ("visa", "4242")
+    assert newest["billingAddress"][:2] == ["Acme Inc.", "1 Main St"]
+    assert "/billing/receipts/" in newest["downloadUrl"] and "signature=" in newest["downloadUrl"]
+    node = "query($id: ID!) { node(id: $id) { ... on Receipt { number } } }"
+    assert (await gql(node, {"id": newest["id"]}, token=world.token("admin")))["node"] == {"number": 2}
+    for actor in ("outsider", "project_member", "staff"):
+        assert (await gql(node, {"id": newest["id"]}, token=world.token(actor)))["node"] is None
+    assert (await gql(RECEIPTS, {"o": acme}, token=world.token("outsider")))["receipts"][
+        "code"
+    ] == "NOT_FOUND"
+    statement = 'query($o: ID!) { statement(organizationId: $o, month: "2026-11") { __typename ... on Error { code } } }'
+    assert (await gql(statement, {"o": acme}, token=world.token("outsider")))["statement"][
+        "code"
+    ] == "NOT_FOUND"
