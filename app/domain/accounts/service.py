@@ -246,14 +246,15 @@ async def end_sessions(session: AsyncSession, *, user_id: str, except_id: str | 
     return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
 
-async def end_session(session: AsyncSession, *, user_id: str, session_id: str) -> AuthSession:
-    """Revoke one of the user's own sessions; NotFound for anyone else's or an unknown one."""
+async def end_session(session: AsyncSession, *, user_id: str, session_id: str) -> int:
+    """Revoke one of the user's own sessions (1: it was live, 0: ended already); NotFound for others'."""
     found = await session.get(AuthSession, session_id, with_for_update=True)
     if found is None or found.user_id != user_id:
         raise NotFound("No session with this ID is yours.", field="sessionId")
-    if found.revoked_at is None:
-        found.revoked_at = clock.now()
-    return found
+    if found.revoked_at is not None:
+        return 0
+    found.revoked_at = clock.now()
+    return 1
 
 
 async def list_sessions(session: AsyncSession, *, user_id: str) -> list[AuthSession]:
