@@ -12,15 +12,19 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.domain.billing.address import AddressInput, set_billing_address
-from app.domain.billing.models import Charge, ChargeStatus
+from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
+from app.domain.money import NANOS_PER_CENT
 from app.domain.notifications.models import Notice, OutboxMessage
 from app.domain.notifications.preferences import add_billing_contact, set_my_notices
 from app.domain.receipts.links import document_link
 from app.domain.receipts.models import Receipt
 from app.domain.receipts.service import email_receipts, list_receipts
+from app.domain.receipts.statements import monthly_statement
 from app.payments.facade import Payments
+from app.services import Services
 from app.settings import Settings
 from tests.credits.support import admin, buy, card
+from tests.subscriptions.support import subscribe, use_card
 from tests.support import GraphQL, World
 
 ADD_CONTACT = """mutation($o: ID!, $e: String!, $n: [Notice!]!) {
@@ -176,3 +180,20 @@ async def test_receipts_are_listed_over_graphql_and_stay_hidden_from_others(
     assert (await gql(statement, {"o": acme}, token=world.token("outsider")))["statement"][
         "code"
     ] == "NOT_FOUND"
+
+
+async def test_a_subscription_receipt_names_its_paid_period_and_counts_in_the_statement(
+    clock: Any, database: Database, services: Services, world: World
+) -> None:
+    await use_card(database, services, world.acme_id)
+    subscription = await subscribe(database, services, world)
+    [receipt] = await receipts(database)
+    assert receipt.purpose is ChargePurpose.SUBSCRIPTION and receipt.number == 1
+    assert (receipt.period_start, receipt.period_end) == (
+        subscription.current_period_start,
+        subscription.current_period_end,
+    )
+    async with database.reader() as session:
+        statement = await monthly_statement(session, admin(world), world.acme_id, "2026-11")
+    assert statement.subscription_charges_nanos == receipt.amount_cents * NANOS_PER_CENT > 0
+    assert [c.charge_id for c in statement.charges] == [receipt.charge_id]
