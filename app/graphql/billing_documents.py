@@ -26,6 +26,7 @@ from app.graphql.errors import (
     field_with_errors,
 )
 from app.graphql.money import Money
+from app.graphql.notification_settings import ORGANIZATION
 from app.graphql.types import _visible
 
 MAX_PAGE = 100
@@ -202,7 +203,7 @@ class BillingDocumentQueries:
     async def receipts(
         self,
         info: Info,
-        organization_id: relay.GlobalID,
+        organization_id: ORGANIZATION,
         first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 20,
         before: Annotated[
             int | None,
@@ -225,7 +226,12 @@ class BillingDocumentQueries:
         )
 
     @field_with_errors("An organization's statement for one calendar month, `YYYY-MM` (Org Admins).")
-    async def statement(self, info: Info, organization_id: relay.GlobalID, month: str) -> StatementResult:
+    async def statement(
+        self,
+        info: Info,
+        organization_id: ORGANIZATION,
+        month: Annotated[str, strawberry.argument(description="The calendar month, `YYYY-MM` (UTC).")],
+    ) -> StatementResult:
         session = await info.context.session()
         data = await statements.monthly_statement(
             session, info.context.actor(), org_id(organization_id), month

@@ -158,6 +158,7 @@ class NotificationSettingsPayload:
 NotificationSettingsChangeResult = result_union(
     "NotificationSettingsChangeResult", NotificationSettingsPayload
 )
+ORGANIZATION = Annotated[relay.GlobalID, strawberry.argument(description="The organization.")]
 MAX_ALERT_CENTS = 100_000_000  # $1,000,000 a month
 
 
