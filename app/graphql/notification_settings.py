@@ -195,7 +195,7 @@ class NotificationQueries:
         "An organization's notification settings, spend alerts and this month's spend (Org Admins)."
     )
     async def notification_settings(
-        self, info: Info, organization_id: relay.GlobalID
+        self, info: Info, organization_id: ORGANIZATION
     ) -> NotificationSettingsResult:
         return await load_settings(info, org_id(organization_id))
 
