@@ -216,7 +216,7 @@ class AccountSecurityMutations:
             ended = await accounts.end_session(
                 session, user_id=actor.user_id, session_id=str(input.session_id)
             )
-        return EndSessionsPayload(ended_sessions=1 if ended.revoked_at else 0)
+        return EndSessionsPayload(ended_sessions=ended)
 
     @mutation("Set the signed-in user's display name.")
     async def update_profile(
