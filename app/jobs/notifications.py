@@ -6,7 +6,7 @@ from typing import Any
 
 from app.domain.notifications.spend_alerts import send_spend_alerts
 from app.domain.receipts.service import email_receipts
-from app.jobs import job
+from app.jobs.base import job
 
 
 @job("spend-alerts", every_seconds=60, description="Email the spend alerts this month's spend has crossed")

@@ -40,7 +40,7 @@ def _delay(rule: Rule, attempts: int) -> timedelta:
     over = attempts - rule.free  # the free attempts used up: the next one waits
     if over < 0:
         return timedelta(0)
-    return min(rule.first_delay * 2 ** min(over, 30), rule.window)
+    return min(rule.first_delay * (1 << min(over, 30)), rule.window)
 
 
 async def _locked(session: AsyncSession, key: str, now: datetime) -> AuthThrottle:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.notifications.models import Notice
-from app.domain.notifications.recipients import notify
+from app.domain.notifications.recipients import email_notice
 from app.domain.notifications.templates import dollars
 
-__all__ = ["dollars", "email_admins"]
+__all__ = ["CONSOLE_PATH", "dollars", "email_admins"]
 
 CONSOLE_PATH = "Billing > Pay as you go"
 
@@ -23,13 +23,12 @@ async def email_admins(
     security: bool = False,
 ) -> int:
     """Queue the notice to its recipients (the admins, and contacts who chose it); returns how many."""
-    return await notify(
+    return await email_notice(
         session,
         organization_id,
+        subject=subject,
+        body=body,
+        console_path=CONSOLE_PATH,
         notice=notice,
         security=security,
-        template="organization_notice",
-        subject=subject,
-        paragraphs=body.split("\n\n"),
-        console_path=CONSOLE_PATH,
     )

@@ -86,3 +86,31 @@ async def notify(
     for address in addresses:
         await enqueue_email(session, to=address, template=template, organization=organization, **context)
     return len(addresses)
+
+
+async def email_notice(
+    session: AsyncSession,
+    organization_id: str,
+    *,
+    subject: str,
+    body: str,
+    console_path: str,
+    notice: Notice | None,
+    security: bool = False,
+    about: Iterable[str] = (),
+) -> int:
+    """Queue a notice written in code (its paragraphs split on blank lines) through the generic template.
+
+    The organization's name prefixes the subject; ``about`` lines say what it is about (e.g. a
+    subscription). Returns how many recipients it was queued to.
+    """
+    return await notify(
+        session,
+        organization_id,
+        notice=notice,
+        security=security,
+        template="organization_notice",
+        subject=subject,
+        paragraphs=[*body.split("\n\n"), *about],
+        console_path=console_path,
+    )

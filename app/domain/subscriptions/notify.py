@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.notifications.models import Notice
-from app.domain.notifications.recipients import notify
+from app.domain.notifications.recipients import email_notice
 from app.domain.subscriptions.models import Subscription
 
 
@@ -20,15 +20,16 @@ async def email_admins(
     notice: Notice = Notice.SUBSCRIPTION_CHANGES,
 ) -> int:
     """Queue one email per recipient of the notice about the subscription; returns how many."""
-    details = f"Subscription: {subscription.id}, model {subscription.model_id}, tier {subscription.tier_id}"
-    return await notify(
+    return await email_notice(
         session,
         subscription.organization_id,
-        notice=notice,
-        template="organization_notice",
         subject=subject,
-        paragraphs=[*body.split("\n\n"), details],
+        body=body,
         console_path="Billing > Subscriptions",
+        notice=notice,
+        about=[
+            f"Subscription: {subscription.id}, model {subscription.model_id}, tier {subscription.tier_id}"
+        ],
     )
 
 

@@ -1,0 +1,372 @@
+"""The organization tree as Relay nodes: organizations, members, projects and invitations.
+
+These types reference each other (a project names its organization, an invitation its projects, an
+organization lists both), so they share one module; every other area's types hang below it.
+An object is only ever built after an access check, and it carries the viewer's role, so nested
+fields trust their parent instead of checking again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+from sqlalchemy import select
+from sqlmodel import col
+from strawberry import relay
+
+from app import clock
+from app.domain.errors import Forbidden, NotFound
+from app.domain.invitations.models import InvitationProject
+from app.domain.invitations.queries import InvitationDetails, get_invitation, list_invitations
+from app.domain.orgs import access
+from app.domain.orgs.models import Membership, OrganizationRole
+from app.domain.orgs.models import Organization as OrganizationModel
+from app.domain.projects.models import Project as ProjectModel
+from app.domain.projects.models import ProjectMembership, ProjectRole
+from app.domain.projects.models import ProjectRateLimit as RateLimitModel
+from app.graphql.accounts.types import User, load_user
+from app.graphql.api_keys.types import ApiKey
+from app.graphql.billing.types import Billing, BillingResult
+from app.graphql.context import Info
+from app.graphql.credits.types import CreditsResult, load_credits
+from app.graphql.enums import OrganizationRoleEnum, OrganizationTypeEnum, ProjectRoleEnum
+from app.graphql.errors import ForbiddenError, field_with_errors
+from app.graphql.invitations.types import InvitationStateEnum, OutboxStateEnum
+from app.graphql.plans.types import ModelPlan, plans_of_organization
+from app.graphql.projects.types import ProjectMember, ProjectRateLimit
+from app.graphql.subscriptions.types import SubscriptionsResult, subscription_list
+from app.graphql.visibility import visible_nodes
+
+
+@strawberry.type(description="A project role of a member.")
+class ProjectAssignment:
+    project_id: strawberry.Private[str]
+    role: ProjectRoleEnum = strawberry.field(description="The member's role in the project.")
+
+    @strawberry.field(description="The project.")
+    async def project(self, info: Info) -> Project:
+        assert info.context.loaders
+        model = await info.context.loaders.project.load(self.project_id)
+        return Project.from_model(model, ProjectRole.PROJECT_ADMIN)
+
+
+@strawberry.type(description="A member of an organization, as the Members page shows them.")
+class OrganizationMember(relay.Node):
+    member_id: relay.NodeID[str]
+    organization_id: strawberry.Private[str]
+    user_id: strawberry.Private[str]
+    role: OrganizationRoleEnum = strawberry.field(description="The member's organization role.")
+    joined_at: datetime = strawberry.field(description="When they joined the organization (UTC).")
+
+    @classmethod
+    def from_model(cls, membership: Membership) -> OrganizationMember:
+        return cls(
+            member_id=f"{membership.organization_id}/{membership.user_id}",
+            organization_id=membership.organization_id,
+            user_id=membership.user_id,
+            role=membership.role,
+            joined_at=membership.created_at,
+        )
+
+    @strawberry.field(description="The member's account.")
+    async def user(self, info: Info) -> User:
+        user = await load_user(info, self.user_id)
+        assert user is not None
+        return user
+
+    @strawberry.field(description="The projects the member is assigned to, with their role in each.")
+    async def project_roles(self, info: Info) -> list[ProjectAssignment]:
+        assert info.context.loaders
+        by_user = await info.context.loaders.project_memberships_in_org(self.organization_id)
+        return [
+            ProjectAssignment(project_id=m.project_id, role=m.role) for m in by_user.get(self.user_id, [])
+        ]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
+        async def lookup(session: Any, actor: Any, member_id: str) -> OrganizationMember:
+            org_id, _, user_id = member_id.partition("/")
+            await access.require_org_admin(session, actor, org_id)
+            membership = await session.get(Membership, (org_id, user_id))
+            if membership is None:
+                raise NotFound("No such member.")
+            return cls.from_model(membership)
+
+        return await visible_nodes(info, lookup, node_ids, required)
+
+
+@strawberry.type(description="A project: API keys, members and rate limits live here.")
+class Project(relay.Node):
+    project_id: relay.NodeID[str]
+    organization_id: strawberry.Private[str]
+    name: str = strawberry.field(description="The project's name.")
+    is_default: bool = strawberry.field(description="Whether this is the organization's Default project.")
+    created_at: datetime = strawberry.field(description="When the project was created (UTC).")
+    archived_at: datetime | None = strawberry.field(
+        description="When it was archived (UTC); its keys stop then."
+    )
+    viewer_role: ProjectRoleEnum = strawberry.field(
+        description="The signed-in user's role here (Organization Admins are Project Admins everywhere)."
+    )
+
+    @classmethod
+    def from_model(cls, project: ProjectModel, role: ProjectRole) -> Project:
+        return cls(
+            project_id=project.id,
+            organization_id=project.organization_id,
+            name=project.name,
+            is_default=project.is_default,
+            created_at=project.created_at,
+            archived_at=project.archived_at,
+            viewer_role=role,
+        )
+
+    @strawberry.field(description="The organization the project belongs to.")
+    async def organization(self, info: Info) -> Organization:
+        session = await info.context.session()
+        organization, role = await access.require_member(session, info.context.actor(), self.organization_id)
+        return Organization.from_model(organization, role)
+
+    @relay.connection(
+        relay.ListConnection[ApiKey], description="The project's API keys, masked, oldest first."
+    )
+    async def api_keys(self, info: Info) -> Iterable[ApiKey]:
+        assert info.context.loaders
+        return [
+            ApiKey.from_model(k) for k in await info.context.loaders.api_keys_by_project.load(self.project_id)
+        ]
+
+    @strawberry.field(
+        description="The project's members and their project roles (Organization Admins are implied)."
+    )
+    async def members(self, info: Info) -> list[ProjectMember]:
+        assert info.context.loaders
+        rows: list[ProjectMembership] = await info.context.loaders.project_members_by_project.load(
+            self.project_id
+        )
+        return [ProjectMember(user_id=m.user_id, role=m.role, added_at=m.created_at) for m in rows]
+
+    @strawberry.field(description="The project's own per-model rate limits.")
+    async def rate_limits(self, info: Info) -> list[ProjectRateLimit]:
+        session = await info.context.session()
+        rows = await session.scalars(
+            select(RateLimitModel)
+            .where(col(RateLimitModel.project_id) == self.project_id)
+            .order_by(col(RateLimitModel.model_id))
+        )
+        return [ProjectRateLimit.from_model(row) for row in rows]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
+        async def lookup(session: Any, actor: Any, project_id: str) -> Project:
+            project, role = await access.require_project(session, actor, project_id)
+            return cls.from_model(project, role)
+
+        return await visible_nodes(info, lookup, node_ids, required)
+
+
+@strawberry.type(description="The organization's members; Organization Admins only.")
+class MemberList:
+    items: strawberry.Private[list[Membership]]
+
+    @relay.connection(relay.ListConnection[OrganizationMember], description="The members, oldest first.")
+    def members(self) -> Iterable[OrganizationMember]:
+        return [OrganizationMember.from_model(m) for m in self.items]
+
+
+MembersResult = Annotated[
+    MemberList | ForbiddenError,
+    strawberry.union(
+        "MembersResult", description="The member list, or FORBIDDEN for anyone but an Organization Admin."
+    ),
+]
+
+
+@strawberry.type(description="An organization: its settings, members and projects.")
+class Organization(relay.Node):
+    org_id: relay.NodeID[str]
+    organization_id: str = strawberry.field(
+        description="The Organization ID, as support and the API quote it."
+    )
+    name: str = strawberry.field(description="The organization's name; Organization Admins may rename it.")
+    type: OrganizationTypeEnum = strawberry.field(description="PERSONAL or TEAM.")
+    created_at: datetime = strawberry.field(description="When the organization was created (UTC).")
+    viewer_role: OrganizationRoleEnum | None = strawberry.field(
+        description="The signed-in user's role here; null for platform staff who are not members."
+    )
+
+    @classmethod
+    def from_model(cls, organization: OrganizationModel, role: OrganizationRole | None) -> Organization:
+        return cls(
+            org_id=organization.id,
+            organization_id=organization.id,
+            name=organization.name,
+            type=organization.type,
+            created_at=organization.created_at,
+            viewer_role=role,
+        )
+
+    def _admins_only(self, what: str) -> None:
+        """Refuse a field Organization Admins alone may read: the viewer's role came with the object."""
+        if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:
+            raise Forbidden(f"{what} visible to Organization Admins only.")
+
+    @field_with_errors(
+        "The Members page: the members and their roles. Organization Admins only; others get FORBIDDEN."
+    )
+    async def members(self, info: Info) -> MembersResult:
+        self._admins_only("The member list is")
+        assert info.context.loaders
+        return MemberList(items=await info.context.loaders.members_by_org.load(self.org_id))
+
+    @field_with_errors(
+        "The Invites list: pending invitations, and those declined or expired in the last 30 days. "
+        "Organization Admins only; others get FORBIDDEN."
+    )
+    async def invitations(self, info: Info) -> InvitationsResult:
+        self._admins_only("The invitation list is")
+        return InvitationList(items=await list_invitations(await info.context.session(), self.org_id))
+
+    @field_with_errors(
+        "The organization's model subscriptions, newest first. Organization Admins only; others get FORBIDDEN."
+    )
+    async def subscriptions(
+        self,
+        info: Info,
+        include_ended: Annotated[
+            bool, strawberry.argument(description="Also list the subscriptions that have ended.")
+        ] = False,
+    ) -> SubscriptionsResult:
+        self._admins_only("Subscriptions are")
+        return await subscription_list(info, self.org_id, include_ended=include_ended)
+
+    @field_with_errors(
+        "PayGo credits: balance, grant history, ledger, auto-recharge. Organization Admins only; others get FORBIDDEN."
+    )
+    async def credits(self, info: Info) -> CreditsResult:
+        self._admins_only("Credits are")
+        return await load_credits(info, self.org_id)
+
+    @field_with_errors(
+        "Payment methods, billing address and billing history. Organization Admins only; others get FORBIDDEN."
+    )
+    async def billing(self, info: Info) -> BillingResult:
+        self._admins_only("Billing is")
+        return Billing(organization_id=self.org_id)
+
+    @strawberry.field(
+        description="Who pays for each catalog model right now (subscription, PayGo, free or none) and the "
+        "organization's limits for it; every member sees it."
+    )
+    async def plans(self, info: Info) -> list[ModelPlan]:
+
+        return await plans_of_organization(info, self.org_id)
+
+    @relay.connection(
+        relay.ListConnection[Project],
+        description="Projects: all of them (archived too) for Organization Admins, the assigned live ones for others.",
+    )
+    async def projects(self, info: Info) -> Iterable[Project]:
+        assert info.context.loaders
+        projects = await info.context.loaders.projects_by_org.load(self.org_id)
+        if self.viewer_role is OrganizationRole.ORGANIZATION_ADMIN:
+            return [Project.from_model(p, ProjectRole.PROJECT_ADMIN) for p in projects]
+        session = await info.context.session()
+        actor = info.context.actor()
+        visible = []
+        for project in projects:
+            role = await access.project_role(session, actor, project)
+            if role is not None:
+                visible.append(Project.from_model(project, role))
+        return visible
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
+        async def lookup(session: Any, actor: Any, org_id: str) -> Organization:
+            organization, role = await access.require_member(session, actor, org_id)
+            return cls.from_model(organization, role)
+
+        return await visible_nodes(info, lookup, node_ids, required)
+
+
+@strawberry.type(description="An invitation to join an organization, as its Organization Admins see it.")
+class Invitation(relay.Node):
+    invitation_id: relay.NodeID[str]
+    inviter_id: strawberry.Private[str | None]
+    grants: strawberry.Private[list[InvitationProject]]
+    email: str = strawberry.field(description="The invited address, as it was entered.")
+    role: OrganizationRoleEnum = strawberry.field(description="The organization role accepting gives.")
+    state: InvitationStateEnum = strawberry.field(description="Where the invitation stands.")
+    created_at: datetime = strawberry.field(description="When the invitation was first sent (UTC).")
+    sent_at: datetime = strawberry.field(
+        description="When its current link was sent: creation or last resend (UTC)."
+    )
+    expires_at: datetime = strawberry.field(description="When its current link stops working (UTC).")
+    responded_at: datetime | None = strawberry.field(
+        description="When the invitee accepted or declined (UTC); null before."
+    )
+    email_delivery: OutboxStateEnum | None = strawberry.field(
+        description="Delivery of the email with the current link; FAILED means the invitee never got it."
+    )
+
+    @classmethod
+    def from_details(cls, details: InvitationDetails) -> Invitation:
+        invitation = details.invitation
+        return cls(
+            invitation_id=invitation.id,
+            inviter_id=invitation.invited_by,
+            grants=details.projects,
+            email=invitation.email,
+            role=invitation.role,
+            state=invitation.state_at(clock.now()),
+            created_at=invitation.created_at,
+            sent_at=invitation.sent_at,
+            expires_at=invitation.expires_at,
+            responded_at=invitation.responded_at,
+            email_delivery=details.email_state,
+        )
+
+    @strawberry.field(description="Who sent the invitation; null if that account is gone.")
+    async def invited_by(self, info: Info) -> User | None:
+        if self.inviter_id is None:
+            return None
+        assert info.context.loaders
+        user = await info.context.loaders.user.load(self.inviter_id)
+        return User.from_model(user) if user else None
+
+    @strawberry.field(
+        description="The projects and project roles accepting gives (none for Organization Admins)."
+    )
+    def projects(self) -> list[ProjectAssignment]:
+        return [ProjectAssignment(project_id=g.project_id, role=g.role) for g in self.grants]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
+        async def lookup(session: Any, actor: Any, invitation_id: str) -> Invitation:
+            return cls.from_details(await get_invitation(session, actor, invitation_id))
+
+        return await visible_nodes(info, lookup, node_ids, required)
+
+
+@strawberry.type(description="The organization's Invites list; Organization Admins only.")
+class InvitationList:
+    items: strawberry.Private[list[InvitationDetails]]
+
+    @relay.connection(
+        relay.ListConnection[Invitation],
+        description="Pending invitations, and those declined or expired in the last 30 days; newest first.",
+    )
+    def invitations(self) -> Iterable[Invitation]:
+        return [Invitation.from_details(details) for details in self.items]
+
+
+InvitationsResult = Annotated[
+    InvitationList | ForbiddenError,
+    strawberry.union(
+        "InvitationsResult",
+        description="The Invites list, or FORBIDDEN for anyone but an Organization Admin.",
+    ),
+]
