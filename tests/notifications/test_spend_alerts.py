@@ -40,7 +40,7 @@ async def spender(
     await buy_credits(database, payments, settings, world, "100.00")
     staff = Actor(world.people["staff"].user_id, is_staff=True)
     async with database.transaction() as session:
-        await set_limit_override(session, staff, services.catalog, world.acme_id, model_id=MODEL,
+        await set_limit_override(session, staff, world.acme_id, catalog=services.catalog, model_id=MODEL,
                                  limits=RateLimits(requests_per_minute=10_000, tokens_per_minute=100_000_000))  # fmt: skip
     key = await new_key(gql, world.token("admin") or "", world.gid("Project", world.project_a_id))
     fleet = Fleet(client)

@@ -47,10 +47,11 @@ async def test_a_purchase_has_a_receipt_of_what_was_paid_with_the_card_and_addre
     database: Database, payments: Payments, world: World, settings: Settings
 ) -> None:
     await card(database, payments, world.acme_id)
-    await set_billing_address(database, payments, admin(world), world.acme_id, ADDRESS)
+    await set_billing_address(database, admin(world), world.acme_id, ADDRESS, payments=payments)
     purchase = await buy(database, payments, world, settings, "25.50")
-    await set_billing_address(database, payments, admin(world), world.acme_id, ADDRESS.__class__(
-        name="Moved Inc.", line1="2 Elm St", city="Shelbyville", postal_code="62565", state="IL", country="US"))  # fmt: skip
+    await set_billing_address(database, admin(world), world.acme_id, ADDRESS.__class__(
+        name="Moved Inc.", line1="2 Elm St", city="Shelbyville", postal_code="62565", state="IL", country="US"),
+        payments=payments)  # fmt: skip
 
     [receipt] = await receipts(database)
     assert receipt.number == 1 and receipt.charge_id == purchase.charge.id
@@ -155,7 +156,7 @@ async def test_receipts_are_listed_over_graphql_and_stay_hidden_from_others(
     gql: GraphQL, database: Database, payments: Payments, world: World, settings: Settings
 ) -> None:
     await card(database, payments, world.acme_id)
-    await set_billing_address(database, payments, admin(world), world.acme_id, ADDRESS)
+    await set_billing_address(database, admin(world), world.acme_id, ADDRESS, payments=payments)
     for amount in ("10", "12.34"):
         await buy(database, payments, world, settings, amount)
     acme = world.gid("Organization", world.acme_id)
