@@ -18,4 +18,4 @@ async def spend_alerts(db: Any, services: Any) -> str:
     "receipt-emails", every_seconds=30, description="Email new receipts to the recipients who chose receipts"
 )
 async def receipt_emails(db: Any, services: Any) -> str:
-    return f"{await email_receipts(db, services.settings)} receipt email(s) queued"
+    return f"{await email_receipts(db, settings=services.settings)} receipt email(s) queued"

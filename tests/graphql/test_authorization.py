@@ -541,7 +541,7 @@ async def acme_receipt(database: Database, services: Services, world: World) -> 
 async def acme_alert_and_contact(database: Database, services: Services, world: World) -> None:
     admin = Actor(world.people["admin"].user_id)
     async with database.transaction() as session:
-        alert = await add_spend_alert(session, admin, world.acme_id, 5 * 10**9)
+        alert = await add_spend_alert(session, admin, world.acme_id, amount_nanos=5 * 10**9)
         contact = await add_billing_contact(
             session, admin, world.acme_id, email="ap@books.example", notices=[]
         )

@@ -21,7 +21,7 @@ from tests.support import World
 async def test_opted_out_admins_still_get_security_notices(database: Database, world: World) -> None:
     admin = Actor(world.people["admin"].user_id)
     async with database.transaction() as session:
-        await set_my_notices(session, admin, world.acme_id, [Notice.RECEIPTS])
+        await set_my_notices(session, admin, world.acme_id, notices=[Notice.RECEIPTS])
         await add_billing_contact(
             session, admin, world.acme_id, email="AP@Books.example", notices=[Notice.FAILED_CHARGES]
         )
@@ -48,7 +48,9 @@ async def test_contacts_are_not_members_and_only_admins_manage_them(database: Da
             await add_billing_contact(session, Actor(world.people["project_admin"].user_id), world.acme_id,
                                       email="x@books.example", notices=[])  # fmt: skip
         with pytest.raises(NotFound):
-            await set_low_balance_alert(session, Actor(world.people["outsider"].user_id), world.acme_id, 0)
+            await set_low_balance_alert(
+                session, Actor(world.people["outsider"].user_id), world.acme_id, amount_nanos=0
+            )
 
 
 async def test_the_low_balance_level_is_the_organizations_own_or_the_default(
@@ -58,7 +60,7 @@ async def test_the_low_balance_level_is_the_organizations_own_or_the_default(
     await buy(database, payments, world, settings, "15")
     assert await send_low_balance_alerts(database, settings=settings) == 0  # $15 is above the default $5
     async with database.transaction() as session:
-        await set_low_balance_alert(session, admin(world), world.acme_id, 20 * DOLLAR)
+        await set_low_balance_alert(session, admin(world), world.acme_id, amount_nanos=20 * DOLLAR)
     assert await send_low_balance_alerts(database, settings=settings) == 1
     assert await send_low_balance_alerts(database, settings=settings) == 0  # once per dip
     async with database.reader() as session:

@@ -133,7 +133,7 @@ async def test_two_alerts_crossed_together_both_fire_once(
 ) -> None:
     async with database.transaction() as session:
         for dollars in (10, 5):
-            await add_spend_alert(session, admin(world), world.acme_id, dollars * NANOS_PER_UNIT)
+            await add_spend_alert(session, admin(world), world.acme_id, amount_nanos=dollars * NANOS_PER_UNIT)
     await spender(40)  # $10.10
     assert await send_spend_alerts(database) == 2
     assert sorted(subject for _, subject in await alerts_mail(database)) == [

@@ -14,8 +14,7 @@ from app.db import Database
 from app.domain.billing.address import AddressInput, set_billing_address
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.money import NANOS_PER_CENT
-from app.domain.notifications.models import Notice, OutboxMessage
-from app.domain.notifications.preferences import add_billing_contact, set_my_notices
+from app.domain.notifications.models import OutboxMessage
 from app.domain.receipts.links import document_link
 from app.domain.receipts.models import Receipt
 from app.domain.receipts.service import email_receipts, list_receipts
@@ -115,27 +114,25 @@ async def test_only_admins_of_the_organization_or_a_signed_link_open_a_receipt(
 
 
 async def test_receipts_are_emailed_to_billing_contacts_and_admins_who_chose_them(
-    database: Database, payments: Payments, world: World, settings: Settings
+    gql: GraphQL, database: Database, payments: Payments, world: World, settings: Settings
 ) -> None:
-    async with database.transaction() as session:
-        await add_billing_contact(
-            session,
-            admin(world),
-            world.acme_id,
-            email="ap@acme-accounting.example",
-            notices=[Notice.RECEIPTS],
-        )
-        await add_billing_contact(session, admin(world), world.acme_id, email="cfo@acme.example", notices=[Notice.SPEND_ALERTS])  # fmt: skip
+    acme, token = world.gid("Organization", world.acme_id), world.token("admin")
+    for email, notices in (
+        ("ap@acme-accounting.example", ["RECEIPTS"]),
+        ("cfo@acme.example", ["SPEND_ALERTS"]),
+    ):
+        added = await gql(ADD_CONTACT, {"o": acme, "e": email, "n": notices}, token=token)
+        assert added["addBillingContact"]["__typename"] == "NotificationSettingsPayload"
     await card(database, payments, world.acme_id)
     await buy(database, payments, world, settings, "10")
-    assert await email_receipts(database, settings) == 1
-    assert await email_receipts(database, settings) == 0  # each receipt once
-    async with database.transaction() as session:
-        await set_my_notices(
-            session, admin(world), world.acme_id, [n for n in Notice if n is not Notice.RECEIPTS]
-        )
+    assert await email_receipts(database, settings=settings) == 1
+    assert await email_receipts(database, settings=settings) == 0  # each receipt once
+    chosen = (await gql(MY_NOTICES, {"o": acme, "n": ["LOW_BALANCE", "SPEND_ALERTS"]}, token=token))[
+        "setMyNotices"
+    ]
+    assert chosen["settings"]["myNotices"] == ["LOW_BALANCE", "SPEND_ALERTS"]
     await buy(database, payments, world, settings, "11")
-    assert await email_receipts(database, settings) == 1
+    assert await email_receipts(database, settings=settings) == 1
 
     async with database.reader() as session:
         mail = list(await session.scalars(select(OutboxMessage).where(OutboxMessage.template == "receipt")))
@@ -195,6 +192,6 @@ async def test_a_subscription_receipt_names_its_paid_period_and_counts_in_the_st
         subscription.current_period_end,
     )
     async with database.reader() as session:
-        statement = await monthly_statement(session, admin(world), world.acme_id, "2026-11")
+        statement = await monthly_statement(session, admin(world), world.acme_id, month="2026-11")
     assert statement.subscription_charges_nanos == receipt.amount_cents * NANOS_PER_CENT > 0
     assert [c.charge_id for c in statement.charges] == [receipt.charge_id]

@@ -40,7 +40,7 @@ async def test_a_statement_closes_at_the_ledgers_sum_and_opens_where_the_last_cl
     await burn(database, world.acme_id, 7 * DOLLAR + 3)
 
     async with database.reader() as session:
-        november = await monthly_statement(session, admin(world), world.acme_id, "2026-11")
+        november = await monthly_statement(session, admin(world), world.acme_id, month="2026-11")
         balance = await balance_of(session, world.acme_id)
     assert november.opening_balance_nanos == 0
     assert november.credits_bought_nanos == 30 * DOLLAR and november.credits_granted_nanos == 5 * DOLLAR
@@ -52,15 +52,15 @@ async def test_a_statement_closes_at_the_ledgers_sum_and_opens_where_the_last_cl
     clock.advance(days=10)  # December
     await burn(database, world.acme_id, DOLLAR)
     async with database.reader() as session:
-        december = await monthly_statement(session, admin(world), world.acme_id, "2026-12")
-        november_again = await monthly_statement(session, admin(world), world.acme_id, "2026-11")
+        december = await monthly_statement(session, admin(world), world.acme_id, month="2026-12")
+        november_again = await monthly_statement(session, admin(world), world.acme_id, month="2026-11")
         assert december.closing_balance_nanos == await balance_of(session, world.acme_id)
         for bad in ("2026-13", "last month", "2027-01"):
             with pytest.raises(InvalidInput):
-                await monthly_statement(session, admin(world), world.acme_id, bad)
+                await monthly_statement(session, admin(world), world.acme_id, month=bad)
         with pytest.raises(NotFound):
             await monthly_statement(
-                session, Actor(world.people["outsider"].user_id), world.acme_id, "2026-11"
+                session, Actor(world.people["outsider"].user_id), world.acme_id, month="2026-11"
             )
     assert (
         december.opening_balance_nanos

@@ -130,7 +130,7 @@ async def remove_billing_contact(session: AsyncSession, actor: Actor, contact_id
 
 
 async def set_my_notices(
-    session: AsyncSession, actor: Actor, organization_id: str, notices: list[Notice]
+    session: AsyncSession, actor: Actor, organization_id: str, *, notices: list[Notice]
 ) -> list[Notice]:
     """Choose the notices the asking Org Admin gets (security notices reach them regardless)."""
     await require_org_admin(session, actor, organization_id)
@@ -148,7 +148,7 @@ async def set_my_notices(
 
 
 async def set_low_balance_alert(
-    session: AsyncSession, actor: Actor, organization_id: str, amount_nanos: int | None
+    session: AsyncSession, actor: Actor, organization_id: str, *, amount_nanos: int | None
 ) -> int | None:
     """Set the organization's low-balance level (None: back to the service's default)."""
     await require_org_admin(session, actor, organization_id)

@@ -80,7 +80,7 @@ async def list_spend_alerts(
 
 
 async def add_spend_alert(
-    session: AsyncSession, actor: Actor, organization_id: str, amount_nanos: int
+    session: AsyncSession, actor: Actor, organization_id: str, *, amount_nanos: int
 ) -> SpendAlert:
     """A new alert at this monthly amount (Org Admins)."""
     await require_org_admin(session, actor, organization_id)

@@ -157,7 +157,7 @@ async def get_receipt(session: AsyncSession, actor: Actor, receipt_id: str) -> R
     return receipt
 
 
-async def email_receipts(db: Database, settings: Settings, *, limit: int = 100) -> int:
+async def email_receipts(db: Database, *, settings: Settings, limit: int = 100) -> int:
     """Queue each new receipt's email to the recipients who chose receipts; each receipt once."""
     async with db.reader() as session:
         due = list(

@@ -111,7 +111,7 @@ def parse_month(text: str, now: datetime) -> datetime:
 
 
 async def monthly_statement(
-    session: AsyncSession, actor: Actor, organization_id: str, month: str
+    session: AsyncSession, actor: Actor, organization_id: str, *, month: str
 ) -> Statement:
     """The organization's statement for the month (Org Admins)."""
     await require_org_admin(session, actor, organization_id)

@@ -83,7 +83,9 @@ class NotificationMutations:
         organization_id = org_id(input.organization_id)
         amount = parse_nanos(input.amount, field="amount", minimum_cents=1, maximum_cents=MAX_ALERT_CENTS)
         async with info.context.transaction() as session:
-            await spend_alerts.add_spend_alert(session, info.context.actor(), organization_id, amount)
+            await spend_alerts.add_spend_alert(
+                session, info.context.actor(), organization_id, amount_nanos=amount
+            )
         return await _after(info, organization_id)
 
     @mutation("Remove a spend alert.")
@@ -105,7 +107,9 @@ class NotificationMutations:
             else parse_nanos(input.amount, field="amount", maximum_cents=MAX_ALERT_CENTS)
         )
         async with info.context.transaction() as session:
-            await preferences.set_low_balance_alert(session, info.context.actor(), organization_id, amount)
+            await preferences.set_low_balance_alert(
+                session, info.context.actor(), organization_id, amount_nanos=amount
+            )
         return await _after(info, organization_id)
 
     @mutation("Add a billing contact: an address that is not a member gets the chosen notices.")
@@ -148,6 +152,6 @@ class NotificationMutations:
         organization_id = org_id(input.organization_id)
         async with info.context.transaction() as session:
             await preferences.set_my_notices(
-                session, info.context.actor(), organization_id, list(input.notices)
+                session, info.context.actor(), organization_id, notices=list(input.notices)
             )
         return await _after(info, organization_id)

@@ -55,6 +55,6 @@ class ReceiptQueries:
     ) -> StatementResult:
         session = await info.context.session()
         data = await statements.monthly_statement(
-            session, info.context.actor(), org_id(organization_id), month
+            session, info.context.actor(), org_id(organization_id), month=month
         )
         return Statement.from_data(data, info)
