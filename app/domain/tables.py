@@ -27,8 +27,11 @@ from app.domain.provider_events.models import ChargeDispute, ChargeRefund, Proce
 from app.domain.receipts.models import Receipt, ReceiptCounter
 from app.domain.subscriptions.models import Subscription, TierCapacity
 from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
+from app.fleet.models import AdmissionKey, OrganizationVersion
+from app.jobs.models import JobLease
 
 __all__ = [
+    "AdmissionKey",
     "AlertSettings",
     "ApiKey",
     "AuthSession",
@@ -44,11 +47,13 @@ __all__ = [
     "CreditGrant",
     "CreditLedgerEntry",
     "Invitation",
+    "JobLease",
     "InvitationProject",
     "MemberNoticePreference",
     "Membership",
     "ModelLimitOverride",
     "Organization",
+    "OrganizationVersion",
     "OutboxMessage",
     "PasswordReset",
     "PaymentMethod",

@@ -48,6 +48,8 @@ from app.graphql.scalars import SCALARS
 from app.graphql.subscriptions.mutations import SubscriptionMutations
 from app.graphql.subscriptions.types import ModelSubscription
 from app.graphql.usage.queries import UsageQueries
+from app.observability.logs import GraphQLLogContext
+from app.observability.tracing import graphql_extensions
 from app.settings import Settings
 
 
@@ -135,6 +137,8 @@ def protective_extensions(settings: Settings) -> list[Any]:
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        GraphQLLogContext,
+        *graphql_extensions(settings),
     ]
     if not settings.graphql_introspection:
         extensions.append(DisableIntrospection)

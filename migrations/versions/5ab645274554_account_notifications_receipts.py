@@ -1,7 +1,7 @@
 """account: sessions, password resets, throttles, notification settings, spend alerts, receipts
 
 Revision ID: 5ab645274554
-Revises: a84c5fa9be06
+Revises: 1926abccebdd
 Create Date: 2026-12-05 06:32:43.515181
 
 """
@@ -14,7 +14,7 @@ import sqlmodel  # noqa: F401  (autogenerate renders sqlmodel.sql.sqltypes.AutoS
 
 # revision identifiers, used by Alembic.
 revision: str = '5ab645274554'
-down_revision: Union[str, Sequence[str], None] = 'a84c5fa9be06'
+down_revision: Union[str, Sequence[str], None] = '1926abccebdd'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
