@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
 from strawberry.litestar import make_graphql_controller
 
+from app.billing_documents import BillingDocuments
 from app.billing_webhooks import receive_webhook
 from app.db import Database
 from app.domain.charge_handlers import install_charge_handlers
@@ -160,7 +161,14 @@ def create_app(
         allow_queries_via_get=False,
         context_getter=build_context,
     )
-    handlers: list[ControllerRouterHandler] = [graphql, healthz, readyz, FleetController, receive_webhook]
+    handlers: list[ControllerRouterHandler] = [
+        graphql,
+        healthz,
+        readyz,
+        FleetController,
+        receive_webhook,
+        BillingDocuments,
+    ]
     if settings.metrics_enabled:
         handlers.append(metrics.metrics_endpoint)
     cors = (

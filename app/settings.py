@@ -29,6 +29,27 @@ class Settings(BaseSettings):
     password_min_length: int = Field(default=12, ge=8)
     sign_in_max_failures: int = Field(default=5, ge=1)
     sign_in_lockout_minutes: int = Field(default=15, ge=1)
+    sign_in_client_max_failures: int = Field(
+        default=20, ge=1, description="Failed sign-ins per client address per lockout window before delays"
+    )
+    sign_up_client_per_hour: int = Field(default=10, ge=1, description="Sign-ups per client address per hour")
+    password_reset_ttl_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    password_reset_per_address_per_hour: int = Field(default=3, ge=1)
+    password_reset_client_per_hour: int = Field(default=10, ge=1)
+    trusted_proxy_header: str | None = Field(
+        default=None,
+        description="Header a trusted proxy sets to the client address (e.g. X-Forwarded-For); unset: the peer",
+    )
+    trusted_proxy_hops: int = Field(
+        default=1,
+        ge=1,
+        description="Proxies that append to that header: the client is this many from the right",
+    )
+    document_link_key: SecretStr | None = Field(
+        default=None,
+        description="Key signing receipt and statement links; set the same on every replica (default: random)",
+    )
+    document_link_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 3000

@@ -56,9 +56,16 @@ class Inbox:
     def token_for(self, address: str) -> str:
         """The invitation token in the latest message to the address."""
         [*_, message] = self.to(address)
-        match = LINK.search(message.get_content())
-        assert match, message.get_content()
+        match = LINK.search(text_of(message))
+        assert match, text_of(message)
         return match.group(1)
+
+
+def text_of(message: EmailMessage) -> str:
+    """The plain-text part of a message (every email the service sends also has an HTML one)."""
+    part = message.get_body(("plain",))
+    assert isinstance(part, EmailMessage)
+    return str(part.get_content())
 
 
 class SmtpServer:

@@ -1,6 +1,6 @@
 """Imports every area's table models so that SQLModel.metadata (and Alembic) sees them all."""
 
-from app.domain.accounts.models import AuthSession, SignInThrottle, User
+from app.domain.accounts.models import AuthSession, AuthThrottle, PasswordReset, User
 from app.domain.api_keys.models import ApiKey
 from app.domain.billing.models import BillingAccount, Charge, PaymentMethod
 from app.domain.credits.models import (
@@ -12,11 +12,19 @@ from app.domain.credits.models import (
     RefundRequest,
 )
 from app.domain.invitations.models import Invitation, InvitationProject
-from app.domain.notifications.models import OutboxMessage
+from app.domain.notifications.models import (
+    AlertSettings,
+    BillingContact,
+    MemberNoticePreference,
+    OutboxMessage,
+    SpendAlert,
+    SpendAlertFiring,
+)
 from app.domain.orgs.models import Membership, Organization
 from app.domain.plans.models import ModelLimitOverride
 from app.domain.projects.models import Project, ProjectMembership, ProjectRateLimit
 from app.domain.provider_events.models import ChargeDispute, ChargeRefund, ProcessedWebhookEvent
+from app.domain.receipts.models import Receipt, ReceiptCounter
 from app.domain.subscriptions.models import Subscription, TierCapacity
 from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
 from app.fleet.models import AdmissionKey, OrganizationVersion
@@ -24,8 +32,11 @@ from app.jobs.models import JobLease
 
 __all__ = [
     "AdmissionKey",
+    "AlertSettings",
     "ApiKey",
     "AuthSession",
+    "AuthThrottle",
+    "BillingContact",
     "AutoRechargeAttempt",
     "BillingAccount",
     "Charge",
@@ -38,18 +49,23 @@ __all__ = [
     "Invitation",
     "JobLease",
     "InvitationProject",
+    "MemberNoticePreference",
     "Membership",
     "ModelLimitOverride",
     "Organization",
     "OrganizationVersion",
     "OutboxMessage",
+    "PasswordReset",
     "PaymentMethod",
     "ProcessedWebhookEvent",
     "Project",
     "ProjectMembership",
     "ProjectRateLimit",
+    "Receipt",
+    "ReceiptCounter",
     "RefundRequest",
-    "SignInThrottle",
+    "SpendAlert",
+    "SpendAlertFiring",
     "Subscription",
     "TierCapacity",
     "UsageHour",

@@ -16,8 +16,9 @@ from strawberry.extensions import FieldExtension
 from strawberry.litestar import BaseContext
 
 from app.db import Database
+from app.domain.accounts.clients import NO_CLIENT, Client, client_of
 from app.domain.accounts.models import AuthSession, User
-from app.domain.accounts.service import authenticate
+from app.domain.accounts.service import authenticate, touch_session
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, Unauthenticated
 from app.fleet.service import Fleet
@@ -37,6 +38,7 @@ class Context(BaseContext, kw_only=True):
     user: User | None = None
     auth_session: AuthSession | None = None
     auth_error: DomainError | None = None
+    client: Client = NO_CLIENT  # the caller's address (behind a trusted proxy too) and user agent
     loaders: Loaders | None = None
     read_session: AsyncSession | None = None
     read_lock: asyncio.Lock = msgspec.field(default_factory=asyncio.Lock)
@@ -112,6 +114,13 @@ async def build_context(request: Request[Any, Any, Any]) -> AsyncIterator[Contex
         request_id=request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex,
     )
     context.loaders = Loaders(context.session)
+    settings: Settings = state.settings
+    context.client = client_of(
+        request.headers,
+        request.client.host if request.client else None,
+        trusted_header=settings.trusted_proxy_header,
+        trusted_hops=settings.trusted_proxy_hops,
+    )
     try:
         token = bearer_token(request)
         if token:
@@ -120,6 +129,8 @@ async def build_context(request: Request[Any, Any, Any]) -> AsyncIterator[Contex
             except Unauthenticated as exc:
                 context.auth_error = exc
             await context.end_read()
+            if context.auth_session is not None:
+                await touch_session(context.db, context.auth_session)
         yield context
     finally:
         await context.close()

@@ -78,6 +78,10 @@ ErrorCode = describe_enum(
     SUBSCRIPTION_ENDED="The subscription has ended: subscribe again.",
     PAYMENT_PENDING="A payment for this is still being processed; try again shortly.",
     REFUND_REFUSED="The payment plugins refused the refund (the shipped policy: all purchases are final); the request is recorded.",
+    WEAK_PASSWORD="The password is common, was leaked, or follows an easy pattern: choose another.",
+    WRONG_PASSWORD="The current password given is wrong.",
+    RESET_LINK_INVALID="The password-reset link is unknown or was used already: ask for a new one.",
+    RESET_LINK_EXPIRED="The password-reset link has expired: ask for a new one.",
 )
 
 

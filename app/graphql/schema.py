@@ -23,8 +23,8 @@ from strawberry.types import ExecutionContext
 from strawberry.types.base import get_object_definition
 
 from app.graphql import masking
-from app.graphql.accounts.mutations import AccountMutations
-from app.graphql.accounts.queries import AccountQueries
+from app.graphql.accounts.mutations import AccountMutations, AccountSecurityMutations
+from app.graphql.accounts.queries import AccountQueries, AccountSecurityQueries
 from app.graphql.accounts.types import User
 from app.graphql.api_keys.mutations import ApiKeyMutations
 from app.graphql.api_keys.types import ApiKey
@@ -36,10 +36,14 @@ from app.graphql.credits.mutations import CreditMutations
 from app.graphql.credits.types import CreditGrant, CreditLedgerEntry
 from app.graphql.invitations.mutations import InvitationMutations
 from app.graphql.invitations.queries import InvitationQueries
+from app.graphql.notifications.mutations import NotificationMutations
+from app.graphql.notifications.queries import NotificationQueries
 from app.graphql.orgs.mutations import OrganizationMutations
 from app.graphql.orgs.types import Invitation, Organization, OrganizationMember, Project
 from app.graphql.plans.mutations import PlanMutations
 from app.graphql.projects.mutations import ProjectMutations
+from app.graphql.receipts.queries import ReceiptQueries
+from app.graphql.receipts.types import Receipt
 from app.graphql.scalars import SCALARS
 from app.graphql.subscriptions.mutations import SubscriptionMutations
 from app.graphql.subscriptions.types import ModelSubscription
@@ -56,11 +60,24 @@ class NodeQueries:
     )
 
 
-Query = merge_types("Query", (NodeQueries, AccountQueries, InvitationQueries, UsageQueries, CatalogQueries))
+Query = merge_types(
+    "Query",
+    (
+        NodeQueries,
+        AccountQueries,
+        AccountSecurityQueries,
+        InvitationQueries,
+        UsageQueries,
+        CatalogQueries,
+        NotificationQueries,
+        ReceiptQueries,
+    ),
+)
 Mutation = merge_types(
     "Mutation",
     (
         AccountMutations,
+        AccountSecurityMutations,
         OrganizationMutations,
         ProjectMutations,
         ApiKeyMutations,
@@ -70,6 +87,7 @@ Mutation = merge_types(
         PlanMutations,
         BillingMutations,
         CreditMutations,
+        NotificationMutations,
     ),
 )
 get_object_definition(Query, strict=True).description = "What the console reads. Lists are Relay connections."
@@ -99,6 +117,7 @@ NODE_TYPES: list[Any] = [
     Charge,
     CreditGrant,
     CreditLedgerEntry,
+    Receipt,
 ]
 
 

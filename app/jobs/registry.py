@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from app.jobs import billing, credits, subscriptions  # noqa: F401
+from app.jobs import billing, credits, notifications, subscriptions  # noqa: F401

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
+
 from tests.support import GraphQL
 
 SIGN_UP = """
@@ -124,21 +126,26 @@ async def test_wrong_password_and_unknown_email_look_the_same(gql: GraphQL) -> N
     )
 
 
-async def test_repeated_failures_lock_the_address_then_it_opens_again(gql: GraphQL, clock) -> None:  # type: ignore[no-untyped-def]
-    await sign_up(gql, "ada@example.com")
-    bad = {"input": {"email": "ada@example.com", "password": "wrong password!"}}
+async def test_repeated_failures_lock_the_address_for_other_clients_then_it_opens_again(
+    gql: GraphQL, client: httpx.AsyncClient, clock
+) -> None:  # type: ignore[no-untyped-def]
+    await sign_up(gql, "ada@example.com")  # from 127.0.0.1: a client Ada is known from
+    attacker = {"X-Forwarded-For": "192.0.2.66"}
+
+    async def sign_in_from(headers: dict[str, str], password: str) -> dict:
+        body = {"query": SIGN_IN, "variables": {"input": {"email": "ada@example.com", "password": password}}}
+        return (await client.post("/graphql", json=body, headers=headers)).json()["data"]["signIn"]  # type: ignore[no-any-return]
+
     for _ in range(5):
-        assert (await gql(SIGN_IN, bad))["signIn"]["code"] == "INVALID_CREDENTIALS"
-    locked = (
-        await gql(SIGN_IN, {"input": {"email": "ada@example.com", "password": "correct horse battery"}})
-    )["signIn"]
+        assert (await sign_in_from(attacker, "wrong password!"))["code"] == "INVALID_CREDENTIALS"
+    locked = await sign_in_from(attacker, "correct horse battery")
     assert locked["__typename"] == "TooManyAttemptsError"
     assert 0 < locked["retryAfterSeconds"] <= 15 * 60 + 1
+    owner = await sign_in_from({}, "correct horse battery")  # the owner is not kept out
+    assert owner["__typename"] == "SessionPayload"
 
     clock.advance(minutes=16)
-    opened = (
-        await gql(SIGN_IN, {"input": {"email": "ada@example.com", "password": "correct horse battery"}})
-    )["signIn"]
+    opened = await sign_in_from(attacker, "correct horse battery")
     assert opened["__typename"] == "SessionPayload"
 
 

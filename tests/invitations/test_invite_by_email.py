@@ -11,7 +11,7 @@ from app.domain.invitations.models import Invitation
 from app.domain.notifications.mailer import deliver_due
 from app.settings import Settings
 from tests.invitations.support import ACCEPT, ME, PREVIEW, answer, invite, sign_up
-from tests.mail_server import SmtpServer
+from tests.mail_server import SmtpServer, text_of
 from tests.support import GraphQL, World
 
 MEMBERS = """
@@ -41,9 +41,9 @@ async def test_three_invitations_go_out_by_email_and_a_link_makes_a_member_once(
     inbox = smtp_server.inbox
     assert sorted(m["To"] for m in inbox.messages) == sorted(addresses)
     [mail] = inbox.to("Ann@Example.com")
-    assert mail["Subject"] == "admin (admin@example.com) invited you to Acme"
+    assert mail["Subject"] == "You are invited to join Acme on Inference Cloud"
     assert mail["From"] == smtp_settings.mail_from
-    body = mail.get_content()
+    body = text_of(mail)
     assert '"Acme"' in body and "admin@example.com" in body and "as a member" in body
     token = inbox.token_for("Ann@Example.com")
     assert len(token) >= 43  # 256 bits

@@ -1,4 +1,4 @@
-"""Emails to an organization's admins: one per Organization Admin, the same shape for every area."""
+"""Notices written in code: one per recipient, through the generic template, the same shape for every area."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.domain.credits.notices import email_admins as email_about_credits
-from app.domain.notifications.models import OutboxMessage
+from app.domain.notifications.models import Notice, OutboxMessage
 from app.domain.subscriptions.models import Subscription
 from app.domain.subscriptions.notify import email_admins as email_about_subscription
 from tests.support import World
@@ -21,7 +21,9 @@ async def test_credit_notices_go_to_each_admin_only_naming_the_organization(
     database: Database, world: World
 ) -> None:
     async with database.transaction() as session:
-        sent = await email_about_credits(session, world.acme_id, subject="low balance", body="Top up.")
+        sent = await email_about_credits(
+            session, world.acme_id, subject="low balance", body="Top up.", notice=Notice.LOW_BALANCE
+        )
     messages = await outbox(database)
     assert sent == 1 and [m.to_address for m in messages] == [world.people["admin"].email]
     assert messages[0].subject == "Acme: low balance"
@@ -39,7 +41,8 @@ async def test_subscription_notices_add_the_subscription(database: Database, wor
         await email_about_subscription(session, subscription, "renewed", "Paid.")
     (message,) = await outbox(database)
     assert message.subject == "Acme: renewed"
-    assert message.body_text.endswith(
-        f"Organization: Acme ({world.acme_id})\nSubscription: sub_1, model gpt-oss-120b, tier growth\n"
-        "-- \nThe Inference Cloud console: Billing > Subscriptions.\n"
+    assert message.body_text == (
+        "Hello,\n\nPaid.\n\nSubscription: sub_1, model gpt-oss-120b, tier growth\n\n"
+        f"Organization: Acme ({world.acme_id})\n-- \nThe Inference Cloud console: Billing > Subscriptions.\n"
     )
+    assert message.template == "organization_notice" and "<p" in (message.body_html or "")

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from app import clock as app_clock
 from app.clock import FrozenClock
 from app.db import Database
 from app.domain.notifications.mailer import claim_next, deliver_due
@@ -16,7 +17,7 @@ from app.domain.notifications.models import DeliveryChannel, OutboxMessage, Outb
 from app.domain.notifications.service import REDACTED, enqueue_email, list_outbox, outbox_line, revealed
 from app.settings import Settings
 from tests.invitations.support import PREVIEW, RESEND, invite_one, invites_list
-from tests.mail_server import SmtpServer, free_port
+from tests.mail_server import SmtpServer, free_port, text_of
 from tests.support import GraphQL, World
 
 
@@ -27,9 +28,11 @@ async def queue(database: Database, *recipients: str, secret: str = "s3cret-toke
             await enqueue_email(
                 session,
                 to=to,
-                subject="Hello",
-                body=f"Your link: https://x.test/?t={secret}",
+                template="password_reset",
                 secrets=[secret],
+                email=to,
+                link=f"https://x.test/?t={secret}",
+                expires_at=app_clock.now(),
             )
             for to in recipients
         ]
@@ -59,9 +62,9 @@ async def test_without_smtp_the_log_and_the_outbox_are_the_delivery(
         1,
     )
     assert "s3cret-token" not in caplog.text and f"outbox show {message_id}" in caplog.text
-    assert message.body_text == "Your link: https://x.test/?t=[secret:0]"  # no secret in clear at rest
-    assert "s3cret-token" not in str(message.secrets)
-    assert revealed(message)[0] == "Your link: https://x.test/?t=s3cret-token"  # the operator's copy
+    assert "https://x.test/?t=[secret:0]\n" in message.body_text  # no secret in clear at rest
+    assert "s3cret-token" not in message.body_text + (message.body_html or "") + str(message.secrets)
+    assert "https://x.test/?t=s3cret-token\n" in revealed(message)[0]  # the operator's copy
     assert (await deliver_due(database, settings)).sent == []  # sent once
 
 
@@ -189,14 +192,15 @@ async def test_the_outbox_holds_the_secret_only_until_delivery(
     [message_id] = await queue(database, "ann@example.com", secret="another-secret")
     queued = await stored(database, message_id)
     assert "another-secret" not in queued.body_text + str(queued.secrets)  # sealed
-    assert revealed(queued)[0] == "Your link: https://x.test/?t=another-secret"
+    assert "https://x.test/?t=another-secret\n" in revealed(queued)[0]
 
     await deliver_due(database, smtp_settings)
 
-    assert "another-secret" in smtp_server.inbox.messages[0].get_content()
+    assert "another-secret" in text_of(smtp_server.inbox.messages[0])
     async with database.reader() as session:
         rows = list(await session.execute(select(OutboxMessage.body_text, OutboxMessage.secrets)))
-    assert rows == [(f"Your link: https://x.test/?t={REDACTED}", None)]
+    [(text, secrets)] = rows
+    assert f"https://x.test/?t={REDACTED}\n" in text and "another-secret" not in text and secrets is None
 
 
 def test_implicit_tls_and_starttls_exclude_each_other() -> None:

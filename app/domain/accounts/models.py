@@ -33,14 +33,35 @@ class AuthSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # refreshed at most once a minute, so that a busy console does not write on every request
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    user_agent: str = Field(default="", max_length=255)
+    client_address: str = Field(default="", max_length=64)
 
 
-class SignInThrottle(SQLModel, table=True):
-    """Failed sign-ins per email address, shared by every replica through the database."""
+class PasswordReset(SQLModel, table=True):
+    """A password-reset link: the token is kept only as its SHA-256; it works once, until it expires."""
 
-    __tablename__ = "sign_in_throttle"
+    __tablename__ = "password_reset"
 
-    email_normalized: str = Field(primary_key=True, max_length=254)
-    failures: int = 0
+    id: str = Field(default_factory=lambda: new_id("pwr"), primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="user.id", index=True, max_length=40, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    client_address: str = Field(default="", max_length=64)
+
+
+class AuthThrottle(SQLModel, table=True):
+    """Attempts counted under one key (an address, a client, an action): shared by every replica.
+
+    Past the free attempts of a window, each further attempt must wait a delay that doubles.
+    """
+
+    __tablename__ = "auth_throttle"
+
+    key: str = Field(primary_key=True, max_length=300)
+    attempts: int = 0
     window_started_at: datetime = Field(sa_type=UTCDateTime)
-    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

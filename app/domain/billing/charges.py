@@ -40,7 +40,8 @@ from app.domain.billing.errors import PaymentFailed, PaymentUnavailable, unavail
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.errors import Conflict, ErrorCode
 from app.domain.money import format_cents
-from app.domain.notifications.admins import email_admins
+from app.domain.notifications.recipients import email_notice
+from app.domain.receipts.service import issue_receipt
 from app.payments import types as provider
 from app.payments.errors import CustomerGone, IdempotencyConflict, PaymentProviderError, PaymentRequestError
 from app.payments.facade import Payments
@@ -59,7 +60,7 @@ OPEN_STATUSES = (ChargeStatus.PENDING, ChargeStatus.PROCESSING, ChargeStatus.REQ
 RETRY_FIRST_WAIT = timedelta(minutes=1)
 RETRY_MAX_WAIT = timedelta(hours=1)
 # the signature of the admins' emails about one payment (it may be any purpose's: the billing page)
-SIGNATURE = "The Inference Cloud console: Billing."
+CONSOLE_PATH = "Billing"
 
 STATUS_OF_RESULT = {
     provider.ChargeStatus.PROCESSING: ChargeStatus.PROCESSING,
@@ -372,6 +373,7 @@ async def settle_in(
     handlers = installed_handlers()
     if status is ChargeStatus.SUCCEEDED:
         await handlers.on_success[stored.purpose](session, stored)
+        await issue_receipt(session, stored)  # in this transaction: numbered without gaps
     elif stored.purpose in handlers.on_failure:
         await handlers.on_failure[stored.purpose](session, stored)
     return stored
@@ -379,7 +381,7 @@ async def settle_in(
 
 async def _ask_admins_to_authenticate(session: AsyncSession, charge: Charge) -> None:
     console = get_settings().public_url.rstrip("/")
-    await email_admins(
+    await email_notice(
         session,
         charge.organization_id,
         subject="a payment needs your card's authentication",
@@ -388,7 +390,8 @@ async def _ask_admins_to_authenticate(session: AsyncSession, charge: Charge) -> 
             "cardholder's authentication (3-D Secure) before the bank pays it. Nothing is granted until "
             f"it is done: open {console}/billing?charge={charge.id} and authenticate the payment."
         ),
-        signature=SIGNATURE,
+        console_path=CONSOLE_PATH,
+        notice=None,  # only an admin can authenticate it: the admins, always
     )
 
 

@@ -17,8 +17,8 @@ from sqlmodel import col
 from app import clock
 from app.db import Database
 from app.domain.billing.charges import (
+    CONSOLE_PATH,
     OPEN_STATUSES,
-    SIGNATURE,
     STATUS_OF_RESULT,
     collect,
     is_open,
@@ -29,7 +29,8 @@ from app.domain.billing.charges import (
 )
 from app.domain.billing.models import Charge, ChargeStatus
 from app.domain.money import format_cents
-from app.domain.notifications.admins import email_admins
+from app.domain.notifications.models import Notice
+from app.domain.notifications.recipients import email_notice
 from app.payments.errors import PaymentProviderError, PaymentRequestError
 from app.payments.facade import Payments
 
@@ -123,11 +124,13 @@ async def give_up(db: Database, charge_id: str, reason: str) -> Charge:
             message=reason,
         )
         if was_open and stored.status is ChargeStatus.FAILED:  # ended here, not by a webhook meanwhile
-            await email_admins(
+            await email_notice(
                 session,
                 stored.organization_id,
                 subject="a payment could not be completed",
                 body=f"{stored.description} ({format_cents(stored.amount_cents, stored.currency)}): {reason}",
-                signature=SIGNATURE,
+                console_path=CONSOLE_PATH,
+                notice=Notice.FAILED_CHARGES,
+                security=True,  # money that was due was not paid: every admin hears of it
             )
     return stored

@@ -1,4 +1,4 @@
-"""Emails that warn Org Admins in time: a low balance, and credits about to expire (30, then 7 days ahead).
+"""Emails that warn the billing recipients in time: a low balance, and credits about to expire (30, then 7 days ahead).
 
 Each is sent once: a conditional UPDATE claims it before the email is queued in the same transaction,
 so two replicas running the job at once send it once.
@@ -8,38 +8,54 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlmodel import col
 
 from app import clock
 from app.db import Database
 from app.domain.credits.ledger import ACCOUNT, GRANT
 from app.domain.credits.models import CreditGrant, GrantState
-from app.domain.credits.notices import dollars, email_admins
+from app.domain.credits.notices import CONSOLE_PATH
 from app.domain.money import NANOS_PER_CENT
+from app.domain.notifications.models import AlertSettings, Notice
+from app.domain.notifications.recipients import notify
 from app.domain.orgs.models import Organization, OrganizationType
 from app.settings import Settings
 
 EXPIRY_NOTICE_DAYS = (30, 7)
 
 
+def alert_level(settings: Settings) -> Any:
+    """SQL: each organization's low-balance level, its own or the service's default (outer-join AlertSettings)."""
+    default = settings.credits_low_balance_alert_cents * NANOS_PER_CENT
+    return func.coalesce(AlertSettings.low_balance_alert_nanos, default)
+
+
 async def send_low_balance_alerts(db: Database, *, settings: Settings) -> int:
-    """Email the admins of each Team organization whose balance fell below the alert level; once per dip."""
-    level = settings.credits_low_balance_alert_cents * NANOS_PER_CENT
+    """Email the recipients of each Team organization whose balance fell below its alert level; once per dip."""
+    level = alert_level(settings)
+    has_own_level = ACCOUNT.c.organization_id == AlertSettings.organization_id
     async with db.transaction() as session:
         # back above the level: the next dip is announced again
-        await session.execute(
-            update(ACCOUNT)
+        recovered = (
+            select(ACCOUNT.c.organization_id)
+            .outerjoin(AlertSettings, has_own_level)
             .where(ACCOUNT.c.low_balance_notified.is_(True))
             .where(ACCOUNT.c.balance_nanos >= level)
+        )
+        await session.execute(
+            update(ACCOUNT)
+            .where(ACCOUNT.c.organization_id.in_(recovered.scalar_subquery()))
             .values(low_balance_notified=False)
         )
     async with db.reader() as session:
         candidates = list(
-            await session.scalars(
-                select(ACCOUNT.c.organization_id)
+            await session.execute(
+                select(ACCOUNT.c.organization_id, level)
                 .join(Organization, col(Organization.id) == ACCOUNT.c.organization_id)
+                .outerjoin(AlertSettings, has_own_level)
                 .where(col(Organization.type) == OrganizationType.TEAM)
                 .where(ACCOUNT.c.low_balance_notified.is_(False))
                 .where(
@@ -50,28 +66,28 @@ async def send_low_balance_alerts(db: Database, *, settings: Settings) -> int:
             )
         )
     sent = 0
-    for organization_id in candidates:
+    for organization_id, org_level in candidates:
         async with db.transaction() as session:
             claimed = (
                 await session.execute(
                     update(ACCOUNT)
                     .where(ACCOUNT.c.organization_id == organization_id)
                     .where(ACCOUNT.c.low_balance_notified.is_(False))
-                    .where(ACCOUNT.c.balance_nanos < level)
+                    .where(ACCOUNT.c.balance_nanos < org_level)
                     .values(low_balance_notified=True)
                     .returning(ACCOUNT.c.balance_nanos)
                 )
             ).first()
             if claimed is None:
                 continue
-            await email_admins(
+            await notify(
                 session,
                 organization_id,
-                subject="your credit balance is low",
-                body=(
-                    f"Your PayGo credit balance is {dollars(claimed[0])}, below {dollars(level)}. At zero, "
-                    "PayGo requests are refused until credits are added. Add credits or enable auto-recharge."
-                ),
+                notice=Notice.LOW_BALANCE,
+                template="low_balance",
+                balance_nanos=claimed[0],
+                level_nanos=org_level,
+                console_path=CONSOLE_PATH,
             )
             sent += 1
     return sent
@@ -117,16 +133,23 @@ async def send_expiry_notices(db: Database) -> int:
                     claimed.append(grant)
             if not claimed:
                 continue
-            lines = "\n".join(
-                f"- {dollars(g.remaining_nanos)} left of {dollars(g.amount_nanos)} ({g.source.value.lower().replace('_', '-')}"
-                f" of {g.bought_at:%Y-%m-%d}), expiring on {g.expires_at:%Y-%m-%d %H:%M} UTC"
-                for g in claimed
-            )
-            await email_admins(
+            await notify(
                 session,
                 organization_id,
-                subject="credits expire soon",
-                body=f"These credits expire soon; what is left then is lost:\n{lines}",
+                notice=Notice.CREDITS_EXPIRING,
+                template="credits_expiring",
+                grants=[_expiring(g) for g in claimed],
+                console_path=CONSOLE_PATH,
             )
             sent += len(claimed)
     return sent
+
+
+def _expiring(grant: CreditGrant) -> dict[str, Any]:
+    return {
+        "remaining_nanos": grant.remaining_nanos,
+        "amount_nanos": grant.amount_nanos,
+        "source": grant.source.value.lower().replace("_", "-"),
+        "bought_at": grant.bought_at,
+        "expires_at": grant.expires_at,
+    }

@@ -32,6 +32,7 @@ from app.domain.credits.notices import dollars, email_admins
 from app.domain.credits.periods import month_start, next_month_start
 from app.domain.errors import Conflict, InvalidInput
 from app.domain.money import NANOS_PER_CENT, cents_to_nanos, nanos_to_cents_up
+from app.domain.notifications.models import Notice
 from app.payments.facade import Payments
 from app.settings import Settings, get_settings
 
@@ -253,7 +254,9 @@ async def _record_failure(session: AsyncSession, attempt: AutoRechargeAttempt) -
     else:
         body += f"It is tried again in an hour; after {MAX_FAILURES} failures in a row it switches off."
     subject = "auto-recharge failed and was switched off" if switched_off else "auto-recharge failed"
-    await email_admins(session, organization_id, subject=subject, body=body)
+    await email_admins(
+        session, organization_id, subject=subject, body=body, notice=Notice.FAILED_CHARGES, security=True
+    )
 
 
 async def recharged(session: AsyncSession, charge: Charge) -> None:

@@ -1,23 +1,34 @@
-"""Emails to an organization's admins about its credits, queued in the caller's transaction."""
+"""Emails to an organization's billing recipients about its credits, queued in the caller's transaction."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.money import format_amount
-from app.domain.notifications import admins
+from app.domain.notifications.models import Notice
+from app.domain.notifications.recipients import email_notice
+from app.domain.notifications.templates import dollars
 
-SIGNATURE = "The Inference Cloud console: Billing > Pay as you go."
+__all__ = ["CONSOLE_PATH", "dollars", "email_admins"]
 
-
-def dollars(nanos: int) -> str:
-    """An amount as an email shows it, e.g. ``$12.50``."""
-    text = format_amount(nanos)
-    return f"-${text[1:]}" if text.startswith("-") else f"${text}"
+CONSOLE_PATH = "Billing > Pay as you go"
 
 
-async def email_admins(session: AsyncSession, organization_id: str, *, subject: str, body: str) -> int:
-    """Queue one email per Organization Admin about the organization's credits; returns how many."""
-    return await admins.email_admins(
-        session, organization_id, subject=subject, body=body, signature=SIGNATURE
+async def email_admins(
+    session: AsyncSession,
+    organization_id: str,
+    *,
+    subject: str,
+    body: str,
+    notice: Notice | None,
+    security: bool = False,
+) -> int:
+    """Queue the notice to its recipients (the admins, and contacts who chose it); returns how many."""
+    return await email_notice(
+        session,
+        organization_id,
+        subject=subject,
+        body=body,
+        console_path=CONSOLE_PATH,
+        notice=notice,
+        security=security,
     )

@@ -27,6 +27,7 @@ from app.domain.credits.notices import dollars, email_admins
 from app.domain.credits.periods import month_start, previous_period
 from app.domain.errors import Conflict
 from app.domain.money import NANOS_PER_CENT, cents_to_nanos
+from app.domain.notifications.models import Notice
 from app.payments.facade import Payments
 from app.settings import Settings
 
@@ -136,6 +137,7 @@ async def settlement_failed(session: AsyncSession, charge: Charge) -> None:
         session,
         charge.organization_id,
         subject="usage beyond your credits could not be charged",
+        notice=Notice.FAILED_CHARGES,
         body=(
             f"Usage beyond your credits of {dollars(state.debt_nanos)} could not be charged to your card: "
             f"{charge.message or 'the payment failed'}\nUpdate the payment method or add credits; "

@@ -40,21 +40,16 @@ async def queue_invitation_email(
     settings: Settings,
 ) -> OutboxMessage:
     """Queue the email with the invitation's current link, in the caller's transaction."""
-    who = inviter_label(inviter)
-    body = (
-        f"Hello,\n\n"
-        f'{who} invited you to join the organization "{organization.name}" '
-        f"as {ROLE_PHRASES[invitation.role]}.\n\n"
-        f"Accept or decline the invitation here:\n{accept_link(settings, token)}\n\n"
-        f"The link works once and expires on {invitation.expires_at:%Y-%m-%d at %H:%M} UTC. "
-        f"If you have no account yet, sign up with this email address ({invitation.email}) first, "
-        f"then open the link again.\n\n"
-        f"If you did not expect this invitation, you can ignore this email.\n"
-    )
     return await enqueue_email(
         session,
         to=invitation.email,
-        subject=f"{who} invited you to {organization.name}",
-        body=body,
+        template="invitation",
         secrets=[token],
+        inviter_name=inviter.name if inviter else "",
+        inviter_email=inviter.email if inviter else "An Organization Admin",
+        organization_name=organization.name,
+        role_phrase=ROLE_PHRASES[invitation.role],
+        link=accept_link(settings, token),
+        expires_at=invitation.expires_at,
+        email=invitation.email,
     )

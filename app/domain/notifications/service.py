@@ -21,6 +21,7 @@ from app import clock
 from app.db import Database
 from app.domain.notifications import sealing
 from app.domain.notifications.models import OutboxMessage, OutboxState
+from app.domain.notifications.templates import render
 
 REDACTED = "[redacted]"
 _ENQUEUED = "outbox_enqueued"
@@ -60,20 +61,19 @@ def _forget_after_rollback(session: Session) -> None:
 
 
 async def enqueue_email(
-    session: AsyncSession,
-    *,
-    to: str,
-    subject: str,
-    body: str,
-    html: str | None = None,
-    secrets: Sequence[str] = (),
+    session: AsyncSession, *, to: str, template: str, secrets: Sequence[str] = (), **context: Any
 ) -> OutboxMessage:
-    """Queue an email in the caller's transaction; ``secrets`` in the body are stored sealed, never in clear."""
+    """Render the template ``template`` and queue it in the caller's transaction.
+
+    ``secrets`` in the bodies (a link's token) are stored sealed, never in clear.
+    """
+    email = render(template, **context)
     message = OutboxMessage(
         to_address=to,
-        subject=subject,
-        body_text=sealing.hollow(body, secrets),
-        body_html=sealing.hollow(html, secrets) if html is not None else None,
+        subject=email.subject,
+        body_text=sealing.hollow(email.text, secrets),
+        body_html=sealing.hollow(email.html, secrets),
+        template=email.template,
         secrets=sealing.seal(secrets) or None,
         next_attempt_at=clock.now(),
     )

@@ -68,6 +68,7 @@ async def dispute_created(session: AsyncSession, charge: Charge, obj: Mapping[st
             f"({charge.description}, charge {charge.id}) disputes the payment; reason: {dispute.reason}.\n"
             f"{held} If you did not ask your bank for it, contact support with what the payment bought."
         ),
+        notice=None,  # a security notice: the admins only, always
     )
     return f"charge {charge.id}: dispute {dispute.id} recorded, {dispute.held_nanos} held, {sent} admin(s) emailed"
 
@@ -105,6 +106,7 @@ async def dispute_closed(session: AsyncSession, obj: Mapping[str, Any]) -> str:
         dispute.organization_id,
         subject=f"a card payment dispute {outcome}",
         body=f"The dispute of {format_cents(dispute.amount_cents, dispute.currency)} {outcome}. {detail}",
+        notice=None,  # a security notice: the admins only, always
     )
     return f"dispute {dispute.id} {dispute.status}: {released} released"
 

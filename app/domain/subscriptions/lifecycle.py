@@ -23,6 +23,7 @@ from app import clock
 from app.db import Database
 from app.domain.billing import charges
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
+from app.domain.notifications.models import Notice
 from app.domain.subscriptions import capacity
 from app.domain.subscriptions.models import EndReason, Subscription, SubscriptionState
 from app.domain.subscriptions.notify import day, email_admins
@@ -183,7 +184,9 @@ async def _renewal_failed(
             f"The renewal of your {what} failed again ({reason}) and it is now canceled: usage of "
             f"{subscription.model_id} is paid with credits from now on. Subscribe again any time."
         )
-        await email_admins(session, subscription, f"{what} canceled: payment failed", body)
+        await email_admins(
+            session, subscription, f"{what} canceled: payment failed", body, notice=Notice.FAILED_CHARGES
+        )
         return
     subscription.state = SubscriptionState.PAST_DUE
     subscription.next_charge_at = clock.now() + RETRY_INTERVAL
@@ -193,7 +196,9 @@ async def _renewal_failed(
         f"working while we retry on {day(subscription.next_charge_at)} ({left} attempt(s) left before "
         f"it is canceled). Update the payment method in the console to avoid that."
     )
-    await email_admins(session, subscription, f"{what} past due: payment failed", body)
+    await email_admins(
+        session, subscription, f"{what} past due: payment failed", body, notice=Notice.FAILED_CHARGES
+    )
 
 
 async def end(session: AsyncSession, subscription: Subscription, reason: EndReason, *, at: datetime) -> None:

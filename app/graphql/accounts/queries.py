@@ -6,10 +6,13 @@ from datetime import datetime
 
 import strawberry
 
+from app.domain.accounts import service as accounts
+from app.domain.errors import ErrorCode
 from app.domain.orgs import service as orgs
-from app.graphql.accounts.types import User
+from app.graphql.accounts.types import SessionsResult, SessionStatus, User, UserSession, UserSessions
 from app.graphql.context import Info
 from app.graphql.enums import OrganizationRoleEnum
+from app.graphql.errors import field_with_errors
 from app.graphql.orgs.types import Organization
 
 
@@ -49,3 +52,28 @@ class Me:
     organizations: list[OrganizationMembership] = strawberry.field(
         description="The organizations the user belongs to, with their role in each, oldest first."
     )
+
+
+@strawberry.type
+class AccountSecurityQueries:
+    @strawberry.field(description="Whether the request carries a live session, an expired one, or none.")
+    def session_status(self, info: Info) -> SessionStatus:
+        context = info.context
+        if context.user is not None:
+            return SessionStatus.ACTIVE
+        if context.auth_error is None:
+            return SessionStatus.NONE
+        return (
+            SessionStatus.EXPIRED
+            if context.auth_error.code is ErrorCode.SESSION_EXPIRED
+            else SessionStatus.INVALID
+        )
+
+    @field_with_errors(
+        "The signed-in user's live sessions (created, last used, browser), to end any of them."
+    )
+    async def my_sessions(self, info: Info) -> SessionsResult:
+        actor = info.context.actor()
+        current = info.context.auth_session.id if info.context.auth_session else None
+        rows = await accounts.list_sessions(await info.context.session(), user_id=actor.user_id)
+        return UserSessions(sessions=[UserSession.from_model(row, current) for row in rows])

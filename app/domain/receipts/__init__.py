@@ -1,0 +1,1 @@
+"""Receipts of succeeded charges, and monthly statements of an organization's billing."""
