@@ -15,11 +15,11 @@ from typing import Any
 
 from app.db import Database
 from app.domain.catalog.models import Catalog
-from app.fleet.admission import Admissions, Settlement, error
+from app.fleet.admission import Admissions, Answer, Settlement, error
 from app.fleet.directory import Directory, PlanLoader
 from app.fleet.ratelimit import LocalLimiter, RedisLimiter
 from app.fleet.reservations import LocalReservations, RedisReservations
-from app.fleet.tokens import AdmissionCodec
+from app.fleet.tokens import Admission, AdmissionCodec
 from app.fleet.usage import Burn, Committed, UsageItem, UsageWriter
 
 logger = logging.getLogger(__name__)
@@ -63,22 +63,37 @@ class Fleet:
         items: list[tuple[int, UsageItem]] = []
         for index, report in enumerate(reports):
             admission = self.admissions.codec.decode(report.admission_id)
-            if admission is None:
-                results[index] = error(400, "invalid_request_error", "invalid_admission", "Unknown admission id.",
-                                       "admission_id").body  # fmt: skip
-            elif admission.model_id != report.model:
-                results[index] = error(400, "invalid_request_error", "model_mismatch",
-                                       f"The admission was for '{admission.model_id}'.", "model").body  # fmt: skip
-            elif not 0 < len(report.request_id) <= 100:
-                results[index] = error(400, "invalid_request_error", "invalid_request",
-                                       "request_id must be 1 to 100 characters.", "request_id").body  # fmt: skip
+            refusal = self._refusal(report, admission)
+            if refusal is not None:
+                results[index] = refusal.body
             else:
+                assert admission is not None
                 items.append((index, UsageItem(report.request_id, report.admission_id, admission,
                                                report.input_tokens, report.output_tokens)))  # fmt: skip
-        outcomes = await self.writer.submit([item for _, item in items])
-        for (index, item), outcome in zip(items, outcomes, strict=True):
-            results[index] = {"request_id": item.request_id, "status": outcome}
+        await self.writer.submit([item for _, item in items])
+        for index, item in items:
+            results[index] = _outcome(item)
         return [result for result in results if result is not None]
+
+    def _refusal(self, report: Any, admission: Admission | None) -> Answer | None:
+        """Why a record is refused before it reaches the database, or None."""
+        if admission is None:
+            return error(
+                400, "invalid_request_error", "invalid_admission", "Unknown admission id.", "admission_id"
+            )
+        if admission.model_id != report.model:
+            return error(400, "invalid_request_error", "model_mismatch",
+                         f"The admission was for '{admission.model_id}'.", "model")  # fmt: skip
+        if not 0 < len(report.request_id) <= 100 or "\x00" in report.request_id:
+            return error(400, "invalid_request_error", "invalid_request",
+                         "request_id must be 1 to 100 characters, none of them NUL.", "request_id")  # fmt: skip
+        model = self.admissions.catalog.model(admission.model_id)
+        used = report.input_tokens + report.output_tokens
+        if model is not None and model.context_tokens is not None and used > model.context_tokens:
+            return error(400, "invalid_request_error", "implausible_tokens",
+                         f"{used:,} tokens do not fit in the context of '{model.id}' ({model.context_tokens:,}).",
+                         "output_tokens")  # fmt: skip
+        return None
 
     async def _after_commit(self, committed: Committed) -> None:
         await self.admissions.settle(
@@ -115,6 +130,21 @@ class Fleet:
                     logger.info("released %d lapsed reservations", released)
             except Exception:  # noqa: BLE001  (the next sweep tries again)
                 logger.exception("reservation sweep failed")
+
+
+def _outcome(item: UsageItem) -> dict[str, Any]:
+    """A committed record's answer: its status, the tokens it used over its reservation, or its refusal."""
+    if item.refusal is not None:
+        code, message = item.refusal
+        param = "admission_id" if code == "admission_already_used" else "request_id"
+        return {
+            "request_id": item.request_id,
+            **error(400, "invalid_request_error", code, message, param).body,
+        }
+    outcome: dict[str, Any] = {"request_id": item.request_id, "status": item.status}
+    if item.status == "accepted" and item.over_reservation:
+        outcome["over_reservation_tokens"] = item.over_reservation
+    return outcome
 
 
 def build_fleet(db: Database, services: Any, settings: Any, redis: Any = None) -> Fleet:

@@ -114,10 +114,11 @@ async def test_running_out_of_credit_brings_402(
 ) -> None:
     await custom_terms(database, services, world)
     await buy_credits(database, services.payments, settings, world, "10.00")  # $10 = 10,000,000,000 nanos
-    # one big request costs 20,000 * 350 + 400,000 * 750 = 307,000,000 nanos; 33 of them pass $10
-    for n in range(33):
-        await fleet.run(acme_key_without_credit, input_tokens=20_000, output_tokens=400_000,
-                        max_output_tokens=400_000, request_id=f"big-{n}")  # fmt: skip
+    # a request filling the model's context costs 31,072 * 350 + 100,000 * 750 = 85,875,200 nanos;
+    # 117 of them pass $10
+    for n in range(117):
+        await fleet.run(acme_key_without_credit, input_tokens=31_072, output_tokens=100_000,
+                        max_output_tokens=100_000, request_id=f"big-{n}")  # fmt: skip
     assert await balance(database, world) < 0  # admitted requests finish: a small debt
     answer = await fleet.admit(acme_key_without_credit)
     assert answer.status_code == 402
@@ -128,10 +129,10 @@ async def test_concurrent_usage_loses_no_debit(
     fleet: Fleet, acme_key: str, database: Database, world: World, records: int
 ) -> None:
     before = await balance(database, world)
-    admitted = (await fleet.admit(acme_key, input_tokens=10, max_output_tokens=10)).json()["admission_id"]
 
     async def report(n: int) -> Any:
-        record = {"request_id": f"u{n}", "admission_id": admitted, "model": "gpt-oss-120b",
+        admission = await fleet.admit(acme_key, input_tokens=10, max_output_tokens=10)  # one per request
+        record = {"request_id": f"u{n}", "admission_id": admission.json()["admission_id"], "model": "gpt-oss-120b",
                   "input_tokens": 10 + n % 3, "output_tokens": n % 5}  # fmt: skip
         return await fleet.report([record])
 
@@ -167,9 +168,9 @@ async def test_usage_below_the_threshold_recharges_once(
     config = auto_recharge_config(threshold="9.00", recharge_to="20.00", monthly_cap=None, settings=settings)
     await configure_auto_recharge(database, payments, admin, world.acme_id, config, settings=settings)
     charges_before = len(payments.provider.recorded_charges())  # type: ignore[attr-defined]
-    for n in range(5):  # 5 * 307,000,000 nanos: the balance crosses $9
-        await fleet.run(acme_key_without_credit, input_tokens=20_000, output_tokens=400_000,
-                        max_output_tokens=400_000, request_id=f"r-{n}")  # fmt: skip
+    for n in range(12):  # 12 * 85,875,200 nanos: the balance crosses $9
+        await fleet.run(acme_key_without_credit, input_tokens=31_072, output_tokens=100_000,
+                        max_output_tokens=100_000, request_id=f"r-{n}")  # fmt: skip
     for _ in range(50):
         await asyncio.sleep(0.02)
         if len(payments.provider.recorded_charges()) > charges_before:  # type: ignore[attr-defined]
@@ -179,4 +180,4 @@ async def test_usage_below_the_threshold_recharges_once(
     assert len(charges) == charges_before + 1
     recharged = charges[-1].amount * 10_000_000  # cents -> nanos
     assert 11 * 10**9 < recharged < 12 * 10**9  # up to $20 from just under $9
-    assert await balance(database, world) == 10 * 10**9 + recharged - 5 * 307_000_000
+    assert await balance(database, world) == 10 * 10**9 + recharged - 12 * 85_875_200
