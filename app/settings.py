@@ -74,6 +74,20 @@ class Settings(BaseSettings):
     )
     # invitations
     invitation_ttl_days: int = Field(default=7, ge=1, le=90, description="Days an invitation link is valid")
+    invitations_per_organization_per_day: int = Field(
+        default=200,
+        ge=1,
+        description="Invitation emails (first sends and resends) an organization sends in 24 h",
+    )
+    invitations_per_sender_per_day: int = Field(
+        default=200, ge=1, description="Invitations one person sends in 24 h, over all their organizations"
+    )
+    invitations_per_new_sender_per_day: int = Field(
+        default=50,
+        ge=1,
+        description="The same while the sender's account is new (INVITATION_NEW_SENDER_DAYS)",
+    )
+    invitation_new_sender_days: int = Field(default=7, ge=0, description="How long an account counts as new")
     # subscriptions
     subscription_renewal_retries: int = Field(
         default=3,
