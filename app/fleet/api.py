@@ -189,6 +189,10 @@ def _decode(request_body: bytes, kind: Any) -> Any:
         raise _BadRequest(
             error(400, "invalid_request_error", "invalid_json", f"Malformed JSON: {exc}")
         ) from None
+    except RecursionError:
+        raise _BadRequest(
+            error(400, "invalid_request_error", "invalid_json", "Malformed JSON: nested too deeply.")
+        ) from None
 
 
 def _usage_reports(request_body: bytes) -> list[UsageReport]:

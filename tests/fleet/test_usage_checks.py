@@ -140,19 +140,16 @@ async def test_a_record_the_database_refuses_fails_no_neighbour(
         assert await session.scalar(select(func.sum(UsageMinute.requests))) == 100
 
 
-async def test_malformed_usage_bodies_are_400(client: httpx.AsyncClient) -> None:
+async def test_malformed_bodies_are_400(client: httpx.AsyncClient) -> None:
     headers = {"Authorization": f"Bearer {FLEET_TOKEN}", "content-type": "application/json"}
-    for body in (
-        b"42",
-        b'"text"',
-        b"\xff\xfe",
-        b"[" * 100_000,
-        b'{"records": []}',
-        b'{"request_id": "\\ud800"}',
-    ):
-        answer = await client.post("/fleet/v1/usage", content=body, headers=headers)
-        assert answer.status_code == 400, (body[:20], answer.text)
-        assert answer.json()["type"] == "invalid_request_error"
+    deep = b"[" * 5_000 + b"]" * 5_000
+    bodies = (b"42", b'"text"', b"\xff\xfe", b"[" * 100_000, b'{"records": []}', b'{"request_id": "\\ud800"}',
+              b'{"records": ' + deep + b"}", b'{"api_key": ' + deep + b"}")  # fmt: skip
+    for path in ("/fleet/v1/usage", "/fleet/v1/admissions"):
+        for body in bodies:
+            answer = await client.post(path, content=body, headers=headers)
+            assert answer.status_code == 400, (path, body[:20], answer.text)
+            assert answer.json()["type"] == "invalid_request_error"
 
 
 async def test_usage_checks_hold_through_graphql_graphs(
