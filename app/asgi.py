@@ -9,14 +9,13 @@ from litestar import Litestar, get
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from strawberry.litestar import make_graphql_controller
 
 from app.billing_webhooks import receive_webhook
 from app.db import Database
 from app.domain.notifications.mailer import MailWorker
 from app.fleet.api import FleetController
 from app.fleet.service import build_fleet, connect_redis
-from app.graphql.context import build_context
+from app.graphql.http import graphql_controller
 from app.graphql.schema import schema
 from app.jobs import Scheduler
 from app.services import Services, build_services
@@ -81,13 +80,7 @@ def create_app(
         if database is None:
             await db.dispose()
 
-    graphql = make_graphql_controller(
-        schema,
-        path="/graphql",
-        graphql_ide="graphiql" if settings.graphql_ide else None,
-        allow_queries_via_get=False,
-        context_getter=build_context,
-    )
+    graphql = graphql_controller(schema, settings)
     cors = (
         CORSConfig(allow_origins=settings.cors_origins, allow_credentials=False)
         if settings.cors_origins
@@ -98,7 +91,7 @@ def create_app(
         on_startup=[mail_worker.start, scheduler.start, fleet.start, freeze_startup_heap],
         on_shutdown=[shutdown, gc.unfreeze],
         cors_config=cors,
-        openapi_config=OPENAPI,
+        openapi_config=OPENAPI if settings.graphql_ide else None,  # /schema behind the same switch
     )
     app.state.db, app.state.settings, app.state.services = db, settings, services
     app.state.mail_worker = mail_worker

@@ -31,7 +31,26 @@ class Settings(BaseSettings):
     sign_in_lockout_minutes: int = Field(default=15, ge=1)
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 30
-    graphql_max_tokens: int = 3000
+    graphql_max_tokens: int = Field(default=1000, ge=100, description="Tokens of a GraphQL document")
+    graphql_max_document_chars: int = Field(
+        default=10_000,
+        ge=1_000,
+        description="Characters of a GraphQL document, white space and comments included",
+    )
+    graphql_max_cost: int = Field(
+        default=50_000,
+        ge=100,
+        description="Fields of a document times the list sizes it asks for (first/last)",
+    )
+    graphql_max_repeats: int = Field(
+        default=10, ge=2, description="Times one field is asked for in one selection"
+    )
+    graphql_max_body_bytes: int = Field(
+        default=32_768, ge=4_096, description="Bytes of a request body to /graphql"
+    )
+    graphql_cache_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=0, description="Memory for parsed and validated documents (per app)"
+    )
     log_level: str = "INFO"
     catalog_path: Path | None = Field(
         default=None, description="Model catalog TOML; default: the one in the app"

@@ -9,14 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry import relay
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -28,8 +21,10 @@ from app.graphql.billing import BillingMutations, Charge, PaymentMethod
 from app.graphql.catalog import CatalogMutations, CatalogQueries
 from app.graphql.credit_types import CreditGrant, CreditLedgerEntry
 from app.graphql.credits import CreditMutations
+from app.graphql.edge import hide_suggestions
 from app.graphql.invitation_types import Invitation
 from app.graphql.invitations import InvitationMutations, InvitationQueries
+from app.graphql.limits import query_limits
 from app.graphql.orgs import OrganizationMutations
 from app.graphql.plans import PlanMutations
 from app.graphql.projects import ProjectMutations
@@ -75,6 +70,9 @@ class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        context = execution_context.context if execution_context else None
+        if not getattr(getattr(context, "settings", None), "graphql_introspection", True):
+            hide_suggestions(errors)
         masking.process_errors(errors, execution_context)
 
 
@@ -91,14 +89,7 @@ class IntrospectionSwitch(SchemaExtension):
 
 def build_schema(settings: Settings) -> Schema:
     """The schema with the caches and limits on. Build it once per process: fields cannot be shared."""
-    extensions: list[Any] = [
-        ParserCache,
-        ValidationCache,
-        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        IntrospectionSwitch,
-    ]
+    extensions: list[Any] = [IntrospectionSwitch, query_limits(settings)]
     types: list[Any] = [
         User,
         Organization,

@@ -79,7 +79,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 def _schemathesis(location: str, check: str, *options: str) -> subprocess.CompletedProcess[str]:
     command = [str(Path(sys.executable).parent / "st"), "run", location, "--checks", check,
-               "--max-time", SECONDS, "--seed", "17", "--workers", "2", "--no-color", *options]  # fmt: skip
+               "--max-time", SECONDS, "--seed", "17", "--workers", "2", "--no-color",
+               "--generation-database", "none", *options]  # fmt: skip
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks", "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=int(SECONDS) * 3
