@@ -89,3 +89,8 @@ def hide_suggestions(errors: list[GraphQLError]) -> None:
     """Drop graphql-core's "Did you mean …?" hints: with introspection off they would reveal the schema."""
     for error in errors:
         error.message = _SUGGESTION.sub("", error.message)
+
+
+def storable(text: str) -> bool:
+    """Whether a database can store this text (no NUL, no lone surrogate)."""
+    return _UNSTORABLE.search(text) is None
