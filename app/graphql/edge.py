@@ -94,3 +94,26 @@ def hide_suggestions(errors: list[GraphQLError]) -> None:
 def storable(text: str) -> bool:
     """Whether a database can store this text (no NUL, no lone surrogate)."""
     return _UNSTORABLE.search(text) is None
+
+
+def page_argument_error(error: BaseException) -> str | None:
+    """What Strawberry's list connection refused of after/before/first/last, or None for any other error.
+
+    It raises plain ValueError / TypeError (a bad base64 cursor, "arrayconnection:x"), which would
+    read as internal errors: they are recognised by where they were raised.
+    """
+    traceback = error.__traceback__
+    while traceback is not None:
+        frame = traceback.tb_frame
+        if (
+            frame.f_code.co_name == "from_arguments"
+            and frame.f_globals.get("__name__") == "strawberry.relay.utils"
+        ):
+            message = str(error)
+            return (
+                message
+                if message.startswith("Argument '")
+                else "Argument 'after' or 'before' is not a cursor this list gave out."
+            )
+        traceback = traceback.tb_next
+    return None

@@ -28,7 +28,9 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
+    Visitor,
     parse,
+    visit,
 )
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
@@ -180,6 +182,34 @@ def measure_operations(document: DocumentNode) -> Iterator[tuple[OperationDefini
             yield definition, measurer.selection_set(definition.selection_set)
 
 
+def page_errors(
+    document: DocumentNode, variables: dict[str, Any] | None, most: int = PAGE_SIZE
+) -> list[GraphQLError]:
+    """An error for each `first` / `last` (literal or variable) outside 0 to `most`, naming it."""
+    found: list[tuple[FieldNode, str, Any]] = []
+
+    class Pages(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            for argument in node.arguments or ():
+                if argument.name.value in ("first", "last"):
+                    value = argument.value
+                    if isinstance(value, IntValueNode):
+                        found.append((node, argument.name.value, int(value.value)))
+                    elif isinstance(value, VariableNode):
+                        found.append((node, argument.name.value, (variables or {}).get(value.name.value)))
+
+    visit(document, Pages())
+    return [
+        _refusal(
+            f"Argument '{name}' of '{field.name.value}' must be from 0 to {most}, not {value}.",
+            "BAD_USER_INPUT",
+            [field],
+        )
+        for field, name, value in found
+        if isinstance(value, int) and not 0 <= value <= most
+    ]
+
+
 def _refusal(message: str, code: str, nodes: Any = None) -> GraphQLError:
     return GraphQLError(message, nodes, extensions={"code": code})
 
@@ -267,10 +297,17 @@ class QueryLimits(SchemaExtension):
                 raise
         yield
 
+    def _pages(self, query: str, document: DocumentNode) -> list[GraphQLError]:
+        if "first" not in query and "last" not in query:  # most documents page nothing: no walk
+            return []
+        return page_errors(document, self.execution_context.variables)
+
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         if context.query is not None and context.graphql_document is not None:
-            context.pre_execution_errors = variable_errors(context.variables) or self.cache.validate(
+            context.pre_execution_errors = (
+                variable_errors(context.variables) or self._pages(context.query, context.graphql_document)
+            ) or self.cache.validate(
                 context.query,
                 context.graphql_document,
                 context.schema._schema,

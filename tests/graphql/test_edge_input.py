@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from app.asgi import create_app
 from app.db import Database
@@ -64,6 +65,38 @@ async def test_list_filters_have_a_maximum_length(
     answer = await client.post("/graphql", content=huge, headers={"content-type": "application/json",
                                                                   "Authorization": f"Bearer {world.token('admin')}"})  # fmt: skip
     assert answer.status_code == 413
+
+
+PAGE = "query($id: ID!, $first: Int, $after: String) { node(id: $id) { ... on Organization { projects(first: $first, after: $after) { edges { node { name } } } } } }"  # noqa: E501
+
+
+@pytest.mark.parametrize(
+    ("first", "after", "argument"),
+    [
+        (-1, None, "first"),
+        (101, None, "first"),
+        (10, "not a cursor", "after"),
+        (10, "YXJyYXljb25uZWN0aW9uOmFiYw==", "after"),  # "arrayconnection:abc"
+        (10, "a2V5c2V0Olsid2hhdCJd", "after"),  # "keyset:[\"what\"]"
+    ],
+)
+async def test_page_arguments_are_checked_naming_the_argument(
+    gql: GraphQL, world: World, first: int, after: str | None, argument: str
+) -> None:
+    variables = {"id": world.gid("Organization", world.acme_id), "first": first, "after": after}
+    body = await gql.raw(PAGE, variables, token=world.token("admin"))
+    assert body["errors"], body
+    assert "INTERNAL_SERVER_ERROR" not in codes(body), body
+    assert argument in body["errors"][0]["message"], body["errors"][0]["message"]
+
+
+async def test_a_literal_page_size_is_checked_before_execution(gql: GraphQL, world: World) -> None:
+    query = "{ me { organizations { organization { projects(last: 1000) { edges { node { name } } } } } } }"
+    body = await gql.raw(query, token=world.token("admin"))
+    assert (
+        body["data"] is None
+        and "Argument 'last' of 'projects' must be from 0 to 100" in body["errors"][0]["message"]
+    )
 
 
 async def test_without_introspection_no_field_is_suggested(
