@@ -77,7 +77,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         server.wait(timeout=20)
 
 
-def _schemathesis(location: str, check: str, *options: str) -> subprocess.CompletedProcess[str]:
+def _schemathesis(
+    served: Served, location: str, check: str, *options: str
+) -> subprocess.CompletedProcess[str]:
     command = [str(Path(sys.executable).parent / "st"), "run", location, "--checks", check,
                "--max-time", SECONDS, "--seed", "17", "--workers", "2", "--no-color",
                "--generation-database", "none", *options]  # fmt: skip
@@ -95,6 +97,7 @@ def _verdict(run: subprocess.CompletedProcess[str], served: Served) -> None:
 
 def test_the_fleet_api_answers_no_server_error(served: Served) -> None:
     run = _schemathesis(
+        served,
         f"{served.url}/schema/openapi.json",
         "not_a_server_error",
         "--header", f"Authorization: Bearer {FLEET_TOKEN}",
@@ -113,6 +116,7 @@ def test_the_graphql_api_answers_no_server_error(served: Served) -> None:
     )  # fmt: skip
     token = signed_in.json()["data"]["signIn"]["token"]
     run = _schemathesis(
+        served,
         f"{served.url}/graphql",
         "no_internal_graphql_error",
         "--header", f"Authorization: Bearer {token}",
