@@ -12,11 +12,12 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from app.billing_webhooks import receive_webhook
 from app.db import Database
+from app.domain.charge_handlers import install_charge_handlers
 from app.domain.notifications.mailer import MailWorker
 from app.fleet.api import FleetController
 from app.fleet.service import build_fleet, connect_redis
 from app.graphql.http import graphql_controller
-from app.graphql.schema import schema
+from app.graphql.schema import build_schema
 from app.jobs import Scheduler
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
@@ -60,6 +61,7 @@ def create_app(
 ) -> Litestar:
     """The service: settings are read once; a bad configuration stops start-up with a clear message."""
     settings = settings or get_settings()
+    install_charge_handlers()  # refuses to start when a charge purpose has no success handler
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -80,7 +82,7 @@ def create_app(
         if database is None:
             await db.dispose()
 
-    graphql = graphql_controller(schema, settings)
+    graphql = graphql_controller(build_schema(settings), settings)
     cors = (
         CORSConfig(allow_origins=settings.cors_origins, allow_credentials=False)
         if settings.cors_origins

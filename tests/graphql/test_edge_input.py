@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from strawberry.relay import to_base64
 
 from app.asgi import create_app
 from app.db import Database
@@ -44,6 +45,23 @@ async def test_a_lone_surrogate_is_a_bad_request(client: httpx.AsyncClient, worl
     body = b'{"query": "{ __typename }", "variables": {"name": "\\ud800"}}'
     answer = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
     assert answer.status_code == 400
+
+
+@pytest.mark.parametrize("inner", ["Project:\x00", "Organization:org\x00x", "ApiKey:\x00\x00"])
+async def test_a_nul_hidden_in_a_global_id_is_not_found(gql: GraphQL, world: World, inner: str) -> None:
+    """Base64 hides the NUL from the edge's string check: the ID's own decoding refuses it."""
+    global_id = to_base64(*inner.split(":", 1))
+    body = await gql.raw(
+        "query($id: ID!) { node(id: $id) { id } }", {"id": global_id}, token=world.token("admin")
+    )
+    assert "INTERNAL_SERVER_ERROR" not in codes(body), body
+    assert body["data"] in (None, {"node": None})
+    mutation = await gql.raw(
+        "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { __typename ... on Error { code field } } }",
+        {"input": {"projectId": global_id, "name": "k"}},
+        token=world.token("admin"),
+    )
+    assert "INTERNAL_SERVER_ERROR" not in codes(mutation), mutation
 
 
 USAGE = """

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.accounts.models import User
+from app.domain.base import table_of
 from app.domain.errors import Throttled
 from app.domain.invitations.models import Invitation
 from app.settings import Settings
@@ -48,7 +49,7 @@ async def invitation_budget(
 ) -> InvitationBudget:
     """What is left today of the organization's and the sender's invitation limits, the tighter one."""
     since = now - DAY
-    table = Invitation.__table__  # type: ignore[attr-defined]
+    table = table_of(Invitation)
     first_sends, oldest_org = (
         await session.execute(
             select(func.count(), func.min(table.c.created_at))
