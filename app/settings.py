@@ -38,7 +38,7 @@ class Settings(BaseSettings):
         description="Characters of a GraphQL document, white space and comments included",
     )
     graphql_max_cost: int = Field(
-        default=50_000,
+        default=200_000,
         ge=100,
         description="Fields of a document times the list sizes it asks for (first/last)",
     )

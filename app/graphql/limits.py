@@ -52,7 +52,7 @@ class Limits:
     tokens: int = 1_000
     depth: int = 12
     aliases: int = 30
-    cost: int = 50_000
+    cost: int = 200_000
     repeats: int = 10
 
     @classmethod
