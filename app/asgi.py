@@ -2,31 +2,100 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+import uuid
+from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Request, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler
 
 from app.billing_webhooks import receive_webhook
 from app.db import Database
 from app.domain.charge_handlers import install_charge_handlers
 from app.domain.notifications.mailer import MailWorker
-from app.fleet.api import FleetController
+from app.fleet.api import FleetController, FleetResponse, unavailable
 from app.fleet.service import build_fleet, connect_redis
 from app.graphql.http import graphql_controller
 from app.graphql.schema import build_schema
 from app.jobs import Scheduler
+from app.migrate import schema_is_current
+from app.observability import metrics, tracing
+from app.observability.logs import RequestLogging, configure_logging, litestar_logging
+from app.outage import OUTAGES, RETRY_AFTER_SECONDS, is_outage
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
 
 
 @get("/healthz", sync_to_thread=False, include_in_schema=False)
 def healthz() -> dict[str, str]:
     """Liveness: the process answers."""
     return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False)
+async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """Readiness: the database answers at the migrations' head, and Redis answers when configured."""
+    state = request.app.state
+    checks: dict[str, str] = {}
+    timeout = state.settings.database_connect_timeout_seconds
+    try:
+        async with asyncio.timeout(timeout):
+            current = await schema_is_current(state.db)
+        checks["database"] = (
+            "ok" if current else "not at the newest migration: run `python -m app.cli migrate`"
+        )
+    except Exception as exc:  # noqa: BLE001  (whatever fails, the answer is: not ready)
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    if state.redis is not None:
+        try:
+            async with asyncio.timeout(timeout):
+                await state.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["redis"] = f"unavailable: {type(exc).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return Response(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+        headers={} if ready else {"retry-after": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def answer_outage(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A database or Redis outage outside the fleet's own handling: 503, never Litestar's 500.
+
+    GraphQL answers its documented top-level error carrying a correlation id the log shows too.
+    """
+    if not is_outage(exc):  # a bug, not an outage: Litestar's own 500, logged with its traceback
+        logger.error("unexpected error at %s", request.url.path, exc_info=exc)
+        return Response({"status_code": 500, "detail": "Internal Server Error"}, status_code=500)
+    correlation_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+    logger.error(
+        "service unavailable [%s] at %s: %s: %s", correlation_id, request.url.path, type(exc).__name__, exc
+    )
+    headers = {"retry-after": str(RETRY_AFTER_SECONDS)}
+    if request.url.path.startswith("/fleet/"):
+        answer = unavailable("The billing database or Redis is not answering.")
+        return Response(
+            FleetResponse.of(answer).body, status_code=503, headers=headers, media_type="application/json"
+        )
+    body = {
+        "data": None,
+        "errors": [
+            {
+                "message": f"The service is temporarily unavailable; retry shortly (reference {correlation_id}).",
+                "extensions": {"code": "SERVICE_UNAVAILABLE", "correlationId": correlation_id},
+            }
+        ],
+    }
+    return Response(body, status_code=503, headers=headers)
 
 
 OPENAPI = OpenAPIConfig(
@@ -62,11 +131,12 @@ def create_app(
     """The service: settings are read once; a bad configuration stops start-up with a clear message."""
     settings = settings or get_settings()
     install_charge_handlers()  # refuses to start when a charge purpose has no success handler
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings)
+    metrics.configure(enabled=settings.metrics_enabled)
+    plugins = tracing.tracing_plugins(settings)
     services = services or build_services(settings)
-    db = database or Database(settings.database_url)
+    db = database or Database.of(settings)
+    tracing.trace_database(db)
     mail_worker = MailWorker(db, settings)  # delivers the outbox in the background (MAIL_WORKER)
     scheduler = Scheduler(db, services, enabled=settings.jobs_enabled)  # periodic jobs (JOBS_ENABLED)
     redis = connect_redis(settings.redis_url) if settings.redis_url else None
@@ -74,7 +144,7 @@ def create_app(
 
     async def shutdown() -> None:
         await scheduler.stop()
-        await fleet.stop()
+        await fleet.stop(settings.shutdown_grace_seconds)  # drains the usage received, awaits recharges
         if redis is not None:
             await redis.aclose(close_connection_pool=True)
         await mail_worker.stop()  # before the database goes away
@@ -83,19 +153,28 @@ def create_app(
             await db.dispose()
 
     graphql = graphql_controller(build_schema(settings), settings)
+    handlers: list[ControllerRouterHandler] = [graphql, healthz, readyz, FleetController, receive_webhook]
+    if settings.metrics_enabled:
+        handlers.append(metrics.metrics_endpoint)
     cors = (
         CORSConfig(allow_origins=settings.cors_origins, allow_credentials=False)
         if settings.cors_origins
         else None
     )
     app = Litestar(
-        route_handlers=[graphql, healthz, FleetController, receive_webhook],
+        route_handlers=handlers,
+        exception_handlers=dict.fromkeys(OUTAGES, answer_outage),
         on_startup=[mail_worker.start, scheduler.start, fleet.start, freeze_startup_heap],
-        on_shutdown=[shutdown, gc.unfreeze],
+        on_shutdown=[shutdown, gc.unfreeze, tracing.flush],
         cors_config=cors,
         openapi_config=OPENAPI if settings.graphql_ide else None,  # /schema behind the same switch
+        plugins=plugins,
+        logging_config=litestar_logging(),
     )
+    # around everything Litestar does, routing errors included: every answer has its id and access line
+    app.asgi_handler = RequestLogging(app.asgi_handler, access_log=settings.access_log)
     app.state.db, app.state.settings, app.state.services = db, settings, services
     app.state.mail_worker = mail_worker
     app.state.fleet = fleet
+    app.state.redis = redis
     return app

@@ -1,4 +1,4 @@
-"""Command line: serve, migrate, demo data, staff users, schema export."""
+"""Command line: serve, migrate, demo data, staff users, jobs, schema export, and the operator's tools."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from app.operator.commands import register as register_operator_commands
 from app.settings import REPO_ROOT, get_settings
 
 
@@ -16,6 +17,7 @@ def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from app.migrate import upgrade
+    from app.observability.logs import configure_logging
 
     settings = get_settings()
     upgrade(settings.database_url)
@@ -34,8 +36,18 @@ def _serve(args: argparse.Namespace) -> None:
                 '"input_tokens": 10, "max_output_tokens": 100}\''
             )
     print(f"GraphQL API and GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
+    # on SIGTERM: stop accepting, let requests in flight finish (SHUTDOWN_GRACE_SECONDS), then the
+    # app's shutdown drains the usage writer and awaits recharges in flight
+    configure_logging(get_settings())  # uvicorn's own lines in the same format; the app writes the access log
     uvicorn.run(
-        "app.asgi:create_app", factory=True, host=args.host, port=args.port, workers=1, log_level="info"
+        "app.asgi:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=1,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
     )
 
 
@@ -101,7 +113,7 @@ def _run_jobs(args: argparse.Namespace) -> None:
 
     async def run() -> None:
         settings = get_settings()
-        db, services = Database(settings.database_url), build_services(settings)
+        db, services = Database.of(settings), build_services(settings)
         try:
             if args.names:
                 for name in args.names:
@@ -114,6 +126,22 @@ def _run_jobs(args: argparse.Namespace) -> None:
             await db.dispose()
 
     asyncio.run(run())
+
+
+def _rotate_admission_key(_: argparse.Namespace) -> None:
+    from app.db import Database
+    from app.fleet.keys import rotate_key
+
+    async def rotate() -> int:
+        db = Database.of(get_settings())
+        try:
+            return await rotate_key(db)
+        finally:
+            await db.dispose()
+
+    number = asyncio.run(rotate())
+    kept = "; the previous key verifies for the admission lifetime" if number > 1 else " (the first)"
+    print(f"Admission ids are now signed with key {number}{kept}.")
 
 
 def _export_schema(args: argparse.Namespace) -> None:
@@ -150,9 +178,16 @@ def main(argv: list[str] | None = None) -> None:
     jobs.add_argument("--list", action="store_true", help="list the jobs and their schedule")
     jobs.set_defaults(run=_run_jobs)
 
+    commands.add_parser(
+        "rotate-admission-key",
+        help="sign admission ids with a new key (without FLEET_ADMISSION_KEY); the previous keeps verifying",
+    ).set_defaults(run=_rotate_admission_key)
+
     export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
     export.add_argument("--output", default=str(REPO_ROOT / "schema.graphql"))
     export.set_defaults(run=_export_schema)
+
+    register_operator_commands(commands)
 
     args = parser.parse_args(argv)
     args.run(args)

@@ -12,25 +12,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 
+if TYPE_CHECKING:
+    from app.settings import Settings
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-CHANGED_ORGANIZATIONS = "changed_organizations"
+CHANGED_ORGANIZATIONS = "changed_organizations"  # set by app.fleet.versions in the committing session
 
 
-def organization_changed(session: AsyncSession, organization_id: str) -> None:
-    """Note that this transaction changes what the fleet must know of the organization
-    (keys, projects, plans, limits, credit): caches are told after the commit."""
-    session.info.setdefault(CHANGED_ORGANIZATIONS, set()).add(organization_id)
-
-
-def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+def _sqlite_engine(url: str, *, immediate: bool, busy_ms: int) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": busy_ms / 1000})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -40,7 +37,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -53,21 +50,44 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
 class Database:
     """The process's engines and the two kinds of session: read and write."""
 
-    def __init__(self, url: str, **engine_options: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = 5.0,
+        statement_timeout: float = 15.0,
+        **engine_options: Any,
+    ) -> None:
+        from app.fleet.versions import TrackedSession  # its events bump organization versions
+
         self.url = url
+        self.connect_timeout, self.statement_timeout = connect_timeout, statement_timeout
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             database = make_url(url).database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            self.write_engine = _sqlite_engine(url, immediate=True)
-            self.read_engine = _sqlite_engine(url, immediate=False)
+            # waiting for another process's write lock is this database's way of not answering
+            busy_ms = min(SQLITE_BUSY_TIMEOUT_MS, int(statement_timeout * 1000))
+            self.write_engine = _sqlite_engine(url, immediate=True, busy_ms=busy_ms)
+            self.read_engine = _sqlite_engine(url, immediate=False, busy_ms=busy_ms)
         else:
+            # a database that stops answering fails a statement, a connection or a wait for the pool
+            # within these timeouts rather than hanging the request (asyncpg's client-side timeouts)
+            connect_args = {"timeout": connect_timeout, "command_timeout": statement_timeout}
             self.write_engine = create_async_engine(
-                url, pool_size=10, max_overflow=20, pool_pre_ping=True, **engine_options
+                url,
+                pool_size=10,
+                max_overflow=20,
+                pool_pre_ping=True,
+                pool_timeout=connect_timeout,
+                connect_args=connect_args,
+                **engine_options,
             )
             self.read_engine = self.write_engine
-        self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(
+            self.write_engine, expire_on_commit=False, sync_session_class=TrackedSession
+        )
         # called with the ids of organizations whose admission-relevant state a commit changed
         self.commit_hooks: list[Callable[[frozenset[str]], Awaitable[None]]] = []
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
@@ -80,8 +100,9 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A write transaction: committed on success, rolled back on any exception.
 
-        Organizations marked with `organization_changed` are announced to the commit hooks once
-        the commit is done (never before: a reader must not reload the old state after the news).
+        Organizations whose version the commit bumped (app.fleet.versions) are announced to the
+        commit hooks once the commit is done (never before: a reader must not reload the old state
+        after the news).
         """
         async with self._writer() as session:
             async with session.begin():
@@ -90,6 +111,15 @@ class Database:
         if changed:
             for hook in self.commit_hooks:
                 await hook(frozenset(changed))
+
+    @classmethod
+    def of(cls, settings: Settings) -> Database:
+        """The database the settings name, with their timeouts."""
+        return cls(
+            settings.database_url,
+            connect_timeout=settings.database_connect_timeout_seconds,
+            statement_timeout=settings.database_statement_timeout_seconds,
+        )
 
     async def create_all(self) -> None:
         """Create every table from the models (tests only: the service runs migrations)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -52,6 +52,23 @@ class Settings(BaseSettings):
         default=32 * 1024 * 1024, ge=0, description="Memory for parsed and validated documents (per app)"
     )
     log_level: str = "INFO"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="json: one JSON object a line; text: for people; auto: text on a terminal"
+    )
+    access_log: bool = Field(default=True, description="One log line per HTTP request (app.access)")
+    metrics_enabled: bool = Field(default=True, description="Count and serve Prometheus metrics at /metrics")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, /metrics answers only `Authorization: Bearer <token>`"
+    )
+    tracing_enabled: bool = Field(
+        default=False, description="OpenTelemetry tracing, exported over OTLP (OTEL_EXPORTER_OTLP_* settings)"
+    )
+    tracing_sample_ratio: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Share of requests traced (a caller's sampled trace is followed)",
+    )
     catalog_path: Path | None = Field(
         default=None, description="Model catalog TOML; default: the one in the app"
     )
@@ -64,7 +81,30 @@ class Settings(BaseSettings):
         default=None,
         description="Key signing admission ids; required with REDIS_URL (shared by the replicas)",
     )
+    fleet_admission_previous_key: SecretStr | None = Field(
+        default=None, description="The key FLEET_ADMISSION_KEY replaced: its ids verify until removed"
+    )
     admission_ttl_seconds: int = Field(default=600, ge=10, description="Reserved tokens come back after this")
+    fleet_timeout_seconds: float = Field(
+        default=5,
+        gt=0,
+        description="A fleet call not answered within this gets 503 (service_unavailable_error)",
+    )
+    fleet_cache_max_age_seconds: float = Field(
+        default=60, gt=0, description="Cached keys and organizations are reloaded at least this often"
+    )
+    fleet_change_poll_seconds: float = Field(
+        default=0.5, gt=0, description="SQLite: how often organization versions are polled for changes"
+    )
+    database_connect_timeout_seconds: float = Field(
+        default=3, gt=0, description="Connecting, or waiting for a pooled connection, fails after this"
+    )
+    database_statement_timeout_seconds: float = Field(
+        default=10, gt=0, description="A statement the database does not answer within this fails"
+    )
+    shutdown_grace_seconds: float = Field(
+        default=30, ge=0, description="On SIGTERM: time to finish requests and drain usage before exiting"
+    )
     redis_url: str | None = Field(
         default=None, description="Redis for what replicas share; unset: one process"
     )
@@ -127,6 +167,10 @@ class Settings(BaseSettings):
     mail_max_attempts: int = Field(default=8, ge=1)
     mail_retry_seconds: int = Field(default=60, ge=1, description="First retry delay; doubles, at most 1 h")
     mail_poll_seconds: float = Field(default=15, gt=0)
+    outbox_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) sealing links inside queued emails; unset: var/outbox.key (one process)",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

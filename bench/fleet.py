@@ -7,8 +7,10 @@ It migrates a fresh SQLite database, creates an organization with a key (and a b
 limits are high enough that the rate limiter admits everything), starts uvicorn with one worker in its
 own process, and drives it with wrk (`apt-get install wrk`) from another process. In one run it prints
 requests per second and p50 / p99 latency of: a no-op JSON endpoint of the same app, admission, single
-usage records and batched usage (records per second), with their ratios to the no-op endpoint. Then it
-loads a million usage records spread over 30 days and times the console's 30-day hourly spend graph.
+usage records and batched usage (records per second), with their ratios to the no-op endpoint, and
+admission on a second server with METRICS_ENABLED=false, measured in alternation with the first (the
+price of the metrics on the hot path). Then it loads a million usage records spread over 30 days and
+times the console's 30-day hourly spend graph.
 """
 
 from __future__ import annotations
@@ -272,6 +274,47 @@ def time_graph(
         return sorted(timings)
 
 
+def metrics_cost_per_admission() -> tuple[float, float]:
+    """Microseconds the metrics calls of one admission take, on and off (best of 7 in-process runs).
+
+    The hot path's calls exactly: the answer counted and its latency observed, two directory lookups.
+    Unlike two servers under wrk, this is not drowned by the rest of a shared machine's load.
+    """
+    import timeit
+
+    from app.observability import metrics
+
+    body = {"allowed": True, "plan": "paygo", "organization_id": "org_1"}
+
+    def one_admission() -> None:
+        metrics.cache_lookup("key", hit=True)
+        metrics.cache_lookup("organization", hit=True)
+        metrics.admission_answered(200, body, 0.0021)
+
+    costs = []
+    for enabled in (True, False):
+        metrics.configure(enabled=enabled)
+        costs.append(min(timeit.repeat(one_admission, number=100_000, repeat=7)) / 100_000 * 1e6)
+    metrics.configure(enabled=True)
+    return costs[0], costs[1]
+
+
+def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """uvicorn with one worker, as production runs it, once it accepts connections."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.asgi:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--no-access-log", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -282,6 +325,9 @@ def main() -> None:
     parser.add_argument("--graph-records", type=int, default=1_000_000)
     parser.add_argument("--admissions-per-second", type=int, default=40_000,
                         help="admission ids minted per second of a batched usage run (each record has one)")  # fmt: skip
+    parser.add_argument(
+        "--metrics-rounds", type=int, default=3, help="alternations of admission with and without metrics"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed as the load generator: apt-get install wrk")
@@ -301,18 +347,13 @@ def main() -> None:
     (workdir / "plugins.toml").write_text(
         '[payments]\nprovider = "fake"\n[providers.fake]\nstate_path = ""\n'
     )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.asgi:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--no-access-log", "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+    server = start_server(port, env)
+    # the comparison runs on two fresh servers in the same state (the first one has served every
+    # benchmark above: its reservations and heap have grown): metrics on, and METRICS_ENABLED=false
+    metered_port, bare_port = free_port(), free_port()
+    metered = start_server(metered_port, env)
+    bare = start_server(bare_port, {**env, "METRICS_ENABLED": "false"})
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         # one admission bills one request: each usage record carries its own admission id ("ADM"), minted
         # here with the server's FLEET_ADMISSION_KEY from a real one (the reservation is the first's only)
         mint = admission_minter(admission_id(base, key), workdir)
@@ -352,6 +393,15 @@ def main() -> None:
                 records=args.admissions_per_second * args.duration,
             ),
         }
+        with_metrics, without_metrics = [], []
+        metered_url, bare_url = (
+            f"http://127.0.0.1:{p}/fleet/v1/admissions" for p in (metered_port, bare_port)
+        )
+        for url in (metered_url, bare_url):
+            wrk(url, admission_body, **{**run, "duration": 2})
+        for _ in range(args.metrics_rounds):  # alternated: the shared machine's drift hits both alike
+            with_metrics.append(wrk(metered_url, admission_body, **run))
+            without_metrics.append(wrk(bare_url, admission_body, **run))
         noop = results["no-op JSON (GET /healthz)"]["rps"]
         print(
             f"\n{'endpoint':34} {'req/s':>9} {'records/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'vs no-op':>9} {'errors':>7}"
@@ -360,6 +410,25 @@ def main() -> None:
             records = r["rps"] * (args.batch if "batches" in name else 1)
             print(f"{name:34} {r['rps']:9.0f} {records:10.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
                   f"{r['rps'] / noop:8.0%} {r['errors']:7.0f}")  # fmt: skip
+        ratios = sorted(on["rps"] / off["rps"] for on, off in zip(with_metrics, without_metrics, strict=True))
+        print(
+            f"\nadmission with and without metrics (METRICS_ENABLED=false on a second server), "
+            f"{args.metrics_rounds} alternated pairs of {args.duration} s:"
+        )
+        for on, off in zip(with_metrics, without_metrics, strict=True):
+            print(
+                f"  with {on['rps']:7,.0f} req/s (p99 {on['p99_ms']:6.2f} ms)   without {off['rps']:7,.0f} req/s "
+                f"(p99 {off['p99_ms']:6.2f} ms)   {on['rps'] / off['rps']:6.1%}"
+            )
+        print(
+            f"  median with/without: {ratios[len(ratios) // 2]:.1%} (range {ratios[0]:.1%} to {ratios[-1]:.1%})"
+        )
+        on_us, off_us = metrics_cost_per_admission()
+        budget_us = 1e6 / results["admission"]["rps"]
+        print(
+            f"  in process, the metrics calls of one admission: {on_us:.2f} us on, {off_us:.2f} us off: "
+            f"{(on_us - off_us) / budget_us:.1%} of an admission's {budget_us:.0f} us at the rate above"
+        )
         if args.graph_records:
             started = time.perf_counter()
             organization_id = asyncio.run(load_graph_data(database_url, args.graph_records))
@@ -371,8 +440,9 @@ def main() -> None:
                 print(f"30-day hourly spend graph by model over GraphQL, as {shape}: median "
                       f"{timings[len(timings) // 2]:.1f} ms, max {timings[-1]:.1f} ms ({len(timings)} runs)")  # fmt: skip
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        for process in (server, metered, bare):
+            process.terminate()
+            process.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

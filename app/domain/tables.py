@@ -19,8 +19,11 @@ from app.domain.projects.models import Project, ProjectMembership, ProjectRateLi
 from app.domain.provider_events.models import ChargeDispute, ChargeRefund, ProcessedWebhookEvent
 from app.domain.subscriptions.models import Subscription, TierCapacity
 from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
+from app.fleet.models import AdmissionKey, OrganizationVersion
+from app.jobs.models import JobLease
 
 __all__ = [
+    "AdmissionKey",
     "ApiKey",
     "AuthSession",
     "AutoRechargeAttempt",
@@ -33,10 +36,12 @@ __all__ = [
     "CreditGrant",
     "CreditLedgerEntry",
     "Invitation",
+    "JobLease",
     "InvitationProject",
     "Membership",
     "ModelLimitOverride",
     "Organization",
+    "OrganizationVersion",
     "OutboxMessage",
     "PaymentMethod",
     "ProcessedWebhookEvent",

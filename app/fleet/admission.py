@@ -12,10 +12,12 @@ from typing import Any, NamedTuple
 from app import clock
 from app.domain.catalog.models import Catalog, RateLimits
 from app.domain.plans.service import payment_required_message
+from app.fleet.credit import credit_key, micros_of, worst_case_micros
 from app.fleet.directory import Directory, ModelPlan, OrgState
-from app.fleet.ratelimit import WINDOWS, Bucket, Decision, Guard, Limiter, reset_seconds
+from app.fleet.ratelimit import WINDOWS, Bucket, CreditHold, Decision, Guard, Limiter, reset_seconds
 from app.fleet.reservations import Reservations
 from app.fleet.tokens import Admission, AdmissionCodec, new_nonce
+from app.observability import metrics
 
 MAX_TOKENS_PER_REQUEST = 10_000_000
 
@@ -62,11 +64,12 @@ class Limit:
 
 
 class Settlement(NamedTuple):
-    """A reservation to settle: the admission, and the tokens its request used."""
+    """A reservation to settle: the admission, the tokens its request used and what they billed."""
 
     admission_id: str
     admission: Admission
     used_tokens: int
+    billed_nanos: int = 0
 
 
 @dataclass(slots=True)
@@ -82,6 +85,11 @@ def error(
     status: int, type_: str, code: str, message: str, param: str | None = None, **headers: str
 ) -> Answer:
     return Answer(status, {"message": message, "type": type_, "param": param, "code": code}, dict(headers))
+
+
+def organization_prefix(organization_id: str, model_id: str) -> str:
+    """Bucket keys of an organization's limits for a model (its id as the Redis Cluster hash tag)."""
+    return f"o:{{{organization_id}}}:{model_id}"
 
 
 def _level_limits(prefix: str, limits: Any, level: str) -> list[Limit]:
@@ -152,16 +160,24 @@ class Admissions:
                 if self.guarded
                 else None
             )
-            decision = await self.limiter.acquire(buckets, costs, guard)
+            hold = 0
+            credit = None
+            if plan.kind == "paygo":
+                assert model is not None
+                hold = worst_case_micros(model, input_tokens, max_output_tokens)
+                credit = CreditHold(credit_key(state.organization_id), state.credit_floor, hold)
+            decision = await self.limiter.acquire(buckets, costs, guard, credit)
             if decision.stale:
                 self.directory.forget({state.organization_id})
                 continue
+            if decision.credit_left is not None:
+                return self._credit_short(state, model_id, hold, decision.credit_left)
             headers = self._headers(limits, decision)
             if not decision.allowed:
                 return self._too_many(state, model_id, limits, costs, decision, headers)
             admission = Admission(
                 state.organization_id, entry.project_id, entry.api_key_id, model_id, plan.kind,
-                tokens, int(time.time()), new_nonce(),
+                tokens, int(time.time()), new_nonce(), hold,
             )  # fmt: skip
             admission_id = self.codec.encode(admission)
             await self.reservations.hold(admission_id, self.ttl_seconds)
@@ -188,9 +204,12 @@ class Admissions:
         """
         cached = state.limits.get((project_id, model_id))
         if cached is None:
-            limits = _level_limits(f"o:{state.organization_id}:{model_id}", plan.limits, "organization")
+            limits = _level_limits(
+                organization_prefix(state.organization_id, model_id), plan.limits, "organization"
+            )
             project = state.project_limits.get((project_id, model_id))
-            limits += _level_limits(f"p:{project_id}:{model_id}", project, "project")
+            prefix = f"p:{{{state.organization_id}}}:{project_id}:{model_id}"
+            limits += _level_limits(prefix, project, "project")
             cached = state.limits[(project_id, model_id)] = ([limit.bucket for limit in limits], limits)
         return cached
 
@@ -215,6 +234,16 @@ class Admissions:
         return error(402, "payment_required_error", "payment_required", message)
 
     @staticmethod
+    def _credit_short(state: OrgState, model_id: str, hold: int, left: int) -> Answer:
+        return error(
+            402, "payment_required_error", "payment_required",
+            f"The organization '{state.name}' ({state.organization_id}), which this API key belongs to, has "
+            f"${max(0, left) / 1e6:.6f} of credit not already held by requests in flight, and this request to "
+            f"'{model_id}' may cost up to ${hold / 1e6:.6f}. Lower max_output_tokens, wait for requests in "
+            "flight to finish, or add credits in the console.",
+        )  # fmt: skip
+
+    @staticmethod
     def _too_many(
         state: OrgState,
         model_id: str,
@@ -225,6 +254,7 @@ class Admissions:
     ) -> Answer:
         assert decision.refused is not None
         limit, cost = limits[decision.refused], costs[decision.refused]
+        metrics.rate_limited(limit.level, limit.kind, limit.window)
         name = _ABBREVIATION[(limit.kind, limit.window)]
         owner = "the project" if limit.level == "project" else f"the organization '{state.name}'"
         fix = (
@@ -253,7 +283,7 @@ class Admissions:
         self, organization_id: str, model_id: str, limits: RateLimits
     ) -> list[tuple[Limit, float]]:
         """The organization's buckets for a model and what each holds now (nothing is taken)."""
-        buckets = _level_limits(f"o:{organization_id}:{model_id}", limits, "organization")
+        buckets = _level_limits(organization_prefix(organization_id, model_id), limits, "organization")
         levels = await self.limiter.peek([limit.bucket for limit in buckets])
         return list(zip(buckets, levels, strict=True))
 
@@ -269,6 +299,25 @@ class Admissions:
             for settlement in settlements
             if settlement.admission_id in won
         )
+        await self._settle_credit(
+            # a hold whose reservation lapsed was released by the sweep; the price counts all the same
+            (
+                s.admission.organization_id,
+                s.admission.held_micros if s.admission_id in won else 0,
+                s.billed_nanos,
+            )
+            for s in settlements
+        )
+
+    async def _settle_credit(self, changes: Iterable[tuple[str, int, int]]) -> None:
+        """Release holds and count prices: (organization, held micro-dollars, billed nanos), one call."""
+        per_key: dict[str, tuple[int, int]] = {}
+        for organization_id, held, billed_nanos in changes:
+            if held or billed_nanos:
+                key = credit_key(organization_id)
+                before = per_key.get(key, (0, 0))
+                per_key[key] = (before[0] + held, before[1] + micros_of(billed_nanos))
+        await self.limiter.settle_credit(per_key)
 
     async def release_lapsed(self, batch: int = 1000) -> int:
         """Give back every reservation whose usage never came, `batch` at a time; returns how many."""
@@ -277,6 +326,9 @@ class Admissions:
             lapsed = await self.reservations.lapsed(batch)
             admissions = [admission for admission in map(self.codec.decode, lapsed) if admission is not None]
             await self._give_back((admission, admission.reserved_tokens) for admission in admissions)
+            await self._settle_credit(
+                (admission.organization_id, admission.held_micros, 0) for admission in admissions
+            )
             released += len(lapsed)
             if len(lapsed) < batch:
                 return released

@@ -11,8 +11,12 @@ answers are sent with their headers encoded once. The OpenAPI schema still descr
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import logging
 import re
+import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -24,6 +28,12 @@ from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receiv
 
 from app.fleet.admission import MAX_TOKENS_PER_REQUEST, Answer, error
 from app.fleet.service import Fleet
+from app.fleet.usage import ShuttingDown
+from app.observability import metrics
+from app.observability.logs import annotate
+from app.outage import OUTAGES, RETRY_AFTER_SECONDS, is_outage
+
+logger = logging.getLogger(__name__)
 
 MAX_RECORDS = 10_000
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a full batch of records is about 2.5 MB
@@ -229,11 +239,39 @@ def body_described_by(*kinds: Any) -> type[Operation]:
     return DescribedOperation
 
 
+def unavailable(what: str) -> Answer:
+    """503 with Retry-After: the call may be repeated as it is (usage reports count once)."""
+    answer = error(503, "service_unavailable_error", "service_unavailable", f"{what} Retry in a few seconds.")
+    answer.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+    return answer
+
+
+async def answer_within(request: Request[Any, Any, Any], work: Awaitable[Answer]) -> Answer:
+    """The answer of `work`, or 503 when the database or Redis fails or it takes over FLEET_TIMEOUT_SECONDS."""
+    try:
+        async with asyncio.timeout(request.app.state.settings.fleet_timeout_seconds):
+            return await work
+    except ShuttingDown:
+        return unavailable("This server is shutting down; send the request to another one.")
+    except OUTAGES as exc:
+        if not is_outage(exc):
+            raise
+        logger.warning("fleet call failed: %s: %s", type(exc).__name__, exc)
+        return unavailable("The billing database or Redis is not answering.")
+
+
 _REFUSALS = {
     400: ResponseSpec(FleetError, description="The request is malformed (`param` names the field).", generate_examples=False),
     401: ResponseSpec(FleetError, description="No valid fleet service token, or the API key is unknown or revoked.", generate_examples=False),
     413: ResponseSpec(FleetError, description=f"The body is over {MAX_BODY_BYTES:,} bytes.", generate_examples=False),
+    503: ResponseSpec(FleetError, description="The database or Redis is unavailable, or the server shuts down: retry (see Retry-After).", generate_examples=False),
 }  # fmt: skip
+
+
+async def _recorded(fleet: Fleet, reports: list[UsageReport]) -> Answer:
+    results = await fleet.record_usage(reports)
+    metrics.usage_answered(results)
+    return Answer(200, {"results": results})
 
 
 class FleetController(Controller):
@@ -264,13 +302,17 @@ class FleetController(Controller):
         request may generate) until its usage is reported.
         """
         fleet: Fleet = request.app.state.fleet
+        started = time.perf_counter()
         try:
             body: AdmissionRequest = _decode(await _read_body(request), AdmissionRequest)
         except _BadRequest as bad:
-            return FleetResponse.of(bad.answer)
-        return FleetResponse.of(
-            await fleet.admissions.admit(body.api_key, body.model, body.input_tokens, body.max_output_tokens)
-        )
+            answer = bad.answer
+        else:
+            admitted = fleet.admit(body.api_key, body.model, body.input_tokens, body.max_output_tokens)
+            answer = await answer_within(request, admitted)
+        metrics.admission_answered(answer.status, answer.body, time.perf_counter() - started)
+        annotate(organization_id=answer.body.get("organization_id"))
+        return FleetResponse.of(answer)
 
     @post(
         "/usage",
@@ -289,4 +331,4 @@ class FleetController(Controller):
             reports = _usage_reports(await _read_body(request))
         except _BadRequest as bad:
             return FleetResponse.of(bad.answer)
-        return FleetResponse(200, {"results": await fleet.record_usage(reports)})
+        return FleetResponse.of(await answer_within(request, _recorded(fleet, reports)))

@@ -7,34 +7,38 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.db import Database, organization_changed
+from app.db import Database
 from app.domain.catalog.models import Catalog
 from app.domain.credits.auto_recharge import maybe_auto_recharge
-from app.domain.credits.ledger import burn_credits
+from app.domain.credits.ledger import balance_of, burn_credits
 from app.domain.orgs.models import Organization
 from app.domain.plans.service import plans_of
-from app.fleet.directory import ModelPlan, PlanLoader
+from app.fleet.directory import LoadedPlans, ModelPlan, PlanLoader
 from app.payments.facade import Payments
 
 
 def plan_loader(catalog: Catalog) -> PlanLoader:
     """Every catalog model's plan for one organization, from the one who-pays rule."""
 
-    async def load(session: AsyncSession, organization: Organization) -> dict[str, ModelPlan]:
+    async def load(session: AsyncSession, organization: Organization) -> LoadedPlans:
         plans = await plans_of(session, catalog, organization=organization, at=clock.now())
-        return {
+        loaded = {
             model_id: ModelPlan(plan.kind.value, plan.limits, plan.until) for model_id, plan in plans.items()
         }
+        paygo = any(plan.kind == "paygo" for plan in loaded.values())
+        return LoadedPlans(loaded, await balance_of(session, organization.id) if paygo else 0)
 
     return load
 
 
 async def burn(session: AsyncSession, organization_id: str, amount_nanos: int, reference: str) -> bool:
-    """Burn PayGo usage from the credits in the usage group's transaction; True: look at auto-recharge."""
+    """Burn PayGo usage from the credits in the usage group's transaction; True: look at auto-recharge.
+
+    A burn that leaves the balance at or below zero bumps the organization's version (its ledger
+    entry says so, see fleet.versions): from then on every replica answers 402, whatever the order
+    of events.
+    """
     result = await burn_credits(session, organization_id, amount_nanos, reference)
-    if result.balance_nanos <= 0 < result.balance_nanos + amount_nanos:
-        # credit ran out: PayGo limits fall to zero, on every replica, from the next admission on
-        organization_changed(session, organization_id)
     return result.auto_recharge_due
 
 

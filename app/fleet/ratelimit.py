@@ -6,9 +6,14 @@ at the organization and the project level), each its own cost (1 from a requests
 reserved tokens from a tokens bucket): either every bucket has enough and all are charged, or
 none is and the first short one says how long to wait.
 
+A PayGo admission also holds its worst-case price against the organization's credit in the same
+all-or-nothing step (see fleet.credit): the credit `floor` the caller's cache knows, minus what
+usage has billed since and what admissions in flight hold, must cover it.
+
 Two implementations share the semantics: in process memory (one process, the embedded
 default) and in Redis (several replicas; one Lua script, so the check-and-take is atomic and
-timed by the Redis server's clock).
+timed by the Redis server's clock). Every key of one organization carries its id as a hash tag
+(`{org_…}`), so a script touches one Redis Cluster slot.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class Decision:
     refused: int | None = None  # index of the first bucket that was short
     retry_after: float = 0.0  # seconds until that bucket holds the cost (inf: never)
     stale: bool = False  # the guard's generation moved: nothing was taken, reload and ask again
+    credit_left: int | None = None  # set when the credit could not cover the hold (micro-dollars available)
 
     def remaining(self, index: int) -> int:
         return max(0, math.floor(self.levels[index]))
@@ -49,6 +55,15 @@ class Guard:
 
     key: str
     generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreditHold:
+    """Hold `amount` micro-dollars if `floor` - billed - held (the counters under `key`) covers it."""
+
+    key: str
+    floor: int
+    amount: int
 
 
 def reset_seconds(bucket: Bucket, level: float) -> int:
@@ -66,12 +81,24 @@ def _wait(bucket: Bucket, level: float, cost: int) -> float:
 
 class Limiter(Protocol):
     async def acquire(
-        self, buckets: Sequence[Bucket], costs: Sequence[int], guard: Guard | None = None
+        self,
+        buckets: Sequence[Bucket],
+        costs: Sequence[int],
+        guard: Guard | None = None,
+        credit: CreditHold | None = None,
     ) -> Decision:
-        """Take `costs[i]` from each `buckets[i]`, all or nothing."""
+        """Take `costs[i]` from each `buckets[i]` and hold the credit, all or nothing."""
         ...
 
     async def give_back(self, bucket: Bucket, amount: int) -> None: ...
+
+    async def billed(self, key: str) -> int:
+        """What settled usage has billed under a credit key so far (micro-dollars)."""
+        ...
+
+    async def settle_credit(self, changes: dict[str, tuple[int, int]]) -> None:
+        """For each credit key: release `held` and add `billed` (micro-dollars)."""
+        ...
 
     async def peek(self, buckets: Sequence[Bucket]) -> list[float]:
         """Each bucket's content now, taking nothing."""
@@ -83,6 +110,7 @@ class LocalLimiter:
 
     def __init__(self, clock: Any = time.monotonic) -> None:
         self._levels: dict[str, tuple[float, float]] = {}
+        self._credit: dict[str, list[int]] = {}  # key -> [held, billed]
         self._clock = clock
 
     def _level(self, bucket: Bucket, now: float) -> float:
@@ -92,21 +120,42 @@ class LocalLimiter:
         return min(float(bucket.capacity), level + (now - at) * bucket.capacity / bucket.window)
 
     async def acquire(
-        self, buckets: Sequence[Bucket], costs: Sequence[int], guard: Guard | None = None
+        self,
+        buckets: Sequence[Bucket],
+        costs: Sequence[int],
+        guard: Guard | None = None,
+        credit: CreditHold | None = None,
     ) -> Decision:
         # one process: the caller's cache is invalidated synchronously, a guard has nothing to add
-        return self.acquire_now(buckets, costs)
+        return self.acquire_now(buckets, costs, credit)
 
-    def acquire_now(self, buckets: Sequence[Bucket], costs: Sequence[int]) -> Decision:
+    def acquire_now(
+        self, buckets: Sequence[Bucket], costs: Sequence[int], credit: CreditHold | None = None
+    ) -> Decision:
         now = self._clock()
         levels = [self._level(b, now) for b in buckets]
         for index, (bucket, level, cost) in enumerate(zip(buckets, levels, costs, strict=True)):
             if level < cost:
                 return Decision(False, tuple(levels), index, _wait(bucket, level, cost))
+        if credit is not None:
+            counters = self._credit.setdefault(credit.key, [0, 0])
+            left = credit.floor - counters[1] - max(0, counters[0])
+            if left < credit.amount:
+                return Decision(False, tuple(levels), credit_left=left)
+            counters[0] += credit.amount
         after = tuple(level - cost for level, cost in zip(levels, costs, strict=True))
         for bucket, level in zip(buckets, after, strict=True):
             self._levels[bucket.key] = (level, now)
         return Decision(True, after)
+
+    async def billed(self, key: str) -> int:
+        return self._credit.get(key, [0, 0])[1]
+
+    async def settle_credit(self, changes: dict[str, tuple[int, int]]) -> None:
+        for key, (held, billed) in changes.items():
+            counters = self._credit.setdefault(key, [0, 0])
+            counters[0] -= held
+            counters[1] += billed
 
     async def peek(self, buckets: Sequence[Bucket]) -> list[float]:
         now = self._clock()
@@ -117,11 +166,13 @@ class LocalLimiter:
         self._levels[bucket.key] = (min(float(bucket.capacity), self._level(bucket, now) + amount), now)
 
 
-# KEYS: bucket keys, then the guard key. ARGV: capacity, window (ms), cost for each bucket, then the
-# guard's generation ("" for none). Returns {refused index (0: none, -1: stale guard), wait ms (-1:
-# never), level 1, level 2, …} with levels as strings.
+# KEYS: bucket keys, then the guard key, then the credit key. ARGV: capacity, window (ms), cost for
+# each bucket, then the guard's generation ("" for none), the credit floor ("" for none) and the
+# amount to hold. Returns {refused index (0: none, -1: stale guard, -2: credit short), wait ms (-1:
+# never) or the credit left, level 1, level 2, …} with levels as strings. Credit figures are
+# micro-dollars, exact in Lua's doubles up to $9 billion.
 _ACQUIRE = """
-local n = #KEYS - 1
+local n = #KEYS - 2
 local expected = ARGV[n * 3 + 1]
 if expected ~= '' and tonumber(redis.call('GET', KEYS[n + 1]) or '0') ~= tonumber(expected) then
   return {-1, 0}
@@ -143,6 +194,15 @@ for i = 1, n do
     for j = 1, i do out[#out + 1] = tostring(levels[j]) end
     return out
   end
+end
+local floor, hold = ARGV[n * 3 + 2], tonumber(ARGV[n * 3 + 3])
+if floor ~= '' then
+  local c = redis.call('HMGET', KEYS[n + 2], 'held', 'billed')
+  local left = tonumber(floor) - tonumber(c[2] or '0') - math.max(0, tonumber(c[1] or '0'))
+  if left < hold then
+    return {-2, tostring(left)}
+  end
+  redis.call('HINCRBY', KEYS[n + 2], 'held', hold)
 end
 local out = {0, 0}
 for i = 1, n do
@@ -195,17 +255,27 @@ class RedisLimiter:
         self._peek = redis.register_script(_PEEK)
 
     async def acquire(
-        self, buckets: Sequence[Bucket], costs: Sequence[int], guard: Guard | None = None
+        self,
+        buckets: Sequence[Bucket],
+        costs: Sequence[int],
+        guard: Guard | None = None,
+        credit: CreditHold | None = None,
     ) -> Decision:
         args: list[int | str] = []
         for bucket, cost in zip(buckets, costs, strict=True):
             args += [bucket.capacity, bucket.window * 1000, cost]
-        args.append(str(guard.generation) if guard else "")
-        keys = [self._prefix + b.key for b in buckets] + [guard.key if guard else self._prefix + "-"]
+        args += [str(guard.generation) if guard else "", str(credit.floor) if credit else ""]
+        args.append(credit.amount if credit else 0)
+        # the guard and credit keys are the organization's (same hash tag), or a bucket's when absent
+        spare = self._prefix + buckets[0].key if buckets else self._prefix + "-"
+        keys = [self._prefix + b.key for b in buckets]
+        keys += [guard.key if guard else spare, credit.key if credit else spare]
         reply = await self._acquire(keys=keys, args=args)
         refused, wait_ms, *levels = reply
         if int(refused) == -1:
             return Decision(False, (), stale=True)
+        if int(refused) == -2:
+            return Decision(False, (), credit_left=int(float(wait_ms)))
         parsed = tuple(float(level) for level in levels)
         if int(refused) == 0:
             return Decision(True, parsed)
@@ -228,3 +298,15 @@ class RedisLimiter:
         await self._give_back(
             keys=[self._prefix + bucket.key], args=[bucket.capacity, bucket.window * 1000, amount]
         )
+
+    async def billed(self, key: str) -> int:
+        return int(await self._redis.hget(key, "billed") or 0)
+
+    async def settle_credit(self, changes: dict[str, tuple[int, int]]) -> None:
+        if not changes:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key, (held, billed) in changes.items():
+                pipe.hincrby(key, "held", -held)
+                pipe.hincrby(key, "billed", billed)
+            await pipe.execute()

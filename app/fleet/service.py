@@ -1,8 +1,11 @@
 """The fleet's service: admissions, usage, and the caches that keep them fast, wired for one process or many.
 
 Without REDIS_URL everything lives in this process (the embedded default: one process is exact).
-With it, rate-limit buckets, reservations and organization generations live in Redis, so any
-number of replicas agree.
+With it, rate-limit buckets, reservations, credit holds and organization generations live in
+Redis, so any number of replicas agree. While Redis is down, admissions are refused with 503
+(`service_unavailable_error`, Retry-After) rather than admitted without the shared limits and
+credit holds; usage reports are still committed and acknowledged (their settlement is made up for
+by reloading the organizations).
 """
 
 from __future__ import annotations
@@ -10,21 +13,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from app.db import Database
 from app.domain.catalog.models import Catalog
 from app.fleet.admission import Admissions, Answer, Settlement, error
+from app.fleet.credit import credit_key
 from app.fleet.directory import Directory, PlanLoader
+from app.fleet.feed import ChangeFeed
+from app.fleet.keys import load_keys
 from app.fleet.ratelimit import LocalLimiter, RedisLimiter
 from app.fleet.reservations import LocalReservations, RedisReservations
 from app.fleet.tokens import Admission, AdmissionCodec
 from app.fleet.usage import Burn, Committed, UsageItem, UsageWriter
+from app.fleet.versions import note_organization
 
 logger = logging.getLogger(__name__)
 
 LAPSE_SWEEP_SECONDS = 5.0
+KEYS_READ_EVERY_SWEEPS = 6  # a rotation made elsewhere is taken up within 30 s (at once on an unknown id)
+KEYS_REREAD_SECONDS = 1.0
 
 
 class Fleet:
@@ -38,31 +48,75 @@ class Fleet:
         after_recharge_check: Any = None,
         redis: Any = None,
         admission_key: bytes | None = None,
+        previous_keys: Sequence[bytes] = (),
         admission_ttl_seconds: float = 600,
+        cache_max_age_seconds: float = 60,
+        change_poll_seconds: float = 0.5,
     ) -> None:
-        if redis is not None and admission_key is None:
-            raise ValueError("several replicas need a shared FLEET_ADMISSION_KEY")
-        self.directory = Directory(db.reader, load_plans, redis)
+        self._db = db
+        limiter = RedisLimiter(redis) if redis is not None else LocalLimiter()
+
+        async def billed(organization_id: str) -> int:
+            return await limiter.billed(credit_key(organization_id))
+
+        self.directory = Directory(
+            db.reader, load_plans, redis, billed=billed, max_age_seconds=cache_max_age_seconds
+        )
         self.admissions = Admissions(
             directory=self.directory,
-            limiter=RedisLimiter(redis) if redis is not None else LocalLimiter(),
+            limiter=limiter,
             reservations=RedisReservations(redis) if redis is not None else LocalReservations(),
             catalog=catalog,
-            codec=AdmissionCodec(admission_key or secrets.token_bytes(32)),
+            # until the database's key is read (fleet.keys), or the one FLEET_ADMISSION_KEY sets
+            codec=AdmissionCodec(admission_key or secrets.token_bytes(32), previous_keys),
             ttl_seconds=admission_ttl_seconds,
             guarded=redis is not None,
         )
+        self._keys_from_database = admission_key is None
+        self._keys_read_at: float | None = None
         self.writer = UsageWriter(db, catalog, burn=burn, after_commit=self._after_commit)
+        self.feed = ChangeFeed(
+            db, self.directory.forget, self.directory.forget_all, poll_seconds=change_poll_seconds
+        )
         self._recharge_check = after_recharge_check
+        self._recharges: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         db.commit_hooks.append(self.directory.changed)
 
+    async def admit(self, api_key: str, model_id: str, input_tokens: int, max_output_tokens: int) -> Answer:
+        """The admission's answer (see Admissions.admit), signed with the database's key."""
+        if self._keys_read_at is None:
+            await self._read_keys()
+        return await self.admissions.admit(api_key, model_id, input_tokens, max_output_tokens)
+
+    async def _read_keys(self, *, unless_within: float = 0.0) -> None:
+        """Read the admission keys from the database (another replica may have rotated them)."""
+        if not self._keys_from_database:
+            self._keys_read_at = 0.0
+            return
+        now = time.monotonic()
+        if self._keys_read_at is not None and now - self._keys_read_at < unless_within:
+            return
+        key, previous = await load_keys(self._db, self.admissions.ttl_seconds)
+        self.admissions.codec.use(key, previous)
+        self._keys_read_at = now
+
     async def record_usage(self, reports: Sequence[Any]) -> list[dict[str, Any]]:
         """Store usage reports; each result is accepted, duplicate, or an error for that record."""
+        if self._keys_read_at is None:
+            await self._read_keys()
+        decode = self.admissions.codec.decode
+        admissions = [decode(report.admission_id) for report in reports]
+        if None in admissions and self._keys_from_database:
+            # signed with a key this process has not read yet (rotated elsewhere): read again, at most every second
+            await self._read_keys(unless_within=KEYS_REREAD_SECONDS)
+            admissions = [
+                admission or decode(report.admission_id)
+                for admission, report in zip(admissions, reports, strict=True)
+            ]
         results: list[dict[str, Any] | None] = [None] * len(reports)
         items: list[tuple[int, UsageItem]] = []
-        for index, report in enumerate(reports):
-            admission = self.admissions.codec.decode(report.admission_id)
+        for index, (report, admission) in enumerate(zip(reports, admissions, strict=True)):
             refusal = self._refusal(report, admission)
             if refusal is not None:
                 results[index] = refusal.body
@@ -96,38 +150,68 @@ class Fleet:
         return None
 
     async def _after_commit(self, committed: Committed) -> None:
-        await self.admissions.settle(
-            [
-                Settlement(item.admission_id, item.admission, item.input_tokens + item.output_tokens)
-                for item in committed.items
-            ]
-        )
-        if committed.recharge:
-            self.directory.forget(committed.recharge)  # the balance moved a lot: reload the plan on next use
-            if self._recharge_check is not None:
-                for organization_id in committed.recharge:
-                    asyncio.create_task(
-                        self._recharge_check(organization_id), name=f"auto-recharge {organization_id}"
-                    )
+        try:
+            await self.admissions.settle(
+                [
+                    Settlement(
+                        item.admission_id,
+                        item.admission,
+                        item.input_tokens + item.output_tokens,
+                        item.billed_nanos,
+                    )  # fmt: skip
+                    for item in committed.items
+                ]
+            )
+        except Exception:  # noqa: BLE001  (Redis away: the records are committed, the counters missed them)
+            logger.exception("settling a usage group failed; the organizations' entries are reloaded")
+            await self._reload_everywhere({item.admission.organization_id for item in committed.items})
+        if self._recharge_check is not None:
+            for organization_id in committed.recharge:
+                task = asyncio.create_task(
+                    self._recharge_check(organization_id), name=f"auto-recharge {organization_id}"
+                )
+                self._recharges.add(task)
+                task.add_done_callback(self._recharges.discard)
+
+    async def _reload_everywhere(self, organization_ids: set[str]) -> None:
+        """Bump the organizations' versions: every replica reloads their credit from the database."""
+        try:
+            async with self._db.transaction() as session:
+                for organization_id in organization_ids:
+                    note_organization(session.sync_session, organization_id)
+        except Exception:  # noqa: BLE001  (the max age reloads them in the end)
+            logger.exception("could not bump the versions of %s", sorted(organization_ids))
 
     async def start(self) -> None:
         if self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep(), name="reservation-sweeper")
+        self.feed.start()
 
-    async def stop(self) -> None:
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Drain: commit and answer the usage received, await recharges in flight, then stop."""
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
             self._sweeper = None
-        await self.writer.stop()
+        await self.writer.stop(grace_seconds)
+        if self._recharges:
+            done, pending = await asyncio.wait(set(self._recharges), timeout=grace_seconds)
+            for task in pending:
+                logger.error("auto-recharge %s still running at shutdown; cancelled", task.get_name())
+                task.cancel()
+        await self.feed.stop()
 
     async def _sweep(self) -> None:
+        rounds = 0
         while True:
             await asyncio.sleep(LAPSE_SWEEP_SECONDS)
+            rounds += 1
             try:
                 released = await self.admissions.release_lapsed()
                 if released:
                     logger.info("released %d lapsed reservations", released)
+                if rounds % KEYS_READ_EVERY_SWEEPS == 0:
+                    await self._read_keys()
             except Exception:  # noqa: BLE001  (the next sweep tries again)
                 logger.exception("reservation sweep failed")
 
@@ -152,6 +236,7 @@ def build_fleet(db: Database, services: Any, settings: Any, redis: Any = None) -
     from app.fleet.billing import burn, plan_loader, recharger
 
     key = settings.fleet_admission_key.get_secret_value().encode() if settings.fleet_admission_key else None
+    previous = settings.fleet_admission_previous_key
     return Fleet(
         db,
         services.catalog,
@@ -160,7 +245,10 @@ def build_fleet(db: Database, services: Any, settings: Any, redis: Any = None) -
         after_recharge_check=recharger(db, services.payments),
         redis=redis,
         admission_key=key,
+        previous_keys=[previous.get_secret_value().encode()] if previous else [],
         admission_ttl_seconds=settings.admission_ttl_seconds,
+        cache_max_age_seconds=settings.fleet_cache_max_age_seconds,
+        change_poll_seconds=settings.fleet_change_poll_seconds,
     )
 
 

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import itertools
 import secrets
+from collections.abc import Sequence
 from typing import NamedTuple
 
 
@@ -21,17 +22,25 @@ class Admission(NamedTuple):
     reserved_tokens: int
     issued_at: int  # Unix seconds
     nonce: str
+    held_micros: int = 0  # the worst-case price held against the credit (PayGo, micro-dollars) until settled
 
 
 class AdmissionCodec:
-    """Signs and checks admission ids with a key shared by the replicas (FLEET_ADMISSION_KEY).
+    """Signs and checks admission ids with a key shared by the replicas (see fleet.keys).
 
     An id is `adm_<payload>.<signature>`, both URL-safe base64 without padding. Every usage record
     carries one, so checking it is on the usage path's hot loop: binascii, not the base64 module.
+    Ids signed with a previous key (a rotation) keep verifying while it is among `previous`.
     """
 
-    def __init__(self, key: bytes) -> None:
-        self._key = hashlib.blake2b(key).digest()  # any length of secret, as the 64 bytes BLAKE2b takes
+    def __init__(self, key: bytes, previous: Sequence[bytes] = ()) -> None:
+        self.use(key, previous)
+
+    def use(self, key: bytes, previous: Sequence[bytes] = ()) -> None:
+        """Sign with `key` from now on; accept ids signed with it or with one of `previous`."""
+        # any length of secret, as the 64 bytes BLAKE2b takes
+        self._key = hashlib.blake2b(key).digest()
+        self._previous = [hashlib.blake2b(old).digest() for old in previous if old != key]
 
     def encode(self, admission: Admission) -> str:
         fields = (
@@ -43,27 +52,33 @@ class AdmissionCodec:
             str(admission.reserved_tokens),
             str(admission.issued_at),
             admission.nonce,
+            str(admission.held_micros),
         )
         payload = _b64("|".join(fields).encode())
-        return f"adm_{payload.decode()}.{self._sign(payload).decode()}"
+        return f"adm_{payload.decode()}.{self._sign(payload, self._key).decode()}"
 
     def decode(self, admission_id: str) -> Admission | None:
         """The admission, or None when the id is malformed or not signed by this fleet."""
         if not admission_id.startswith("adm_") or len(admission_id) > 600 or not admission_id.isascii():
             return None
         payload, _, signature = admission_id[4:].encode().partition(b".")
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        if not hmac.compare_digest(signature, self._sign(payload, self._key)) and not any(
+            hmac.compare_digest(signature, self._sign(payload, old)) for old in self._previous
+        ):
             return None
         try:
             fields = _unb64(payload).decode().split("|")
-            org, project, key, model, plan, reserved, issued, nonce = fields
-            return Admission(org, project, key, model, plan, int(reserved), int(issued), nonce)
+            if len(fields) == 8:  # signed before reservations held credit
+                fields.append("0")
+            org, project, key, model, plan, reserved, issued, nonce, held = fields
+            return Admission(org, project, key, model, plan, int(reserved), int(issued), nonce, int(held))
         except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
             return None
 
-    def _sign(self, payload: bytes) -> bytes:
+    @staticmethod
+    def _sign(payload: bytes, key: bytes) -> bytes:
         # keyed BLAKE2b is a MAC by design, and three times as fast as HMAC-SHA256 here
-        return _b64(hashlib.blake2b(payload, key=self._key, digest_size=16).digest())
+        return _b64(hashlib.blake2b(payload, key=key, digest_size=16).digest())
 
 
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")

@@ -8,6 +8,11 @@ per group). After the commit, and before the reports are answered, the admission
 reservations are given back and organizations whose credits crossed a threshold are handed to
 auto-recharge (which runs on its own).
 
+On PostgreSQL several groups are written at once (WRITERS), so one connection that hangs until
+the statement timeout holds back only its own group; rows are written in a fixed order so two
+groups never deadlock. On shutdown the writer drains: every report already received is committed
+and answered, and any report arriving after that is refused (503) before being acknowledged.
+
 A record the database refuses (PostgreSQL takes no NUL character, for one) must not fail its
 neighbours: a group that fails so is halved and each half tried again, until the record is alone
 and refused with the database's reason; the others are committed and acknowledged.
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +40,8 @@ from app.domain.base import table_of
 from app.domain.catalog.models import Catalog
 from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
 from app.fleet.tokens import Admission
+from app.observability import metrics
+from app.outage import is_outage
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +70,8 @@ class UsageItem:
         """Tokens used beyond what the admission reserved (billed, and taken from the limits)."""
         return max(0, self.input_tokens + self.output_tokens - self.admission.reserved_tokens)
 
+    billed_nanos: int = 0  # what its PayGo price burned, once committed
+
 
 @dataclass(frozen=True, slots=True)
 class _Submission:
@@ -79,8 +89,12 @@ class Committed:
     recharge: set[str]
 
 
+class ShuttingDown(Exception):
+    """The writer drains for shutdown and takes no new records."""
+
+
 class UsageWriter:
-    """One writer task per process takes every queued record and commits them together."""
+    """Writer tasks take every queued record and commit them together."""
 
     def __init__(
         self,
@@ -89,13 +103,17 @@ class UsageWriter:
         *,
         burn: Burn,
         after_commit: Callable[[Committed], Awaitable[None]],
+        writers: int | None = None,
     ) -> None:
         self._db = db
         self._catalog = catalog
         self._burn = burn
         self._after_commit = after_commit
         self._queue: asyncio.Queue[_Submission] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        # SQLite has one writer at a time anyway; PostgreSQL commits groups side by side
+        self._writers = writers or (1 if db.is_sqlite else 4)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
         insert = sqlite.insert if db.is_sqlite else postgresql.insert
         records = table_of(UsageRecord)
         # a conflict on the request id (a repeat) or on the admission (a second request) stores nothing
@@ -120,18 +138,33 @@ class UsageWriter:
         """Queue the records and wait until they are committed: each "accepted", "duplicate" or "refused"."""
         if not items:
             return []
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="usage-writer")
+        if self._closing:
+            raise ShuttingDown
+        self._tasks = [task for task in self._tasks if not task.done()]
+        while len(self._tasks) < self._writers:
+            self._tasks.append(asyncio.create_task(self._run(), name=f"usage-writer-{len(self._tasks)}"))
         submission = _Submission(items, asyncio.get_running_loop().create_future())
         self._queue.put_nowait(submission)
         await submission.committed
         return [item.status for item in items]
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+    @property
+    def queue_depth(self) -> int:
+        """Usage reports waiting for a writer."""
+        return self._queue.qsize()
+
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Refuse new records, commit and answer every one received (within `grace_seconds`), then stop."""
+        self._closing = True
+        if any(not task.done() for task in self._tasks):
+            try:
+                await asyncio.wait_for(self._queue.join(), grace_seconds)
+            except TimeoutError:
+                logger.error("usage writer still had %d reports queued at shutdown", self._queue.qsize())
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
 
     async def _run(self) -> None:
         while True:
@@ -141,29 +174,38 @@ class UsageWriter:
                 group.append(self._queue.get_nowait())
                 size += len(group[-1].items)
             try:
-                committed = await self._write_isolating(
-                    [item for submission in group for item in submission.items]
-                )
-            except Exception as exc:  # noqa: BLE001  (each waiting report gets the failure, the writer goes on)
-                logger.exception("usage group of %d records failed", size)
-                for submission in group:
-                    if not submission.committed.done():  # its caller may have gone away
-                        submission.committed.set_exception(exc)
-                continue
-            try:  # before the answers: the fleet's next admission sees the unused tokens back
-                await self._after_commit(committed)
-            except Exception:  # noqa: BLE001  (the records are committed; what follows is best effort)
-                logger.exception("after-commit work of a usage group failed")
+                await self._commit_group(group, size)
+            finally:
+                for _ in group:
+                    self._queue.task_done()
+
+    async def _commit_group(self, group: list[_Submission], size: int) -> None:
+        started = time.perf_counter()
+        try:
+            committed = await self._write_isolating(
+                [item for submission in group for item in submission.items]
+            )
+            metrics.usage_committed(time.perf_counter() - started)
+        except Exception as exc:  # noqa: BLE001  (each waiting report gets the failure, the writer goes on)
+            logger.exception("usage group of %d records failed", size)
             for submission in group:
-                if not submission.committed.done():
-                    submission.committed.set_result(None)
+                if not submission.committed.done():  # its caller may have gone away
+                    submission.committed.set_exception(exc)
+            return
+        try:  # before the answers: the fleet's next admission sees the unused tokens back
+            await self._after_commit(committed)
+        except Exception:  # noqa: BLE001  (the records are committed; what follows is best effort)
+            logger.exception("after-commit work of a usage group failed")
+        for submission in group:
+            if not submission.committed.done():
+                submission.committed.set_result(None)
 
     async def _write_isolating(self, group: list[UsageItem]) -> Committed:
         """Commit the group; if the database refuses a record, commit the rest and refuse that one alone."""
         try:
             return await self._write(group)
         except DBAPIError as exc:
-            if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+            if is_outage(exc) or isinstance(exc, (OperationalError, InterfaceError)):
                 raise  # the database is away, not refusing a record: every report gets the failure
             if len(group) == 1:
                 reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
@@ -189,7 +231,8 @@ class UsageWriter:
                 _refuse_second_request(item, billed.request_id)
             else:
                 first[organization, item.request_id] = by_admission[organization, item.admission.nonce] = item
-        rows = [self._record(item, now) for item in first.values()]
+        # a fixed order of rows (and of roll-ups, burns and keys below): concurrent groups never deadlock
+        rows = [self._record(item, now) for _, item in sorted(first.items())]
         async with self._db.transaction() as session:
             # one statement compiled once, run over all rows (SQLAlchemy's "insertmanyvalues" batching);
             # RETURNING names the rows that were new, so a repeat counts once even across replicas
@@ -200,6 +243,8 @@ class UsageWriter:
             )
             new_rows = [row for row in rows if (row["organization_id"], row["request_id"]) in inserted]
             recharge = await self._apply(session, new_rows, minute, now)
+        for row in new_rows:
+            first[row["organization_id"], row["request_id"]].billed_nanos = row["billed_nanos"]
         return Committed([first[row["organization_id"], row["request_id"]] for row in new_rows], recharge)
 
     async def _explain_conflicts(self, items: list[UsageItem], session: AsyncSession) -> None:
@@ -271,7 +316,7 @@ class UsageWriter:
                 "billed_nanos": f[3],
                 "cost_nanos": f[4],
             }  # fmt: skip
-            for (org, project, key, model), f in sums.items()
+            for (org, project, key, model), f in sorted(sums.items())
         ]
         for statement, bucket, minutes in self._upsert_rollups:
             await session.execute(statement, [{**rollup, bucket: minute // minutes} for rollup in rollups])

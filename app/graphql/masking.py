@@ -35,6 +35,12 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
             logger.info("GraphQL request error [%s]: %s", request_id, error.message)
             continue
         correlation_id = request_id if index == 0 else f"{request_id}-{index}"
-        logger.error("Unexpected error [%s] at %s", correlation_id, error.path, exc_info=error.original_error)
+        logger.error(
+            "Unexpected error [%s] at %s",
+            correlation_id,
+            error.path,
+            exc_info=error.original_error,
+            extra={"correlation_id": correlation_id},
+        )
         error.message = f"Internal server error; quote reference {correlation_id} to support."
         error.extensions = {"code": "INTERNAL_SERVER_ERROR", "correlationId": correlation_id}

@@ -39,6 +39,8 @@ from app.graphql.scalars import SCALARS
 from app.graphql.subscriptions.mutations import SubscriptionMutations
 from app.graphql.subscriptions.types import ModelSubscription
 from app.graphql.usage.queries import UsageQueries
+from app.observability.logs import GraphQLLogContext
+from app.observability.tracing import graphql_extensions
 from app.settings import Settings
 
 
@@ -108,7 +110,7 @@ def _typed_schema() -> Schema:
 
 def protective_extensions(settings: Settings) -> list[Any]:
     """The caches and the limits the settings ask for (extension classes or factories: one per request)."""
-    extensions: list[Any] = []
+    extensions: list[Any] = [GraphQLLogContext, *graphql_extensions(settings)]
     if not settings.graphql_introspection:
         extensions.append(DisableIntrospection)  # first: its validation rule is part of the cached outcome
     # parser and validation caches bounded in bytes, and the document limits (app/graphql/limits.py)

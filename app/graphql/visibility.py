@@ -16,7 +16,7 @@ async def visible_nodes(info: Info, lookup: Any, node_ids: Iterable[str], requir
         return [None for _ in node_ids]
     actor = info.context.actor()
     session = await info.context.session()
-    result = []
+    result: list[Any] = []
     for node_id in node_ids:
         if not storable(node_id):  # a NUL hidden in a global ID's base64: no database stores one
             result.append(None)

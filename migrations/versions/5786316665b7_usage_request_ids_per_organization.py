@@ -6,7 +6,7 @@ duplicate. The admission's nonce is kept and unique per organization: one admiss
 one request.
 
 Revision ID: 5786316665b7
-Revises: a84c5fa9be06
+Revises: 1926abccebdd
 Create Date: 2026-12-05 06:35:02.624627
 
 """
@@ -20,7 +20,7 @@ import sqlmodel  # noqa: F401  (autogenerate renders sqlmodel.sql.sqltypes.AutoS
 
 # revision identifiers, used by Alembic.
 revision: str = '5786316665b7'
-down_revision: Union[str, Sequence[str], None] = 'a84c5fa9be06'
+down_revision: Union[str, Sequence[str], None] = '1926abccebdd'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -50,7 +50,7 @@ async def test_the_openapi_schema_describes_the_fleet_api(client: httpx.AsyncCli
     assert body["required"] == ["api_key", "model", "input_tokens", "max_output_tokens"]
     assert body["properties"]["max_output_tokens"]["maximum"] == 10_000_000
     assert body["additionalProperties"] is False
-    assert set(admit["responses"]) == {"200", "400", "401", "402", "404", "413", "429"}
+    assert set(admit["responses"]) == {"200", "400", "401", "402", "404", "413", "429", "503"}
     assert admit["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Admitted"
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -136,14 +137,19 @@ async def test_running_out_of_credit_brings_402(
 ) -> None:
     await custom_terms(database, services, world)
     await buy_credits(database, services.payments, settings, world, "10.00")  # $10 = 10,000,000,000 nanos
-    # a request filling the model's context costs 31,072 * 350 + 100,000 * 750 = 85,875,200 nanos;
-    # 117 of them pass $10
-    for n in range(117):
+    # a request filling the model's context costs 31,072 * 350 + 100,000 * 750 = 85,875,200 nanos at most;
+    # 116 fit in $10
+    for n in range(116):
         await fleet.run(acme_key_without_credit, input_tokens=31_072, output_tokens=100_000,
                         max_output_tokens=100_000, request_id=f"big-{n}")  # fmt: skip
-    assert await balance(database, world) < 0  # admitted requests finish: a small debt
-    answer = await fleet.admit(acme_key_without_credit)
+    assert await balance(database, world) == 10_000_000_000 - 116 * 85_875_200  # $0.038 left
+    # the 117th's worst case is more than is left: refused before it can take the balance below zero
+    answer = await fleet.admit(acme_key_without_credit, input_tokens=31_072, max_output_tokens=100_000)
     assert answer.status_code == 402
+    assert "$0.038476 of credit" in answer.json()["message"] and "up to $0.085875" in answer.json()["message"]
+    assert (
+        await fleet.admit(acme_key_without_credit, input_tokens=100, max_output_tokens=100)
+    ).status_code == 200
 
 
 @pytest.mark.parametrize("records", [1000])
@@ -195,9 +201,10 @@ async def test_usage_below_the_threshold_recharges_once(
     for n in range(12):  # 12 * 85,875,200 nanos: the balance crosses $9
         await fleet.run(acme_key_without_credit, input_tokens=31_072, output_tokens=100_000,
                         max_output_tokens=100_000, request_id=f"r-{n}")  # fmt: skip
-    for _ in range(50):
+    burned = 10 * 10**9 - 12 * 85_875_200
+    for _ in range(100):  # the recharge runs after the usage is answered: wait for its grant
         await asyncio.sleep(0.02)
-        if len(payments.provider.recorded_charges()) > charges_before:  # type: ignore[attr-defined]
+        if await balance(database, world) > burned:
             break
     await asyncio.sleep(0.1)
     charges = payments.provider.recorded_charges()  # type: ignore[attr-defined]
@@ -205,3 +212,23 @@ async def test_usage_below_the_threshold_recharges_once(
     recharged = charges[-1].amount * 10_000_000  # cents -> nanos
     assert 11 * 10**9 < recharged < 12 * 10**9  # up to $20 from just under $9
     assert await balance(database, world) == 10 * 10**9 + recharged - 12 * 85_875_200
+
+
+async def test_a_hold_on_credit_comes_back_when_the_admission_lapses(
+    fleet: Fleet,
+    acme_key_without_credit: str,
+    database: Database,
+    services: Services,
+    settings: Any,
+    world: World,
+) -> None:
+    await custom_terms(database, services, world)
+    await buy_credits(database, services.payments, settings, world, "10.00")
+    # 8,000,000 output tokens at $0.75/M may cost $6: $10 covers one such request at a time
+    big = {"input_tokens": 0, "max_output_tokens": 8_000_000}
+    assert (await fleet.admit(acme_key_without_credit, **big)).status_code == 200
+    assert (await fleet.admit(acme_key_without_credit, **big)).status_code == 402
+    admissions = fleet.http.app.state.fleet.admissions  # type: ignore[attr-defined]
+    admissions.reservations._clock = lambda: time.monotonic() + 10_000  # its usage never came
+    assert await admissions.release_lapsed() == 1
+    assert (await fleet.admit(acme_key_without_credit, **big)).status_code == 200

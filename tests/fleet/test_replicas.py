@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from app.db import Database
 from app.domain.actor import Actor
 from app.domain.api_keys.service import create_api_key, revoke_api_key
+from app.domain.projects.service import RateLimitInput, set_project_rate_limit
 from app.fleet.admission import Settlement
 from app.fleet.api import UsageReport
 from app.fleet.service import Fleet, build_fleet
@@ -114,3 +115,19 @@ async def test_a_usage_report_is_answered_once_its_unused_tokens_are_back(
     assert await fleet_a.record_usage([report]) == [{"request_id": "r-1", "status": "accepted"}]
     # the fleet's very next admission finds the 800,000 unused tokens given back in Redis
     assert (await fleet_a.admissions.admit(created.secret, "gpt-oss-120b", 800_000, 0)).status == 200
+
+
+async def test_the_redis_keys_of_an_organization_share_one_cluster_hash_tag(
+    replicas: list[tuple[Database, Fleet]], world: World, redis: Any
+) -> None:
+    (db_a, fleet_a), _ = replicas
+    admin = Actor(world.people["admin"].user_id)
+    async with db_a.transaction() as session:
+        created = await create_api_key(session, admin, world.project_a_id, name="shared")
+        await set_project_rate_limit(session, admin, world.project_a_id, model_id="gpt-oss-120b",
+                                     limits=RateLimitInput(requests_per_minute=5), known_models={"gpt-oss-120b"})  # fmt: skip
+    assert (await fleet_a.admissions.admit(created.secret, "gpt-oss-120b", 10, 10)).status == 200
+    keys = {key.decode() for key in await redis.keys("*")} - {"reservations"}
+    # buckets of the organization and of the project, the generation, the credit counters
+    assert {key.split(":")[0] for key in keys} >= {"rl", "gen", "cr"} and len(keys) >= 5
+    assert all(f"{{{world.acme_id}}}" in key for key in keys), keys

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from app.fleet.tokens import Admission, AdmissionCodec, new_nonce
@@ -24,9 +26,30 @@ def test_a_forged_or_altered_id_is_refused() -> None:
     bigger = AdmissionCodec(b"secret").encode(ADMISSION._replace(reserved_tokens=1))
     assert AdmissionCodec(b"another secret").decode(admission_id) is None
     assert codec.decode(f"{payload}.{bigger.split('.')[1]}") is None  # someone else's signature
-    assert codec.decode(f"{payload[:-1]}A.{signature}") is None  # an altered payload
+    altered = payload[:-1] + ("B" if payload[-1] != "B" else "C")
+    assert codec.decode(f"{altered}.{signature}") is None  # an altered payload
 
 
 @pytest.mark.parametrize("garbage", ["", "adm_", "adm_.", "adm_x.y", "adm_é.x", "nope", "adm_" + "A" * 700])
 def test_garbage_is_refused(garbage: str) -> None:
     assert AdmissionCodec(b"secret").decode(garbage) is None
+
+
+def test_after_a_rotation_ids_signed_with_the_previous_key_still_verify() -> None:
+    old = AdmissionCodec(b"first key")
+    signed_before = old.encode(ADMISSION)
+    rotated = AdmissionCodec(b"second key", previous=[b"first key"])
+    assert rotated.decode(signed_before) == ADMISSION
+    assert rotated.decode(rotated.encode(ADMISSION)) == ADMISSION
+    assert old.decode(rotated.encode(ADMISSION)) is None  # the new key is not the old one
+    rotated.use(b"second key")  # the previous key's lifetime is over
+    assert rotated.decode(signed_before) is None
+
+
+def test_ids_signed_before_credit_holds_still_decode() -> None:
+    codec = AdmissionCodec(b"secret")
+    fields = "org_1|proj_1|key_1|gpt-oss-120b|paygo|1200|1796284246|abc"  # eight fields: no hold
+    payload = base64.urlsafe_b64encode(fields.encode()).rstrip(b"=")
+    signature = codec._sign(payload, codec._key).decode()
+    decoded = codec.decode(f"adm_{payload.decode()}.{signature}")
+    assert decoded is not None and decoded.held_micros == 0 and decoded.reserved_tokens == 1200

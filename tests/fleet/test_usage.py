@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from app import clock
@@ -134,3 +135,29 @@ async def test_graphs_match_the_raw_records(
         "usage"
     ]
     assert (backwards["code"], backwards["field"]) == ("INVALID", "to")
+
+
+async def test_one_hung_usage_group_does_not_hold_back_the_others(
+    fleet: Fleet, personal_key: str, database: Database
+) -> None:
+    if database.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: a group waits for the write lock whatever we do")
+    writer = fleet.http.app.state.fleet.writer  # type: ignore[attr-defined]
+    write, stuck = writer._write, asyncio.Event()
+
+    async def hanging_write(group: list[Any]) -> Any:  # one connection stops answering for a while
+        if any(item.request_id == "stuck" for item in group):
+            await stuck.wait()
+        return await write(group)
+
+    writer._write = hanging_write
+    admitted = (await fleet.admit(personal_key)).json()["admission_id"]
+    record = {"admission_id": admitted, "model": "gpt-oss-120b", "input_tokens": 10, "output_tokens": 1}
+    hung = asyncio.create_task(fleet.report([{**record, "request_id": "stuck"}]))
+    await asyncio.sleep(0.1)
+    async with asyncio.timeout(5):
+        answer = await fleet.report([{**record, "request_id": "flowing"}])
+    assert answer.json()["results"] == [{"request_id": "flowing", "status": "accepted"}]
+    assert not hung.done()
+    stuck.set()
+    assert (await hung).json()["results"] == [{"request_id": "stuck", "status": "accepted"}]

@@ -13,7 +13,7 @@ from app.clock import FrozenClock
 from app.db import Database
 from app.domain.notifications.mailer import claim_next, deliver_due
 from app.domain.notifications.models import DeliveryChannel, OutboxMessage, OutboxState
-from app.domain.notifications.service import REDACTED, enqueue_email, list_outbox, outbox_line
+from app.domain.notifications.service import REDACTED, enqueue_email, list_outbox, outbox_line, revealed
 from app.settings import Settings
 from tests.invitations.support import PREVIEW, RESEND, invite_one, invites_list
 from tests.mail_server import SmtpServer, free_port
@@ -58,9 +58,10 @@ async def test_without_smtp_the_log_and_the_outbox_are_the_delivery(
         DeliveryChannel.LOGGED,
         1,
     )
-    assert "Your link: https://x.test/?t=s3cret-token" in caplog.text  # the operator's copy of the email
-    assert message.body_text == f"Your link: https://x.test/?t={REDACTED}"  # no secret stays at rest
-    assert message.secrets is None
+    assert "s3cret-token" not in caplog.text and f"outbox show {message_id}" in caplog.text
+    assert message.body_text == "Your link: https://x.test/?t=[secret:0]"  # no secret in clear at rest
+    assert "s3cret-token" not in str(message.secrets)
+    assert revealed(message)[0] == "Your link: https://x.test/?t=s3cret-token"  # the operator's copy
     assert (await deliver_due(database, settings)).sent == []  # sent once
 
 
@@ -186,7 +187,9 @@ async def test_the_outbox_holds_the_secret_only_until_delivery(
     database: Database, smtp_settings: Settings, smtp_server: SmtpServer
 ) -> None:
     [message_id] = await queue(database, "ann@example.com", secret="another-secret")
-    assert "another-secret" in (await stored(database, message_id)).body_text
+    queued = await stored(database, message_id)
+    assert "another-secret" not in queued.body_text + str(queued.secrets)  # sealed
+    assert revealed(queued)[0] == "Your link: https://x.test/?t=another-secret"
 
     await deliver_due(database, smtp_settings)
 

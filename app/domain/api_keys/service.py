@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.db import organization_changed
 from app.domain.actor import Actor
 from app.domain.api_keys.models import ApiKey
 from app.domain.base import hash_secret
@@ -74,5 +73,4 @@ async def revoke_api_key(session: AsyncSession, actor: Actor, key_id: str) -> Ap
         raise Conflict("This API key is already revoked.", code=ErrorCode.ALREADY_REVOKED)
     api_key.revoked_at, api_key.revoked_by = clock.now(), actor.user_id
     session.add(api_key)
-    organization_changed(session, project.organization_id)
     return api_key

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
-from app.db import organization_changed
 from app.domain.base import new_id, table_of
 from app.domain.billing.models import Charge
 from app.domain.credits.models import (
@@ -359,7 +358,6 @@ async def create_grant(
     if state.debt_nanos > state.settling_nanos:
         await cover_debt(session, organization_id, state)
         await session.refresh(grant)
-    organization_changed(session, organization_id)  # the fleet's view of the credit changes at once
     return grant
 
 
@@ -399,5 +397,4 @@ async def take_from_grant(
         grant_id=grant.id,
         charge_id=grant.charge_id,
     )
-    organization_changed(session, grant.organization_id)
     return state.balance_nanos

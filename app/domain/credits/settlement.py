@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
-from app.db import Database, organization_changed
+from app.db import Database
 from app.domain.billing import charges
 from app.domain.billing.accounts import default_payment_method
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
@@ -122,7 +122,6 @@ async def settled(session: AsyncSession, charge: Charge) -> None:
         reference=charge.idempotency_key,
         charge_id=charge.id,
     )
-    organization_changed(session, charge.organization_id)  # the balance is back up: the fleet's view too
 
 
 async def settlement_failed(session: AsyncSession, charge: Charge) -> None:

@@ -25,7 +25,7 @@ from sqlmodel import col
 from app import clock
 from app.db import Database
 from app.domain.notifications.models import DeliveryChannel, OutboxMessage, OutboxState
-from app.domain.notifications.service import redacted, wakeup
+from app.domain.notifications.service import redacted, revealed, wakeup
 from app.settings import Settings
 
 logger = logging.getLogger("app.mail")
@@ -94,8 +94,11 @@ async def claim_next(db: Database) -> OutboxMessage | None:
 async def send(message: OutboxMessage, settings: Settings) -> DeliveryChannel:
     """Hand the message to the SMTP server, or without one write it to the log."""
     if not settings.smtp_host:
+        # its links stay out of the log: the operator's command unseals them
         logger.info(
-            "Email (no SMTP_HOST: logged, not sent) %s to=%s subject=%r\n%s",
+            "Email (no SMTP_HOST: logged, not sent; `python -m app.cli outbox show %s` shows its links) "
+            "%s to=%s subject=%r\n%s",
+            message.id,
             message.id,
             message.to_address,
             message.subject,
@@ -133,9 +136,10 @@ def build_email(message: OutboxMessage, settings: Settings) -> EmailMessage:
     email["Date"] = format_datetime(message.created_at)
     domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
     email["Message-ID"] = f"<{message.id}@{domain}>"
-    email.set_content(message.body_text)
-    if message.body_html:
-        email.add_alternative(message.body_html, subtype="html")
+    text, html = revealed(message)
+    email.set_content(text)
+    if html:
+        email.add_alternative(html, subtype="html")
     return email
 
 
@@ -169,7 +173,8 @@ async def _record_sent(db: Database, message: OutboxMessage, channel: DeliveryCh
                 sent_at=clock.now(),
                 delivered_via=channel,
                 last_error=None,
-                **redacted(message),
+                # sent: the secrets are forgotten; logged: kept sealed, the operator's copy of the email
+                **(redacted(message) if channel is DeliveryChannel.SMTP else {}),
             )
         )
     logger.info("Email %s to %s delivered (%s)", message.id, message.to_address, channel.value)

@@ -41,7 +41,8 @@ class OutboxMessage(SQLModel, table=True):
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, max_length=1000)
     delivered_via: DeliveryChannel | None = Field(default=None, sa_type=enum_column(DeliveryChannel))
-    # secrets inside the body (e.g. an invitation token): replaced by REDACTED once the message is done
+    # secrets of the body (an invitation token), sealed (notifications/sealing.py): the body holds
+    # placeholders; forgotten (REDACTED) once sent over SMTP, failed or withdrawn
     secrets: list[str] | None = Field(default=None, sa_type=JSON)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from app import clock
 from app.db import Database
+from app.domain.notifications import sealing
 from app.domain.notifications.models import OutboxMessage, OutboxState
 
 REDACTED = "[redacted]"
@@ -67,13 +68,13 @@ async def enqueue_email(
     html: str | None = None,
     secrets: Sequence[str] = (),
 ) -> OutboxMessage:
-    """Queue an email in the caller's transaction; ``secrets`` in the body are redacted once it is done."""
+    """Queue an email in the caller's transaction; ``secrets`` in the body are stored sealed, never in clear."""
     message = OutboxMessage(
         to_address=to,
         subject=subject,
-        body_text=body,
-        body_html=html,
-        secrets=list(secrets) or None,
+        body_text=sealing.hollow(body, secrets),
+        body_html=sealing.hollow(html, secrets) if html is not None else None,
+        secrets=sealing.seal(secrets) or None,
         next_attempt_at=clock.now(),
     )
     session.add(message)  # written with the caller's next flush; the id is known already
@@ -97,11 +98,24 @@ async def cancel_email(session: AsyncSession, message_id: str | None, *, reason:
 
 def redacted(message: OutboxMessage) -> dict[str, Any]:
     """Column values that replace the message's secrets by REDACTED and forget them."""
-    text, html = message.body_text, message.body_html
-    for secret in message.secrets or ():
-        text = text.replace(secret, REDACTED)
-        html = html.replace(secret, REDACTED) if html is not None else None
+    secrets = sealing.unseal(message.secrets or ())
+    gone = [REDACTED] * len(secrets)
+    # a row queued before secrets were sealed holds them in clear
+    text = sealing.fill(sealing.hollow(message.body_text, secrets), gone)
+    html = sealing.fill(sealing.hollow(message.body_html, secrets), gone) if message.body_html else None
     return {"body_text": text, "body_html": html, "secrets": None}
+
+
+def revealed(message: OutboxMessage) -> tuple[str, str | None]:
+    """The body as the recipient gets it, secrets unsealed (REDACTED where they were forgotten)."""
+    secrets = sealing.unseal(message.secrets or ())
+    html = sealing.fill(message.body_html, secrets) if message.body_html is not None else None
+    return sealing.fill(message.body_text, secrets), html
+
+
+def revealed_secrets(message: OutboxMessage) -> list[str]:
+    """The message's secrets in clear (for the operator's command and the sender only)."""
+    return sealing.unseal(message.secrets or ())
 
 
 async def list_outbox(

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
-from app.db import organization_changed
 from app.domain.accounts.models import User
 from app.domain.actor import Actor
 from app.domain.errors import Conflict, ErrorCode, Forbidden, InvalidInput, NotFound
@@ -75,7 +74,6 @@ async def set_organization_type(
     organization.type = type
     organization.type_changed_by, organization.type_changed_at = actor.user_id, clock.now()
     session.add(organization)
-    organization_changed(session, org_id)
     return organization
 
 

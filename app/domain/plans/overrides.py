@@ -7,7 +7,6 @@ from dataclasses import fields
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.db import organization_changed
 from app.domain.actor import Actor
 from app.domain.catalog.models import Catalog, RateLimits
 from app.domain.errors import ErrorCode, Forbidden, InvalidInput, NotFound
@@ -65,7 +64,6 @@ async def set_limit_override(
     row.set_by, row.set_at = actor.user_id, clock.now()
     session.add(row)
     await session.flush()
-    organization_changed(session, organization_id)
     return row
 
 
@@ -79,5 +77,4 @@ async def remove_limit_override(
     if row is None:
         return False
     await session.delete(row)
-    organization_changed(session, organization_id)
     return True

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
-from app.db import organization_changed
 from app.domain.actor import Actor
 from app.domain.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from app.domain.orgs.access import require_member, require_org_admin, require_project
@@ -55,7 +54,6 @@ async def archive_project(session: AsyncSession, actor: Actor, project_id: str) 
     if project.archived_at is None:
         project.archived_at = clock.now()
         session.add(project)
-        organization_changed(session, project.organization_id)
     return project
 
 
@@ -140,7 +138,6 @@ async def set_project_rate_limit(
         setattr(row, name, value)
     row.updated_at, row.updated_by = clock.now(), actor.user_id
     session.add(row)
-    organization_changed(session, project.organization_id)
     await session.flush()
     return row
 
@@ -148,12 +145,11 @@ async def set_project_rate_limit(
 async def remove_project_rate_limit(
     session: AsyncSession, actor: Actor, project_id: str, *, model_id: str
 ) -> None:
-    project = await _admin_project(session, actor, project_id)
+    await _admin_project(session, actor, project_id)
     row = await session.get(ProjectRateLimit, (project_id, model_id))
     if row is None:
         raise NotFound("This project has no own limit for that model.", field="model")
     await session.delete(row)
-    organization_changed(session, project.organization_id)
 
 
 async def _admin_project(session: AsyncSession, actor: Actor, project_id: str) -> Project:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
-from app.db import Database, organization_changed
+from app.db import Database
 from app.domain.billing import charges
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.subscriptions import capacity
@@ -117,7 +117,6 @@ async def payment_succeeded(session: AsyncSession, charge: Charge) -> None:
     else:
         await apply_renewal(session, subscription, period_of(charge.details))
     session.add(subscription)
-    organization_changed(session, subscription.organization_id)
 
 
 def activate(subscription: Subscription) -> None:
@@ -130,7 +129,6 @@ async def apply_upgrade(session: AsyncSession, subscription: Subscription) -> No
     assert subscription.pending_tier_id is not None
     await capacity.release(session, subscription.model_id, subscription.tier_id)
     subscription.tier_id, subscription.pending_tier_id = subscription.pending_tier_id, None
-    organization_changed(session, subscription.organization_id)
 
 
 async def apply_renewal(session: AsyncSession, subscription: Subscription, span: Period) -> None:
@@ -144,7 +142,6 @@ async def apply_renewal(session: AsyncSession, subscription: Subscription, span:
     subscription.current_period_start, subscription.current_period_end = span.start, span.end
     subscription.next_charge_at = span.end
     subscription.failed_renewals = 0
-    organization_changed(session, subscription.organization_id)
     if recovered:
         await email_admins(
             session,
@@ -190,7 +187,6 @@ async def _renewal_failed(
         return
     subscription.state = SubscriptionState.PAST_DUE
     subscription.next_charge_at = clock.now() + RETRY_INTERVAL
-    organization_changed(session, subscription.organization_id)
     left = retries - subscription.failed_renewals + 1
     body = (
         f"The renewal of your {what} failed ({reason}). The subscription is past due: it keeps "
@@ -210,7 +206,6 @@ async def end(session: AsyncSession, subscription: Subscription, reason: EndReas
     subscription.scheduled_tier_id = subscription.pending_tier_id = subscription.pending_charge_key = None
     subscription.cancel_at_period_end = False
     session.add(subscription)
-    organization_changed(session, subscription.organization_id)
 
 
 def period_details(span: Period) -> dict[str, Any]:

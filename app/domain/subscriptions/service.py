@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
-from app.db import Database, organization_changed
+from app.db import Database
 from app.domain.actor import Actor
 from app.domain.billing import charges
 from app.domain.billing.accounts import default_payment_method, ensure_customer
@@ -126,7 +126,6 @@ async def subscribe(
                 record_bill(session, subscription, bill)
             else:
                 activate(subscription)
-            organization_changed(session, organization_id)
     except IntegrityError:  # a concurrent subscribe of the same organization to the same model won
         raise Conflict(
             "The organization already has a subscription to this model.", code=ErrorCode.ALREADY_SUBSCRIBED
@@ -196,8 +195,6 @@ async def cancel(db: Database, actor: Actor, subscription_id: str) -> Subscripti
         elif not subscription.cancel_at_period_end:
             subscription.cancel_at_period_end, subscription.canceled_at = True, now
             session.add(subscription)
-            # the fleet's entry learns when the subscription stops paying (Plan.until)
-            organization_changed(session, subscription.organization_id)
     return subscription
 
 
@@ -213,7 +210,6 @@ async def resume(db: Database, actor: Actor, subscription_id: str) -> Subscripti
         if subscription.cancel_at_period_end:
             subscription.cancel_at_period_end, subscription.canceled_at = False, None
             session.add(subscription)
-            organization_changed(session, subscription.organization_id)
     return subscription
 
 
