@@ -78,9 +78,10 @@ async def test_bad_records_are_refused_one_by_one(fleet: Fleet, personal_key: st
 
 
 async def test_concurrent_reports_are_all_counted(fleet: Fleet, acme_key: str, database: Database) -> None:
+    admitted = [(await fleet.admit(acme_key)).json()["admission_id"] for _ in range(300)]  # one per request
+
     async def report(n: int) -> Any:
-        admitted = (await fleet.admit(acme_key)).json()["admission_id"]
-        return await fleet.report([{"request_id": f"c{n}", "admission_id": admitted, "model": "gpt-oss-120b",
+        return await fleet.report([{"request_id": f"c{n}", "admission_id": admitted[n], "model": "gpt-oss-120b",
                                     "input_tokens": 10, "output_tokens": n % 7}])  # fmt: skip
 
     answers = await asyncio.gather(*(report(n) for n in range(300)))
@@ -151,12 +152,15 @@ async def test_one_hung_usage_group_does_not_hold_back_the_others(
         return await write(group)
 
     writer._write = hanging_write
-    admitted = (await fleet.admit(personal_key)).json()["admission_id"]
-    record = {"admission_id": admitted, "model": "gpt-oss-120b", "input_tokens": 10, "output_tokens": 1}
-    hung = asyncio.create_task(fleet.report([{**record, "request_id": "stuck"}]))
+
+    async def record() -> dict[str, Any]:  # one admission per request
+        admitted = (await fleet.admit(personal_key)).json()["admission_id"]
+        return {"admission_id": admitted, "model": "gpt-oss-120b", "input_tokens": 10, "output_tokens": 1}
+
+    hung = asyncio.create_task(fleet.report([{**await record(), "request_id": "stuck"}]))
     await asyncio.sleep(0.1)
     async with asyncio.timeout(5):
-        answer = await fleet.report([{**record, "request_id": "flowing"}])
+        answer = await fleet.report([{**await record(), "request_id": "flowing"}])
     assert answer.json()["results"] == [{"request_id": "flowing", "status": "accepted"}]
     assert not hung.done()
     stuck.set()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import httpx
 
@@ -87,9 +86,7 @@ async def test_an_ordinary_console_query_passes(gql: GraphQL, world: World) -> N
 def test_measures_count_every_spread_but_walk_each_fragment_once() -> None:
     from graphql import parse
 
-    started = time.perf_counter()
-    [(_, measure)] = list(measure_operations(parse(fragment_chain(200))))
-    assert time.perf_counter() - started < 1  # 2^200 fields, measured without expanding them
+    [(_, measure)] = list(measure_operations(parse(fragment_chain(200))))  # 2^200 fields, not expanded
     assert measure.cost == measure.repeats == 2**200 and measure.depth == 0
     connection = parse(
         "{ me { organizations { organization { projects(first: 50) { edges { node { id name } } } } } } }"
