@@ -13,7 +13,6 @@ from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler
-from strawberry.litestar import make_graphql_controller
 
 from app.billing_documents import BillingDocuments
 from app.billing_webhooks import receive_webhook
@@ -22,7 +21,7 @@ from app.domain.charge_handlers import install_charge_handlers
 from app.domain.notifications.mailer import MailWorker
 from app.fleet.api import FleetController, FleetResponse, unavailable
 from app.fleet.service import build_fleet, connect_redis
-from app.graphql.context import build_context
+from app.graphql.http import graphql_controller
 from app.graphql.schema import build_schema
 from app.jobs import Scheduler
 from app.migrate import schema_is_current
@@ -154,13 +153,7 @@ def create_app(
         if database is None:
             await db.dispose()
 
-    graphql = make_graphql_controller(
-        build_schema(settings),
-        path="/graphql",
-        graphql_ide="graphiql" if settings.graphql_ide else None,
-        allow_queries_via_get=False,
-        context_getter=build_context,
-    )
+    graphql = graphql_controller(build_schema(settings), settings)
     handlers: list[ControllerRouterHandler] = [
         graphql,
         healthz,
@@ -182,7 +175,7 @@ def create_app(
         on_startup=[mail_worker.start, scheduler.start, fleet.start, freeze_startup_heap],
         on_shutdown=[shutdown, gc.unfreeze, tracing.flush],
         cors_config=cors,
-        openapi_config=OPENAPI,
+        openapi_config=OPENAPI if settings.graphql_ide else None,  # /schema behind the same switch
         plugins=plugins,
         logging_config=litestar_logging(),
     )

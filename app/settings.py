@@ -52,7 +52,26 @@ class Settings(BaseSettings):
     document_link_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 30
-    graphql_max_tokens: int = 3000
+    graphql_max_tokens: int = Field(default=1000, ge=100, description="Tokens of a GraphQL document")
+    graphql_max_document_chars: int = Field(
+        default=10_000,
+        ge=1_000,
+        description="Characters of a GraphQL document, white space and comments included",
+    )
+    graphql_max_cost: int = Field(
+        default=200_000,
+        ge=100,
+        description="Fields of a document times the list sizes it asks for (first/last)",
+    )
+    graphql_max_repeats: int = Field(
+        default=10, ge=2, description="Times one field is asked for in one selection"
+    )
+    graphql_max_body_bytes: int = Field(
+        default=32_768, ge=4_096, description="Bytes of a request body to /graphql"
+    )
+    graphql_cache_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=0, description="Memory for parsed and validated documents (per app)"
+    )
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="json: one JSON object a line; text: for people; auto: text on a terminal"
@@ -135,6 +154,20 @@ class Settings(BaseSettings):
     )
     # invitations
     invitation_ttl_days: int = Field(default=7, ge=1, le=90, description="Days an invitation link is valid")
+    invitations_per_organization_per_day: int = Field(
+        default=200,
+        ge=1,
+        description="Invitation emails (first sends and resends) an organization sends in 24 h",
+    )
+    invitations_per_sender_per_day: int = Field(
+        default=200, ge=1, description="Invitations one person sends in 24 h, over all their organizations"
+    )
+    invitations_per_new_sender_per_day: int = Field(
+        default=50,
+        ge=1,
+        description="The same while the sender's account is new (INVITATION_NEW_SENDER_DAYS)",
+    )
+    invitation_new_sender_days: int = Field(default=7, ge=0, description="How long an account counts as new")
     # subscriptions
     subscription_renewal_retries: int = Field(
         default=3,

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 FLEET_TOKEN = "bench-fleet-token"
+ADMISSION_KEY = "bench-admission-key"
 BENCH_CATALOG = """
 [free_tier]
 rpm = 1_000_000_000
@@ -57,10 +58,20 @@ function setup(thread)
 end
 function init(args)
   prefix = args[1] or ""
+  admissions = {}
+  if args[2] then
+    for line in io.lines(args[2]) do admissions[#admissions + 1] = line end
+  end
+  used = 0
+end
+local function next_admission()
+  used = used + 1
+  return admissions[(used * 2 + id) % #admissions + 1]
 end
 request = function()
   counter = counter + 1
   local body = string.gsub(template, "REQ", prefix .. id .. "-" .. counter)
+  if #admissions > 0 then body = string.gsub(body, "ADM", next_admission) end
   return wrk.format("POST", nil, headers, body)
 end
 function done(summary, latency, requests)
@@ -101,7 +112,9 @@ async def seed(database_url: str) -> str:
     return key.secret
 
 
-def wrk(url: str, body: str, *, duration: int, connections: int, prefix: str = "") -> dict[str, float]:
+def wrk(
+    url: str, body: str, *, duration: int, connections: int, prefix: str = "", admissions: str = ""
+) -> dict[str, float]:
     """Run wrk against a POST endpoint (GET when body is empty); figures from its done() hook."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         headers = {"Authorization": f"Bearer {FLEET_TOKEN}", "Content-Type": "application/json"}
@@ -120,6 +133,7 @@ def wrk(url: str, body: str, *, duration: int, connections: int, prefix: str = "
         url,
         "--",
         prefix,
+        *([admissions] if admissions else []),
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     os.unlink(script.name)
@@ -142,6 +156,24 @@ def admission_id(base: str, key: str) -> str:
                         json={"api_key": key, "model": "bench-model", "input_tokens": 10, "max_output_tokens": 10})  # fmt: skip
     answer.raise_for_status()
     return str(answer.json()["admission_id"])
+
+
+def admission_minter(admitted: str, folder: Path) -> Any:
+    """mint(count): the path of a file of `count` fresh admission ids like `admitted`, one per line."""
+    from app.fleet.tokens import AdmissionCodec, new_nonce
+
+    codec = AdmissionCodec(ADMISSION_KEY.encode())
+    admission = codec.decode(admitted)
+    assert admission is not None, "the server signs with another FLEET_ADMISSION_KEY"
+    files = iter(range(1_000))
+
+    def mint(count: int) -> str:
+        path = folder / f"admissions-{next(files)}.txt"
+        ids = (codec.encode(admission._replace(nonce=new_nonce())) for _ in range(count))
+        path.write_text("\n".join(ids) + "\n")
+        return str(path)
+
+    return mint
 
 
 async def load_graph_data(database_url: str, records: int) -> str:
@@ -291,6 +323,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--batch", type=int, default=500, help="records per batched usage request")
     parser.add_argument("--graph-records", type=int, default=1_000_000)
+    parser.add_argument("--admissions-per-second", type=int, default=40_000,
+                        help="admission ids minted per second of a batched usage run (each record has one)")  # fmt: skip
     parser.add_argument(
         "--metrics-rounds", type=int, default=3, help="alternations of admission with and without metrics"
     )
@@ -309,7 +343,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": database_url, "CATALOG_PATH": str(workdir / "catalog.toml"),
            "FLEET_TOKEN": FLEET_TOKEN, "LOG_LEVEL": "WARNING", "JOBS_ENABLED": "false", "MAIL_WORKER": "false",
-           "PLUGINS_TOML": str(workdir / "plugins.toml")}  # fmt: skip
+           "PLUGINS_TOML": str(workdir / "plugins.toml"), "FLEET_ADMISSION_KEY": ADMISSION_KEY}  # fmt: skip
     (workdir / "plugins.toml").write_text(
         '[payments]\nprovider = "fake"\n[providers.fake]\nstate_path = ""\n'
     )
@@ -320,8 +354,10 @@ def main() -> None:
     metered = start_server(metered_port, env)
     bare = start_server(bare_port, {**env, "METRICS_ENABLED": "false"})
     try:
-        admitted = admission_id(base, key)
-        record = {"request_id": "REQ", "admission_id": admitted, "model": "bench-model", "input_tokens": 100,
+        # one admission bills one request: each usage record carries its own admission id ("ADM"), minted
+        # here with the server's FLEET_ADMISSION_KEY from a real one (the reservation is the first's only)
+        mint = admission_minter(admission_id(base, key), workdir)
+        record = {"request_id": "REQ", "admission_id": "ADM", "model": "bench-model", "input_tokens": 100,
                   "output_tokens": 20}  # fmt: skip
         batch_body = json.dumps(
             {"records": [{**record, "request_id": f"REQ-{i}"} for i in range(args.batch)]}
@@ -331,17 +367,30 @@ def main() -> None:
         )
         run = {"duration": args.duration, "connections": args.connections}
 
-        def measure(path: str, body: str, prefix: str = "", **options: Any) -> dict[str, float]:
-            """Two seconds of warm-up (first-use caches, lazy imports), then the measured run."""
-            wrk(f"{base}{path}", body, **{**run, **options, "duration": 2}, prefix=f"warm-{prefix}")
-            return wrk(f"{base}{path}", body, **{**run, **options}, prefix=prefix)
+        def measure(
+            path: str, body: str, prefix: str = "", records: int = 0, **options: Any
+        ) -> dict[str, float]:
+            """Two seconds of warm-up (first-use caches, lazy imports), then the measured run.
+
+            `records`: usage records the measured run may send at most (each gets its own admission).
+            """
+            warm = {"admissions": mint(records // 4)} if records else {}
+            wrk(f"{base}{path}", body, **{**run, **options, **warm, "duration": 2}, prefix=f"warm-{prefix}")
+            measured = {"admissions": mint(records)} if records else {}
+            return wrk(f"{base}{path}", body, **{**run, **options, **measured}, prefix=prefix)
 
         results = {
             "no-op JSON (GET /healthz)": measure("/healthz", ""),
             "admission": measure("/fleet/v1/admissions", admission_body),
-            "usage, single records": measure("/fleet/v1/usage", json.dumps(record), prefix="s"),
+            "usage, single records": measure(
+                "/fleet/v1/usage", json.dumps(record), prefix="s", records=8_000 * args.duration
+            ),
             f"usage, batches of {args.batch}": measure(
-                "/fleet/v1/usage", batch_body, prefix="b", connections=8
+                "/fleet/v1/usage",
+                batch_body,
+                prefix="b",
+                connections=8,
+                records=args.admissions_per_second * args.duration,
             ),
         }
         with_metrics, without_metrics = [], []

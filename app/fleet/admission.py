@@ -334,10 +334,14 @@ class Admissions:
                 return released
 
     async def _give_back(self, unused: Iterable[tuple[Admission, int]]) -> None:
-        """Put unused reserved tokens back into the token buckets they were taken from."""
+        """Put unused reserved tokens back into the token buckets they were taken from.
+
+        Tokens used beyond the reservation come as a negative figure: they are taken from the
+        buckets then, so what the fleet ran over its reservation still counts against the limits.
+        """
         per_bucket: dict[Bucket, int] = defaultdict(int)
         for admission, tokens in unused:
-            if tokens <= 0:
+            if tokens == 0:
                 continue
             state = await self.directory.organization(admission.organization_id)
             if state is None:

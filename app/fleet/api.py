@@ -87,10 +87,21 @@ class Admitted(msgspec.Struct):
 
 
 class UsageOutcome(msgspec.Struct):
-    """One record's outcome: `accepted`, `duplicate` (already counted), or the error fields."""
+    """One record's outcome: `accepted`, `duplicate` (already counted), or the error fields.
+
+    Error codes of a record: `invalid_admission`, `model_mismatch`, `invalid_request`,
+    `implausible_tokens` (more than the model's context), `admission_already_used` (an admission
+    bills one request), `unstorable_record` (the database refused it; the others are stored).
+    """
 
     request_id: str | None = None
     status: str | None = None
+    over_reservation_tokens: Annotated[
+        int | None,
+        msgspec.Meta(
+            description="Tokens used beyond the admission's reservation: billed, and counted against the limits."
+        ),
+    ] = None
     message: str | None = None
     type: str | None = None
     param: str | None = None
@@ -177,7 +188,8 @@ async def _read_body(request: Request[Any, Any, Any]) -> bytes:
 
 def _decode(request_body: bytes, kind: Any) -> Any:
     try:
-        return msgspec.json.decode(request_body, type=kind)
+        # not strict: a whole number written as 172.0 is an integer, as JSON Schema has it
+        return msgspec.json.decode(request_body, type=kind, strict=False)
     except msgspec.ValidationError as exc:
         # "Expected `int`, got `str` - at `$.records[0].input_tokens`", "Object missing required field `model`"
         found = re.search(r"at `\$\.(?:.*\.)?(\w+)`$|required field `(\w+)`", str(exc))
@@ -186,6 +198,10 @@ def _decode(request_body: bytes, kind: Any) -> Any:
     except msgspec.DecodeError as exc:
         raise _BadRequest(
             error(400, "invalid_request_error", "invalid_json", f"Malformed JSON: {exc}")
+        ) from None
+    except RecursionError:
+        raise _BadRequest(
+            error(400, "invalid_request_error", "invalid_json", "Malformed JSON: nested too deeply.")
         ) from None
 
 

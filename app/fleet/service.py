@@ -26,7 +26,7 @@ from app.fleet.feed import ChangeFeed
 from app.fleet.keys import load_keys
 from app.fleet.ratelimit import LocalLimiter, RedisLimiter
 from app.fleet.reservations import LocalReservations, RedisReservations
-from app.fleet.tokens import AdmissionCodec
+from app.fleet.tokens import Admission, AdmissionCodec
 from app.fleet.usage import Burn, Committed, UsageItem, UsageWriter
 from app.fleet.versions import note_organization
 
@@ -117,22 +117,37 @@ class Fleet:
         results: list[dict[str, Any] | None] = [None] * len(reports)
         items: list[tuple[int, UsageItem]] = []
         for index, (report, admission) in enumerate(zip(reports, admissions, strict=True)):
-            if admission is None:
-                results[index] = error(400, "invalid_request_error", "invalid_admission", "Unknown admission id.",
-                                       "admission_id").body  # fmt: skip
-            elif admission.model_id != report.model:
-                results[index] = error(400, "invalid_request_error", "model_mismatch",
-                                       f"The admission was for '{admission.model_id}'.", "model").body  # fmt: skip
-            elif not 0 < len(report.request_id) <= 100:
-                results[index] = error(400, "invalid_request_error", "invalid_request",
-                                       "request_id must be 1 to 100 characters.", "request_id").body  # fmt: skip
+            refusal = self._refusal(report, admission)
+            if refusal is not None:
+                results[index] = refusal.body
             else:
+                assert admission is not None
                 items.append((index, UsageItem(report.request_id, report.admission_id, admission,
                                                report.input_tokens, report.output_tokens)))  # fmt: skip
-        outcomes = await self.writer.submit([item for _, item in items])
-        for (index, item), outcome in zip(items, outcomes, strict=True):
-            results[index] = {"request_id": item.request_id, "status": outcome}
+        await self.writer.submit([item for _, item in items])
+        for index, item in items:
+            results[index] = _outcome(item)
         return [result for result in results if result is not None]
+
+    def _refusal(self, report: Any, admission: Admission | None) -> Answer | None:
+        """Why a record is refused before it reaches the database, or None."""
+        if admission is None:
+            return error(
+                400, "invalid_request_error", "invalid_admission", "Unknown admission id.", "admission_id"
+            )
+        if admission.model_id != report.model:
+            return error(400, "invalid_request_error", "model_mismatch",
+                         f"The admission was for '{admission.model_id}'.", "model")  # fmt: skip
+        if not 0 < len(report.request_id) <= 100 or "\x00" in report.request_id:
+            return error(400, "invalid_request_error", "invalid_request",
+                         "request_id must be 1 to 100 characters, none of them NUL.", "request_id")  # fmt: skip
+        model = self.admissions.catalog.model(admission.model_id)
+        used = report.input_tokens + report.output_tokens
+        if model is not None and model.context_tokens is not None and used > model.context_tokens:
+            return error(400, "invalid_request_error", "implausible_tokens",
+                         f"{used:,} tokens do not fit in the context of '{model.id}' ({model.context_tokens:,}).",
+                         "output_tokens")  # fmt: skip
+        return None
 
     async def _after_commit(self, committed: Committed) -> None:
         try:
@@ -199,6 +214,21 @@ class Fleet:
                     await self._read_keys()
             except Exception:  # noqa: BLE001  (the next sweep tries again)
                 logger.exception("reservation sweep failed")
+
+
+def _outcome(item: UsageItem) -> dict[str, Any]:
+    """A committed record's answer: its status, the tokens it used over its reservation, or its refusal."""
+    if item.refusal is not None:
+        code, message = item.refusal
+        param = "admission_id" if code == "admission_already_used" else "request_id"
+        return {
+            "request_id": item.request_id,
+            **error(400, "invalid_request_error", code, message, param).body,
+        }
+    outcome: dict[str, Any] = {"request_id": item.request_id, "status": item.status}
+    if item.status == "accepted" and item.over_reservation:
+        outcome["over_reservation_tokens"] = item.over_reservation
+    return outcome
 
 
 def build_fleet(db: Database, services: Any, settings: Any, redis: Any = None) -> Fleet:

@@ -1,16 +1,21 @@
 """Usage reports, committed in groups: records arriving together share one transaction.
 
 A report is acknowledged only once its transaction committed. Each record is priced exactly from
-the catalog, stored once (the fleet's request id is the key: a repeat counts once), summed into
-the per-minute and per-hour roll-ups, and, under PayGo, its price is burned from the
-organization's credits (one burn per organization per group). After the commit, and before the
-reports are answered, the admissions' unused reservations are given back and organizations whose
-credits crossed a threshold are handed to auto-recharge (which runs on its own).
+the catalog, stored once (the fleet's request id is the key within the organization: a repeat
+counts once; an admission bills one request), summed into the per-minute and per-hour roll-ups,
+and, under PayGo, its price is burned from the organization's credits (one burn per organization
+per group). After the commit, and before the reports are answered, the admissions' unused
+reservations are given back and organizations whose credits crossed a threshold are handed to
+auto-recharge (which runs on its own).
 
 On PostgreSQL several groups are written at once (WRITERS), so one connection that hangs until
 the statement timeout holds back only its own group; rows are written in a fixed order so two
 groups never deadlock. On shutdown the writer drains: every report already received is committed
 and answered, and any report arriving after that is refused (503) before being acknowledged.
+
+A record the database refuses (PostgreSQL takes no NUL character, for one) must not fail its
+neighbours: a group that fails so is halved and each half tried again, until the record is alone
+and refused with the database's reason; the others are committed and acknowledged.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
@@ -35,6 +41,7 @@ from app.domain.catalog.models import Catalog
 from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
 from app.fleet.tokens import Admission
 from app.observability import metrics
+from app.outage import is_outage
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +58,18 @@ class UsageItem:
     admission: Admission
     input_tokens: int
     output_tokens: int
-    status: str = "accepted"  # or "duplicate": a record with this request id is counted already
+    # "accepted", "duplicate" (a record with this request id is counted already), or "refused"
+    status: str = "accepted"
+    refusal: tuple[str, str] | None = None  # (code, message) when refused
+
+    def refuse(self, code: str, message: str) -> None:
+        self.status, self.refusal = "refused", (code, message)
+
+    @property
+    def over_reservation(self) -> int:
+        """Tokens used beyond what the admission reserved (billed, and taken from the limits)."""
+        return max(0, self.input_tokens + self.output_tokens - self.admission.reserved_tokens)
+
     billed_nanos: int = 0  # what its PayGo price burned, once committed
 
 
@@ -98,11 +116,13 @@ class UsageWriter:
         self._closing = False
         insert = sqlite.insert if db.is_sqlite else postgresql.insert
         records = table_of(UsageRecord)
+        # a conflict on the request id (a repeat) or on the admission (a second request) stores nothing
         self._insert_records = (
             insert(records)
-            .on_conflict_do_nothing(index_elements=["request_id"])
-            .returning(records.c.request_id)
+            .on_conflict_do_nothing()
+            .returning(records.c.organization_id, records.c.request_id)
         )
+        self._records = records
         # (statement, bucket column, minutes per bucket) for each resolution of the roll-ups
         self._upsert_rollups = []
         for model, bucket, minutes in ((UsageMinute, "minute", 1), (UsageHour, "hour", 60)):
@@ -115,7 +135,7 @@ class UsageWriter:
             self._upsert_rollups.append((statement, bucket, minutes))
 
     async def submit(self, items: Sequence[UsageItem]) -> list[str]:
-        """Queue the records and wait until they are committed: each is "accepted" or "duplicate"."""
+        """Queue the records and wait until they are committed: each "accepted", "duplicate" or "refused"."""
         if not items:
             return []
         if self._closing:
@@ -162,7 +182,9 @@ class UsageWriter:
     async def _commit_group(self, group: list[_Submission], size: int) -> None:
         started = time.perf_counter()
         try:
-            committed = await self._write([item for submission in group for item in submission.items])
+            committed = await self._write_isolating(
+                [item for submission in group for item in submission.items]
+            )
             metrics.usage_committed(time.perf_counter() - started)
         except Exception as exc:  # noqa: BLE001  (each waiting report gets the failure, the writer goes on)
             logger.exception("usage group of %d records failed", size)
@@ -178,30 +200,73 @@ class UsageWriter:
             if not submission.committed.done():
                 submission.committed.set_result(None)
 
+    async def _write_isolating(self, group: list[UsageItem]) -> Committed:
+        """Commit the group; if the database refuses a record, commit the rest and refuse that one alone."""
+        try:
+            return await self._write(group)
+        except DBAPIError as exc:
+            if is_outage(exc) or isinstance(exc, (OperationalError, InterfaceError)):
+                raise  # the database is away, not refusing a record: every report gets the failure
+            if len(group) == 1:
+                reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+                logger.warning("usage record %r refused by the database: %s", group[0].request_id, reason)
+                group[0].refuse("unstorable_record", f"The record cannot be stored: {reason}")
+                return Committed([], set())
+        half = len(group) // 2
+        first, second = await self._write_isolating(group[:half]), await self._write_isolating(group[half:])
+        return Committed(first.items + second.items, first.recharge | second.recharge)
+
     async def _write(self, group: list[UsageItem]) -> Committed:
         now = clock.now()
         minute = int(now.timestamp()) // 60
-        first: dict[str, UsageItem] = {}
+        first: dict[tuple[str, str], UsageItem] = {}  # by (organization, request id)
+        by_admission: dict[tuple[str, str], UsageItem] = {}  # by (organization, admission nonce)
         for item in group:
-            if item.request_id in first:
+            item.status, item.refusal = "accepted", None  # a retried half starts afresh
+            organization = item.admission.organization_id
+            billed = by_admission.get((organization, item.admission.nonce))
+            if (organization, item.request_id) in first:
                 item.status = "duplicate"
+            elif billed is not None:
+                _refuse_second_request(item, billed.request_id)
             else:
-                first[item.request_id] = item
+                first[organization, item.request_id] = by_admission[organization, item.admission.nonce] = item
         # a fixed order of rows (and of roll-ups, burns and keys below): concurrent groups never deadlock
         rows = [self._record(item, now) for _, item in sorted(first.items())]
         async with self._db.transaction() as session:
             # one statement compiled once, run over all rows (SQLAlchemy's "insertmanyvalues" batching);
             # RETURNING names the rows that were new, so a repeat counts once even across replicas
             returned = await session.execute(self._insert_records, rows)
-            inserted = set(returned.scalars())
-            new_rows = [row for row in rows if row["request_id"] in inserted]
-            for row in rows:
-                if row["request_id"] not in inserted:
-                    first[row["request_id"]].status = "duplicate"
+            inserted = {(row.organization_id, row.request_id) for row in returned}
+            await self._explain_conflicts(
+                [item for key, item in first.items() if key not in inserted], session
+            )
+            new_rows = [row for row in rows if (row["organization_id"], row["request_id"]) in inserted]
             recharge = await self._apply(session, new_rows, minute, now)
         for row in new_rows:
-            first[row["request_id"]].billed_nanos = row["billed_nanos"]
-        return Committed([first[row["request_id"]] for row in new_rows], recharge)
+            first[row["organization_id"], row["request_id"]].billed_nanos = row["billed_nanos"]
+        return Committed([first[row["organization_id"], row["request_id"]] for row in new_rows], recharge)
+
+    async def _explain_conflicts(self, items: list[UsageItem], session: AsyncSession) -> None:
+        """Records not stored: a repeat of a stored request, or a second request on a used admission."""
+        if not items:
+            return
+        table = self._records
+        pairs = [(item.admission.organization_id, item.admission.nonce) for item in items]
+        billed = dict(
+            ((org, nonce), request_id)
+            for org, nonce, request_id in await session.execute(
+                select(table.c.organization_id, table.c.admission_nonce, table.c.request_id).where(
+                    tuple_(table.c.organization_id, table.c.admission_nonce).in_(pairs)
+                )
+            )
+        )
+        for item, pair in zip(items, pairs, strict=True):
+            request_id = billed.get(pair)
+            if request_id is None or request_id == item.request_id:
+                item.status = "duplicate"
+            else:
+                _refuse_second_request(item, request_id)
 
     def _record(self, item: UsageItem, now: Any) -> dict[str, Any]:
         admission = item.admission
@@ -209,6 +274,7 @@ class UsageWriter:
         cost = model.price_of(item.input_tokens, item.output_tokens) if model else 0
         return {
             "request_id": item.request_id,
+            "admission_nonce": admission.nonce,
             "organization_id": admission.organization_id,
             "project_id": admission.project_id,
             "api_key_id": admission.api_key_id,
@@ -266,3 +332,10 @@ class UsageWriter:
             [{"key_id": key} for key in keys],
         )
         return recharge
+
+
+def _refuse_second_request(item: UsageItem, billed_request_id: str) -> None:
+    item.refuse(
+        "admission_already_used",
+        f"This admission billed the request '{billed_request_id}' already; each request needs its own admission.",
+    )

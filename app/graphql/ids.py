@@ -5,11 +5,13 @@ from __future__ import annotations
 from strawberry import relay
 
 from app.domain.errors import NotFound
+from app.graphql.edge import storable
 
 
 def node_id(global_id: relay.GlobalID, type_name: str, field: str) -> str:
     """The database id inside a global ID of ``type_name``; another type's ID is simply not found."""
-    if global_id.type_name != type_name:
+    # a NUL hidden in the base64 would reach the database, which stores none: no such object either
+    if global_id.type_name != type_name or not storable(global_id.node_id):
         raise NotFound(f"No {type_name} with this ID is visible to you.", field=field)
     return global_id.node_id
 

@@ -9,6 +9,8 @@ from graphql import GraphQLError
 from strawberry.relay.types import GlobalIDValueError
 from strawberry.types import ExecutionContext
 
+from app.graphql.edge import page_argument_error
+
 logger = logging.getLogger("app.graphql")
 
 # Exceptions that describe the client's input (a malformed global ID): their message is safe and useful.
@@ -25,6 +27,10 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
     context: Any = execution_context.context if execution_context else None
     request_id = getattr(context, "request_id", None) or "-"
     for index, error in enumerate(errors):
+        refused = page_argument_error(error.original_error) if error.original_error else None
+        if refused is not None:  # the client's page arguments, refused by Strawberry with a plain exception
+            error.message, error.extensions = refused, {"code": "BAD_USER_INPUT"}
+            error.original_error = None
         if not is_unexpected(error):
             logger.info("GraphQL request error [%s]: %s", request_id, error.message)
             continue

@@ -9,14 +9,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry import relay
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -34,8 +27,10 @@ from app.graphql.catalog.mutations import CatalogMutations
 from app.graphql.catalog.queries import CatalogQueries
 from app.graphql.credits.mutations import CreditMutations
 from app.graphql.credits.types import CreditGrant, CreditLedgerEntry
+from app.graphql.edge import hide_suggestions
 from app.graphql.invitations.mutations import InvitationMutations
 from app.graphql.invitations.queries import InvitationQueries
+from app.graphql.limits import query_limits
 from app.graphql.notifications.mutations import NotificationMutations
 from app.graphql.notifications.queries import NotificationQueries
 from app.graphql.orgs.mutations import OrganizationMutations
@@ -101,6 +96,9 @@ class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        context = execution_context.context if execution_context else None
+        if not getattr(getattr(context, "settings", None), "graphql_introspection", True):
+            hide_suggestions(errors)
         masking.process_errors(errors, execution_context)
 
 
@@ -131,17 +129,11 @@ def _typed_schema() -> Schema:
 
 def protective_extensions(settings: Settings) -> list[Any]:
     """The caches and the limits the settings ask for (extension classes or factories: one per request)."""
-    extensions: list[Any] = [
-        ParserCache,
-        ValidationCache,
-        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        GraphQLLogContext,
-        *graphql_extensions(settings),
-    ]
+    extensions: list[Any] = [GraphQLLogContext, *graphql_extensions(settings)]
     if not settings.graphql_introspection:
-        extensions.append(DisableIntrospection)
+        extensions.append(DisableIntrospection)  # first: its validation rule is part of the cached outcome
+    # parser and validation caches bounded in bytes, and the document limits (app/graphql/limits.py)
+    extensions.append(query_limits(settings))
     return extensions
 
 

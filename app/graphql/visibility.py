@@ -7,6 +7,7 @@ from typing import Any
 
 from app.domain.errors import DomainError
 from app.graphql.context import Info
+from app.graphql.edge import storable
 
 
 async def visible_nodes(info: Info, lookup: Any, node_ids: Iterable[str], required: bool) -> list[Any]:
@@ -15,8 +16,11 @@ async def visible_nodes(info: Info, lookup: Any, node_ids: Iterable[str], requir
         return [None for _ in node_ids]
     actor = info.context.actor()
     session = await info.context.session()
-    result = []
+    result: list[Any] = []
     for node_id in node_ids:
+        if not storable(node_id):  # a NUL hidden in a global ID's base64: no database stores one
+            result.append(None)
+            continue
         try:
             result.append(await lookup(session, actor, node_id))
         except DomainError:

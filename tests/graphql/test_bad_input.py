@@ -18,7 +18,7 @@ async def run(
 
 @pytest.mark.parametrize(
     ("name", "code"),
-    [("", "REQUIRED"), ("   ", "REQUIRED"), ("x" * 500, "TOO_LONG"), ("bad\x00name", "INVALID")],
+    [("", "REQUIRED"), ("   ", "REQUIRED"), ("x" * 500, "TOO_LONG"), ("bad\x01name", "INVALID")],
 )
 async def test_names_are_checked_everywhere(gql: GraphQL, world: World, name: str, code: str) -> None:
     acme = world.gid("Organization", world.acme_id)
@@ -44,6 +44,15 @@ async def test_names_are_checked_everywhere(gql: GraphQL, world: World, name: st
     )
     assert names["node"]["name"] == "Acme"
     assert [e["node"]["name"] for e in names["node"]["projects"]["edges"]] == ["Default", "A", "B"]
+
+
+async def test_a_nul_never_reaches_a_service(gql: GraphQL, world: World) -> None:
+    """No database stores a NUL: it is refused at the edge, naming the variable (tests/graphql/test_edge_input.py)."""
+    document = (
+        "mutation($input: CreateOrganizationInput!) { createOrganization(input: $input) { __typename } }"
+    )
+    body = await gql.raw(document, {"input": {"name": "bad\x00name"}}, token=world.token("admin"))
+    assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 async def test_foreign_and_unknown_ids_are_not_found(gql: GraphQL, world: World) -> None:

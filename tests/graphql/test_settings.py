@@ -48,4 +48,4 @@ async def test_depth_limit_follows_the_apps_settings(
 ) -> None:
     assert (await post(client, DEEP))["data"] == {"me": None}
     refused = await post(strict, DEEP)
-    assert "exceeds maximum operation depth" in refused["errors"][0]["message"]
+    assert "exceeds the maximum nesting depth of 3" in refused["errors"][0]["message"]

@@ -36,7 +36,7 @@ LIMIT_KEYS = {
 _KEY_OF_FIELD = {field: key for key, field in LIMIT_KEYS.items()}
 _MINUTE_KEYS = ("rpm", "tpm")
 _MODEL_REQUIRED = ("id", "display_name", "input_price_per_million", "output_price_per_million", "limits")
-_MODEL_OPTIONAL = ("deprecation_date", "free_tier", "tiers")
+_MODEL_OPTIONAL = ("deprecation_date", "free_tier", "tiers", "context_tokens")
 _TIER_REQUIRED = ("id", "display_name", "monthly_price", "limits", "capacity")
 
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
@@ -216,6 +216,13 @@ class _Reader:
             paygo_limits=paygo,
             free_tier_limits=free_tier,
             deprecation_date=self.deprecation_date(table, span, what),
+            context_tokens=(
+                self.positive_int(
+                    table["context_tokens"], span, ("context_tokens",), f"context_tokens of {what}"
+                )
+                if "context_tokens" in table
+                else None
+            ),
             tiers=self.entries(
                 table.get("tiers", []),
                 span,

@@ -59,6 +59,8 @@ class CatalogModel:
     free_tier_limits: RateLimits
     deprecation_date: date | None = None
     tiers: tuple[SubscriptionTier, ...] = ()
+    # the most tokens (input plus output) one request can hold; a usage report over it is refused
+    context_tokens: int | None = None
 
     @property
     def deprecated_at(self) -> datetime | None:

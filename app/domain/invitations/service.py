@@ -15,6 +15,7 @@ from app.domain.accounts.models import User
 from app.domain.actor import Actor
 from app.domain.base import hash_secret, new_secret
 from app.domain.errors import Conflict, ErrorCode, InvalidInput, NotFound, Throttled
+from app.domain.invitations.limits import invitation_budget
 from app.domain.invitations.mail import queue_invitation_email
 from app.domain.invitations.models import Invitation, InvitationProject, InvitationState
 from app.domain.invitations.queries import InvitationDetails, admin_invitation, closed_error, load_details
@@ -85,6 +86,7 @@ async def invite_members(
     members = await _member_addresses(session, org_id, candidates)
     pending = await _pending_by_address(session, org_id, candidates, clock.now())
     inviter = await session.get(User, actor.user_id)
+    budget = await invitation_budget(session, org_id, inviter, settings, clock.now())
 
     refused: dict[int, AddressRefused] = {}
     created: dict[int, Invitation] = {}
@@ -105,6 +107,8 @@ async def invite_members(
             )
         elif normalized in pending:
             already[index] = pending[normalized]
+        elif not budget.take():
+            refused[index] = AddressRefused(raw, ErrorCode.TOO_MANY_ATTEMPTS, budget.reason)
         else:
             created[index] = await _new_invitation(
                 session, organization, inviter, raw.strip(), normalized, role, settings
@@ -154,9 +158,12 @@ async def resend_invitation(
         raise closed_error(state)
     if await _member_addresses(session, organization.id, {invitation.email_normalized}):
         raise Conflict("This person is a member of the organization already.", code=ErrorCode.ALREADY_MEMBER)
+    inviter = await session.get(User, actor.user_id)
+    budget = await invitation_budget(session, organization.id, inviter, settings, now)
+    if not budget.take():
+        raise budget.refusal(field="invitationId")
     _count_resend(invitation, now)
     await cancel_email(session, invitation.message_id, reason="Replaced by a resent invitation email.")
-    inviter = await session.get(User, actor.user_id)
     invitation.sent_at, invitation.expires_at = now, now + timedelta(days=settings.invitation_ttl_days)
     message = await _email_new_link(session, invitation, organization, inviter, settings)
     await session.flush()  # the message row first: the invitation refers to it

@@ -11,12 +11,18 @@ from app.domain.base import UTCDateTime
 
 
 class UsageRecord(SQLModel, table=True):
-    """One inference request's tokens, priced exactly; the fleet's request id makes a repeat count once."""
+    """One inference request's tokens, priced exactly.
+
+    The fleet's request id makes a repeat count once within an organization (another organization's
+    id never shadows it), and the admission's nonce makes one admission bill one request.
+    """
 
     __tablename__ = "usage_record"
 
+    organization_id: str = Field(primary_key=True, max_length=40)
     request_id: str = Field(primary_key=True, max_length=100)
-    organization_id: str = Field(max_length=40)
+    # the nonce of the admission the request ran under (null for records stored before it was kept)
+    admission_nonce: str | None = Field(default=None, max_length=40)
     project_id: str = Field(max_length=40)
     api_key_id: str = Field(max_length=40)
     model_id: str = Field(max_length=100)
@@ -28,7 +34,10 @@ class UsageRecord(SQLModel, table=True):
     billed_nanos: int = Field(sa_type=BigInteger)
     recorded_at: datetime = Field(sa_type=UTCDateTime)
 
-    __table_args__ = (Index("ix_usage_record_org_time", "organization_id", "recorded_at"),)
+    __table_args__ = (
+        Index("ix_usage_record_org_time", "organization_id", "recorded_at"),
+        Index("ux_usage_record_admission", "organization_id", "admission_nonce", unique=True),
+    )
 
 
 class UsageRollup(SQLModel):

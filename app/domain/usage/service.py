@@ -12,13 +12,14 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.actor import Actor
-from app.domain.errors import InvalidInput
+from app.domain.errors import ErrorCode, InvalidInput
 from app.domain.orgs.access import require_member
 from app.domain.orgs.models import OrganizationRole
 from app.domain.projects.service import list_projects
 from app.domain.usage.models import UsageHour, UsageMinute, UsageRollup
 
 MAX_POINTS = 20_000
+MAX_FILTER_ITEMS = 100  # per filter list: a graph shows a few series, and the database binds each one
 
 
 class Granularity(Enum):
@@ -80,6 +81,12 @@ async def usage_series(
 ) -> list[UsagePoint]:
     """Sums per bucket (UTC-aligned, whole: a range starting or ending inside a bucket includes all of it)
     and group; Org Admins see the organization, others their projects."""
+    for items, field in ((filters.models, "models"), (filters.project_ids, "projectIds"),
+                         (filters.api_key_ids, "apiKeyIds")):  # fmt: skip
+        if len(items) > MAX_FILTER_ITEMS:
+            raise InvalidInput(
+                f"Filter on at most {MAX_FILTER_ITEMS} items.", code=ErrorCode.TOO_LONG, field=field
+            )
     _, role = await require_member(session, actor, organization_id)
     first, last = _minute(start, "from"), _minute(end, "to")
     if last <= first:

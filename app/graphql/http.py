@@ -1,0 +1,32 @@
+"""The /graphql endpoint: Strawberry's Litestar controller with the body checked before GraphQL sees it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller
+from strawberry.litestar import make_graphql_controller
+
+from app.graphql.context import build_context
+from app.graphql.edge import decode_body
+from app.settings import Settings
+
+
+def graphql_controller(schema: Any, settings: Settings) -> type[Controller]:
+    """POST /graphql (and GraphiQL when GRAPHQL_IDE is on), bodies over GRAPHQL_MAX_BODY_BYTES refused with 413."""
+    base: Any = make_graphql_controller(
+        schema,
+        path="/graphql",
+        graphql_ide="graphiql" if settings.graphql_ide else None,
+        allow_queries_via_get=False,
+        context_getter=build_context,
+    )
+
+    class GraphQLController(base):  # type: ignore[misc,valid-type]
+        # Litestar stops reading at this size (or at once, from Content-Length): nothing larger is parsed
+        request_max_body_size = settings.graphql_max_body_bytes
+
+        def decode_json(self, data: str | bytes) -> object:
+            return decode_body(data)
+
+    return GraphQLController
