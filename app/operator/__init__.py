@@ -1,1 +1,1 @@
-"""The operator's commands (`python -m app.cli …`): the outbox, the ledger, money stuck in flight."""
+"""The operator's commands (`python -m app.cli …`): the outbox, the ledger, money stuck in flight, webhook replays."""

@@ -1,4 +1,5 @@
-"""The operator's subcommands of `python -m app.cli`: read and resend mail, check the ledger, find stuck money."""
+"""The operator's subcommands of `python -m app.cli`: read and resend mail, check the ledger, find stuck money,
+replay a stored webhook event."""
 
 from __future__ import annotations
 
@@ -109,6 +110,29 @@ def _recharges_in_flight(args: argparse.Namespace) -> None:
     _run(work)
 
 
+def _replay_webhook(args: argparse.Namespace) -> None:
+    from app.domain.billing.charges import MissingChargeHandler
+    from app.domain.charge_handlers import install_charge_handlers
+    from app.domain.provider_events.service import Replayed, replay_event
+
+    try:
+        install_charge_handlers()  # a replayed payment settles its charge
+    except MissingChargeHandler as exc:
+        sys.exit(f"error: {exc}")
+
+    async def work(db: Database) -> int:
+        replay = await replay_event(db, args.event_id, force=args.force)
+        said = {
+            Replayed.RECOVERED: "had failed; its handler ran again and it is handled now",
+            Replayed.SKIPPED: "was handled already; nothing done (--force runs its handler again)",
+            Replayed.RERUN: "was handled already; its handler ran again (--force)",
+        }[replay.result]
+        print(f"Event {args.event_id} ({replay.event_type}) {said}: {replay.outcome}")
+        return 0
+
+    _run(work)
+
+
 def _duration(text: str) -> Any:
     from app.operator.stuck import parse_duration
 
@@ -147,3 +171,14 @@ def register(commands: Any) -> None:
     flight = commands.add_parser("recharges-in-flight", help="accounts holding an auto-recharge claim")
     flight.add_argument("--older-than", type=_duration, default="0s", help="e.g. 15m (default: all)")
     flight.set_defaults(run=_recharges_in_flight)
+    replay = commands.add_parser(
+        "replay-webhook",
+        help="run a stored webhook event's handler again: one whose handling failed, or with --force any",
+    )
+    replay.add_argument("event_id", metavar="EVENT_ID", help="the provider's event id, e.g. evt_…")
+    replay.add_argument(
+        "--force",
+        action="store_true",
+        help="run the handler of an event handled already (handlers are idempotent: nothing changes twice)",
+    )
+    replay.set_defaults(run=_replay_webhook)

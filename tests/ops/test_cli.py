@@ -142,5 +142,5 @@ async def test_charges_pending_too_long_and_recharges_in_flight_are_listed(
 
 async def test_every_operator_command_is_in_the_help() -> None:
     shown = await cli("sqlite+aiosqlite:///:memory:", "--help")
-    for command in ("outbox", "check-ledger", "pending-charges", "recharges-in-flight"):
+    for command in ("outbox", "check-ledger", "pending-charges", "recharges-in-flight", "replay-webhook"):
         assert command in shown.stdout

@@ -164,7 +164,7 @@ async def test_a_failed_payment_settles_the_pending_charge_as_declined(
     assert applied == [f"failed:{KEY}"]
 
 
-async def test_an_effect_that_fails_is_not_remembered_and_the_redelivery_applies_it(
+async def test_an_effect_that_fails_is_kept_as_failed_and_the_redelivery_applies_it(
     client: httpx.AsyncClient,
     database: Database,
     payments: Payments,
@@ -178,17 +178,27 @@ async def test_an_effect_that_fails_is_not_remembered_and_the_redelivery_applies
         "payment_intent.succeeded", await lose_the_answer(database, payments, world, stripe_standin)
     )
 
+    assert b"client_secret" in event
+
     async def broken(session: AsyncSession, charge: Charge) -> None:
         raise RuntimeError("ledger unavailable")
 
     with monkeypatch.context() as patched:
         replace_charge_handlers(patched, on_success={ChargePurpose.SETTLEMENT: broken})
         failed = await send(client, event)
+    async with database.reader() as session:
+        kept = await session.get(ProcessedWebhookEvent, json.loads(event)["id"])
     redelivered = await send(client, event)
 
     assert failed.status_code == 500  # Stripe retries it later
+    assert kept is not None and kept.failed and "ledger unavailable" in kept.outcome
+    assert kept.payload is not None and kept.payload["type"] == "payment_intent.succeeded"
+    assert "client_secret" not in json.dumps(kept.payload)  # read by no handler, not kept
     assert redelivered.json()["result"] == "processed"
     assert applied == [KEY] and (await stored_charge(database)).status is ChargeStatus.SUCCEEDED
+    async with database.reader() as session:
+        handled = await session.get(ProcessedWebhookEvent, kept.event_id)
+    assert handled is not None and not handled.failed and handled.outcome.endswith("SUCCEEDED")
 
 
 @pytest.mark.parametrize(

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger
+from sqlalchemy import JSON, BigInteger
 from sqlmodel import Field, SQLModel
 
 from app.domain.base import UTCDateTime, new_id, utcnow
 
 
 class ProcessedWebhookEvent(SQLModel, table=True):
-    """A provider's event, inserted in the same transaction as its effect: a redelivery finds it and stops."""
+    """A provider's event, inserted in the same transaction as its effect: a redelivery finds it and stops.
+
+    An event whose handler raised is kept too, as failed, in a transaction of its own: the provider's
+    redelivery or ``python -m app.cli replay-webhook`` runs its handler again from the stored payload.
+    """
 
     __tablename__ = "processed_webhook_event"
 
@@ -20,6 +25,10 @@ class ProcessedWebhookEvent(SQLModel, table=True):
     event_type: str = Field(max_length=100)
     # what handling it did, for support: "charge ch_… SUCCEEDED", "no matching charge", …
     outcome: str = Field(max_length=300)
+    failed: bool = False
+    # the event as its provider's plugin verified it ({"id", "type", "data"}), for replays; None for
+    # events handled before payloads were kept (see app.domain.provider_events.service.stored_payload)
+    payload: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     processed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

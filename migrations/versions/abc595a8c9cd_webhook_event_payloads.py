@@ -1,0 +1,33 @@
+"""webhook event payloads: kept with each event, failed handlings recorded, for replays
+
+Revision ID: abc595a8c9cd
+Revises: c3d1f5a7b9e2
+Create Date: 2026-12-05 08:30:00.000000
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision: str = 'abc595a8c9cd'
+down_revision: Union[str, Sequence[str], None] = 'c3d1f5a7b9e2'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    with op.batch_alter_table('processed_webhook_event') as batch:
+        batch.add_column(sa.Column('failed', sa.Boolean(), nullable=False, server_default=sa.false()))
+        # events handled before have no payload: they cannot be replayed
+        batch.add_column(sa.Column('payload', sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    with op.batch_alter_table('processed_webhook_event') as batch:
+        batch.drop_column('payload')
+        batch.drop_column('failed')
