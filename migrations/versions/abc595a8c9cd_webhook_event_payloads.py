@@ -1,7 +1,7 @@
 """webhook event payloads: kept with each event, failed handlings recorded, for replays
 
 Revision ID: abc595a8c9cd
-Revises: c3d1f5a7b9e2
+Revises: 5786316665b7
 Create Date: 2026-12-05 08:30:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = 'abc595a8c9cd'
-down_revision: Union[str, Sequence[str], None] = 'c3d1f5a7b9e2'
+down_revision: Union[str, Sequence[str], None] = '5786316665b7'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
