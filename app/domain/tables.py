@@ -18,7 +18,16 @@ from app.domain.plans.models import ModelLimitOverride
 from app.domain.projects.models import Project, ProjectMembership, ProjectRateLimit
 from app.domain.provider_events.models import ChargeDispute, ChargeRefund, ProcessedWebhookEvent
 from app.domain.subscriptions.models import Subscription, TierCapacity
-from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
+from app.domain.usage.models import (
+    UsageDay,
+    UsageDayByKey,
+    UsageDayByModel,
+    UsageHour,
+    UsageHourByKey,
+    UsageHourByModel,
+    UsageMinute,
+    UsageRecord,
+)
 
 __all__ = [
     "ApiKey",
@@ -47,7 +56,12 @@ __all__ = [
     "SignInThrottle",
     "Subscription",
     "TierCapacity",
+    "UsageDay",
+    "UsageDayByKey",
+    "UsageDayByModel",
     "UsageHour",
+    "UsageHourByKey",
+    "UsageHourByModel",
     "UsageMinute",
     "UsageRecord",
     "User",
