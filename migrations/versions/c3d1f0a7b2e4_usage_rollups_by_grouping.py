@@ -22,11 +22,11 @@ SUMMED = ("requests", "input_tokens", "output_tokens", "billed_nanos", "cost_nan
 DIMENSIONS = {"project_id": sa.String(length=40), "api_key_id": sa.String(length=40), "model_id": sa.String(length=100)}
 # table: (bucket column, hours per bucket, dimensions kept apart)
 TABLES = {
-    "usage_hour_by_model": ("hour", 1, ("project_id", "model_id")),
-    "usage_hour_by_key": ("hour", 1, ("project_id", "api_key_id")),
+    "usage_hour_by_model": ("hour", 1, ("model_id", "project_id")),
+    "usage_hour_by_key": ("hour", 1, ("api_key_id", "project_id")),
     "usage_day": ("day", 24, ("project_id", "api_key_id", "model_id")),
-    "usage_day_by_model": ("day", 24, ("project_id", "model_id")),
-    "usage_day_by_key": ("day", 24, ("project_id", "api_key_id")),
+    "usage_day_by_model": ("day", 24, ("model_id", "project_id")),
+    "usage_day_by_key": ("day", 24, ("api_key_id", "project_id")),
 }
 
 

@@ -232,7 +232,7 @@ async def test_every_roll_up_sums_the_minute_ones(three_days_of_usage: datetime,
     ("minutes", "dimensions", "table"),
     [
         (60, {"model_id"}, "usage_hour_by_model"),
-        (60, {"api_key_id", "project_id"}, "usage_hour_by_key"),
+        (60, {"project_id", "api_key_id"}, "usage_hour_by_key"),
         (60, {"api_key_id", "model_id"}, "usage_hour"),
         (1440, set(), "usage_day_by_model"),
         (1440, {"api_key_id"}, "usage_day_by_key"),

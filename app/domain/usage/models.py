@@ -83,6 +83,9 @@ def _rollup_key(bucket: str, *dimensions: str) -> tuple[PrimaryKeyConstraint]:
 
 
 _ALL = ("project_id", "api_key_id", "model_id")
+# the grouped column right after the bucket: a graph by model (or key) reads the key's order, no sorting
+_BY_MODEL = ("model_id", "project_id")
+_BY_KEY = ("api_key_id", "project_id")
 
 
 class UsageMinute(UsageRollup, table=True):
@@ -105,7 +108,7 @@ class UsageHourByModel(UsageByModel, table=True):
     """Usage per hour and model."""
 
     __tablename__ = "usage_hour_by_model"
-    __table_args__ = _rollup_key("hour", "project_id", "model_id")
+    __table_args__ = _rollup_key("hour", *_BY_MODEL)
     hour: int = _bucket("hour")
 
 
@@ -113,7 +116,7 @@ class UsageHourByKey(UsageByKey, table=True):
     """Usage per hour and key."""
 
     __tablename__ = "usage_hour_by_key"
-    __table_args__ = _rollup_key("hour", "project_id", "api_key_id")
+    __table_args__ = _rollup_key("hour", *_BY_KEY)
     hour: int = _bucket("hour")
 
 
@@ -129,7 +132,7 @@ class UsageDayByModel(UsageByModel, table=True):
     """Usage per UTC day and model."""
 
     __tablename__ = "usage_day_by_model"
-    __table_args__ = _rollup_key("day", "project_id", "model_id")
+    __table_args__ = _rollup_key("day", *_BY_MODEL)
     day: int = _bucket("day")
 
 
@@ -137,5 +140,5 @@ class UsageDayByKey(UsageByKey, table=True):
     """Usage per UTC day and key."""
 
     __tablename__ = "usage_day_by_key"
-    __table_args__ = _rollup_key("day", "project_id", "api_key_id")
+    __table_args__ = _rollup_key("day", *_BY_KEY)
     day: int = _bucket("day")

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,11 +42,11 @@ class Rollup:
 ROLLUPS = (
     Rollup(UsageMinute, "minute", 1, ALL_DIMENSIONS),
     Rollup(UsageHour, "hour", 60, ALL_DIMENSIONS),
-    Rollup(UsageHourByModel, "hour", 60, ("project_id", "model_id")),
-    Rollup(UsageHourByKey, "hour", 60, ("project_id", "api_key_id")),
+    Rollup(UsageHourByModel, "hour", 60, ("model_id", "project_id")),
+    Rollup(UsageHourByKey, "hour", 60, ("api_key_id", "project_id")),
     Rollup(UsageDay, "day", 1440, ALL_DIMENSIONS),
-    Rollup(UsageDayByModel, "day", 1440, ("project_id", "model_id")),
-    Rollup(UsageDayByKey, "day", 1440, ("project_id", "api_key_id")),
+    Rollup(UsageDayByModel, "day", 1440, ("model_id", "project_id")),
+    Rollup(UsageDayByKey, "day", 1440, ("api_key_id", "project_id")),
 )
 
 
@@ -108,3 +108,19 @@ class RollupWriter:
                     for key, figures in rows.items()
                 ],
             )
+
+
+async def rebuild_from_hours(session: AsyncSession) -> None:
+    """Sum usage_hour afresh into the other hour and day roll-ups: after loading usage in bulk."""
+    hours = table_of(UsageHour)
+    for rollup in ROLLUPS:
+        if rollup.minutes < 60 or rollup.model is UsageHour:
+            continue
+        bucket = (hours.c.hour // (rollup.minutes // 60)).label(rollup.bucket)
+        dimensions = [hours.c[d] for d in rollup.dimensions]
+        query = select(
+            hours.c.organization_id, bucket, *dimensions, *[func.sum(hours.c[s]) for s in SUMMED]
+        ).group_by(hours.c.organization_id, bucket, *dimensions)
+        names = ["organization_id", rollup.bucket, *rollup.dimensions, *SUMMED]
+        await session.execute(delete(rollup.table))
+        await session.execute(insert(rollup.table).from_select(names, query))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import Enum
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import BigInteger, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.actor import Actor
@@ -34,6 +37,7 @@ class GroupBy(Enum):
     API_KEY = "API_KEY"
 
 
+_SUMS = ("requests", "input_tokens", "output_tokens", "billed_nanos")
 _GROUP_COLUMN = {GroupBy.MODEL: "model_id", GroupBy.PROJECT: "project_id", GroupBy.API_KEY: "api_key_id"}
 
 
@@ -92,54 +96,49 @@ async def usage_series(
         if not project_ids:
             return []
     group_column = _GROUP_COLUMN.get(group_by)
-    dimensions = {group_column} if group_column else set()
-    for column_name, values in (
-        ("project_id", project_ids),
-        ("model_id", filters.models),
-        ("api_key_id", filters.api_key_ids),
-    ):
-        if values:
-            dimensions.add(column_name)
-    source = rollup_for(size, dimensions)
-    rollup: Any = source.model  # its columns, as SQL expressions
-    row_minutes = source.minutes
-    column = getattr(rollup, source.bucket)
-    width = size // row_minutes  # the bucket's width in rows
+    chosen: dict[str, Sequence[str]] = {
+        "project_id": sorted(project_ids),
+        "model_id": filters.models,
+        "api_key_id": filters.api_key_ids,
+    }
+    chosen = {column_name: values for column_name, values in chosen.items() if values}
+    source = rollup_for(size, {*chosen, *([group_column] if group_column else [])})
+    table = source.table.c  # Core columns: rows come back as plain tuples, no ORM loading
+    bucket_column = table[source.bucket]
+    width = size // source.minutes  # the bucket's width in rows
     # whole rows: from the one holding `from` up to the one holding `to` (unless `to` is its very start)
-    low, high = first // row_minutes, -(-math.ceil(end.timestamp()) // (60 * row_minutes))
-    bucket = (column // width * width).label("bucket") if width > 1 else column.label("bucket")
-    group = getattr(rollup, group_column).label("grp") if group_column else literal(None).label("grp")
+    low, high = first // source.minutes, -(-math.ceil(end.timestamp()) // (60 * source.minutes))
+    bucket = (bucket_column // width * width).label("bucket") if width > 1 else bucket_column.label("bucket")
+    group = table[group_column].label("grp") if group_column else literal(None).label("grp")
+    # sums as BIGINT: PostgreSQL's SUM of a bigint is a numeric, which asyncpg hands over as a Decimal
+    sums = [cast(func.sum(table[name]), BigInteger) for name in _SUMS]
     query = (
-        select(
-            bucket,
-            group,
-            func.sum(rollup.requests),
-            func.sum(rollup.input_tokens),
-            func.sum(rollup.output_tokens),
-            func.sum(rollup.billed_nanos),
-        )
-        .where(rollup.organization_id == organization_id)
-        .where(column >= low - low % width)
-        .where(column < high)
+        select(bucket, group, *sums)
+        .where(table.organization_id == organization_id)
+        .where(bucket_column >= low - low % width)
+        .where(bucket_column < high)
         .group_by(bucket, group)
         .order_by(bucket, group)
     )
-    if project_ids:
-        query = query.where(rollup.project_id.in_(sorted(project_ids)))
-    if filters.models:
-        query = query.where(rollup.model_id.in_(filters.models))
-    if filters.api_key_ids:
-        query = query.where(rollup.api_key_id.in_(filters.api_key_ids))
-    # plain lists appended row by row: a 100-key graph has 72,000 figures a column, no object per point
-    by_group: dict[str | None, UsageColumns] = {}
-    epoch, step = datetime(1970, 1, 1, tzinfo=UTC), timedelta(minutes=row_minutes)
-    for b, g, r, i, o, s in await session.execute(query):
-        columns = by_group.get(g)
-        if columns is None:
-            columns = by_group[g] = UsageColumns(g)
-        columns.starts.append(epoch + step * b)
-        columns.requests.append(int(r))
-        columns.input_tokens.append(int(i))
-        columns.output_tokens.append(int(o))
-        columns.spend_nanos.append(int(s))
-    return list(by_group.values())
+    for column_name, values in chosen.items():
+        query = query.where(table[column_name].in_(values))
+    rows = (await session.execute(query)).all()
+    return _as_columns(rows, source.minutes, grouped=group_column is not None)
+
+
+def _as_columns(rows: Sequence[Any], row_minutes: int, *, grouped: bool) -> list[UsageColumns]:
+    """Rows of (bucket, group, sums...) in bucket order, transposed into columns per group."""
+    if grouped:  # a stable sort: each group's rows stay in bucket order
+        rows = sorted(rows, key=itemgetter(1))
+    # one datetime per bucket, shared by the groups (a 100-key graph: 720 made, not 72,000)
+    start_of = {b: datetime.fromtimestamp(b * 60 * row_minutes, UTC) for b in {row[0] for row in rows}}
+    found = []
+    # zip and map run in C: no object per point, and no Python code per figure
+    for group, chunk in groupby(rows, key=itemgetter(1)):
+        buckets, _, requests, input_tokens, output_tokens, spend = zip(*chunk, strict=True)
+        starts = list(map(start_of.__getitem__, buckets))
+        found.append(
+            UsageColumns(group, starts, list(requests), list(input_tokens), list(output_tokens), list(spend))
+        )
+    # in the order groups first appear, bucket by bucket
+    return sorted(found, key=lambda columns: (columns.starts[0], columns.group or ""))
