@@ -60,7 +60,7 @@ def _series(is_sqlite: bool, start: int, stop: int) -> tuple[str, str]:
             f"WITH RECURSIVE s(n) AS (SELECT {start} UNION ALL SELECT n + 1 FROM s WHERE n + 1 < {stop}) ",
             "s",
         )
-    return "", f"generate_series({start}, {stop - 1}) AS s(n)"
+    return "", f"generate_series({start}::bigint, {stop - 1}) AS s(n)"  # n * 7919 outgrows an integer
 
 
 async def build(db: Database, org_id: str, records: int) -> None:
@@ -143,7 +143,10 @@ async def bench_engine(engine: str, records: int, runs: int, rebuild: bool) -> d
 
 
 async def main(records: int, runs: int, engines: list[str], rebuild: bool) -> None:
-    results = {engine: await bench_engine(engine, records, runs, rebuild) for engine in engines}
+    results = {}
+    for engine in engines:
+        results[engine] = await bench_engine(engine, records, runs, rebuild)
+        print(f"  {engine}: {results[engine]}", flush=True)
     print(
         f"\n30-day hourly spend graph (series), {KEYS} keys x {MODELS} models, {records:,} records; median ms:"
     )
