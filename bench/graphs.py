@@ -33,13 +33,13 @@ GRAPH = """query($o: ID!, $from: DateTime!, $to: DateTime!, $by: UsageGroupBy!) 
   usage(input: {organizationId: $o, from: $from, to: $to, granularity: HOUR, groupBy: $by}) {
     ... on UsageSeries { series { group starts spend currency } } } }"""
 
-# record n: key n % 100 (in project key % 5), model (n / 100) % 4, and a minute of the 30 days that
-# 7919 (prime to 43,200) spreads evenly; token counts vary with n
+# record n: key n % 100 (in project key % 5); j = n / 100 counts the key's records: model j % 4, and a
+# minute of the 30 days that 7919 (prime to 43,200) spreads evenly, so every key has every hour and model
 _FIELDS = {
     "project_id": "'prj_bench_' || ({n} % {keys} % {projects})",
     "api_key_id": "'key_bench_' || ({n} % {keys})",
     "model_id": "'bench-model-' || ({n} / {keys} % {models})",
-    "minute": "({now} - ({n} * 7919) % {minutes})",
+    "minute": "({now} - ({n} / {keys} * 7919 + {n} % {keys} * 13) % {minutes})",
     "input_tokens": "(10 + ({n} * 37) % 1990)",
     "output_tokens": "(1 + ({n} * 53) % 999)",
 }
