@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.db import Database
 from app.domain.money import format_amount
 from app.domain.usage.models import UsageMinute, UsageRecord
-from app.domain.usage.rollups import ROLLUPS, SUMMED, rollup_for
+from app.domain.usage.rollups import ROLLUPS, SUMMED, rebuild_from_hours, rollup_for
 from tests.fleet.conftest import Fleet, new_key
 from tests.support import GraphQL, World
 
@@ -243,3 +243,20 @@ def test_a_graph_reads_the_smallest_roll_up_that_answers_it(
     minutes: int, dimensions: set[str], table: str
 ) -> None:
     assert rollup_for(minutes, dimensions).table.name == table
+
+
+async def test_rebuilding_from_the_hours_gives_what_the_writer_wrote(
+    three_days_of_usage: datetime, database: Database
+) -> None:
+    async def derived() -> dict[str, list[Any]]:
+        async with database.reader() as session:
+            return {
+                r.table.name: sorted(tuple(row) for row in await session.execute(select(r.table)))
+                for r in ROLLUPS
+                if r.minutes >= 60
+            }
+
+    written = await derived()
+    async with database.transaction() as session:
+        await rebuild_from_hours(session)
+    assert await derived() == written
