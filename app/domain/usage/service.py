@@ -102,7 +102,7 @@ async def usage_series(
     }
     chosen = {column_name: values for column_name, values in chosen.items() if values}
     source = rollup_for(size, {*chosen, *([group_column] if group_column else [])})
-    table = source.table.c  # Core columns: rows come back as plain tuples, no ORM loading
+    table = source.table.c  # Core columns: no ORM loading of the rows
     bucket_column = table[source.bucket]
     width = size // source.minutes  # the bucket's width in rows
     # whole rows: from the one holding `from` up to the one holding `to` (unless `to` is its very start)
