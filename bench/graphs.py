@@ -98,6 +98,9 @@ async def build(db: Database, org_id: str, records: int) -> None:
             f"GROUP BY {hour}, {f['project_id']}, {f['api_key_id']}, {f['model_id']}"
         ))  # fmt: skip
         await rebuild_from_hours(session)
+    if not db.is_sqlite:  # the planner's statistics, as autovacuum would gather them soon after such a load
+        async with db.transaction() as session:
+            await session.execute(text("ANALYZE"))
     print(f"    roll-ups summed ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
