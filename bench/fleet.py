@@ -177,14 +177,15 @@ def admission_minter(admitted: str, folder: Path) -> Any:
 
 
 async def load_graph_data(database_url: str, records: int) -> str:
-    """Store `records` usage records over the last 30 days (and their minute and hour roll-ups, as the usage
-    writer would have); returns the org id."""
+    """Store `records` usage records over the last 30 days (and their roll-ups, as the usage writer would
+    have); returns the org id."""
     from sqlalchemy import insert, select
 
     from app.db import Database
     from app.domain.api_keys.models import ApiKey
     from app.domain.projects.models import Project
     from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
+    from app.domain.usage.rollups import rebuild_from_hours
 
     db = Database(database_url)
     async with db.transaction() as session:
@@ -227,6 +228,7 @@ async def load_graph_data(database_url: str, records: int) -> str:
                  "model_id": model, "requests": f[0], "input_tokens": f[1], "output_tokens": f[2], "billed_nanos": f[3],
                  "cost_nanos": f[3]} for (bucket, model), f in sums.items()
             ])  # fmt: skip
+        await rebuild_from_hours(session)
     await db.dispose()
     return str(organization_id)
 

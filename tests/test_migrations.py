@@ -46,7 +46,7 @@ def test_migrations_match_the_models(backend: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_hourly_roll_ups_are_filled_from_the_minute_ones(backend: str, tmp_path: Path) -> None:
+def test_roll_ups_are_filled_from_the_minute_ones(backend: str, tmp_path: Path) -> None:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -74,6 +74,16 @@ def test_hourly_roll_ups_are_filled_from_the_minute_ones(backend: str, tmp_path:
             run("SELECT hour, requests, input_tokens, billed_nanos, cost_nanos FROM usage_hour ORDER BY hour")
         )
         assert [tuple(row) for row in hours] == [(100, 3, 30, 300, 300), (101, 4, 40, 400, 400)]
+        for table, bucket, expected in (
+            ("usage_hour_by_model", "hour", [(100, 3, 30, 300, 300), (101, 4, 40, 400, 400)]),
+            ("usage_hour_by_key", "hour", [(100, 3, 30, 300, 300), (101, 4, 40, 400, 400)]),
+            ("usage_day", "day", [(4, 7, 70, 700, 700)]),  # hours 100 and 101 are on day 4
+            ("usage_day_by_model", "day", [(4, 7, 70, 700, 700)]),
+            ("usage_day_by_key", "day", [(4, 7, 70, 700, 700)]),
+        ):
+            figures = f"{bucket}, requests, input_tokens, billed_nanos, cost_nanos"
+            summed = asyncio.run(run(f"SELECT {figures} FROM {table} ORDER BY {bucket}"))
+            assert [tuple(row) for row in summed] == expected, table
     finally:
         if backend == "postgresql":
             asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{PG_CHECK_DB}" WITH (FORCE)'))

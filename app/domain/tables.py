@@ -26,7 +26,16 @@ from app.domain.projects.models import Project, ProjectMembership, ProjectRateLi
 from app.domain.provider_events.models import ChargeDispute, ChargeRefund, ProcessedWebhookEvent
 from app.domain.receipts.models import Receipt, ReceiptCounter
 from app.domain.subscriptions.models import Subscription, TierCapacity
-from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
+from app.domain.usage.models import (
+    UsageDay,
+    UsageDayByKey,
+    UsageDayByModel,
+    UsageHour,
+    UsageHourByKey,
+    UsageHourByModel,
+    UsageMinute,
+    UsageRecord,
+)
 from app.fleet.models import AdmissionKey, OrganizationVersion
 from app.jobs.models import JobLease
 
@@ -68,7 +77,12 @@ __all__ = [
     "SpendAlertFiring",
     "Subscription",
     "TierCapacity",
+    "UsageDay",
+    "UsageDayByKey",
+    "UsageDayByModel",
     "UsageHour",
+    "UsageHourByKey",
+    "UsageHourByModel",
     "UsageMinute",
     "UsageRecord",
     "User",

@@ -2,9 +2,9 @@
 
 A report is acknowledged only once its transaction committed. Each record is priced exactly from
 the catalog, stored once (the fleet's request id is the key within the organization: a repeat
-counts once; an admission bills one request), summed into the per-minute and per-hour roll-ups,
-and, under PayGo, its price is burned from the organization's credits (one burn per organization
-per group). After the commit, and before the reports are answered, the admissions' unused
+counts once; an admission bills one request), summed into the roll-ups (minutes, hours, days;
+by key and by model), and, under PayGo, its price is burned from the organization's credits (one
+burn per organization per group). After the commit, and before the reports are answered, the admissions' unused
 reservations are given back and organizations whose credits crossed a threshold are handed to
 auto-recharge (which runs on its own).
 
@@ -38,7 +38,8 @@ from app.db import Database
 from app.domain.api_keys.models import ApiKey
 from app.domain.base import table_of
 from app.domain.catalog.models import Catalog
-from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
+from app.domain.usage.models import UsageRecord
+from app.domain.usage.rollups import RollupWriter
 from app.fleet.tokens import Admission
 from app.observability import metrics
 from app.outage import is_outage
@@ -48,7 +49,6 @@ logger = logging.getLogger(__name__)
 # (session, organization id, nanos to burn, reference) -> whether auto-recharge should look at the org
 Burn = Callable[[AsyncSession, str, int, str], Awaitable[bool]]
 MAX_GROUP = 4000
-_SUMMED = ("requests", "input_tokens", "output_tokens", "billed_nanos", "cost_nanos")
 
 
 @dataclass(slots=True)
@@ -123,16 +123,7 @@ class UsageWriter:
             .returning(records.c.organization_id, records.c.request_id)
         )
         self._records = records
-        # (statement, bucket column, minutes per bucket) for each resolution of the roll-ups
-        self._upsert_rollups = []
-        for model, bucket, minutes in ((UsageMinute, "minute", 1), (UsageHour, "hour", 60)):
-            table = table_of(model)
-            upsert = insert(table)
-            statement = upsert.on_conflict_do_update(
-                index_elements=["organization_id", bucket, "project_id", "api_key_id", "model_id"],
-                set_={name: table.c[name] + upsert.excluded[name] for name in _SUMMED},
-            )
-            self._upsert_rollups.append((statement, bucket, minutes))
+        self._rollups = RollupWriter(is_sqlite=db.is_sqlite)
 
     async def submit(self, items: Sequence[UsageItem]) -> list[str]:
         """Queue the records and wait until they are committed: each "accepted", "duplicate" or "refused"."""
@@ -293,33 +284,11 @@ class UsageWriter:
         """Roll-ups, credit burns and the keys' last use for the newly stored records."""
         if not rows:
             return set()
-        sums: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
         billed: dict[str, int] = defaultdict(int)
         for row in rows:
-            figures = sums[(row["organization_id"], row["project_id"], row["api_key_id"], row["model_id"])]
-            figures[0] += 1
-            figures[1] += row["input_tokens"]
-            figures[2] += row["output_tokens"]
-            figures[3] += row["billed_nanos"]
-            figures[4] += row["cost_nanos"]
             if row["billed_nanos"]:
                 billed[row["organization_id"]] += row["billed_nanos"]
-        rollups = [
-            {
-                "organization_id": org,
-                "project_id": project,
-                "api_key_id": key,
-                "model_id": model,
-                "requests": f[0],
-                "input_tokens": f[1],
-                "output_tokens": f[2],
-                "billed_nanos": f[3],
-                "cost_nanos": f[4],
-            }  # fmt: skip
-            for (org, project, key, model), f in sorted(sums.items())
-        ]
-        for statement, bucket, minutes in self._upsert_rollups:
-            await session.execute(statement, [{**rollup, bucket: minute // minutes} for rollup in rollups])
+        await self._rollups.add(session, rows, minute)
         recharge = set()
         reference = f"usage:{rows[0]['request_id']}+{len(rows) - 1}"
         for organization_id, amount in sorted(billed.items()):  # a fixed order: no deadlock between replicas

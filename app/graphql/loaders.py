@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from strawberry.dataloader import DataLoader
 
 from app.domain.accounts.models import User
 from app.domain.api_keys.models import ApiKey
 from app.domain.credits.models import CreditConsumption, CreditGrant
-from app.domain.orgs.models import Membership
 from app.domain.projects.models import Project, ProjectMembership
 
 K = TypeVar("K", bound=Hashable)
@@ -44,17 +45,28 @@ def _grouped(session: Session, column: Any, order: Iterable[Any]) -> DataLoader[
     return DataLoader(load_fn=load)
 
 
+async def _project_roles(session: Session, keys: Sequence[tuple[str, str]]) -> list[list[ProjectMembership]]:
+    """The project memberships of (organization, user) pairs: a Members page's project roles, in one query."""
+    query = (
+        select(ProjectMembership, col(Project.organization_id))
+        .join(Project, col(Project.id) == col(ProjectMembership.project_id))
+        .where(col(Project.organization_id).in_({org for org, _ in keys}))
+        .where(col(ProjectMembership.user_id).in_({user for _, user in keys}))
+        .order_by(col(ProjectMembership.created_at), col(ProjectMembership.project_id))
+    )
+    groups: dict[tuple[str, str], list[ProjectMembership]] = defaultdict(list)
+    for membership, org in await (await session()).execute(query):
+        groups[(org, membership.user_id)].append(membership)
+    return [groups[key] for key in keys]
+
+
 class Loaders:
     """The request's loaders; they read through the request's read session."""
 
     def __init__(self, session: Session) -> None:
         self.user = _by_id(session, User)
         self.project = _by_id(session, Project)
-        self.members_by_org = _grouped(
-            session,
-            Membership.organization_id,
-            (Membership.created_at, Membership.user_id),  # type: ignore[arg-type]
-        )
+        self.project_roles = DataLoader(load_fn=partial(_project_roles, session))
         self.api_keys_by_project = _grouped(session, ApiKey.project_id, (ApiKey.created_at, ApiKey.id))  # type: ignore[arg-type]
         self.project_members_by_project = _grouped(
             session,
@@ -65,15 +77,6 @@ class Loaders:
         self.credit_grant = _by_id(session, CreditGrant)
         self.consumptions_by_entry = _grouped(session, CreditConsumption.entry_id, (CreditConsumption.id,))
         self._session = session
-
-    async def project_memberships_in_org(self, org_id: str) -> dict[str, list[ProjectMembership]]:
-        """Every project membership of an organization, by user (for the Members page's project roles)."""
-        projects = await self.projects_by_org.load(org_id)
-        groups: dict[str, list[ProjectMembership]] = defaultdict(list)
-        for memberships in await self.project_members_by_project.load_many([p.id for p in projects]):
-            for membership in memberships:
-                groups[membership.user_id].append(membership)
-        return groups
 
     def clear(self) -> None:
         for loader in vars(self).values():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -30,8 +30,18 @@ CURSOR_PREFIX = "keyset:"
 class QueryPage:
     """A query ordered by a unique sort key (ending in the id), with the mapping of a row to its node."""
 
-    def __init__(self, info: Info, query: Select[Any], to_node: Callable[[Any], Any]) -> None:
-        self._info, self._query, self._to_node = info, query, to_node
+    def __init__(
+        self,
+        info: Info,
+        query: Select[Any],
+        to_node: Callable[[Any], Any] | None = None,
+        *,
+        to_nodes: Callable[[list[Any]], Awaitable[list[Any]]] | None = None,
+    ) -> None:
+        """`to_node` maps a row; `to_nodes` maps a page's rows at once (what they need loaded together)."""
+        assert (to_node is None) != (to_nodes is None), "give to_node or to_nodes"
+        self._info, self._query = info, query
+        self._to_nodes = to_nodes or (lambda rows: _mapped(to_node, rows))
         # (column, descending) for each ORDER BY term; the cursor stores the row's values of them
         self._keys: list[tuple[Any, bool]] = [
             (term.element, term.modifier is operators.desc_op)
@@ -107,7 +117,10 @@ class QueryPage:
         more, rows = len(rows) > size, rows[:size]
         if backwards:
             rows.reverse()
-        edges = [relay.Edge(cursor=self.cursor(row), node=self._to_node(row)) for row in rows]
+        nodes = await self._to_nodes(rows)
+        edges = [
+            relay.Edge(cursor=self.cursor(row), node=node) for row, node in zip(rows, nodes, strict=True)
+        ]
         return connection_type(
             edges=edges,
             page_info=relay.PageInfo(
@@ -117,6 +130,10 @@ class QueryPage:
                 end_cursor=edges[-1].cursor if edges else None,
             ),
         )
+
+
+async def _mapped(to_node: Any, rows: list[Any]) -> list[Any]:
+    return [to_node(row) for row in rows]
 
 
 def _encode(value: Any) -> Any:

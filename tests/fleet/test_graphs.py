@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.domain.money import format_amount
-from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
+from app.domain.usage.models import UsageMinute, UsageRecord
+from app.domain.usage.rollups import ROLLUPS, SUMMED, rebuild_from_hours, rollup_for
 from tests.fleet.conftest import Fleet, new_key
 from tests.support import GraphQL, World
 
@@ -49,7 +50,14 @@ async def three_days_of_usage(
 
 
 async def expected_points(
-    database: Database, world: World, width: int, group_by: str, lowest: datetime, projects: set[str]
+    database: Database,
+    world: World,
+    width: int,
+    group_by: str,
+    lowest: datetime,
+    projects: set[str],
+    models: set[str] | None = None,
+    keys: set[str] | None = None,
 ) -> list[tuple[str, str | None, int, int, int, str]]:
     """The graph's points, summed here from the raw records: whole buckets from the one holding `lowest`."""
     async with database.reader() as session:
@@ -59,6 +67,8 @@ async def expected_points(
     for record in records:
         bucket = int((record.recorded_at - EPOCH).total_seconds()) // 60 // width * width
         if bucket < floor or record.project_id not in projects:
+            continue
+        if (models and record.model_id not in models) or (keys and record.api_key_id not in keys):
             continue
         group = {
             "NONE": None,
@@ -153,22 +163,100 @@ async def test_a_range_ending_inside_a_bucket_includes_it_whole(
         assert datetime.fromisoformat(points[-1]["start"]) < start, granularity
 
 
-async def test_hourly_roll_ups_sum_the_minute_ones(three_days_of_usage: datetime, database: Database) -> None:
+FILTERED = """
+query($o: ID!, $from: DateTime!, $to: DateTime!, $g: UsageGranularity!, $by: UsageGroupBy!,
+      $models: [String!], $keys: [ID!], $projects: [ID!]) {
+  usage(input: {organizationId: $o, from: $from, to: $to, granularity: $g, groupBy: $by, models: $models,
+                apiKeyIds: $keys, projectIds: $projects}) {
+    ... on UsageSeries { points { start group requests inputTokens outputTokens spend { amount currency } } }
+  }
+}
+"""
+
+
+async def test_filtered_graphs_sum_the_raw_records(
+    three_days_of_usage: datetime, gql: GraphQL, world: World, database: Database
+) -> None:
+    # each filter with each grouping makes the graph read another roll-up (by model, by key, or all apart)
+    async with database.reader() as session:
+        key_ids = sorted(set((await session.scalars(select(UsageRecord.api_key_id))).all()))
+    lowest = three_days_of_usage
+    base = {"o": world.gid("Organization", world.acme_id), "from": lowest.isoformat(),
+            "to": (lowest + timedelta(days=3)).isoformat()}  # fmt: skip
+    filters: list[dict[str, Any]] = [
+        {"models": ["zai-glm-4.7"]},
+        {"keys": [key_ids[0]]},
+        {"projects": [world.project_b_id]},
+        {"models": ["gpt-oss-120b"], "keys": [key_ids[1]]},
+    ]
+    for granularity, group_by, chosen in itertools.product(
+        ("HOUR", "DAY"), ("NONE", "MODEL", "PROJECT", "API_KEY"), filters
+    ):
+        variables = {**base, "g": granularity, "by": group_by, "models": chosen.get("models"),
+                     "keys": [world.gid("ApiKey", k) for k in chosen.get("keys", [])] or None,
+                     "projects": [world.gid("Project", p) for p in chosen.get("projects", [])] or None}  # fmt: skip
+        graph = (await gql(FILTERED, variables, token=world.token("admin")))["usage"]
+        projects = set(chosen.get("projects", [world.project_a_id, world.project_b_id]))
+        expected = await expected_points(
+            database, world, WIDTH[granularity], group_by, lowest, projects,
+            set(chosen.get("models", ())), set(chosen.get("keys", ())),
+        )  # fmt: skip
+        assert shown(graph["points"]) == expected, (granularity, group_by, chosen)
+        assert expected, (granularity, group_by, chosen)
+
+
+async def test_every_roll_up_sums_the_minute_ones(three_days_of_usage: datetime, database: Database) -> None:
     async with database.reader() as session:
         minutes = (await session.scalars(select(UsageMinute))).all()
-        hours = (await session.scalars(select(UsageHour))).all()
-    summed: dict[tuple[str, int, str, str, str], list[int]] = defaultdict(lambda: [0] * 5)
-    for row in minutes:
-        figures = summed[
-            (row.organization_id, row.minute // 60, row.project_id, row.api_key_id, row.model_id)
-        ]
-        for index, name in enumerate(
-            ("requests", "input_tokens", "output_tokens", "billed_nanos", "cost_nanos")
-        ):
-            figures[index] += getattr(row, name)
-    assert {
-        (h.organization_id, h.hour, h.project_id, h.api_key_id, h.model_id): [
-            h.requests, h.input_tokens, h.output_tokens, h.billed_nanos, h.cost_nanos,
-        ]
-        for h in hours
-    } == summed  # fmt: skip
+        for rollup in ROLLUPS[1:]:
+            summed: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0] * len(SUMMED))
+            for row in minutes:
+                key = (
+                    row.organization_id,
+                    row.minute // rollup.minutes,
+                    *(getattr(row, d) for d in rollup.dimensions),
+                )
+                for index, name in enumerate(SUMMED):
+                    summed[key][index] += getattr(row, name)
+            stored = {
+                (r.organization_id, getattr(r, rollup.bucket), *(getattr(r, d) for d in rollup.dimensions)): [
+                    getattr(r, name) for name in SUMMED
+                ]
+                for r in (await session.scalars(select(rollup.model))).all()
+            }
+            assert stored == summed, rollup.model.__tablename__
+            assert len(stored) > 2
+
+
+@pytest.mark.parametrize(
+    ("minutes", "dimensions", "table"),
+    [
+        (60, {"model_id"}, "usage_hour_by_model"),
+        (60, {"project_id", "api_key_id"}, "usage_hour_by_key"),
+        (60, {"api_key_id", "model_id"}, "usage_hour"),
+        (1440, set(), "usage_day_by_model"),
+        (1440, {"api_key_id"}, "usage_day_by_key"),
+        (1, {"model_id"}, "usage_minute"),
+    ],
+)
+def test_a_graph_reads_the_smallest_roll_up_that_answers_it(
+    minutes: int, dimensions: set[str], table: str
+) -> None:
+    assert rollup_for(minutes, dimensions).table.name == table
+
+
+async def test_rebuilding_from_the_hours_gives_what_the_writer_wrote(
+    three_days_of_usage: datetime, database: Database
+) -> None:
+    async def derived() -> dict[str, list[Any]]:
+        async with database.reader() as session:
+            return {
+                r.table.name: sorted(tuple(row) for row in await session.execute(select(r.table)))
+                for r in ROLLUPS
+                if r.minutes >= 60
+            }
+
+    written = await derived()
+    async with database.transaction() as session:
+        await rebuild_from_hours(session)
+    assert await derived() == written

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -47,10 +48,10 @@ def closed_error(state: InvitationState) -> Conflict:
     return Conflict(message, code=code)
 
 
-async def list_invitations(session: AsyncSession, org_id: str) -> list[InvitationDetails]:
+def invitation_list(org_id: str) -> Select[Any]:
     """The Invites list: pending, and declined or expired in the last 30 days; newest first (caller checked)."""
     since = clock.now() - LIST_WINDOW
-    rows = await session.scalars(
+    return (
         select(Invitation)
         .where(col(Invitation.organization_id) == org_id)
         .where(
@@ -62,7 +63,6 @@ async def list_invitations(session: AsyncSession, org_id: str) -> list[Invitatio
         )
         .order_by(col(Invitation.sent_at).desc(), col(Invitation.id))
     )
-    return await load_details(session, list(rows))
 
 
 async def get_invitation(session: AsyncSession, actor: Actor, invitation_id: str) -> InvitationDetails:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -93,6 +94,15 @@ async def memberships_of(session: AsyncSession, actor: Actor) -> list[Organizati
         ):
             result.append(OrganizationMembership(organization, role))
     return result
+
+
+def member_list(organization_id: str) -> Select[Any]:
+    """The Members page's memberships, oldest first (the caller checked who asks)."""
+    return (
+        select(Membership)
+        .where(col(Membership.organization_id) == organization_id)
+        .order_by(col(Membership.created_at), col(Membership.user_id))
+    )
 
 
 async def change_member_role(

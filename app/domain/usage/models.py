@@ -1,8 +1,9 @@
-"""Usage as the fleet reports it: one row per request, and per-minute and per-hour roll-ups for the graphs."""
+"""Usage as the fleet reports it: one row per request, and the per-minute, hour and day roll-ups for the graphs."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String
 from sqlmodel import Field, SQLModel
@@ -40,18 +41,10 @@ class UsageRecord(SQLModel, table=True):
     )
 
 
-class UsageRollup(SQLModel):
-    """Usage summed per time bucket, key and model: what the console's graphs read.
-
-    Written in the same transaction as the records, so the graphs are exact as soon as a usage
-    report is acknowledged. Two resolutions: minutes for short ranges, hours for everything longer
-    (a 30-day graph then reads 720 rows per series instead of 43,200).
-    """
+class UsageFigures(SQLModel):
+    """What every roll-up sums: requests, tokens and money of an organization's usage."""
 
     organization_id: str = Field(max_length=40)
-    project_id: str = Field(sa_type=String(40))
-    api_key_id: str = Field(sa_type=String(40))
-    model_id: str = Field(sa_type=String(100))
     requests: int = Field(default=0, sa_type=BigInteger)
     input_tokens: int = Field(default=0, sa_type=BigInteger)
     output_tokens: int = Field(default=0, sa_type=BigInteger)
@@ -59,25 +52,102 @@ class UsageRollup(SQLModel):
     cost_nanos: int = Field(default=0, sa_type=BigInteger)
 
 
-def _rollup_key(bucket: str) -> tuple[PrimaryKeyConstraint]:
+class UsageRollup(UsageFigures):
+    """Usage summed per time bucket, project, key and model: what the console's graphs read.
+
+    Written in the same transaction as the records, so the graphs are exact as soon as a usage
+    report is acknowledged. Minutes serve short ranges, hours and days longer ones; hours and days
+    are also kept summed over keys (by model) and over models (by key), so that a graph of a big
+    organization reads its grouping's rows only (100 keys x 4 models: 720 rows per model for 30
+    days of hours, instead of 288,000).
+    """
+
+    project_id: str = Field(sa_type=String(40))
+    api_key_id: str = Field(sa_type=String(40))
+    model_id: str = Field(sa_type=String(100))
+
+
+class UsageByModel(UsageFigures):
+    """Usage summed over the keys: per time bucket, project and model."""
+
+    project_id: str = Field(sa_type=String(40))
+    model_id: str = Field(sa_type=String(100))
+
+
+class UsageByKey(UsageFigures):
+    """Usage summed over the models: per time bucket and key (and the key's project)."""
+
+    project_id: str = Field(sa_type=String(40))
+    api_key_id: str = Field(sa_type=String(40))
+
+
+def _bucket(name: str) -> Any:
+    # buckets count from the Unix epoch (UTC): integers that sum into wider ones on any database
+    return Field(sa_column=Column(name, Integer, autoincrement=False, nullable=False))
+
+
+def _rollup_key(bucket: str, *dimensions: str) -> tuple[PrimaryKeyConstraint]:
     # organization, then time first: a graph reads one organization's range of buckets
-    return (PrimaryKeyConstraint("organization_id", bucket, "project_id", "api_key_id", "model_id"),)
+    return (PrimaryKeyConstraint("organization_id", bucket, *dimensions),)
+
+
+_ALL = ("project_id", "api_key_id", "model_id")
+# the grouped column right after the bucket: a graph by model (or key) reads the key's order, no sorting
+_BY_MODEL = ("model_id", "project_id")
+_BY_KEY = ("api_key_id", "project_id")
 
 
 class UsageMinute(UsageRollup, table=True):
-    """Usage per minute."""
+    """Usage per minute (minutes since the Unix epoch, UTC)."""
 
     __tablename__ = "usage_minute"
-    __table_args__ = _rollup_key("minute")
-
-    # minutes since the Unix epoch (UTC): integer buckets that sum into wider ones on any database
-    minute: int = Field(sa_column=Column(Integer, autoincrement=False, nullable=False))
+    __table_args__ = _rollup_key("minute", *_ALL)
+    minute: int = _bucket("minute")
 
 
 class UsageHour(UsageRollup, table=True):
     """Usage per hour (hours since the Unix epoch, UTC)."""
 
     __tablename__ = "usage_hour"
-    __table_args__ = _rollup_key("hour")
+    __table_args__ = _rollup_key("hour", *_ALL)
+    hour: int = _bucket("hour")
 
-    hour: int = Field(sa_column=Column(Integer, autoincrement=False, nullable=False))
+
+class UsageHourByModel(UsageByModel, table=True):
+    """Usage per hour and model."""
+
+    __tablename__ = "usage_hour_by_model"
+    __table_args__ = _rollup_key("hour", *_BY_MODEL)
+    hour: int = _bucket("hour")
+
+
+class UsageHourByKey(UsageByKey, table=True):
+    """Usage per hour and key."""
+
+    __tablename__ = "usage_hour_by_key"
+    __table_args__ = _rollup_key("hour", *_BY_KEY)
+    hour: int = _bucket("hour")
+
+
+class UsageDay(UsageRollup, table=True):
+    """Usage per UTC day (days since the Unix epoch)."""
+
+    __tablename__ = "usage_day"
+    __table_args__ = _rollup_key("day", *_ALL)
+    day: int = _bucket("day")
+
+
+class UsageDayByModel(UsageByModel, table=True):
+    """Usage per UTC day and model."""
+
+    __tablename__ = "usage_day_by_model"
+    __table_args__ = _rollup_key("day", *_BY_MODEL)
+    day: int = _bucket("day")
+
+
+class UsageDayByKey(UsageByKey, table=True):
+    """Usage per UTC day and key."""
+
+    __tablename__ = "usage_day_by_key"
+    __table_args__ = _rollup_key("day", *_BY_KEY)
+    day: int = _bucket("day")

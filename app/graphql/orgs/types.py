@@ -19,11 +19,13 @@ from strawberry import relay
 
 from app import clock
 from app.domain.errors import Forbidden, NotFound
+from app.domain.invitations.models import Invitation as InvitationModel
 from app.domain.invitations.models import InvitationProject
-from app.domain.invitations.queries import InvitationDetails, get_invitation, list_invitations
+from app.domain.invitations.queries import InvitationDetails, get_invitation, invitation_list, load_details
 from app.domain.orgs import access
 from app.domain.orgs.models import Membership, OrganizationRole
 from app.domain.orgs.models import Organization as OrganizationModel
+from app.domain.orgs.service import member_list
 from app.domain.projects.models import Project as ProjectModel
 from app.domain.projects.models import ProjectMembership, ProjectRole
 from app.domain.projects.models import ProjectRateLimit as RateLimitModel
@@ -35,6 +37,7 @@ from app.graphql.credits.types import CreditsResult, load_credits
 from app.graphql.enums import OrganizationRoleEnum, OrganizationTypeEnum, ProjectRoleEnum
 from app.graphql.errors import ForbiddenError, field_with_errors
 from app.graphql.invitations.types import InvitationStateEnum, OutboxStateEnum
+from app.graphql.paging import KeysetConnection, QueryPage
 from app.graphql.plans.types import ModelPlan, plans_of_organization
 from app.graphql.projects.types import ProjectMember, ProjectRateLimit
 from app.graphql.subscriptions.types import SubscriptionsResult, subscription_list
@@ -80,10 +83,8 @@ class OrganizationMember(relay.Node):
     @strawberry.field(description="The projects the member is assigned to, with their role in each.")
     async def project_roles(self, info: Info) -> list[ProjectAssignment]:
         assert info.context.loaders
-        by_user = await info.context.loaders.project_memberships_in_org(self.organization_id)
-        return [
-            ProjectAssignment(project_id=m.project_id, role=m.role) for m in by_user.get(self.user_id, [])
-        ]
+        memberships = await info.context.loaders.project_roles.load((self.organization_id, self.user_id))
+        return [ProjectAssignment(project_id=m.project_id, role=m.role) for m in memberships]
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
@@ -170,11 +171,11 @@ class Project(relay.Node):
 
 @strawberry.type(description="The organization's members; Organization Admins only.")
 class MemberList:
-    items: strawberry.Private[list[Membership]]
+    organization_id: strawberry.Private[str]
 
-    @relay.connection(relay.ListConnection[OrganizationMember], description="The members, oldest first.")
-    def members(self) -> Iterable[OrganizationMember]:
-        return [OrganizationMember.from_model(m) for m in self.items]
+    @relay.connection(KeysetConnection[OrganizationMember], description="The members, oldest first.")
+    def members(self, info: Info) -> Iterable[OrganizationMember]:
+        return QueryPage(info, member_list(self.organization_id), OrganizationMember.from_model)  # type: ignore[return-value]
 
 
 MembersResult = Annotated[
@@ -220,7 +221,7 @@ class Organization(relay.Node):
     async def members(self, info: Info) -> MembersResult:
         self._admins_only("The member list is")
         assert info.context.loaders
-        return MemberList(items=await info.context.loaders.members_by_org.load(self.org_id))
+        return MemberList(organization_id=self.org_id)
 
     @field_with_errors(
         "The Invites list: pending invitations, and those declined or expired in the last 30 days. "
@@ -228,7 +229,7 @@ class Organization(relay.Node):
     )
     async def invitations(self, info: Info) -> InvitationsResult:
         self._admins_only("The invitation list is")
-        return InvitationList(items=await list_invitations(await info.context.session(), self.org_id))
+        return InvitationList(organization_id=self.org_id)
 
     @field_with_errors(
         "The organization's model subscriptions, newest first. Organization Admins only; others get FORBIDDEN."
@@ -353,14 +354,18 @@ class Invitation(relay.Node):
 
 @strawberry.type(description="The organization's Invites list; Organization Admins only.")
 class InvitationList:
-    items: strawberry.Private[list[InvitationDetails]]
+    organization_id: strawberry.Private[str]
 
     @relay.connection(
-        relay.ListConnection[Invitation],
+        KeysetConnection[Invitation],
         description="Pending invitations, and those declined or expired in the last 30 days; newest first.",
     )
-    def invitations(self) -> Iterable[Invitation]:
-        return [Invitation.from_details(details) for details in self.items]
+    def invitations(self, info: Info) -> Iterable[Invitation]:
+        async def with_details(rows: list[InvitationModel]) -> list[Invitation]:
+            details = await load_details(await info.context.session(), rows)
+            return [Invitation.from_details(d) for d in details]
+
+        return QueryPage(info, invitation_list(self.organization_id), to_nodes=with_details)  # type: ignore[return-value]
 
 
 InvitationsResult = Annotated[

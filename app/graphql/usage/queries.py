@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 from strawberry import relay
@@ -91,48 +91,50 @@ class UsageGroupSeries:
     description="Usage over time, bucket by bucket: as points, or as one column series per group."
 )
 class UsageSeries:
-    found: strawberry.Private[list[usage.UsagePoint]]
+    found: strawberry.Private[list[usage.UsageColumns]]
     group_type: strawberry.Private[str | None]
 
-    def _group(self, point: usage.UsagePoint) -> str | None:
-        return (
-            relay.to_base64(self.group_type, point.group) if self.group_type and point.group else point.group
-        )
+    def _group(self, group: str | None) -> str | None:
+        return relay.to_base64(self.group_type, group) if self.group_type and group else group
 
     @strawberry.field(
         description="The non-empty buckets, oldest first (for several groups: by group within a bucket)."
     )
     def points(self) -> list[UsagePoint]:
+        # by bucket, then by the group's own id (as the database orders it)
+        order = sorted(
+            ((c, n) for c in self.found for n in range(len(c.starts))),
+            key=lambda at: (at[0].starts[at[1]], at[0].group or ""),
+        )
         return [
             UsagePoint(
-                start=p.start,
-                group=self._group(p),
-                requests=BigInt(p.requests),
-                input_tokens=BigInt(p.input_tokens),
-                output_tokens=BigInt(p.output_tokens),
-                spend=Money.from_nanos(p.spend_nanos),
+                start=c.starts[n],
+                group=self._group(c.group),
+                requests=BigInt(c.requests[n]),
+                input_tokens=BigInt(c.input_tokens[n]),
+                output_tokens=BigInt(c.output_tokens[n]),
+                spend=Money.from_nanos(c.spend_nanos[n]),
             )
-            for p in self.found
+            for c, n in order
         ]
 
     @strawberry.field(
         description="The same figures as columns, one series per group, in the order groups first appear."
     )
     def series(self) -> list[UsageGroupSeries]:
-        by_group: dict[str | None, UsageGroupSeries] = {}
-        for p in self.found:
-            column = by_group.get(p.group)
-            if column is None:
-                column = by_group[p.group] = UsageGroupSeries(
-                    group=self._group(p), starts=[], requests=[], input_tokens=[], output_tokens=[], spend=[],
-                    currency=CURRENCY,
-                )  # fmt: skip
-            column.starts.append(p.start)
-            column.requests.append(BigInt(p.requests))
-            column.input_tokens.append(BigInt(p.input_tokens))
-            column.output_tokens.append(BigInt(p.output_tokens))
-            column.spend.append(format_amount(p.spend_nanos))
-        return list(by_group.values())
+        return [
+            UsageGroupSeries(
+                group=self._group(c.group),
+                starts=c.starts,
+                # BigInt is int: the lists are taken as they are, not copied to retype them
+                requests=cast(list[BigInt], c.requests),
+                input_tokens=cast(list[BigInt], c.input_tokens),
+                output_tokens=cast(list[BigInt], c.output_tokens),
+                spend=[format_amount(nanos) for nanos in c.spend_nanos],
+                currency=CURRENCY,
+            )
+            for c in self.found
+        ]
 
 
 UsageResult = result_union(
@@ -154,7 +156,7 @@ class UsageQueries:
             project_ids=tuple(node_id(g, "Project", "projectIds") for g in input.project_ids or ()),
             api_key_ids=tuple(node_id(g, "ApiKey", "apiKeyIds") for g in input.api_key_ids or ()),
         )
-        points = await usage.usage_series(
+        columns = await usage.usage_series(
             await info.context.session(),
             actor,
             org_id(input.organization_id),
@@ -164,4 +166,4 @@ class UsageQueries:
             group_by=input.group_by,
             filters=filters,
         )
-        return UsageSeries(found=points, group_type=_GROUP_TYPE.get(input.group_by))
+        return UsageSeries(found=columns, group_type=_GROUP_TYPE.get(input.group_by))

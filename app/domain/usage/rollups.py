@@ -1,0 +1,128 @@
+"""The usage roll-ups: which exist, which one a graph reads, and how a group of new records is added to them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.base import table_of
+from app.domain.usage.models import (
+    UsageDay,
+    UsageDayByKey,
+    UsageDayByModel,
+    UsageHour,
+    UsageHourByKey,
+    UsageHourByModel,
+    UsageMinute,
+)
+
+SUMMED = ("requests", "input_tokens", "output_tokens", "billed_nanos", "cost_nanos")
+ALL_DIMENSIONS = ("project_id", "api_key_id", "model_id")
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """One roll-up table: its bucket column, the minutes a bucket spans, and the dimensions it keeps apart."""
+
+    model: type[Any]
+    bucket: str
+    minutes: int
+    dimensions: tuple[str, ...]
+
+    @property
+    def table(self) -> Table:
+        return table_of(self.model)
+
+
+ROLLUPS = (
+    Rollup(UsageMinute, "minute", 1, ALL_DIMENSIONS),
+    Rollup(UsageHour, "hour", 60, ALL_DIMENSIONS),
+    Rollup(UsageHourByModel, "hour", 60, ("model_id", "project_id")),
+    Rollup(UsageHourByKey, "hour", 60, ("api_key_id", "project_id")),
+    Rollup(UsageDay, "day", 1440, ALL_DIMENSIONS),
+    Rollup(UsageDayByModel, "day", 1440, ("model_id", "project_id")),
+    Rollup(UsageDayByKey, "day", 1440, ("api_key_id", "project_id")),
+)
+
+
+def rollup_for(bucket_minutes: int, dimensions: Iterable[str]) -> Rollup:
+    """The smallest roll-up that answers buckets of this width apart by these dimensions."""
+    needed = set(dimensions)
+    fitting = [r for r in ROLLUPS if bucket_minutes % r.minutes == 0 and needed <= set(r.dimensions)]
+    # the widest buckets, then the fewest dimensions: the fewest rows to read
+    return min(fitting, key=lambda r: (-r.minutes, len(r.dimensions)))
+
+
+class RollupWriter:
+    """Adds newly stored usage records to every roll-up, one upsert statement per table."""
+
+    def __init__(self, *, is_sqlite: bool) -> None:
+        insert = sqlite.insert if is_sqlite else postgresql.insert
+        self._upserts = []
+        for rollup in ROLLUPS:
+            table = rollup.table
+            upsert = insert(table)
+            statement = upsert.on_conflict_do_update(
+                index_elements=["organization_id", rollup.bucket, *rollup.dimensions],
+                set_={name: table.c[name] + upsert.excluded[name] for name in SUMMED},
+            )
+            self._upserts.append((rollup, statement))
+
+    async def add(self, session: AsyncSession, records: Iterable[Mapping[str, Any]], minute: int) -> None:
+        """Sum the records (stored in `minute`, since the epoch) into each roll-up's rows."""
+        finest: dict[tuple[str, ...], list[int]] = {}
+        for record in records:
+            key = (record["organization_id"], *(record[d] for d in ALL_DIMENSIONS))
+            figures = finest.get(key)
+            if figures is None:
+                figures = finest[key] = [0] * len(SUMMED)
+            figures[0] += 1
+            for index, name in enumerate(SUMMED[1:], 1):
+                figures[index] += record[name]
+        for rollup, statement in self._upserts:
+            # one row per conflict key: PostgreSQL refuses to update a row twice in one statement
+            rows: dict[tuple[str, ...], list[int]] = {}
+            picks = [ALL_DIMENSIONS.index(d) + 1 for d in rollup.dimensions]
+            for key, figures in finest.items():
+                narrow = (key[0], *(key[i] for i in picks))
+                summed = rows.get(narrow)
+                if summed is None:
+                    rows[narrow] = list(figures)
+                else:
+                    summed[:] = [a + b for a, b in zip(summed, figures, strict=True)]
+            bucket = minute // rollup.minutes
+            await session.execute(
+                statement,
+                [
+                    {
+                        "organization_id": key[0],
+                        rollup.bucket: bucket,
+                        **dict(zip(rollup.dimensions, key[1:], strict=True)),
+                        **dict(zip(SUMMED, figures, strict=True)),
+                    }
+                    for key, figures in sorted(
+                        rows.items()
+                    )  # a fixed order: concurrent groups never deadlock
+                ],
+            )
+
+
+async def rebuild_from_hours(session: AsyncSession) -> None:
+    """Sum usage_hour afresh into the other hour and day roll-ups: after loading usage in bulk."""
+    hours = table_of(UsageHour)
+    for rollup in ROLLUPS:
+        if rollup.minutes < 60 or rollup.model is UsageHour:
+            continue
+        bucket = (hours.c.hour // (rollup.minutes // 60)).label(rollup.bucket)
+        dimensions = [hours.c[d] for d in rollup.dimensions]
+        query = select(
+            hours.c.organization_id, bucket, *dimensions, *[func.sum(hours.c[s]) for s in SUMMED]
+        ).group_by(hours.c.organization_id, bucket, *dimensions)
+        names = ["organization_id", rollup.bucket, *rollup.dimensions, *SUMMED]
+        await session.execute(delete(rollup.table))
+        await session.execute(insert(rollup.table).from_select(names, query))
