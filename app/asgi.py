@@ -21,6 +21,7 @@ from app.graphql.schema import schema
 from app.jobs import Scheduler
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
+from app.web import offline_graphiql, openapi_render_plugins, web_routes
 
 
 @get("/healthz", sync_to_thread=False, include_in_schema=False)
@@ -42,6 +43,7 @@ OPENAPI = OpenAPIConfig(
             )
         }
     ),
+    render_plugins=openapi_render_plugins(),
 )
 
 
@@ -88,13 +90,14 @@ def create_app(
         allow_queries_via_get=False,
         context_getter=build_context,
     )
+    graphql = offline_graphiql(graphql)  # its page loads the pinned copies served by the app
     cors = (
         CORSConfig(allow_origins=settings.cors_origins, allow_credentials=False)
         if settings.cors_origins
         else None
     )
     app = Litestar(
-        route_handlers=[graphql, healthz, FleetController, receive_webhook],
+        route_handlers=[graphql, healthz, FleetController, receive_webhook, *web_routes()],
         on_startup=[mail_worker.start, scheduler.start, fleet.start, freeze_startup_heap],
         on_shutdown=[shutdown, gc.unfreeze],
         cors_config=cors,

@@ -1,0 +1,106 @@
+// The console's shell: who is signed in, the organization switcher, the navigation, the screens.
+import { ERROR, mutate, query, session } from "./api.js";
+import { html, render, useEffect, useState } from "./html.js";
+import { may } from "./permissions.js";
+import { href, navigate, useRoute } from "./router.js";
+import { AcceptInvitation } from "./screens/accept.js";
+import { CreateTeam, SignIn, SignUp } from "./screens/auth.js";
+import { Billing } from "./screens/billing.js";
+import { ApiKeys } from "./screens/keys.js";
+import { Invites } from "./screens/invites.js";
+import { Members } from "./screens/members.js";
+import { Projects } from "./screens/projects.js";
+import { Settings } from "./screens/settings.js";
+import { Usage } from "./screens/usage.js";
+import { Loading, useLoad } from "./ui.js";
+
+export const ME = `{ me { user { id email name } isStaff sessionExpiresAt
+  organizations { role organization { id organizationId name type viewerRole createdAt } } } }`;
+
+const SCREENS = [
+  { path: "usage", title: "Usage", view: Usage, visible: () => true },
+  { path: "projects", title: "Projects", view: Projects, visible: () => true },
+  { path: "keys", title: "API keys", view: ApiKeys, visible: () => true },
+  { path: "members", title: "Members", view: Members, visible: may.manageMembers },
+  { path: "invites", title: "Invites", view: Invites, visible: may.invite },
+  { path: "billing", title: "Billing", view: Billing, visible: may.manageBilling },
+  { path: "settings", title: "Settings", view: Settings, visible: () => true },
+];
+
+function Shell({ me, reloadMe }) {
+  const route = useRoute();
+  const orgs = me.organizations.map((m) => m.organization);
+  if (route[0] === "teams" && route[1] === "new") {
+    return html`<${Frame} me=${me} orgs=${orgs}><${CreateTeam} onCreated=${reloadMe} /></${Frame}>`;
+  }
+  const org = orgs.find((o) => o.id === route[1]) ?? orgs.find((o) => o.type === "TEAM") ?? orgs[0];
+  const screen = SCREENS.find((s) => s.path === route[2] && s.visible(org)) ?? SCREENS[0];
+  useEffect(() => {
+    if (route[0] !== "o" || route[1] !== org.id || route[2] !== screen.path) navigate("o", org.id, screen.path);
+  }, [route.join("/"), org.id]);
+  useEffect(() => {
+    document.title = `${screen.title} · ${org.name} · Inference Cloud`;
+  }, [screen, org]);
+  const View = screen.view;
+  return html`<${Frame} me=${me} orgs=${orgs} org=${org} screen=${screen}>
+    <${View} key=${org.id} org=${org} me=${me} tab=${route[3]} reloadMe=${reloadMe} />
+  </${Frame}>`;
+}
+
+function Frame({ me, orgs, org, screen, children }) {
+  const switchTo = (event) => navigate("o", event.currentTarget.value, screen?.path ?? "usage");
+  const signOut = async () => {
+    await mutate(`mutation SignOut($input: SignOutInput!) { signOut(input: $input) { ${ERROR} } }`, {}).catch(() => null);
+    session.clear();
+    location.hash = "#/signin";
+    location.reload();
+  };
+  return html`<div class="layout">
+    <aside class="sidebar">
+      <p><strong>Inference Cloud</strong></p>
+      <div class="field">
+        <label for="org-switcher">Organization</label>
+        <select id="org-switcher" value=${org?.id ?? ""} onChange=${switchTo}>
+          ${!org && html`<option value="">Choose…</option>`}
+          ${orgs.map((o) => html`<option value=${o.id}>${o.name} (${o.type === "TEAM" ? "Team" : "Personal"})</option>`)}
+        </select>
+      </div>
+      <p><a href=${href("teams", "new")}>Create a Team</a></p>
+      ${org &&
+      html`<nav aria-label="Console">
+        <ul>
+          ${SCREENS.filter((s) => s.visible(org)).map(
+            (s) => html`<li><a href=${href("o", org.id, s.path)} aria-current=${s === screen ? "page" : undefined}>${s.title}</a></li>`,
+          )}
+        </ul>
+      </nav>`}
+      <p class="hint">Signed in as ${me.user.email}</p>
+      <button type="button" class="secondary" onClick=${signOut}>Sign out</button>
+      <p><a href="/graphql">GraphiQL</a> · <a href="/schema">Fleet API reference</a></p>
+    </aside>
+    <main id="main">${children}</main>
+  </div>`;
+}
+
+function App() {
+  const route = useRoute();
+  const [round, setRound] = useState(0);
+  const me = useLoad(async () => {
+    if (!session.token) return { me: null };
+    const data = await query(ME);
+    if (!data.me) session.clear(); // expired or revoked: sign in again
+    return data;
+  }, [round]);
+  const reloadMe = () => setRound((n) => n + 1);
+  if (location.pathname === "/invitations/accept") return html`<${AcceptInvitation} />`;
+  return html`<${Loading} state=${me}>
+    ${(data) => {
+      if (!data.me) {
+        return route[0] === "signup" ? html`<${SignUp} onSignedIn=${reloadMe} />` : html`<${SignIn} onSignedIn=${reloadMe} />`;
+      }
+      return html`<${Shell} me=${data.me} reloadMe=${reloadMe} />`;
+    }}
+  </${Loading}>`;
+}
+
+render(html`<${App} />`, document.getElementById("app"));

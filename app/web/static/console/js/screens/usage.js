@@ -1,0 +1,126 @@
+// Usage: tokens, requests and spend over time as charts, by model, project or key, with totals; limits used now.
+import { query } from "../api.js";
+import { count, fromNanos, label, money, toNanos, viewerZone } from "../format.js";
+import { html, useState } from "../html.js";
+import { LineChart } from "../chart.js";
+import { ListError, Loading, useLoad } from "../ui.js";
+
+const STEP = { MINUTE: 60, HOUR: 3600, DAY: 86400 }; // UTC buckets: the epoch is aligned to all three
+const RANGES = [
+  ["1h", "Last hour", 3600, "MINUTE"],
+  ["24h", "Last 24 hours", 86400, "HOUR"],
+  ["7d", "Last 7 days", 7 * 86400, "HOUR"],
+  ["30d", "Last 30 days", 30 * 86400, "DAY"],
+];
+
+const USAGE = `query Usage($input: UsageInput!, $id: ID!) {
+  usage(input: $input) { __typename ... on Error { message }
+    ... on UsageSeries { series { group starts requests inputTokens outputTokens spend currency } } }
+  node(id: $id) { ... on Organization {
+    plans { modelId kind limitsSource reason usageNow { kind window limit used remaining } }
+    projects(first: 100) { edges { node { id name apiKeys(first: 100) { edges { node { id name } } } } } } } } }`;
+
+/** Every bucket start (unix seconds) from `from` to `to`, and each series' values on them (absent buckets are zero). */
+export function zeroFill(series, from, to, step) {
+  const xs = [];
+  for (let t = Math.floor(from / step) * step; t < to; t += step) xs.push(t);
+  const index = new Map(xs.map((t, i) => [t, i]));
+  const fill = (starts, values, parse) => {
+    const out = new Array(xs.length).fill(0);
+    starts.forEach((start, i) => {
+      const at = index.get(Date.parse(start) / 1000);
+      if (at !== undefined) out[at] = parse(values[i]);
+    });
+    return out;
+  };
+  return {
+    xs,
+    groups: series.map((s) => ({
+      group: s.group,
+      tokens: fill(s.starts, s.inputTokens.map((v, i) => BigInt(v) + BigInt(s.outputTokens[i])), Number),
+      requests: fill(s.starts, s.requests, Number),
+      spend: fill(s.starts, s.spend, Number), // for drawing only; totals below stay exact
+    })),
+  };
+}
+
+function groupNames(node) {
+  const names = new Map();
+  for (const { node: project } of node.projects.edges) {
+    names.set(project.id, project.name);
+    for (const { node: key } of project.apiKeys.edges) names.set(key.id, `${key.name} (${project.name})`);
+  }
+  return names;
+}
+
+function Totals({ series, names }) {
+  const rows = series.map((s) => ({
+    name: s.group ? names.get(s.group) ?? s.group : "All",
+    requests: s.requests.reduce((a, v) => a + BigInt(v), 0n),
+    input: s.inputTokens.reduce((a, v) => a + BigInt(v), 0n),
+    output: s.outputTokens.reduce((a, v) => a + BigInt(v), 0n),
+    spend: s.spend.reduce((a, v) => a + toNanos(v), 0n),
+  }));
+  return html`<table aria-label="Totals over the range">
+    <thead><tr><th>Group</th><th class="num">Requests</th><th class="num">Input tokens</th><th class="num">Output tokens</th><th class="num">Spend</th></tr></thead>
+    <tbody>${rows.map((r) => html`<tr><td>${r.name}</td><td class="num">${count(r.requests)}</td><td class="num">${count(r.input)}</td>
+      <td class="num">${count(r.output)}</td><td class="num" data-spend>${money(fromNanos(r.spend))}</td></tr>`)}</tbody>
+  </table>`;
+}
+
+function Limits({ plans }) {
+  return html`<h2>Limits per model, used now</h2>
+    <table>
+      <thead><tr><th>Model</th><th>Plan</th><th>Limit</th><th class="num">Used</th><th class="num">Limit</th><th class="num">Remaining</th></tr></thead>
+      <tbody>${plans.flatMap((p) =>
+        (p.usageNow.length ? p.usageNow : [null]).map((u, i) => html`<tr>
+          <td>${i === 0 ? p.modelId : ""}</td><td>${i === 0 ? html`${label(p.kind)}<br /><span class="hint">${p.reason}</span>` : ""}</td>
+          <td>${u ? `${label(u.kind)} per ${u.window}` : "—"}</td>
+          <td class="num">${u ? count(u.used) : ""}</td><td class="num">${u ? count(u.limit) : ""}</td><td class="num">${u ? count(u.remaining) : ""}</td></tr>`),
+      )}</tbody>
+    </table>`;
+}
+
+export function Usage({ org }) {
+  const [range, setRange] = useState("24h");
+  const [granularity, setGranularity] = useState("HOUR");
+  const [groupBy, setGroupBy] = useState("MODEL");
+  const [, , seconds] = RANGES.find((r) => r[0] === range);
+  const state = useLoad(() => {
+    const to = Date.now() / 1000;
+    const from = to - seconds;
+    const input = { organizationId: org.id, from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString(), granularity, groupBy };
+    return query(USAGE, { input, id: org.id }).then((data) => ({ ...data, from, to }));
+  }, [org.id, range, granularity, groupBy]);
+  const choose = (setter) => (event) => setter(event.currentTarget.value);
+  return html`<h1>Usage</h1>
+    <form class="inline" onSubmit=${(e) => e.preventDefault()} aria-label="Usage filters">
+      <div class="field"><label for="u-range">Range</label>
+        <select id="u-range" value=${range} onChange=${(e) => { setRange(e.currentTarget.value); setGranularity(RANGES.find((r) => r[0] === e.currentTarget.value)[3]); }}>
+          ${RANGES.map(([value, text]) => html`<option value=${value}>${text}</option>`)}</select></div>
+      <div class="field"><label for="u-granularity">Buckets (UTC)</label>
+        <select id="u-granularity" value=${granularity} onChange=${choose(setGranularity)}>
+          <option value="MINUTE">Minute</option><option value="HOUR">Hour</option><option value="DAY">Day (UTC days)</option></select></div>
+      <div class="field"><label for="u-group">Split by</label>
+        <select id="u-group" value=${groupBy} onChange=${choose(setGroupBy)}>
+          <option value="NONE">Nothing</option><option value="MODEL">Model</option><option value="PROJECT">Project</option><option value="API_KEY">API key</option></select></div>
+      <button type="button" class="secondary" onClick=${state.reload}>Refresh</button>
+    </form>
+    <p class="hint">Buckets are UTC ${granularity.toLowerCase()}s; times on the axis are in your time zone (${viewerZone}).</p>
+    <${Loading} state=${state}>
+      ${(data) => {
+        if (data.usage.__typename !== "UsageSeries") return html`<${ListError} result=${data.usage} />`;
+        const names = groupNames(data.node);
+        const filled = zeroFill(data.usage.series, data.from, data.to, STEP[granularity]);
+        const named = filled.groups.map((g) => ({ ...g, name: g.group ? names.get(g.group) ?? g.group : "All" }));
+        return html`
+          ${data.usage.series.length === 0 && html`<p role="status">No usage in this range.</p>`}
+          <${LineChart} title="Tokens (input + output)" xs=${filled.xs} series=${named.map((g) => [g.name, g.tokens])} />
+          <${LineChart} title="Requests" xs=${filled.xs} series=${named.map((g) => [g.name, g.requests])} />
+          <${LineChart} title="Spend (USD)" xs=${filled.xs} series=${named.map((g) => [g.name, g.spend])} />
+          <h2>Totals</h2>
+          <${Totals} series=${data.usage.series} names=${names} />
+          <${Limits} plans=${data.node.plans} />`;
+      }}
+    </${Loading}>`;
+}
