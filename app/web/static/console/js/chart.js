@@ -4,6 +4,9 @@ import { html, useEffect, useRef } from "./html.js";
 
 const COLORS = ["#1d4ed8", "#b91c1c", "#047857", "#7c3aed", "#b45309", "#0e7490", "#be185d", "#4b5563"];
 
+/** Axis figures: up to four significant digits, so small amounts (spend in fractions of a cent) stay readable. */
+const tick = (_, splits) => splits.map((v) => (v == null ? "" : Number(v.toPrecision(4)).toLocaleString(undefined, { maximumSignificantDigits: 4 })));
+
 export function LineChart({ title, xs, series }) {
   const box = useRef(null);
   useEffect(() => {
@@ -13,7 +16,7 @@ export function LineChart({ title, xs, series }) {
       width,
       height: 220,
       series: [{}, ...series.map(([name], i) => ({ label: name, stroke: COLORS[i % COLORS.length], width: 2 }))],
-      axes: [{}, { size: 70 }],
+      axes: [{}, { size: 70, values: tick }],
     };
     const plot = new uPlot(options, [xs, ...series.map(([, values]) => values)], box.current);
     return () => plot.destroy();

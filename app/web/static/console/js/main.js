@@ -1,6 +1,6 @@
 // The console's shell: who is signed in, the organization switcher, the navigation, the screens.
 import { ERROR, mutate, query, session } from "./api.js";
-import { html, render, useEffect, useState } from "./html.js";
+import { html, render, useCallback, useEffect, useState } from "./html.js";
 import { may } from "./permissions.js";
 import { href, navigate, useRoute } from "./router.js";
 import { AcceptInvitation } from "./screens/accept.js";
@@ -12,7 +12,7 @@ import { Members } from "./screens/members.js";
 import { Projects } from "./screens/projects.js";
 import { Settings } from "./screens/settings.js";
 import { Usage } from "./screens/usage.js";
-import { Loading, useLoad } from "./ui.js";
+import { Loading } from "./ui.js";
 
 export const ME = `{ me { user { id email name } isStaff sessionExpiresAt
   organizations { role organization { id organizationId name type viewerRole createdAt } } } }`;
@@ -82,25 +82,36 @@ function Frame({ me, orgs, org, screen, children }) {
   </div>`;
 }
 
+/** The signed-in user and their organizations, or null (a session that expired or was revoked is dropped). */
+async function loadMe() {
+  if (!session.token) return null;
+  const data = await query(ME);
+  if (!data.me) session.clear();
+  return data.me;
+}
+
 function App() {
   const route = useRoute();
-  const [round, setRound] = useState(0);
-  const me = useLoad(async () => {
-    if (!session.token) return { me: null };
-    const data = await query(ME);
-    if (!data.me) session.clear(); // expired or revoked: sign in again
-    return data;
-  }, [round]);
-  const reloadMe = () => setRound((n) => n + 1);
+  const [state, setState] = useState({ data: null, error: null });
+  // resolves once the new answer is shown, so a caller may then navigate to what it created
+  const reloadMe = useCallback(
+    () => loadMe().then((me) => setState({ data: { me }, error: null }), (failure) => setState({ data: null, error: failure.message })),
+    [],
+  );
+  useEffect(() => {
+    reloadMe();
+  }, []);
   if (location.pathname === "/invitations/accept") return html`<${AcceptInvitation} />`;
-  return html`<${Loading} state=${me}>
-    ${(data) => {
-      if (!data.me) {
+  return html`<${Loading} state=${state}>
+    ${({ me }) => {
+      if (!me) {
         return route[0] === "signup" ? html`<${SignUp} onSignedIn=${reloadMe} />` : html`<${SignIn} onSignedIn=${reloadMe} />`;
       }
-      return html`<${Shell} me=${data.me} reloadMe=${reloadMe} />`;
+      return html`<${Shell} me=${me} reloadMe=${reloadMe} />`;
     }}
   </${Loading}>`;
 }
 
-render(html`<${App} />`, document.getElementById("app"));
+const root = document.getElementById("app");
+root.textContent = ""; // the page's own "Loading…" notice
+render(html`<${App} />`, root);

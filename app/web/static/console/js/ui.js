@@ -90,9 +90,8 @@ export function CopyButton({ text, label = "Copy" }) {
       setDone(false);
     }
   };
-  return html`<button type="button" class="secondary" onClick=${copy} aria-label=${`${label}: ${text.slice(0, 12)}…`}>
-    ${done ? "Copied" : label}
-  </button>`;
+  return html`<button type="button" class="secondary" onClick=${copy}>${label}</button>
+    <span role="status" class="hint">${done ? "Copied" : ""}</span>`;
 }
 
 /** The typed error of a list field (e.g. MembersResult's ForbiddenError) shown in place of the list. */

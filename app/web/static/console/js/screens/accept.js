@@ -35,8 +35,9 @@ function Answer({ token, invitation, me, onSignedIn }) {
     setOutcome(result);
   };
   const who = invitation.invitedByName || invitation.invitedByEmail;
-  const intro = html`<p>${who ? `${who} invites you` : "You are invited"} to join <strong>${invitation.organizationName}</strong>
-    as ${label(invitation.role)}.</p>`;
+  const intro = html`<p>
+    ${who ? `${who} invites you` : "You are invited"} to join <strong>${invitation.organizationName}</strong> as ${label(invitation.role)}.
+  </p>`;
   if (invitation.state !== "PENDING") {
     return html`${intro}<${Notice} kind="bad">This invitation is ${label(invitation.state).toLowerCase()}; it can no longer be answered.</${Notice}>`;
   }

@@ -66,7 +66,7 @@ export function CreateTeam({ onCreated }) {
   const [state, onSubmit] = useSubmit(async (values) => {
     const result = await mutate(CREATE_TEAM, values);
     if (result.ok) {
-      onCreated();
+      await onCreated(); // the switcher must know the new Team before the route names it
       navigate("o", result.ok.organization.id, "settings");
     }
     return result;

@@ -147,7 +147,7 @@ function RefundForm({ grant, reload }) {
   return html`<form class="inline" onSubmit=${onSubmit} aria-label="Refund request">
     <${Field} label="Why do you ask for a refund?" name="reason" required error=${state.error} />
     <button class="secondary" disabled=${state.busy}>Request refund</button>
-    ${state.ok && html`<${Notice}>${state.ok.refundRequest.decision}</${Notice}>`}
+    ${state.ok && html`<${Notice}>${label(state.ok.refundRequest.status)}: ${state.ok.refundRequest.decision}</${Notice}>`}
     <${FormError} error=${state.error} fields=${["reason"]} />
   </form>`;
 }
@@ -178,6 +178,6 @@ function PayGo({ org, credits, reload }) {
           ${refundable.map((g) => html`<option value=${g.id}>${money(g.amount)} bought ${localDate(g.boughtAt)}</option>`)}
         </select></div>
         <${RefundForm} key=${chosen.id} grant=${chosen} reload=${reload} />`}
-      <ul>${credits.refundRequests.edges.map(({ node: r }) => html`<li>${localTime(r.createdAt)}: ${money(r.amountRequested)}, ${label(r.status)}: ${r.decision}</li>`)}</ul>
+      <ul aria-label="Refund requests">${credits.refundRequests.edges.map(({ node: r }) => html`<li>${localTime(r.createdAt)}: ${money(r.amountRequested)}, ${label(r.status)}: ${r.decision}</li>`)}</ul>
     </section>`;
 }

@@ -5,7 +5,7 @@ import { html, useState } from "../html.js";
 import { Field, FormError, ListError, Loading, Notice, useLoad, useSubmit } from "../ui.js";
 
 const INVITES = `query Invites($id: ID!) { node(id: $id) { ... on Organization {
-  projects(first: 100) { edges { node { id name archivedAt } } }
+  projects(first: 100) { edges { node { id name isDefault archivedAt } } }
   invitations { __typename ... on Error { message }
     ... on InvitationList { invitations(first: 100) { edges { node {
       id email role state sentAt expiresAt emailDelivery projects { role project { name } } } } } } } } } }`;
@@ -39,9 +39,9 @@ function InviteForm({ org, projects, onInvited }) {
         <option value="MEMBER">Member</option>
         <option value="ORGANIZATION_ADMIN">Organization admin</option>
       </${Field}>
-      <${Field} label="Project (optional)" name="projectId" error=${state.error}>
-        <option value="">No project</option>
+      <${Field} label="Project" name="projectId" error=${state.error} hint="Members work in projects; Organization admins are in all of them.">
         ${projects.map((p) => html`<option value=${p.id}>${p.name}</option>`)}
+        <option value="">No project (Organization admins only)</option>
       </${Field}>
       <${Field} label="Project role" name="projectRole">
         <option value="PROJECT_MEMBER">Project member</option>
@@ -75,7 +75,10 @@ export function Invites({ org }) {
   return html`<h1>Invites</h1>
     <${Loading} state=${state}>
       ${(data) => {
-        const projects = data.node.projects.edges.map((e) => e.node).filter((p) => !p.archivedAt);
+        const projects = data.node.projects.edges
+          .map((e) => e.node)
+          .filter((p) => !p.archivedAt)
+          .sort((a, b) => b.isDefault - a.isDefault); // the Default project first: the usual choice
         const list = data.node.invitations;
         return html`<${InviteForm} org=${org} projects=${projects} onInvited=${state.reload} />
           <h2>Pending, declined and expired (last 30 days)</h2>

@@ -56,8 +56,8 @@ function ModelCard({ model, subscription, act }) {
             ? html`<span class="badge">Current</span>`
             : tier.soldOut
               ? html`<span class="badge soldout">Temporarily Sold Out</span>`
-              : html`<button type="button" aria-label=${`${subscription ? "Change to" : "Subscribe to"} ${model.displayName} ${tier.displayName}`}
-                  onClick=${action}>${subscription ? "Change to this tier" : "Subscribe"}</button>`}</td>
+              : html`<button type="button" aria-label=${`${subscription ? "Change tier to" : "Subscribe to"} ${model.displayName} ${tier.displayName}`}
+                  onClick=${action}>${subscription ? "Change tier" : "Subscribe"}</button>`}</td>
         </tr>`;
       })}</tbody>
     </table>
