@@ -146,9 +146,23 @@ def test_the_seed_story_through_the_console(
         expect(nav.get_by_role("link", name=hidden, exact=True)).to_have_count(0)
     bob.screen("member-usage")
 
+    # Carol has no account yet: the page lets her create one with the invited address, then accept
+    carol = visitors["carol"] = open_visitor(browser, server, "carol")
+    carol.page.goto(server.invitation_link("carol@lab.example"))
+    expect(carol.page.get_by_text("to join Lab")).to_be_visible()
+    carol.screen("invitation-signed-out")
+    carol.page.get_by_role("button", name="I am new: create an account").click()
+    carol.page.get_by_label("Name").fill("Carol Coder")
+    carol.page.get_by_label("Email").fill("carol@lab.example")
+    carol.page.get_by_label("Password").fill(PASSWORD)
+    carol.page.get_by_role("button", name="Create account").click()
+    carol.page.get_by_role("button", name="Accept invitation").click()
+    expect(carol.page.get_by_text("You joined Lab.")).to_be_visible()
+
     # Alice sees Bob among the members
     go(alice, "Members", "Members")
     expect(page.get_by_role("cell", name="bob@lab.example", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name="carol@lab.example", exact=True)).to_be_visible()
     alice.screen("members")
 
     # a test card through the fake provider's own form
@@ -249,9 +263,21 @@ def test_the_seed_story_through_the_console(
     expect(page.get_by_text("The billing address is saved.")).to_be_visible()
     alice.screen("billing-address")
 
+    # a second project, with Bob as its Project Admin
     go(alice, "Projects", "Projects")
     expect(page.get_by_role("heading", name=re.compile("^Default"))).to_be_visible()
+    page.get_by_label("New project name").fill("Research")
+    page.get_by_role("button", name="Create project").click()
+    research = page.get_by_role("region", name="Research")
+    research.get_by_label("Add to Research").select_option(label="Bob Builder (bob@lab.example)")
+    research.get_by_label("Project role").select_option("PROJECT_ADMIN")
+    research.get_by_role("button", name="Add member").click()
+    expect(research.get_by_label("Project role of bob@lab.example")).to_have_value("PROJECT_ADMIN")
     alice.screen("projects")
+    go(bob, "API keys", "API keys")
+    expect(bob.page.get_by_label("New key name (Research)")).to_be_visible()
+    expect(bob.page.get_by_label("New key name (Default)")).to_have_count(0)  # a Project Member there
+    bob.screen("project-admin-keys")
 
     # signing out ends the session: the sign-in page again
     page.get_by_role("button", name="Sign out").click()

@@ -11,4 +11,5 @@ export const may = {
   manageProjects: (org) => org.viewerRole === ADMIN,
   // a Project Admin manages the keys of their project; an Org Admin is admin of every project
   manageKeys: (org, project) => org.viewerRole === ADMIN || project.viewerRole === "PROJECT_ADMIN",
+  manageProjectMembers: (org, project) => org.viewerRole === ADMIN || project.viewerRole === "PROJECT_ADMIN",
 };

@@ -7,7 +7,9 @@ import { Field, FormError, Loading, Notice, useLoad, useSubmit } from "../ui.js"
 
 const PROJECTS = `query Projects($id: ID!) {
   catalog { ... on Catalog { models { modelId displayName isDeprecated } } }
-  node(id: $id) { ... on Organization { projects(first: 100) { edges { node {
+  node(id: $id) { ... on Organization {
+    members { __typename ... on MemberList { members(first: 100) { edges { node { user { id name email } } } } } }
+    projects(first: 100) { edges { node {
     id name isDefault createdAt archivedAt viewerRole
     members { role user { id name email } }
     rateLimits { model requestsPerMinute tokensPerMinute requestsPerDay tokensPerDay } } } } } } }`;
@@ -16,6 +18,8 @@ const CREATE = `mutation CreateProject($input: CreateProjectInput!) { createProj
 const ARCHIVE = `mutation Archive($input: ArchiveProjectInput!) { archiveProject(input: $input) { ${ERROR} } }`;
 const SET_LIMIT = `mutation SetLimit($input: SetProjectRateLimitInput!) { setProjectRateLimit(input: $input) { ${ERROR} } }`;
 const REMOVE_LIMIT = `mutation RemoveLimit($input: RemoveProjectRateLimitInput!) { removeProjectRateLimit(input: $input) { ${ERROR} } }`;
+const SET_MEMBER = `mutation SetProjectMember($input: SetProjectMemberInput!) { setProjectMember(input: $input) { ${ERROR} } }`;
+const REMOVE_MEMBER = `mutation RemoveProjectMember($input: RemoveProjectMemberInput!) { removeProjectMember(input: $input) { ${ERROR} } }`;
 const LIMITS = ["requestsPerMinute", "tokensPerMinute", "requestsPerDay", "tokensPerDay"];
 const LIMIT_LABELS = { requestsPerMinute: "Requests / minute", tokensPerMinute: "Tokens / minute", requestsPerDay: "Requests / day", tokensPerDay: "Tokens / day" };
 
@@ -40,15 +44,61 @@ function LimitForm({ project, models, onSaved }) {
   </form>`;
 }
 
-function ProjectCard({ org, project, models, act, reload }) {
+const PROJECT_ROLES = [
+  ["PROJECT_MEMBER", "Project member"],
+  ["PROJECT_ADMIN", "Project admin"],
+];
+
+/** Add one of the organization's members to the project (Org Admins: they can list the members). */
+function AddMember({ project, candidates, onAdded }) {
+  const [state, onSubmit] = useSubmit(async (values) => {
+    const result = await mutate(SET_MEMBER, { projectId: project.id, userId: values.userId, role: values.role });
+    if (result.ok) onAdded();
+    return result;
+  });
+  if (!candidates.length) return null;
+  return html`<form class="inline" onSubmit=${onSubmit} aria-label=${`Add a member to ${project.name}`}>
+    <${Field} label=${`Add to ${project.name}`} name="userId" error=${state.error}>
+      ${candidates.map((u) => html`<option value=${u.id}>${u.name ? `${u.name} (${u.email})` : u.email}</option>`)}
+    </${Field}>
+    <${Field} label="Project role" name="role" error=${state.error}>
+      ${PROJECT_ROLES.map(([value, text]) => html`<option value=${value}>${text}</option>`)}
+    </${Field}>
+    <button disabled=${state.busy}>Add member</button>
+    <${FormError} error=${state.error} fields=${["userId", "role"]} />
+  </form>`;
+}
+
+function ProjectMembers({ project, manage, act, orgMembers, reload }) {
+  const inProject = new Set(project.members.map((m) => m.user.id));
+  return html`<h3>Members</h3>
+    <table>
+      <thead><tr><th>Name</th><th>Email</th><th>Project role</th><th><span class="sr-only">Actions</span></th></tr></thead>
+      <tbody>${project.members.map((m) => html`<tr>
+        <td>${m.user.name || "—"}</td><td>${m.user.email}</td>
+        <td>${manage
+          ? html`<label class="sr-only" for=${`pr-${project.id}-${m.user.id}`}>Project role of ${m.user.email}</label>
+              <select id=${`pr-${project.id}-${m.user.id}`} value=${m.role}
+                onChange=${(e) => act(SET_MEMBER, { projectId: project.id, userId: m.user.id, role: e.currentTarget.value }, `${m.user.email} is now ${label(e.currentTarget.value)}.`)}>
+                ${PROJECT_ROLES.map(([value, text]) => html`<option value=${value}>${text}</option>`)}
+              </select>`
+          : label(m.role)}</td>
+        <td>${manage && html`<button type="button" class="danger" aria-label=${`Remove ${m.user.email} from ${project.name}`}
+          onClick=${() => act(REMOVE_MEMBER, { projectId: project.id, userId: m.user.id }, `${m.user.email} left ${project.name}.`)}>Remove</button>`}</td>
+      </tr>`)}</tbody>
+    </table>
+    ${manage && orgMembers && html`<${AddMember} project=${project} candidates=${orgMembers.filter((u) => !inProject.has(u.id))} onAdded=${reload} />`}`;
+}
+
+function ProjectCard({ org, project, models, act, reload, orgMembers }) {
   const admin = may.manageProjects(org);
   return html`<section class="card" aria-labelledby=${`p-${project.id}`}>
     <h2 id=${`p-${project.id}`}>${project.name}
       ${project.isDefault && html` <span class="badge">Default</span>`}
       ${project.archivedAt && html` <span class="badge">Archived ${localDate(project.archivedAt)}</span>`}</h2>
     <p>Your role: ${label(project.viewerRole)} · created ${localDate(project.createdAt)}</p>
-    <h3>Members</h3>
-    <ul>${project.members.map((m) => html`<li>${m.user.name || m.user.email} (${m.user.email}): ${label(m.role)}</li>`)}</ul>
+    <${ProjectMembers} project=${project} manage=${!project.archivedAt && may.manageProjectMembers(org, project)} act=${act}
+      orgMembers=${orgMembers} reload=${reload} />
     <h3>Rate limits of this project</h3>
     ${project.rateLimits.length
       ? html`<table>
@@ -94,8 +144,12 @@ export function Projects({ org }) {
     <${Loading} state=${state}>
       ${(data) => {
         const models = data.catalog.models?.filter((m) => !m.isDeprecated) ?? [];
+        // only Organization Admins can list the organization's members today
+        const list = data.node.members;
+        const orgMembers = list.__typename === "MemberList" ? list.members.edges.map((e) => e.node.user) : null;
         return data.node.projects.edges.map(
-          ({ node }) => html`<${ProjectCard} key=${node.id} org=${org} project=${node} models=${models} act=${act} reload=${state.reload} />`,
+          ({ node }) => html`<${ProjectCard} key=${node.id} org=${org} project=${node} models=${models} act=${act}
+            reload=${state.reload} orgMembers=${orgMembers} />`,
         );
       }}
     </${Loading}>`;

@@ -5,8 +5,26 @@ import { localTime } from "../format.js";
 import { may } from "../permissions.js";
 import { CopyButton, Field, FormError, Notice, useSubmit } from "../ui.js";
 
+const LEAVE = `mutation Leave($input: LeaveOrganizationInput!) { leaveOrganization(input: $input) { ${ERROR} } }`;
 const RENAME = `mutation Rename($input: RenameOrganizationInput!) {
   renameOrganization(input: $input) { ${ERROR} ... on OrganizationPayload { organization { id name } } } }`;
+
+function Leave({ org, reloadMe }) {
+  const [state, onSubmit] = useSubmit(async () => {
+    if (!confirm(`Leave ${org.name}? You lose access to its projects and keys.`)) return {};
+    const result = await mutate(LEAVE, { organizationId: org.id });
+    if (result.ok) {
+      await reloadMe();
+      location.hash = "#/";
+    }
+    return result;
+  });
+  return html`<section class="card">
+    <h2>Leave this organization</h2>
+    <form onSubmit=${onSubmit}><button class="danger" disabled=${state.busy}>Leave ${org.name}</button></form>
+    <${FormError} error=${state.error} />
+  </section>`;
+}
 
 export function Settings({ org, reloadMe }) {
   const [state, onSubmit] = useSubmit(async (values) => {
@@ -37,5 +55,6 @@ export function Settings({ org, reloadMe }) {
           <${FormError} error=${state.error} fields=${["name"]} />
           ${state.ok && html`<${Notice} kind="good">Renamed to ${state.ok.organization.name}.</${Notice}>`}
         </section>`
-      : html`<p>Name: <strong>${org.name}</strong></p>`}`;
+      : html`<p>Name: <strong>${org.name}</strong></p>`}
+    ${org.type === "TEAM" && html`<${Leave} org=${org} reloadMe=${reloadMe} />`}`;
 }
