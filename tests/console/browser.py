@@ -87,8 +87,11 @@ class Server:
         return answer.json()
 
 
-def run_server(workdir: Path) -> Iterator[Server]:
-    """Migrate a fresh SQLite database, create a staff user, serve on a free port; stop at the end."""
+def run_server(workdir: Path, setup: tuple[str, ...] = ()) -> Iterator[Server]:
+    """Migrate a fresh SQLite database, create a staff user, serve on a free port; stop at the end.
+
+    `setup` names more CLI commands to run before serving (e.g. "seed-demo").
+    """
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
@@ -117,6 +120,8 @@ def run_server(workdir: Path) -> Iterator[Server]:
         check=True,
         capture_output=True,
     )
+    for command in setup:
+        subprocess.run([*cli, command], env=env, cwd=REPO_ROOT, check=True, capture_output=True)
     port = free_port()
     log = workdir / "server.log"
     with log.open("wb") as output:
