@@ -299,6 +299,31 @@ def test_graphiql_and_the_api_reference_render_offline(
     visitor.screen("api-reference", accessibility=False)
 
 
+def test_signing_up_and_creating_a_team_from_the_keyboard_alone(
+    browser: Any, server: Server, visitors: dict[str, Visitor]
+) -> None:
+    visitor = visitors["keyboard"] = open_visitor(browser, server, "keyboard")
+    keyboard = visitor.page.keyboard
+    visitor.page.goto("/#/signup")
+    expect(visitor.page.get_by_label("Name")).to_be_visible()
+    keyboard.press("Tab")  # the first field of the page
+    for text in ("Kim Keys", "kim@keys.example", PASSWORD):
+        keyboard.type(text)
+        keyboard.press("Tab")
+    keyboard.press("Enter")  # on "Create account"
+    expect(visitor.page.get_by_role("navigation", name="Console")).to_be_visible()
+    # a new screen puts the keyboard at its heading
+    expect(visitor.page.get_by_role("heading", level=1)).to_be_focused()
+    # follow "Create a Team" with the keyboard, then fill and submit its form
+    visitor.page.get_by_role("link", name="Create a Team").focus()
+    keyboard.press("Enter")
+    expect(visitor.page.get_by_role("heading", name="Create a Team")).to_be_focused()
+    keyboard.press("Tab")
+    keyboard.type("Keyboard Co")
+    keyboard.press("Enter")
+    expect(current_org(visitor)).to_have_text("Keyboard Co (Team)")
+
+
 def test_an_unknown_invitation_link_says_so(
     browser: Any, server: Server, visitors: dict[str, Visitor]
 ) -> None:

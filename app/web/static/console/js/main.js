@@ -30,21 +30,30 @@ const SCREENS = [
 function Shell({ me, reloadMe }) {
   const route = useRoute();
   const orgs = me.organizations.map((m) => m.organization);
-  if (route[0] === "teams" && route[1] === "new") {
-    return html`<${Frame} me=${me} orgs=${orgs}><${CreateTeam} onCreated=${reloadMe} /></${Frame}>`;
-  }
+  const creating = route[0] === "teams" && route[1] === "new";
   const org = orgs.find((o) => o.id === route[1]) ?? orgs.find((o) => o.type === "TEAM") ?? orgs[0];
   const screen = SCREENS.find((s) => s.path === route[2] && s.visible(org)) ?? SCREENS[0];
   useEffect(() => {
+    if (creating) return;
     if (route[0] !== "o" || route[1] !== org.id || route[2] !== screen.path) navigate("o", org.id, screen.path);
   }, [route.join("/"), org.id]);
   useEffect(() => {
-    document.title = `${screen.title} · ${org.name} · Inference Cloud`;
-  }, [screen, org]);
+    document.title = creating ? "Create a Team · Inference Cloud" : `${screen.title} · ${org.name} · Inference Cloud`;
+    // a new screen: keyboard and screen-reader users start at its heading, not at the old link
+    document.querySelector("main h1")?.focus();
+  }, [creating, screen, org]);
+  if (creating) {
+    return html`<${Frame} me=${me} orgs=${orgs}><${CreateTeam} onCreated=${reloadMe} /></${Frame}>`;
+  }
   const View = screen.view;
   return html`<${Frame} me=${me} orgs=${orgs} org=${org} screen=${screen}>
     <${View} key=${org.id} org=${org} me=${me} tab=${route[3]} reloadMe=${reloadMe} />
   </${Frame}>`;
+}
+
+function skipToMain(event) {
+  event.preventDefault(); // the hash holds the route
+  document.querySelector("main h1")?.focus();
 }
 
 function Frame({ me, orgs, org, screen, children }) {
@@ -55,7 +64,8 @@ function Frame({ me, orgs, org, screen, children }) {
     location.hash = "#/signin";
     location.reload();
   };
-  return html`<div class="layout">
+  return html`<a class="skip" href="#main" onClick=${skipToMain}>Skip to content</a>
+  <div class="layout">
     <aside class="sidebar">
       <p><strong>Inference Cloud</strong></p>
       <div class="field">

@@ -17,7 +17,7 @@ export function AcceptInvitation() {
   const [round, setRound] = useState(0);
   const state = useLoad(() => query(PREVIEW, { token }), [round]);
   return html`<main class="centered" id="main">
-    <h1>Invitation</h1>
+    <h1 tabindex="-1">Invitation</h1>
     <${Loading} state=${state}>
       ${(data) =>
         data.invitation

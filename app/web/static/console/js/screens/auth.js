@@ -44,7 +44,7 @@ export function SignUpForm({ onSignedIn, email }) {
 
 export function SignIn({ onSignedIn }) {
   return html`<main class="centered" id="main">
-    <h1>Sign in</h1>
+    <h1 tabindex="-1">Sign in</h1>
     <${SignInForm} onSignedIn=${onSignedIn} />
     <p>New here? <a href=${href("signup")}>Create an account</a></p>
   </main>`;
@@ -52,7 +52,7 @@ export function SignIn({ onSignedIn }) {
 
 export function SignUp({ onSignedIn }) {
   return html`<main class="centered" id="main">
-    <h1>Create your account</h1>
+    <h1 tabindex="-1">Create your account</h1>
     <p>You get a Personal organization with free usage; create a Team to work with others.</p>
     <${SignUpForm} onSignedIn=${onSignedIn} />
     <p>Have an account? <a href=${href("signin")}>Sign in</a></p>
@@ -71,7 +71,7 @@ export function CreateTeam({ onCreated }) {
     }
     return result;
   });
-  return html`<h1>Create a Team</h1>
+  return html`<h1 tabindex="-1">Create a Team</h1>
     <p>A Team organization has members, projects and billing; you become its Organization Admin.</p>
     <form class="stack" onSubmit=${onSubmit}>
       <${Field} label="Team name" name="name" required error=${state.error} />

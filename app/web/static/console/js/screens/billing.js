@@ -34,7 +34,7 @@ const TABS = [
 
 export function Billing({ org, tab = "overview" }) {
   const current = TABS.find(([path]) => path === tab) ?? TABS[0];
-  return html`<h1>Billing</h1>
+  return html`<h1 tabindex="-1">Billing</h1>
     <nav class="tabs" aria-label="Billing">
       ${TABS.map(([path, title]) => html`<a href=${href("o", org.id, "billing", path)} aria-current=${path === current[0] ? "page" : undefined}>${title}</a>`)}
     </nav>

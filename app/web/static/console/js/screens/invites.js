@@ -72,7 +72,7 @@ export function Invites({ org }) {
     setOutcome(result.error ? { kind: "bad", text: result.error.message } : { kind: "good", text: done });
     state.reload();
   };
-  return html`<h1>Invites</h1>
+  return html`<h1 tabindex="-1">Invites</h1>
     <${Loading} state=${state}>
       ${(data) => {
         const projects = data.node.projects.edges

@@ -43,7 +43,7 @@ export function ApiKeys({ org }) {
     setOutcome(result.error ? { kind: "bad", text: result.error.message } : { kind: "good", text: `${key.name} was revoked.` });
     state.reload();
   };
-  return html`<h1>API keys</h1>
+  return html`<h1 tabindex="-1">API keys</h1>
     ${outcome && html`<${Notice} kind=${outcome.kind}>${outcome.text}</${Notice}>`}
     <${Loading} state=${state}>
       ${(data) =>

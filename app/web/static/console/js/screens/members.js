@@ -20,7 +20,7 @@ export function Members({ org, me }) {
     setOutcome(result.error ? { kind: "bad", text: result.error.message } : { kind: "good", text: done });
     state.reload();
   };
-  return html`<h1>Members</h1>
+  return html`<h1 tabindex="-1">Members</h1>
     ${outcome && html`<${Notice} kind=${outcome.kind}>${outcome.text}</${Notice}>`}
     <${Loading} state=${state}>
       ${(data) => {

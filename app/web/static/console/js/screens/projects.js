@@ -133,7 +133,7 @@ export function Projects({ org }) {
     }
     return result;
   });
-  return html`<h1>Projects</h1>
+  return html`<h1 tabindex="-1">Projects</h1>
     ${may.manageProjects(org) &&
     html`<form class="inline" onSubmit=${onCreate}>
       <${Field} label="New project name" name="name" required error=${created.error} />

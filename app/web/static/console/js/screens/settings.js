@@ -32,7 +32,7 @@ export function Settings({ org, reloadMe }) {
     if (result.ok) reloadMe();
     return result;
   });
-  return html`<h1>Settings</h1>
+  return html`<h1 tabindex="-1">Settings</h1>
     <section class="card">
       <h2>Organization</h2>
       <table>

@@ -93,7 +93,7 @@ export function Usage({ org }) {
     return query(USAGE, { input, id: org.id }).then((data) => ({ ...data, from, to }));
   }, [org.id, range, granularity, groupBy]);
   const choose = (setter) => (event) => setter(event.currentTarget.value);
-  return html`<h1>Usage</h1>
+  return html`<h1 tabindex="-1">Usage</h1>
     <form class="inline" onSubmit=${(e) => e.preventDefault()} aria-label="Usage filters">
       <div class="field"><label for="u-range">Range</label>
         <select id="u-range" value=${range} onChange=${(e) => { setRange(e.currentTarget.value); setGranularity(RANGES.find((r) => r[0] === e.currentTarget.value)[3]); }}>
