@@ -35,6 +35,14 @@ SCREENS = [
     "billing/payment",
     "settings",
 ]
+# resolves with the moment the screen shows its heading and no loading notice (observed in the page)
+READY = """() => new Promise((resolve) => {
+  const done = () => document.querySelector("main h1") && !document.querySelector(".loading");
+  if (done()) return resolve(performance.now());
+  new MutationObserver((_, observer) => {
+    if (done()) { observer.disconnect(); resolve(performance.now()); }
+  }).observe(document, { subtree: true, childList: true });
+})"""
 PAINT = "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null"
 
 
@@ -62,10 +70,7 @@ def main() -> None:
             for screen in SCREENS:
                 fresh = context.new_page()
                 fresh.goto(f"/#/o/{org}/{screen}")
-                fresh.wait_for_function(
-                    "document.querySelector('main h1') && !document.querySelector('.loading')"
-                )
-                ready[screen].append(fresh.evaluate("performance.now()"))
+                ready[screen].append(fresh.evaluate(READY))
                 paint[screen].append(fresh.evaluate(PAINT))
                 fresh.close()
         browser.close()

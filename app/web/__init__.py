@@ -6,6 +6,9 @@ with their licenses, taken from the npm registry's tarballs); no page loads anyt
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +26,19 @@ REDOC_JS = f"{VENDOR}/redoc-2.5.4/redoc.standalone.js"
 FAVICON = "<link rel='icon' type='image/svg+xml' href='/static/console/favicon.svg'>"
 GRAPHIQL_HTML = (WEB / "graphiql.html").read_text(encoding="utf-8")
 CONSOLE_HTML = (STATIC / "console" / "index.html").read_bytes()
+
+# The console's page may run only its own files and its import map, and talk only to its origin: an
+# injected script could not run, nor send the session token elsewhere. (uPlot sets inline styles.)
+_IMPORT_MAP = re.search(rb'<script type="importmap">(.*?)</script>', CONSOLE_HTML, re.S)
+assert _IMPORT_MAP, "the console's page has lost its import map"
+CONSOLE_POLICY = (
+    "default-src 'self'; "
+    f"script-src 'self' 'sha256-{base64.b64encode(hashlib.sha256(_IMPORT_MAP.group(1)).digest()).decode()}'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 # the console's own files change with each release under the same names: browsers revalidate them
-NO_CACHE = {"cache-control": "no-cache"}
+CONSOLE_HEADERS = {"cache-control": "no-cache", "content-security-policy": CONSOLE_POLICY}
 
 # the paths the console's single page answers; the email link to an invitation is one of them
 CONSOLE_PATHS = ["/", "/invitations/accept"]
@@ -33,7 +47,7 @@ CONSOLE_PATHS = ["/", "/invitations/accept"]
 @get(CONSOLE_PATHS, include_in_schema=False, sync_to_thread=False)
 def console_page() -> Response[bytes]:
     """The console's page: a single-page app of ES modules talking GraphQL."""
-    return Response(CONSOLE_HTML, media_type=MediaType.HTML, headers=NO_CACHE)
+    return Response(CONSOLE_HTML, media_type=MediaType.HTML, headers=CONSOLE_HEADERS)
 
 
 def web_routes() -> list[ControllerRouterHandler]:

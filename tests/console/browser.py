@@ -172,10 +172,13 @@ class Visitor:
 
     def settle(self) -> None:
         """Wait until the screen has its data (no loading notice left)."""
+        from playwright.sync_api import expect
+
         self.page.wait_for_load_state("networkidle")
         try:
-            self.page.wait_for_function("!document.querySelector('.loading')")
-        except Exception as failure:
+            # a locator, not a JavaScript predicate: the console's script policy refuses eval
+            expect(self.page.locator(".loading")).to_have_count(0)
+        except AssertionError as failure:
             raise AssertionError(
                 f"{self.name}'s screen never finished loading: {self.page.content()}"
             ) from failure
@@ -191,9 +194,10 @@ class Visitor:
 
 
 def assert_accessible(page: Any, name: str) -> None:
-    """axe-core (kept in the tests, injected inline) finds no serious or critical violation."""
+    """axe-core (kept in the tests, evaluated in the page) finds no serious or critical violation."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.add_script_tag(content=AXE.read_text())
+        # evaluated through the debugging protocol: the console's script policy stays in force
+        page.evaluate(AXE.read_text())
     violations = page.evaluate(
         """async (blocking) => (await axe.run(document, {resultTypes: ["violations"]})).violations
             .filter((v) => blocking.includes(v.impact))
@@ -210,5 +214,7 @@ def open_visitor(browser: Any, server: Server, name: str) -> Visitor:
     visitor = Visitor(name=name, page=page, origin=server.url)
     context.route("**/*", visitor.route)
     page.on("pageerror", lambda error: visitor.errors.append(str(error)))
+    # a refused file, a policy violation, a failed request: the browser logs each as an error
+    page.on("console", lambda message: message.type == "error" and visitor.errors.append(message.text))
     page.set_default_timeout(15_000)
     return visitor

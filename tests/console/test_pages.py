@@ -76,6 +76,12 @@ async def test_console_page_answers_at_the_root_and_at_the_invitation_link(clien
     assert root.headers["content-type"].startswith("text/html")
     assert root.text == link.text
     await assert_served_locally(client, root.text)
+    policy = root.headers["content-security-policy"]
+    assert (
+        "default-src 'self'" in policy
+        and "connect-src 'self'" in policy
+        and "'unsafe-inline'" not in policy.split("style-src")[0]
+    )
 
 
 def console_modules(index: str) -> dict[str, bytes]:
