@@ -214,6 +214,17 @@ def test_the_seed_story_through_the_console(
     expect(page.locator("[data-secret]")).to_have_count(0)
     assert secret not in page.content()
 
+    # a revoked key leaves the list, unless asked for
+    page.get_by_label("New key name (Default)").fill("temporary")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_role("cell", name="temporary", exact=True)).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Revoke temporary").click()
+    expect(page.get_by_text("temporary was revoked.")).to_be_visible()
+    expect(page.get_by_role("cell", name="temporary", exact=True)).to_have_count(0)
+    page.get_by_label("Show revoked keys").check()
+    expect(page.get_by_role("row").filter(has_text="temporary")).to_contain_text("Revoked")
+
     # usage reported through the fleet's API shows on the usage screen, priced exactly
     admission = server.fleet(
         "admissions", {"api_key": secret, "model": MODEL, "input_tokens": 1000, "max_output_tokens": 500}
@@ -236,6 +247,9 @@ def test_the_seed_story_through_the_console(
     expect(row.locator("[data-spend]")).to_have_text("$0.00065")
     expect(page.locator("[data-chart=Requests] canvas").first).to_be_visible()
     alice.screen("usage")
+    page.get_by_label("Project", exact=True).select_option(label="Default")
+    expect(page.locator("#u-project")).to_have_value(re.compile(".+"))
+    expect(row.locator("[data-spend]")).to_have_text("$0.00065")  # the key is the Default project's
 
     # a sold-out tier shows as such; another tier is bought
     staff = server.graphql(SIGN_IN, {"input": {"email": STAFF_EMAIL, "password": STAFF_PASSWORD}})

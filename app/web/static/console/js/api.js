@@ -17,6 +17,8 @@ export const session = {
 // The selection every mutation result ends with: its type, and the typed error's fields.
 export const ERROR = "__typename ... on Error { message code field }";
 
+const SIGNED_OUT = new Set(["UNAUTHENTICATED", "SESSION_EXPIRED"]);
+
 /** A failure outside the typed unions: network, masked server error, invalid query. */
 export class ApiError extends Error {}
 
@@ -44,6 +46,12 @@ export async function query(text, variables = {}) {
 export async function mutate(text, input) {
   const data = await query(text, { input });
   const result = Object.values(data)[0];
-  if (result && "code" in result && "message" in result) return { error: result };
+  if (result && "code" in result && "message" in result) {
+    if (SIGNED_OUT.has(result.code) && session.token) {
+      session.clear(); // the session ended (expired or revoked elsewhere): back to signing in
+      location.reload();
+    }
+    return { error: result };
+  }
   return { ok: result };
 }

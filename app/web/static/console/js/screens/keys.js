@@ -37,6 +37,7 @@ function NewKey({ project, onCreated }) {
 export function ApiKeys({ org }) {
   const state = useLoad(() => query(KEYS, { id: org.id }), [org.id]);
   const [outcome, setOutcome] = useState(null);
+  const [showRevoked, setShowRevoked] = useState(false);
   const revoke = async (key) => {
     if (!confirm(`Revoke ${key.name}? It stops working at once.`)) return;
     const result = await mutate(REVOKE, { apiKeyId: key.id }).catch((e) => ({ error: e }));
@@ -45,6 +46,7 @@ export function ApiKeys({ org }) {
   };
   return html`<h1 tabindex="-1">API keys</h1>
     ${outcome && html`<${Notice} kind=${outcome.kind}>${outcome.text}</${Notice}>`}
+    <p><label><input type="checkbox" checked=${showRevoked} onChange=${(e) => setShowRevoked(e.currentTarget.checked)} /> Show revoked keys</label></p>
     <${Loading} state=${state}>
       ${(data) =>
         data.node.projects.edges
@@ -58,7 +60,7 @@ export function ApiKeys({ org }) {
               <table>
                 <thead><tr><th>Name</th><th>Key</th><th>Created</th><th>Last used</th><th>Status</th><th><span class="sr-only">Actions</span></th></tr></thead>
                 <tbody>
-                  ${project.apiKeys.edges.map(({ node: k }) => html`<tr>
+                  ${project.apiKeys.edges.filter(({ node: k }) => showRevoked || k.isActive).map(({ node: k }) => html`<tr>
                     <td>${k.name}</td><td><code>${k.maskedKey}</code></td>
                     <td>${localTime(k.createdAt)}${k.createdBy ? html`<br />by ${k.createdBy.email}` : ""}</td>
                     <td>${k.lastUsedAt ? localTime(k.lastUsedAt) : "Never"}</td>

@@ -85,13 +85,19 @@ export function Usage({ org }) {
   const [range, setRange] = useState("24h");
   const [granularity, setGranularity] = useState("HOUR");
   const [groupBy, setGroupBy] = useState("MODEL");
+  const [projectId, setProjectId] = useState("");
+  const [projects, setProjects] = useState([]);
   const [, , seconds] = RANGES.find((r) => r[0] === range);
   const state = useLoad(() => {
     const to = Date.now() / 1000;
     const from = to - seconds;
     const input = { organizationId: org.id, from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString(), granularity, groupBy };
-    return query(USAGE, { input, id: org.id }).then((data) => ({ ...data, from, to }));
-  }, [org.id, range, granularity, groupBy]);
+    if (projectId) input.projectIds = [projectId];
+    return query(USAGE, { input, id: org.id }).then((data) => {
+      setProjects(data.node.projects.edges.map((e) => e.node));
+      return { ...data, from, to };
+    });
+  }, [org.id, range, granularity, groupBy, projectId]);
   const choose = (setter) => (event) => setter(event.currentTarget.value);
   return html`<h1 tabindex="-1">Usage</h1>
     <form class="inline" onSubmit=${(e) => e.preventDefault()} aria-label="Usage filters">
@@ -104,6 +110,10 @@ export function Usage({ org }) {
       <div class="field"><label for="u-group">Split by</label>
         <select id="u-group" value=${groupBy} onChange=${choose(setGroupBy)}>
           <option value="NONE">Nothing</option><option value="MODEL">Model</option><option value="PROJECT">Project</option><option value="API_KEY">API key</option></select></div>
+      <div class="field"><label for="u-project">Project</label>
+        <select id="u-project" value=${projectId} onChange=${choose(setProjectId)}>
+          <option value="">All projects</option>
+          ${projects.map((p) => html`<option value=${p.id}>${p.name}</option>`)}</select></div>
       <button type="button" class="secondary" onClick=${state.reload}>Refresh</button>
     </form>
     <p class="hint">Buckets are UTC ${granularity.toLowerCase()}s; times on the axis are in your time zone (${viewerZone}).</p>
