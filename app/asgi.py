@@ -13,11 +13,12 @@ from strawberry.litestar import make_graphql_controller
 
 from app.billing_webhooks import receive_webhook
 from app.db import Database
+from app.domain.charge_handlers import install_charge_handlers
 from app.domain.notifications.mailer import MailWorker
 from app.fleet.api import FleetController
 from app.fleet.service import build_fleet, connect_redis
 from app.graphql.context import build_context
-from app.graphql.schema import schema
+from app.graphql.schema import build_schema
 from app.jobs import Scheduler
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
@@ -63,6 +64,7 @@ def create_app(
 ) -> Litestar:
     """The service: settings are read once; a bad configuration stops start-up with a clear message."""
     settings = settings or get_settings()
+    install_charge_handlers()  # refuses to start when a charge purpose has no success handler
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -84,7 +86,7 @@ def create_app(
             await db.dispose()
 
     graphql = make_graphql_controller(
-        schema,
+        build_schema(settings),
         path="/graphql",
         graphql_ide="graphiql" if settings.graphql_ide else None,
         allow_queries_via_get=False,

@@ -96,6 +96,8 @@ def _create_staff(args: argparse.Namespace) -> None:
 
 def _run_jobs(args: argparse.Namespace) -> None:
     from app.db import Database
+    from app.domain.billing.charges import MissingChargeHandler
+    from app.domain.charge_handlers import install_charge_handlers
     from app.jobs import load_jobs, run_all, run_job
     from app.services import build_services
 
@@ -103,6 +105,10 @@ def _run_jobs(args: argparse.Namespace) -> None:
         for job in load_jobs().values():
             print(f"{job.name:32} every {job.every_seconds:>6.0f}s  {job.description}")
         return
+    try:
+        install_charge_handlers()  # the jobs settle charges: refuse to run with a purpose unhandled
+    except MissingChargeHandler as exc:
+        sys.exit(f"error: {exc}")
 
     async def run() -> None:
         settings = get_settings()
@@ -122,9 +128,9 @@ def _run_jobs(args: argparse.Namespace) -> None:
 
 
 def _export_schema(args: argparse.Namespace) -> None:
-    from app.graphql.schema import schema
+    from app.graphql.schema import build_schema
 
-    Path(args.output).write_text(schema.as_str() + "\n")
+    Path(args.output).write_text(build_schema(get_settings()).as_str() + "\n")
     print(f"Wrote {args.output}")
 
 

@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -32,7 +33,7 @@ async def seed_demo(settings: Settings) -> list[str]:
     db = Database(settings.database_url)
     try:
         async with db.transaction() as session:
-            if await session.scalar(select(User.id).where(User.email_normalized == DEMO_EMAIL)):
+            if await session.scalar(select(col(User.id)).where(col(User.email_normalized) == DEMO_EMAIL)):
                 return [
                     f"Demo admin: {DEMO_EMAIL} / {DEMO_PASSWORD} (organization Acme).",
                     "The demo API key's secret was printed when it was created; make a new one with createApiKey.",

@@ -23,6 +23,7 @@ from app import clock as clock_module
 from app.asgi import create_app
 from app.db import Database
 from app.domain.accounts import passwords
+from app.domain.charge_handlers import install_charge_handlers
 from app.payments.facade import Payments
 from app.services import Services, build_services
 from app.settings import Settings
@@ -38,6 +39,8 @@ FLEET_TOKEN = "fleet-test-token"
 
 # The production argon2id profile costs ~50 ms a hash; tests use the cheapest argon2id parameters.
 passwords.hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+# create_app and the job runner install the charge handlers at start-up; tests that call the domain directly need them too
+install_charge_handlers()
 
 
 async def postgres_admin(*statements: str) -> None:

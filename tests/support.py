@@ -6,14 +6,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
+import pytest
 from strawberry.relay import to_base64
 
 from app.db import Database
+from app.domain import charge_handlers
 from app.domain.accounts.models import User
 from app.domain.accounts.service import create_user, start_session
 from app.domain.actor import Actor
 from app.domain.api_keys.service import create_api_key
 from app.domain.base import hash_secret
+from app.domain.billing import charges
+from app.domain.billing.charges import Applier, ChargeHandlers
+from app.domain.billing.models import ChargePurpose
 from app.domain.invitations.service import AddressInvited, ProjectGrant, invite_members
 from app.domain.orgs.models import Membership, OrganizationRole, OrganizationType
 from app.domain.orgs.service import create_organization
@@ -156,3 +161,18 @@ async def with_invitation(db: Database, settings: Settings, world: World) -> Wor
         invitation.token_hash = hash_secret(INVITATION_TOKEN)
         session.add(invitation)
     return replace(world, invitation_id=invitation.id, invitation_token=INVITATION_TOKEN)
+
+
+def replace_charge_handlers(
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    on_success: dict[ChargePurpose, Applier] | None = None,
+    on_failure: dict[ChargePurpose, Applier] | None = None,
+) -> None:
+    """For this test: the app's charge handlers with some replaced (installed now, and by create_app)."""
+    table = charge_handlers.CHARGE_HANDLERS
+    patched = ChargeHandlers(
+        {**table.on_success, **(on_success or {})}, {**table.on_failure, **(on_failure or {})}
+    )
+    monkeypatch.setattr(charge_handlers, "CHARGE_HANDLERS", patched)
+    monkeypatch.setattr(charges, "_handlers", patched)

@@ -7,8 +7,9 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Table, inspect
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
 
 from app import clock
 
@@ -44,8 +45,15 @@ def new_secret(nbytes: int = 32) -> str:
 
 
 def hash_secret(secret: str) -> str:
-    """SHA-256 hex of a high-entropy secret; such secrets need no salt or slow hash."""
+    """SHA-256 hex of a high-entropy secret (API keys, session and invitation tokens): no salt or slow hash needed."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core table, typed (SQLModel does not declare ``__table__``)."""
+    table = inspect(model).local_table
+    assert isinstance(table, Table), model
+    return table
 
 
 def utcnow() -> datetime:

@@ -10,18 +10,23 @@ MAX_NAME_LENGTH = 100
 MAX_EMAIL_LENGTH = 254
 
 
-def clean_name(value: str, *, field: str = "name", max_length: int = MAX_NAME_LENGTH) -> str:
-    """A display name: trimmed, not empty, not too long, no control characters."""
-    name = " ".join(value.split())
-    if not name:
+def clean_text(value: str, *, field: str, max_length: int, required: bool = True) -> str:
+    """One line of text: white space folded, not too long, no control characters, empty only where allowed."""
+    text = " ".join(value.split())
+    if required and not text:
         raise InvalidInput(f"The {field} must not be empty.", code=ErrorCode.REQUIRED, field=field)
-    if len(name) > max_length:
+    if len(text) > max_length:
         raise InvalidInput(
             f"The {field} must be at most {max_length} characters.", code=ErrorCode.TOO_LONG, field=field
         )
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
         raise InvalidInput(f"The {field} contains control characters.", field=field)
-    return name
+    return text
+
+
+def clean_name(value: str, *, field: str = "name", max_length: int = MAX_NAME_LENGTH) -> str:
+    """A display name: trimmed, not empty, not too long, no control characters."""
+    return clean_text(value, field=field, max_length=max_length)
 
 
 def normalize_email(value: str, *, field: str = "email") -> str:

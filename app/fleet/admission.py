@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from app import clock
 from app.domain.catalog.models import Catalog, RateLimits
+from app.domain.plans.service import payment_required_message
 from app.fleet.directory import Directory, ModelPlan, OrgState
 from app.fleet.ratelimit import WINDOWS, Bucket, Decision, Guard, Limiter, reset_seconds
 from app.fleet.reservations import Reservations
@@ -210,13 +211,8 @@ class Admissions:
 
     @staticmethod
     def _payment_required(state: OrgState, model_id: str) -> Answer:
-        return error(
-            402, "payment_required_error", "payment_required",
-            f"The organization '{state.name}' ({state.organization_id}), which this API key belongs to, has no "
-            f"active subscription for '{model_id}' and no available credits. Add credits or subscribe to a plan "
-            "for this model in the console; if you added credits to another organization, use an API key of "
-            "that organization.",
-        )  # fmt: skip
+        message = payment_required_message(state.name, state.organization_id, model_id)
+        return error(402, "payment_required_error", "payment_required", message)
 
     @staticmethod
     def _too_many(

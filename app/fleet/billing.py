@@ -42,6 +42,6 @@ def recharger(db: Database, payments: Payments) -> Callable[[str], Awaitable[obj
     """Auto-recharge after a usage group committed (never inside it: the provider may take seconds)."""
 
     async def recharge(organization_id: str) -> object:
-        return await maybe_auto_recharge(db, payments, organization_id)
+        return await maybe_auto_recharge(db, organization_id, payments=payments)
 
     return recharge

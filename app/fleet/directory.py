@@ -11,7 +11,6 @@ or added credits take effect on the very next request, on every replica.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,9 +19,11 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.domain.api_keys.models import ApiKey
+from app.domain.base import hash_secret
 from app.domain.catalog.models import RateLimits
 from app.domain.orgs.models import Organization, OrganizationType
 from app.domain.projects.models import Project, ProjectRateLimit
@@ -64,10 +65,6 @@ class OrgState:
 PlanLoader = Callable[[AsyncSession, Organization], Awaitable[dict[str, ModelPlan]]]
 
 
-def key_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 class Directory:
     """The process's cache of keys and organizations, kept exact by commit hooks and generations."""
 
@@ -87,7 +84,7 @@ class Directory:
 
     async def key(self, secret: str) -> KeyEntry | None:
         """The key's entry (None: unknown); loaded from the database on a miss."""
-        digest = key_hash(secret)
+        digest = hash_secret(secret)
         if digest in self._keys:
             self._keys.move_to_end(digest)
             return self._keys[digest]
@@ -95,14 +92,14 @@ class Directory:
             row = (
                 await session.execute(
                     select(
-                        ApiKey.id,
-                        ApiKey.project_id,
-                        Project.organization_id,
-                        ApiKey.revoked_at,
-                        Project.archived_at,
+                        col(ApiKey.id),
+                        col(ApiKey.project_id),
+                        col(Project.organization_id),
+                        col(ApiKey.revoked_at),
+                        col(Project.archived_at),
                     )
-                    .join(Project, Project.id == ApiKey.project_id)  # type: ignore[arg-type]
-                    .where(ApiKey.secret_hash == digest)
+                    .join(Project, col(Project.id) == col(ApiKey.project_id))
+                    .where(col(ApiKey.secret_hash) == digest)
                 )
             ).first()
         entry = None if row is None else KeyEntry(row[0], row[1], row[2], row[3] is None and row[4] is None)
@@ -134,8 +131,8 @@ class Directory:
             plans = await self._load_plans(session, organization)
             limits = await session.scalars(
                 select(ProjectRateLimit)
-                .join(Project, Project.id == ProjectRateLimit.project_id)  # type: ignore[arg-type]
-                .where(Project.organization_id == organization_id)
+                .join(Project, col(Project.id) == col(ProjectRateLimit.project_id))
+                .where(col(Project.organization_id) == organization_id)
             )
             project_limits = {(row.project_id, row.model_id): row for row in limits}
         state = OrgState(

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.db import Database
 from app.domain.api_keys.models import ApiKey
+from app.domain.base import table_of
 from app.domain.catalog.models import Catalog
 from app.domain.usage.models import UsageHour, UsageMinute, UsageRecord
 from app.fleet.tokens import Admission
@@ -80,7 +81,7 @@ class UsageWriter:
         self._queue: asyncio.Queue[_Submission] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         insert = sqlite.insert if db.is_sqlite else postgresql.insert
-        records = UsageRecord.__table__  # type: ignore[attr-defined]
+        records = table_of(UsageRecord)
         self._insert_records = (
             insert(records)
             .on_conflict_do_nothing(index_elements=["request_id"])
@@ -89,7 +90,7 @@ class UsageWriter:
         # (statement, bucket column, minutes per bucket) for each resolution of the roll-ups
         self._upsert_rollups = []
         for model, bucket, minutes in ((UsageMinute, "minute", 1), (UsageHour, "hour", 60)):
-            table = model.__table__  # type: ignore[union-attr]
+            table = table_of(model)
             upsert = insert(table)
             statement = upsert.on_conflict_do_update(
                 index_elements=["organization_id", bucket, "project_id", "api_key_id", "model_id"],
@@ -216,7 +217,7 @@ class UsageWriter:
             if await self._burn(session, organization_id, amount, reference):
                 recharge.add(organization_id)
         keys = sorted({row["api_key_id"] for row in rows})
-        table = ApiKey.__table__  # type: ignore[attr-defined]
+        table = table_of(ApiKey)
         await session.execute(
             update(table).where(table.c.id == bindparam("key_id")).values(last_used_at=now),
             [{"key_id": key} for key in keys],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,6 +12,7 @@ import msgspec
 import strawberry
 from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.extensions import FieldExtension
 from strawberry.litestar import BaseContext
 
 from app.db import Database
@@ -19,7 +20,9 @@ from app.domain.accounts.models import AuthSession, User
 from app.domain.accounts.service import authenticate
 from app.domain.actor import Actor
 from app.domain.errors import DomainError, Unauthenticated
+from app.fleet.service import Fleet
 from app.graphql.loaders import Loaders
+from app.services import Services
 from app.settings import Settings
 
 
@@ -28,8 +31,8 @@ class Context(BaseContext, kw_only=True):
 
     db: Database
     settings: Settings
-    services: Any  # the app's long-lived services (payments, mail, …): app.services.Services
-    fleet: Any = None  # the fleet's admission service (its rate-limit buckets): app.fleet.service.Fleet
+    services: Services  # the app's long-lived services: catalog, payments, mail
+    fleet: Fleet | None = None  # the fleet's admission service (its rate-limit buckets)
     request_id: str
     user: User | None = None
     auth_session: AuthSession | None = None
@@ -76,6 +79,20 @@ class Context(BaseContext, kw_only=True):
 
 
 Info = strawberry.Info[Context, None]
+
+
+class FreshReads(FieldExtension):
+    """A mutation reads what it (or the one before it) wrote: its read snapshot ends before and after it."""
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: strawberry.Info, **kwargs: Any
+    ) -> Any:
+        # Mutations run one at a time, so no sibling field is reading while the snapshot ends.
+        await info.context.end_read()
+        try:
+            return await next_(source, info, **kwargs)
+        finally:
+            await info.context.end_read()
 
 
 def bearer_token(request: Request[Any, Any, Any]) -> str | None:

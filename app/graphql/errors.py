@@ -13,14 +13,17 @@ from typing import Annotated, Any, Union
 
 import strawberry
 from strawberry.extensions import FieldExtension
+from strawberry.types.enum import has_enum_definition
 
 from app.domain import errors as domain
 from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
+from app.graphql.context import FreshReads
 
 
 def describe_enum(enum_class: type[Enum], description: str, *, name: str | None = None, **values: str) -> Any:
     """Expose a domain enum in GraphQL (under `name`, default its own) with every value described."""
     graphql_enum = strawberry.enum(enum_class, name=name, description=description)
+    assert has_enum_definition(graphql_enum)
     definition = graphql_enum.__strawberry_definition__
     missing = {value.name for value in definition.values} - set(values)
     if missing:
@@ -78,7 +81,7 @@ ErrorCode = describe_enum(
 @strawberry.interface(description="An expected failure: a machine-readable code and a message for people.")
 class Error:
     message: str = strawberry.field(description="What went wrong and what fixes it, in plain words.")
-    code: ErrorCode = strawberry.field(description="Machine-readable reason.")  # type: ignore[valid-type]
+    code: ErrorCode = strawberry.field(description="Machine-readable reason.")
     field: str | None = strawberry.field(
         default=None, description="The input field at fault (camelCase), when one is."
     )
@@ -199,8 +202,8 @@ INPUT = strawberry.argument(description="The operation's input; its type documen
 
 
 def mutation(description: str) -> Any:
-    """A mutation field whose domain errors come back as typed union members."""
-    return strawberry.mutation(description=description, extensions=[ExpectedErrors()])
+    """A mutation field whose domain errors come back as typed union members, reading what it wrote."""
+    return strawberry.mutation(description=description, extensions=[FreshReads(), ExpectedErrors()])
 
 
 def field_with_errors(description: str) -> Any:

@@ -12,3 +12,8 @@ def node_id(global_id: relay.GlobalID, type_name: str, field: str) -> str:
     if global_id.type_name != type_name:
         raise NotFound(f"No {type_name} with this ID is visible to you.", field=field)
     return global_id.node_id
+
+
+def org_id(global_id: relay.GlobalID) -> str:
+    """The organization id inside an input's ``organizationId``."""
+    return node_id(global_id, "Organization", "organizationId")

@@ -1,31 +1,163 @@
-"""Relay connections over a database query: only the requested page is read (LIMIT/OFFSET)."""
+"""Relay connections over a database query, paged by keyset: a cursor holds the last row's sort key and id.
+
+Unlike OFFSET, a page starts right after the row its cursor names, so rows inserted meanwhile (newest
+first, as the ledger grows) neither shift nor repeat what the client has seen, and page 1,000 costs what
+page 1 costs (an index range scan instead of skipping rows).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select
+import strawberry
+from graphql import GraphQLError
+from sqlalchemy import Select, and_, literal, or_, tuple_
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
+from strawberry import relay
+from strawberry.relay.types import NodeType
 
 from app.graphql.context import Info
 
+CURSOR_PREFIX = "keyset:"
+
 
 class QueryPage:
-    """A query that `relay.ListConnection` slices: each slice is one LIMIT/OFFSET read, mapped to GraphQL objects."""
+    """A query ordered by a unique sort key (ending in the id), with the mapping of a row to its node."""
 
     def __init__(self, info: Info, query: Select[Any], to_node: Callable[[Any], Any]) -> None:
         self._info, self._query, self._to_node = info, query, to_node
+        # (column, descending) for each ORDER BY term; the cursor stores the row's values of them
+        self._keys: list[tuple[Any, bool]] = [
+            (term.element, term.modifier is operators.desc_op)
+            if isinstance(term, UnaryExpression)
+            else (term, False)
+            for term in query._order_by_clauses
+        ]
 
-    def __getitem__(self, window: slice) -> AsyncIterator[Any]:
-        return self._read(window.start or 0, window.stop)
+    def cursor(self, row: Any) -> str:
+        """The opaque cursor of a row: its sort key values, JSON in base64."""
+        values = [_encode(getattr(row, column.key)) for column, _ in self._keys]
+        return base64.b64encode((CURSOR_PREFIX + json.dumps(values)).encode()).decode()
 
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._read(0, None)
+    def _key_of(self, cursor: str) -> list[Any]:
+        try:
+            text = base64.b64decode(cursor, validate=True).decode()
+            values = json.loads(text.removeprefix(CURSOR_PREFIX)) if text.startswith(CURSOR_PREFIX) else None
+        except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError):
+            values = None
+        if not isinstance(values, list) or len(values) != len(self._keys):
+            raise GraphQLError(
+                "This cursor is not one this list gave out: page from `endCursor`/`startCursor`."
+            )
+        try:
+            return [_decode(value) for value in values]
+        except (TypeError, ValueError):
+            raise GraphQLError("This cursor is not one this list gave out.") from None
 
-    async def _read(self, start: int, stop: int | None) -> AsyncIterator[Any]:
-        query = self._query.offset(start)
-        if stop is not None:
-            query = query.limit(max(stop - start, 0))
+    def _beyond(self, cursor: str, *, forward: bool) -> ColumnElement[bool]:
+        """Rows after the cursor's row in the list's order (before it when not `forward`)."""
+        key = self._key_of(cursor)
+        columns = [column for column, _ in self._keys]
+        values = [literal(value, type_=column.type) for value, column in zip(key, columns, strict=True)]
+        directions = {descending for _, descending in self._keys}
+        if len(directions) == 1:  # one row-value comparison, which an index on the sort key serves
+            return (
+                tuple_(*columns) < tuple_(*values)
+                if directions == {forward}
+                else tuple_(*columns) > tuple_(*values)
+            )
+        alternatives = []
+        for i, (column, descending) in enumerate(self._keys):
+            later = column < values[i] if descending == forward else column > values[i]
+            alternatives.append(and_(*[c == values[j] for j, c in enumerate(columns[:i])], later))
+        return or_(*alternatives)
+
+    async def connection(
+        self,
+        connection_type: type[relay.ListConnection[Any]],
+        *,
+        after: str | None,
+        before: str | None,
+        first: int | None,
+        last: int | None,
+        max_results: int,
+    ) -> relay.ListConnection[Any]:
+        """One page: at most `first` rows after `after`, or the `last` rows before `before`."""
+        if (first is not None and first < 0) or (last is not None and last < 0):
+            raise GraphQLError("`first` and `last` must not be negative.")
+        backwards = last is not None and first is None
+        size = min(max_results, (last if backwards else first) or max_results)
+        query = self._query
+        if after is not None:
+            query = query.where(self._beyond(after, forward=True))
+        if before is not None:
+            query = query.where(self._beyond(before, forward=False))
+        if backwards:
+            query = query.order_by(None).order_by(
+                *[column.asc() if descending else column.desc() for column, descending in self._keys]
+            )
         session = await self._info.context.session()
-        for row in (await session.scalars(query)).all():
-            yield self._to_node(row)
+        rows = list((await session.scalars(query.limit(size + 1))).all())
+        more, rows = len(rows) > size, rows[:size]
+        if backwards:
+            rows.reverse()
+        edges = [relay.Edge(cursor=self.cursor(row), node=self._to_node(row)) for row in rows]
+        return connection_type(
+            edges=edges,
+            page_info=relay.PageInfo(
+                has_next_page=before is not None if backwards else more,
+                has_previous_page=more if backwards else after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+
+def _encode(value: Any) -> Any:
+    return {"t": value.isoformat()} if isinstance(value, datetime) else value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        return datetime.fromisoformat(value["t"])
+    if value is None or isinstance(value, (str, int)):
+        return value
+    raise TypeError(value)
+
+
+@strawberry.type(name="Connection", description="A connection to a list of items.")
+class KeysetConnection(relay.ListConnection[NodeType]):
+    """A ListConnection that pages a QueryPage by keyset (other iterables: by offset, as before)."""
+
+    @classmethod
+    def resolve_connection(  # type: ignore[override]
+        cls,
+        nodes: Iterable[NodeType] | QueryPage,
+        *,
+        info: Info,
+        before: str | None = None,
+        after: str | None = None,
+        first: int | None = None,
+        last: int | None = None,
+        max_results: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if not isinstance(nodes, QueryPage):
+            return super().resolve_connection(
+                nodes,
+                info=info,
+                before=before,
+                after=after,
+                first=first,
+                last=last,
+                max_results=max_results,
+                **kwargs,
+            )
+        limit = max_results if max_results is not None else info.schema.config.relay_max_results
+        return nodes.connection(cls, after=after, before=before, first=first, last=last, max_results=limit)

@@ -2,43 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+import functools
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry import relay
 from strawberry.extensions import (
+    DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
-    SchemaExtension,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.base import get_object_definition
 
 from app.graphql import masking
-from app.graphql.accounts import AccountMutations, AccountQueries
-from app.graphql.api_keys import ApiKeyMutations
-from app.graphql.billing import BillingMutations, Charge, PaymentMethod
-from app.graphql.catalog import CatalogMutations, CatalogQueries
-from app.graphql.credit_types import CreditGrant, CreditLedgerEntry
-from app.graphql.credits import CreditMutations
-from app.graphql.invitation_types import Invitation
-from app.graphql.invitations import InvitationMutations, InvitationQueries
-from app.graphql.orgs import OrganizationMutations
-from app.graphql.plans import PlanMutations
-from app.graphql.projects import ProjectMutations
+from app.graphql.accounts.mutations import AccountMutations
+from app.graphql.accounts.queries import AccountQueries
+from app.graphql.accounts.types import User
+from app.graphql.api_keys.mutations import ApiKeyMutations
+from app.graphql.api_keys.types import ApiKey
+from app.graphql.billing.mutations import BillingMutations
+from app.graphql.billing.types import Charge, PaymentMethod
+from app.graphql.catalog.mutations import CatalogMutations
+from app.graphql.catalog.queries import CatalogQueries
+from app.graphql.credits.mutations import CreditMutations
+from app.graphql.credits.types import CreditGrant, CreditLedgerEntry
+from app.graphql.invitations.mutations import InvitationMutations
+from app.graphql.invitations.queries import InvitationQueries
+from app.graphql.orgs.mutations import OrganizationMutations
+from app.graphql.orgs.types import Invitation, Organization, OrganizationMember, Project
+from app.graphql.plans.mutations import PlanMutations
+from app.graphql.projects.mutations import ProjectMutations
 from app.graphql.scalars import SCALARS
-from app.graphql.subscription_types import ModelSubscription
-from app.graphql.subscriptions import SubscriptionMutations
-from app.graphql.types import ApiKey, Organization, OrganizationMember, Project, User
-from app.graphql.usage import UsageQueries
-from app.settings import Settings, get_settings
+from app.graphql.subscriptions.mutations import SubscriptionMutations
+from app.graphql.subscriptions.types import ModelSubscription
+from app.graphql.usage.queries import UsageQueries
+from app.settings import Settings
 
 
 @strawberry.type
@@ -64,8 +70,8 @@ Mutation = merge_types(
         CreditMutations,
     ),
 )
-Query.__strawberry_definition__.description = "What the console reads. Lists are Relay connections."
-Mutation.__strawberry_definition__.description = (
+get_object_definition(Query, strict=True).description = "What the console reads. Lists are Relay connections."
+get_object_definition(Mutation, strict=True).description = (
     "What the console changes. Each mutation takes one `input` and returns a union of its success type "
     "and typed errors (implementing `Error`)."
 )
@@ -78,45 +84,46 @@ class Schema(strawberry.Schema):
         masking.process_errors(errors, execution_context)
 
 
-class IntrospectionSwitch(SchemaExtension):
-    """Refuses introspection when the app's settings turn it off (read per request from the context)."""
+# Each object type a node lookup may answer with, so the schema knows them before any query names them.
+NODE_TYPES: list[Any] = [
+    User,
+    Organization,
+    OrganizationMember,
+    Project,
+    ApiKey,
+    Invitation,
+    ModelSubscription,
+    PaymentMethod,
+    Charge,
+    CreditGrant,
+    CreditLedgerEntry,
+]
 
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context.context
-        if not getattr(getattr(context, "settings", None), "graphql_introspection", True):
-            rules = self.execution_context.validation_rules
-            self.execution_context.validation_rules = (*rules, NoSchemaIntrospectionCustomRule)
-        yield
+
+@functools.cache
+def _typed_schema() -> Schema:
+    """The types converted once per process: Strawberry's relay fields change themselves when converted."""
+    return Schema(
+        query=Query, mutation=Mutation, types=NODE_TYPES, config=StrawberryConfig(scalar_map=SCALARS)
+    )
 
 
-def build_schema(settings: Settings) -> Schema:
-    """The schema with the caches and limits on. Build it once per process: fields cannot be shared."""
+def protective_extensions(settings: Settings) -> list[Any]:
+    """The caches and the limits the settings ask for (extension classes or factories: one per request)."""
     extensions: list[Any] = [
         ParserCache,
         ValidationCache,
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        IntrospectionSwitch,
     ]
-    types: list[Any] = [
-        User,
-        Organization,
-        OrganizationMember,
-        Project,
-        ApiKey,
-        Invitation,
-        ModelSubscription,
-    ]
-    types += [PaymentMethod, Charge, CreditGrant, CreditLedgerEntry]
-    return Schema(
-        query=Query,
-        mutation=Mutation,
-        extensions=extensions,
-        types=types,
-        config=StrawberryConfig(scalar_map=SCALARS),
-    )
+    if not settings.graphql_introspection:
+        extensions.append(DisableIntrospection)
+    return extensions
 
 
-# The process's one schema; `strawberry export-schema app.graphql.schema:schema` reads it too.
-schema = build_schema(get_settings())
+def build_schema(settings: Settings) -> Schema:
+    """The schema an app serves: the process's typed schema with the extensions of its settings."""
+    schema = copy.copy(_typed_schema())
+    schema.extensions = tuple(protective_extensions(settings))
+    return schema

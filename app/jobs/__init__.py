@@ -10,40 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
+
+from app.jobs import registry  # noqa: F401  (importing it registers every job)
+from app.jobs.base import JOBS, Job
 
 logger = logging.getLogger(__name__)
 
-JobFunction = Callable[[Any, Any], Awaitable[Any]]  # (Database, Services) -> a summary for the log
-
-
-@dataclass(frozen=True)
-class Job:
-    name: str
-    every_seconds: float
-    run: JobFunction
-    description: str
-
-
-JOBS: dict[str, Job] = {}
-
-
-def job(name: str, *, every_seconds: float, description: str) -> Callable[[JobFunction], JobFunction]:
-    """Register a periodic job under a name (also the name `billing run-jobs NAME` takes)."""
-
-    def register(function: JobFunction) -> JobFunction:
-        JOBS[name] = Job(name, every_seconds, function, description)
-        return function
-
-    return register
-
 
 def load_jobs() -> dict[str, Job]:
-    """Import the modules that register jobs, and return the registry."""
-    import app.jobs.registry  # noqa: F401
-
+    """Every registered job by name (the modules of app.jobs.registry register them)."""
     return JOBS
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.domain.credits import alerts, auto_recharge, expiry, refunds, settlement
-from app.jobs import job
+from app.jobs.base import job
 
 
 @job("credits-expire", every_seconds=300, description="Expire credit grants a year after purchase")
@@ -23,13 +23,15 @@ async def expire_credits(db: Any, services: Any) -> str:
     description="Charge usage beyond credits (negative balances) once the calendar month has ended",
 )
 async def settle_month(db: Any, services: Any) -> str:
-    charged = await settlement.settle_debts(db, services.payments, settings=services.settings)
+    charged = await settlement.settle_debts(db, payments=services.payments, settings=services.settings)
     return f"{charged} settlement(s) charged"
 
 
 @job("credits-retry-settlements", every_seconds=3600, description="Retry failed month-end settlements")
 async def retry_settlements(db: Any, services: Any) -> str:
-    charged = await settlement.settle_debts(db, services.payments, settings=services.settings, retry=True)
+    charged = await settlement.settle_debts(
+        db, payments=services.payments, settings=services.settings, retry=True
+    )
     return f"{charged} settlement(s) retried"
 
 
@@ -39,13 +41,15 @@ async def retry_settlements(db: Any, services: Any) -> str:
     description="Recharge accounts below their threshold that no burn handed over (after a crash, a pause)",
 )
 async def sweep_auto_recharge(db: Any, services: Any) -> str:
-    made = await auto_recharge.recharge_due_accounts(db, services.payments, settings=services.settings)
+    made = await auto_recharge.recharge_due_accounts(
+        db, payments=services.payments, settings=services.settings
+    )
     return f"{made} auto-recharge(s) made"
 
 
 @job("credits-retry-refunds", every_seconds=900, description="Ask the provider again for approved refunds")
 async def retry_refunds(db: Any, services: Any) -> str:
-    return f"{await refunds.retry_refunds(db, services.payments)} refund(s) completed"
+    return f"{await refunds.retry_refunds(db, payments=services.payments)} refund(s) completed"
 
 
 @job("credits-low-balance", every_seconds=900, description="Email Org Admins once when the balance runs low")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.domain.subscriptions.renewal import run_renewals
-from app.jobs import job
+from app.jobs.base import job
 
 
 @job(
@@ -15,6 +15,9 @@ from app.jobs import job
 )
 async def renew_subscriptions(db: Any, services: Any) -> str:
     outcomes = await run_renewals(
-        db, services.payments, services.catalog, retries=services.settings.subscription_renewal_retries
+        db,
+        payments=services.payments,
+        catalog=services.catalog,
+        retries=services.settings.subscription_renewal_retries,
     )
     return ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing due"

@@ -16,7 +16,7 @@ from app.domain.billing.errors import PaymentFailed, PaymentUnavailable
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.errors import Conflict
 from app.payments.facade import Payments
-from tests.support import World
+from tests.support import World, replace_charge_handlers
 
 
 @pytest.fixture
@@ -30,8 +30,11 @@ def applied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     async def ignore(session: AsyncSession, charge: Charge) -> None:
         return None
 
-    monkeypatch.setitem(charges._APPLIERS, ChargePurpose.SETTLEMENT, apply)
-    monkeypatch.setitem(charges._FAILURE_HANDLERS, ChargePurpose.SETTLEMENT, ignore)
+    replace_charge_handlers(
+        monkeypatch,
+        on_success={ChargePurpose.SETTLEMENT: apply},
+        on_failure={ChargePurpose.SETTLEMENT: ignore},
+    )
     return seen
 
 
@@ -40,7 +43,7 @@ async def pay(
 ) -> Charge:
     return await charges.charge(
         db,
-        payments,
+        payments=payments,
         organization_id=world.acme_id,
         purpose=ChargePurpose.SETTLEMENT,
         amount_cents=cents,
@@ -50,7 +53,7 @@ async def pay(
 
 
 async def card(db: Database, payments: Payments, world: World, ref: str = "pm_card_visa") -> None:
-    await attach_payment_method(db, payments, world.acme_id, provider_ref=ref)
+    await attach_payment_method(db, world.acme_id, payments=payments, provider_ref=ref)
 
 
 async def count_charges(db: Database) -> int:
@@ -125,11 +128,11 @@ async def test_the_retry_job_settles_pending_charges(
     payments.provider.faults.fail_next(1, "timeout", operation="charge")  # type: ignore[attr-defined]
     with pytest.raises(PaymentUnavailable):
         await pay(database, payments, world)
-    assert await charges.retry_pending(database, payments) == 0  # too recent
+    assert await charges.retry_pending(database, payments=payments) == 0  # too recent
     clock.advance(minutes=2)
-    assert await charges.retry_pending(database, payments) == 1
+    assert await charges.retry_pending(database, payments=payments) == 1
     assert applied == ["settlement:2026-11"]
-    assert await charges.retry_pending(database, payments) == 0
+    assert await charges.retry_pending(database, payments=payments) == 0
 
 
 async def test_concurrent_attempts_charge_and_apply_once(

@@ -36,14 +36,20 @@ def admin(world: World) -> Actor:
 
 async def card(db: Database, payments: Payments, organization_id: str, ref: str = "pm_card_visa") -> None:
     """Attach a test card as the organization's default."""
-    await attach_payment_method(db, payments, organization_id, provider_ref=ref)
+    await attach_payment_method(db, organization_id, payments=payments, provider_ref=ref)
 
 
 async def buy(
     db: Database, payments: Payments, world: World, settings: Settings, amount: str, key: str | None = None
 ) -> Purchase:
     return await add_credits(
-        db, payments, admin(world), world.acme_id, amount=amount, idempotency_key=key, settings=settings
+        db,
+        admin(world),
+        world.acme_id,
+        payments=payments,
+        amount=amount,
+        idempotency_key=key,
+        settings=settings,
     )
 
 

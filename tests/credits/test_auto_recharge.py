@@ -36,7 +36,9 @@ async def enable(
     config = auto_recharge_config(
         threshold=threshold, recharge_to=recharge_to, monthly_cap=cap, settings=settings
     )
-    return await configure_auto_recharge(db, payments, admin(world), world.acme_id, config, settings=settings)
+    return await configure_auto_recharge(
+        db, admin(world), world.acme_id, config, payments=payments, settings=settings
+    )
 
 
 async def balance(db: Database, organization_id: str) -> int:
@@ -56,7 +58,7 @@ async def burn_then_recharge(
 ) -> Any:
     result = await burn(db, world.acme_id, nanos)
     if result.auto_recharge_due:
-        return await maybe_auto_recharge(db, payments, world.acme_id, settings=settings)
+        return await maybe_auto_recharge(db, world.acme_id, payments=payments, settings=settings)
     return None
 
 
@@ -99,7 +101,7 @@ async def test_fifty_concurrent_burns_across_the_threshold_charge_once(
         async with database.transaction() as session:
             result = await burn_credits(session, world.acme_id, 40 * 10**7, f"batch-{i}")
         if result.auto_recharge_due:
-            await maybe_auto_recharge(database, payments, world.acme_id, settings=settings)
+            await maybe_auto_recharge(database, world.acme_id, payments=payments, settings=settings)
 
     await asyncio.gather(*(usage(i) for i in range(50)))
     assert len(provider_charges(payments)) == 2, "exactly one recharge for the crossing"
@@ -121,7 +123,7 @@ async def test_the_monthly_cap_bounds_what_auto_recharge_spends(
     assert skipped.status is AttemptStatus.SKIPPED and "cap" in skipped.message
     assert (await burn(database, world.acme_id, DOLLAR)).auto_recharge_due is False  # paused until next month
     clock.at = datetime(2026, 12, 1, 0, 1, tzinfo=UTC)
-    resumed = await maybe_auto_recharge(database, payments, world.acme_id, settings=settings)
+    resumed = await maybe_auto_recharge(database, world.acme_id, payments=payments, settings=settings)
     assert resumed is not None and resumed.status is AttemptStatus.SUCCEEDED
     assert resumed.amount_nanos == 20 * DOLLAR - (
         await balance(database, world.acme_id) - resumed.amount_nanos
@@ -139,13 +141,15 @@ async def test_three_failures_in_a_row_switch_it_off_and_each_is_emailed(
         AttemptStatus.FAILED,
         "insufficient_funds",
     )
-    assert await maybe_auto_recharge(database, payments, world.acme_id, settings=settings) is None  # paused
+    assert (
+        await maybe_auto_recharge(database, world.acme_id, payments=payments, settings=settings) is None
+    )  # paused
     clock.advance(minutes=61)
-    second = await maybe_auto_recharge(database, payments, world.acme_id, settings=settings)
+    second = await maybe_auto_recharge(database, world.acme_id, payments=payments, settings=settings)
     assert second is not None and second.status is AttemptStatus.FAILED
     assert (await account(database, world.acme_id)).auto_recharge_enabled
     clock.advance(minutes=61)
-    third = await maybe_auto_recharge(database, payments, world.acme_id, settings=settings)
+    third = await maybe_auto_recharge(database, world.acme_id, payments=payments, settings=settings)
     assert third is not None and third.status is AttemptStatus.FAILED
     off = await account(database, world.acme_id)
     assert (off.auto_recharge_enabled, off.auto_recharge_failures, off.auto_recharge_in_flight) == (
@@ -154,7 +158,7 @@ async def test_three_failures_in_a_row_switch_it_off_and_each_is_emailed(
         False,
     )
     clock.advance(minutes=61)
-    assert await maybe_auto_recharge(database, payments, world.acme_id, settings=settings) is None
+    assert await maybe_auto_recharge(database, world.acme_id, payments=payments, settings=settings) is None
     async with database.reader() as session:
         mail = select(OutboxMessage).where(OutboxMessage.to_address == "admin@example.com")
         subjects = [m.subject for m in await session.scalars(mail.order_by(OutboxMessage.created_at))]  # type: ignore[arg-type]
@@ -170,7 +174,7 @@ async def test_a_success_resets_the_failures_and_disabling_stops_it(
     await enable(database, payments, world, settings)
     await card(database, payments, world.acme_id)
     clock.advance(minutes=61)
-    recovered = await maybe_auto_recharge(database, payments, world.acme_id, settings=settings)
+    recovered = await maybe_auto_recharge(database, world.acme_id, payments=payments, settings=settings)
     assert recovered is not None and recovered.status is AttemptStatus.SUCCEEDED
     assert (await account(database, world.acme_id)).auto_recharge_failures == 0
     async with database.transaction() as session:

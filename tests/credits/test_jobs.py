@@ -90,7 +90,7 @@ async def test_the_sweep_recharges_what_no_burn_handed_over(
     await buy(database, services.payments, world, settings, "30")
     config = auto_recharge_config(threshold="10", recharge_to="30", monthly_cap=None, settings=settings)
     await configure_auto_recharge(
-        database, services.payments, admin(world), world.acme_id, config, settings=settings
+        database, admin(world), world.acme_id, config, payments=services.payments, settings=settings
     )
     result = await burn(
         database, world.acme_id, 25 * DOLLAR

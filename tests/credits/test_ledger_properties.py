@@ -103,11 +103,11 @@ class CreditLedger(RuleBasedStateMachine):
 
     @initialize(ref=st.sampled_from(CARDS))
     def a_card(self, ref: str) -> None:
-        self.run(attach_payment_method(self.db, self.payments, self.org_id, provider_ref=ref))
+        self.run(attach_payment_method(self.db, self.org_id, payments=self.payments, provider_ref=ref))
 
     @rule(ref=st.sampled_from(CARDS))
     def change_card(self, ref: str) -> None:
-        self.run(attach_payment_method(self.db, self.payments, self.org_id, provider_ref=ref))
+        self.run(attach_payment_method(self.db, self.org_id, payments=self.payments, provider_ref=ref))
 
     @rule(cents=st.integers(1_000, 6_000), fault=st.none() | st.sampled_from(FAULTS))
     def buy(self, cents: int, fault: str | None) -> None:
@@ -127,8 +127,9 @@ class CreditLedger(RuleBasedStateMachine):
         try:
             self.run(
                 add_credits(
-                    self.db, self.payments, self.admin, self.org_id,
-                    amount=amount or self._amount_of(key), idempotency_key=key, settings=self.settings,
+                    self.db, self.admin, self.org_id,
+                    payments=self.payments, amount=amount or self._amount_of(key), idempotency_key=key,
+                    settings=self.settings,
                 )
             )  # fmt: skip
         except (PaymentFailed, PaymentUnavailable, Conflict):
@@ -155,7 +156,9 @@ class CreditLedger(RuleBasedStateMachine):
             if result.auto_recharge_due:
                 if fault:
                     self.payments.provider.faults.fail_next(1, fault, operation="charge")  # type: ignore[attr-defined]
-                await maybe_auto_recharge(self.db, self.payments, self.org_id, settings=self.settings)
+                await maybe_auto_recharge(
+                    self.db, self.org_id, payments=self.payments, settings=self.settings
+                )
 
         self.run(burn_then_recharge())
 
@@ -167,7 +170,7 @@ class CreditLedger(RuleBasedStateMachine):
         )  # fmt: skip
         self.run(
             configure_auto_recharge(
-                self.db, self.payments, self.admin, self.org_id, config, settings=self.settings
+                self.db, self.admin, self.org_id, config, payments=self.payments, settings=self.settings
             )
         )
 
@@ -194,12 +197,12 @@ class CreditLedger(RuleBasedStateMachine):
         self.clock.at = first + timedelta(hours=30) if retry else first
         if fault:
             self.payments.provider.faults.fail_next(1, fault, operation="charge")  # type: ignore[attr-defined]
-        self.run(settle_debts(self.db, self.payments, settings=self.settings, retry=retry))
+        self.run(settle_debts(self.db, payments=self.payments, settings=self.settings, retry=retry))
 
     @rule()
     def pending_charges_are_retried(self) -> None:
         self.clock.advance(minutes=5)
-        self.run(charges.retry_pending(self.db, self.payments))
+        self.run(charges.retry_pending(self.db, payments=self.payments))
 
     @invariant()
     def the_ledger_is_whole(self) -> None:

@@ -138,9 +138,9 @@ async def test_personal_organizations_buy_no_credits(
     with pytest.raises(Conflict) as raised:
         await add_credits(
             database,
-            payments,
             admin(world),
             personal.id,
+            payments=payments,
             amount="10",
             idempotency_key=None,
             settings=settings,

@@ -63,7 +63,7 @@ async def test_the_shipped_policy_refuses_and_the_refusal_is_recorded(
     await card(database, payments, world.acme_id)
     grant = (await buy(database, payments, world, settings, "20")).grant
     with pytest.raises(RefundRefused) as raised:
-        await request_refund(database, payments, admin(world), grant.id, reason="Too much")
+        await request_refund(database, admin(world), grant.id, payments=payments, reason="Too much")
     assert raised.value.code.value == "REFUND_REFUSED" and "All purchases are final" in raised.value.message
     [request] = await requests(database)
     assert (request.status, request.decision_reason, request.amount_nanos, request.refunded_nanos) == (
@@ -81,7 +81,9 @@ async def test_an_approved_refund_takes_back_at_most_what_is_left(
     await card(database, goodwill, world.acme_id)
     grant = (await buy(database, goodwill, world, settings, "20")).grant
     await burn(database, world.acme_id, 5 * DOLLAR + 3)  # 14.99999999… left: whole cents go back
-    request = await request_refund(database, goodwill, admin(world), grant.id, reason="Unused", amount="100")
+    request = await request_refund(
+        database, admin(world), grant.id, payments=goodwill, reason="Unused", amount="100"
+    )
     assert (request.status, request.refunded_nanos) == (RefundStatus.REFUNDED, 14_99 * DOLLAR // 100)
     async with database.reader() as session:
         refunded = await session.get(CreditGrant, grant.id)
@@ -95,7 +97,7 @@ async def test_an_approved_refund_takes_back_at_most_what_is_left(
     assert [r["amount"] for r in refunds.values()] == [1499]
     assert len(provider_charges(goodwill)) == 1
     with pytest.raises(Conflict):  # less than a cent left
-        await request_refund(database, goodwill, admin(world), grant.id, reason="Again")
+        await request_refund(database, admin(world), grant.id, payments=goodwill, reason="Again")
     await check_ledger(database)
 
 
@@ -108,11 +110,11 @@ async def test_an_unconfirmed_refund_is_retried_with_the_same_key(
     grant = (await buy(database, goodwill, world, settings, "20")).grant
     goodwill.provider.faults.fail_next(1, "lost_response", operation="refund")  # type: ignore[attr-defined]
     with pytest.raises(PaymentUnavailable):
-        await request_refund(database, goodwill, admin(world), grant.id, reason="Unused")
+        await request_refund(database, admin(world), grant.id, payments=goodwill, reason="Unused")
     [pending] = await requests(database)
     assert pending.status is RefundStatus.APPROVED
-    assert await retry_refunds(database, goodwill) == 1
-    assert await retry_refunds(database, goodwill) == 0
+    assert await retry_refunds(database, payments=goodwill) == 1
+    assert await retry_refunds(database, payments=goodwill) == 0
     [done] = await requests(database)
     assert done.status is RefundStatus.REFUNDED
     assert len(goodwill.provider._store["refunds"]) == 1  # type: ignore[attr-defined]
@@ -139,6 +141,6 @@ async def test_promotional_credits_are_not_refundable(
             settings=settings,
         )
     with pytest.raises(Conflict) as raised:
-        await request_refund(database, payments, admin(world), promo.id, reason="Cash please")
+        await request_refund(database, admin(world), promo.id, payments=payments, reason="Cash please")
     assert raised.value.field == "grantId"
     assert await requests(database) == []

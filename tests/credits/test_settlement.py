@@ -41,10 +41,10 @@ async def test_the_debt_is_charged_after_the_month_ends_once(
     await card(database, payments, world.acme_id)
     await buy(database, payments, world, settings, "10")
     await burn(database, world.acme_id, 12 * DOLLAR + 345_000_000)
-    assert await settle_debts(database, payments, settings=settings) == 0  # November is not over
+    assert await settle_debts(database, payments=payments, settings=settings) == 0  # November is not over
     clock.at = DECEMBER_FIRST
-    assert await settle_debts(database, payments, settings=settings) == 1
-    assert await settle_debts(database, payments, settings=settings) == 0
+    assert await settle_debts(database, payments=payments, settings=settings) == 1
+    assert await settle_debts(database, payments=payments, settings=settings) == 0
     [settled] = await settlement_charges(database)
     assert (settled.idempotency_key, settled.amount_cents, settled.status) == (
         f"settlement:{world.acme_id}:2026-11",
@@ -63,9 +63,9 @@ async def test_debt_of_this_month_waits_for_its_end(
     await card(database, payments, world.acme_id)
     clock.at = DECEMBER_FIRST
     await burn(database, world.acme_id, 3 * DOLLAR)
-    assert await settle_debts(database, payments, settings=settings) == 0
+    assert await settle_debts(database, payments=payments, settings=settings) == 0
     clock.at = datetime(2027, 1, 1, 3, 0, tzinfo=UTC)
-    assert await settle_debts(database, payments, settings=settings) == 1
+    assert await settle_debts(database, payments=payments, settings=settings) == 1
     assert [c.idempotency_key for c in await settlement_charges(database)] == [
         f"settlement:{world.acme_id}:2026-12"
     ]
@@ -78,7 +78,7 @@ async def test_a_failed_settlement_is_retried_later_and_the_admins_are_told(
     await card(database, payments, world.acme_id, "pm_card_chargeDeclinedInsufficientFunds")
     await burn(database, world.acme_id, 3 * DOLLAR)
     clock.at = DECEMBER_FIRST
-    assert await settle_debts(database, payments, settings=settings) == 1
+    assert await settle_debts(database, payments=payments, settings=settings) == 1
     assert (await account(database, world.acme_id)).debt_nanos == 3 * DOLLAR
     async with database.reader() as session:
         mail = list(
@@ -87,11 +87,11 @@ async def test_a_failed_settlement_is_retried_later_and_the_admins_are_told(
             )
         )
     assert len(mail) == 1 and "could not be charged" in mail[0].subject
-    assert await settle_debts(database, payments, settings=settings, retry=True) == 0  # too soon
+    assert await settle_debts(database, payments=payments, settings=settings, retry=True) == 0  # too soon
     await card(database, payments, world.acme_id)  # a working card becomes the default
     clock.advance(hours=25)
-    assert await settle_debts(database, payments, settings=settings) == 0  # first attempts only
-    assert await settle_debts(database, payments, settings=settings, retry=True) == 1
+    assert await settle_debts(database, payments=payments, settings=settings) == 0  # first attempts only
+    assert await settle_debts(database, payments=payments, settings=settings, retry=True) == 1
     assert [(c.idempotency_key, c.status) for c in await settlement_charges(database)] == [
         (f"settlement:{world.acme_id}:2026-11", ChargeStatus.DECLINED),
         (f"settlement:{world.acme_id}:2026-11:retry-1", ChargeStatus.SUCCEEDED),
@@ -107,13 +107,13 @@ async def test_a_purchase_during_a_pending_settlement_does_not_pay_the_debt_twic
     await burn(database, world.acme_id, 3 * DOLLAR)
     clock.at = DECEMBER_FIRST
     payments.provider.faults.fail_next(1, "lost_response", operation="charge")  # type: ignore[attr-defined]
-    assert await settle_debts(database, payments, settings=settings) == 1
+    assert await settle_debts(database, payments=payments, settings=settings) == 1
     assert (await account(database, world.acme_id)).settling_nanos == 3 * DOLLAR
     purchase = await buy(database, payments, world, settings, "10")
     assert purchase.grant.remaining_nanos == 10 * DOLLAR  # the pending settlement collects the debt
     await check_ledger(database)
     clock.advance(minutes=5)
-    assert await charges.retry_pending(database, payments) == 1
+    assert await charges.retry_pending(database, payments=payments) == 1
     settled = await account(database, world.acme_id)
     assert (settled.debt_nanos, settled.settling_nanos, settled.balance_nanos) == (0, 0, 10 * DOLLAR)
     await check_ledger(database)
@@ -126,7 +126,7 @@ async def test_a_settlement_that_fails_while_credits_exist_is_paid_from_them(
     await burn(database, world.acme_id, 3 * DOLLAR)
     clock.at = DECEMBER_FIRST
     payments.provider.faults.fail_next(1, "timeout", operation="charge")  # type: ignore[attr-defined]
-    assert await settle_debts(database, payments, settings=settings) == 1
+    assert await settle_debts(database, payments=payments, settings=settings) == 1
     await buy(database, payments, world, settings, "10")
     [pending] = await settlement_charges(database)
     await charges.settle(

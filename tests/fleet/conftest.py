@@ -94,10 +94,16 @@ async def buy_credits(
     database: Database, payments: Payments, settings: Settings, world: World, amount: str
 ) -> None:
     """Acme's admin adds a card and buys credits, as in the console."""
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     admin = Actor(world.people["admin"].user_id)
     await add_credits(
-        database, payments, admin, world.acme_id, amount=amount, idempotency_key=None, settings=settings
+        database,
+        admin,
+        world.acme_id,
+        payments=payments,
+        amount=amount,
+        idempotency_key=None,
+        settings=settings,
     )
 
 

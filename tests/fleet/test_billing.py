@@ -30,8 +30,14 @@ async def custom_terms(database: Database, services: Services, world: World) -> 
     """Staff give Acme custom limits on gpt-oss-120b (100M TPM), so tests can spend dollars in seconds."""
     staff = Actor(world.people["staff"].user_id, is_staff=True)
     async with database.transaction() as session:
-        await set_limit_override(session, staff, services.catalog, world.acme_id, model_id="gpt-oss-120b",
-                                 limits=RateLimits(requests_per_minute=10_000, tokens_per_minute=100_000_000))  # fmt: skip
+        await set_limit_override(
+            session,
+            staff,
+            world.acme_id,
+            catalog=services.catalog,
+            model_id="gpt-oss-120b",
+            limits=RateLimits(requests_per_minute=10_000, tokens_per_minute=100_000_000),
+        )
 
 
 async def balance(database: Database, world: World) -> int:
@@ -78,8 +84,16 @@ async def test_a_subscribed_model_never_burns_credits(
     fleet: Fleet, acme_key: str, database: Database, payments: Payments, services: Services, world: World
 ) -> None:
     admin = Actor(world.people["admin"].user_id)
-    await subscribe(database, payments, services.catalog, admin, world.acme_id, model_id="gpt-oss-120b",
-                    tier_id="starter", retries=3)  # fmt: skip
+    await subscribe(
+        database,
+        admin,
+        world.acme_id,
+        payments=payments,
+        catalog=services.catalog,
+        model_id="gpt-oss-120b",
+        tier_id="starter",
+        retries=3,
+    )
     before = await balance(database, world)
     ran = await fleet.run(acme_key, input_tokens=1000, output_tokens=200)
     assert ran["admission"]["plan"] == "subscription"
@@ -93,8 +107,16 @@ async def test_a_canceled_subscription_stops_paying_when_its_period_ends(
     clock: Any,
 ) -> None:  # fmt: skip
     admin = Actor(world.people["admin"].user_id)
-    subscription = await subscribe(database, payments, services.catalog, admin, world.acme_id,
-                                   model_id="gpt-oss-120b", tier_id="starter", retries=3)  # fmt: skip
+    subscription = await subscribe(
+        database,
+        admin,
+        world.acme_id,
+        payments=payments,
+        catalog=services.catalog,
+        model_id="gpt-oss-120b",
+        tier_id="starter",
+        retries=3,
+    )
     assert (await fleet.admit(acme_key)).json()["plan"] == "subscription"
     await cancel(database, admin, subscription.id)
     clock.at = subscription.current_period_end - timedelta(seconds=1)
@@ -116,8 +138,13 @@ async def test_running_out_of_credit_brings_402(
     await buy_credits(database, services.payments, settings, world, "10.00")  # $10 = 10,000,000,000 nanos
     # one big request costs 20,000 * 350 + 400,000 * 750 = 307,000,000 nanos; 33 of them pass $10
     for n in range(33):
-        await fleet.run(acme_key_without_credit, input_tokens=20_000, output_tokens=400_000,
-                        max_output_tokens=400_000, request_id=f"big-{n}")  # fmt: skip
+        await fleet.run(
+            acme_key_without_credit,
+            input_tokens=20_000,
+            output_tokens=400_000,
+            max_output_tokens=400_000,
+            request_id=f"big-{n}",
+        )
     assert await balance(database, world) < 0  # admitted requests finish: a small debt
     answer = await fleet.admit(acme_key_without_credit)
     assert answer.status_code == 402
@@ -161,15 +188,22 @@ async def test_usage_below_the_threshold_recharges_once(
 
     payments = services.payments
     await custom_terms(database, services, world)
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     await buy_credits(database, payments, settings, world, "10.00")
     admin = Actor(world.people["admin"].user_id)
     config = auto_recharge_config(threshold="9.00", recharge_to="20.00", monthly_cap=None, settings=settings)
-    await configure_auto_recharge(database, payments, admin, world.acme_id, config, settings=settings)
+    await configure_auto_recharge(
+        database, admin, world.acme_id, config, payments=payments, settings=settings
+    )
     charges_before = len(payments.provider.recorded_charges())  # type: ignore[attr-defined]
     for n in range(5):  # 5 * 307,000,000 nanos: the balance crosses $9
-        await fleet.run(acme_key_without_credit, input_tokens=20_000, output_tokens=400_000,
-                        max_output_tokens=400_000, request_id=f"r-{n}")  # fmt: skip
+        await fleet.run(
+            acme_key_without_credit,
+            input_tokens=20_000,
+            output_tokens=400_000,
+            max_output_tokens=400_000,
+            request_id=f"r-{n}",
+        )
     for _ in range(50):
         await asyncio.sleep(0.02)
         if len(payments.provider.recorded_charges()) > charges_before:  # type: ignore[attr-defined]

@@ -13,8 +13,10 @@ from graphql import (
     GraphQLUnionType,
 )
 
-from app.graphql.schema import schema
+from app.graphql.schema import build_schema
+from app.settings import get_settings
 
+schema = build_schema(get_settings())
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 BUILT_IN_SCALARS = {"String", "Int", "Float", "Boolean", "ID"}
 

@@ -66,21 +66,21 @@ async def test_the_app_uses_it_unchanged_and_its_policy_approves_a_small_refund(
     admin = Actor(world.people["admin"].user_id)
     assert payments.provider_name == "acme"
 
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     purchase = await add_credits(
         database,
-        payments,
         admin,
         world.acme_id,
+        payments=payments,
         amount="25.00",
         idempotency_key="click-00001",
         settings=settings,
     )
     small = await request_refund(
-        database, payments, admin, purchase.grant.id, reason="bought twice", amount="5.00"
+        database, admin, purchase.grant.id, payments=payments, reason="bought twice", amount="5.00"
     )
     with pytest.raises(RefundRefused, match="All purchases are final"):
-        await request_refund(database, payments, admin, purchase.grant.id, reason="changed my mind")
+        await request_refund(database, admin, purchase.grant.id, payments=payments, reason="changed my mind")
 
     assert purchase.charge.provider_charge_ref is not None and purchase.charge.provider_charge_ref.startswith(
         "ch_acme_"

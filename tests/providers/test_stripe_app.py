@@ -46,12 +46,12 @@ async def test_the_app_starts_against_stripe_and_buys_credits_through_it(
     async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         assert (await client.get("/healthz")).status_code == 200
         assert (await client.post("/webhooks/stripe", content=b"{}")).status_code == 400  # unsigned
-        await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+        await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
         purchase = await add_credits(
             database,
-            payments,
             Actor(world.people["admin"].user_id),
             world.acme_id,
+            payments=payments,
             amount="25.00",
             idempotency_key="console-click-0001",
             settings=settings,

@@ -27,7 +27,7 @@ def actor(world: World, who: str = "admin") -> Actor:
 
 async def use_card(db: Database, services: Services, organization_id: str, ref: str = "pm_card_visa") -> None:
     """Put a card on file as the organization's default (the fake provider's test cards)."""
-    await attach_payment_method(db, services.payments, organization_id, provider_ref=ref)
+    await attach_payment_method(db, organization_id, payments=services.payments, provider_ref=ref)
 
 
 async def subscribe(
@@ -42,10 +42,10 @@ async def subscribe(
 ) -> Subscription:
     return await service.subscribe(
         db,
-        services.payments,
-        services.catalog,
         actor(world, who),
         organization_id or world.acme_id,
+        payments=services.payments,
+        catalog=services.catalog,
         model_id=model,
         tier_id=tier,
         retries=RETRIES,
@@ -56,12 +56,18 @@ async def change_tier(
     db: Database, services: Services, world: World, subscription_id: str, tier: str
 ) -> Subscription:
     return await service.change_tier(
-        db, services.payments, services.catalog, actor(world), subscription_id, tier_id=tier, retries=RETRIES
+        db,
+        actor(world),
+        subscription_id,
+        payments=services.payments,
+        catalog=services.catalog,
+        tier_id=tier,
+        retries=RETRIES,
     )
 
 
 async def renew(db: Database, services: Services, retries: int = RETRIES) -> dict[str, int]:
-    return await run_renewals(db, services.payments, services.catalog, retries=retries)
+    return await run_renewals(db, payments=services.payments, catalog=services.catalog, retries=retries)
 
 
 async def reload(db: Database, subscription_id: str) -> Subscription:

@@ -20,7 +20,7 @@ async def test_two_organizations_racing_for_the_last_place(
         await capacity.set_capacity(
             session,
             actor(world, "staff"),
-            services.catalog,
+            catalog=services.catalog,
             model_id="gpt-oss-120b",
             tier_id="scale",
             capacity=1,
@@ -58,7 +58,7 @@ async def test_many_organizations_racing_take_exactly_the_capacity(
         await capacity.set_capacity(
             session,
             actor(world, "staff"),
-            services.catalog,
+            catalog=services.catalog,
             model_id="zai-glm-4.7",
             tier_id="growth",
             capacity=2,

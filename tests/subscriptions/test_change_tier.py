@@ -124,7 +124,7 @@ async def test_the_new_tier_must_have_a_place(database: Database, services: Serv
         await capacity.set_capacity(
             session,
             actor(world, "staff"),
-            services.catalog,
+            catalog=services.catalog,
             model_id="gpt-oss-120b",
             tier_id="growth",
             capacity=0,

@@ -96,7 +96,7 @@ async def test_a_pending_first_charge_declined_later_gives_the_place_back(
         await subscribe(database, services, world)
     assert await taken(database) == 1
     clock.advance(minutes=2)
-    await charges.retry_pending(database, services.payments)  # the provider now declines it
+    await charges.retry_pending(database, payments=services.payments)  # the provider now declines it
     await renew(database, services)  # the renewal job applies the failure
     [charge] = await subscription_charges(database, world.acme_id)
     assert charge.status is ChargeStatus.DECLINED
@@ -164,7 +164,7 @@ async def test_a_sold_out_tier_is_refused(database: Database, services: Services
         await capacity.set_capacity(
             session,
             actor(world, "staff"),
-            services.catalog,
+            catalog=services.catalog,
             model_id="gpt-oss-120b",
             tier_id="starter",
             capacity=0,
@@ -190,7 +190,7 @@ async def test_staff_capacity_below_use_only_stops_new_subscriptions(
         await capacity.set_capacity(
             session,
             actor(world, "staff"),
-            services.catalog,
+            catalog=services.catalog,
             model_id="gpt-oss-120b",
             tier_id="starter",
             capacity=0,
@@ -205,7 +205,7 @@ async def test_staff_capacity_below_use_only_stops_new_subscriptions(
             await capacity.set_capacity(
                 session,
                 actor(world),
-                services.catalog,
+                catalog=services.catalog,
                 model_id="gpt-oss-120b",
                 tier_id="starter",
                 capacity=5,

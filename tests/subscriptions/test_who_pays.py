@@ -175,7 +175,7 @@ def test_the_rule(
 
 def test_no_credit_names_the_organization() -> None:
     plan = decide("gpt-oss-120b", GPT, TEAM, at=NOW, subscription=None, override=None, balance=0)
-    assert "Team (org_team)" in plan.reason and "add credits or subscribe" in plan.reason
+    assert "'Team' (org_team)" in plan.reason and "Add credits or subscribe" in plan.reason
 
 
 def selects(statements: list[str]) -> list[str]:
@@ -243,8 +243,8 @@ async def test_staff_override_replaces_the_paygo_limits(
         row = await set_limit_override(
             session,
             actor(world, "staff"),
-            services.catalog,
             world.acme_id,
+            catalog=services.catalog,
             model_id="gpt-oss-120b",
             limits=custom,
         )
@@ -278,8 +278,8 @@ async def test_only_staff_set_overrides(database: Database, services: Services, 
             await set_limit_override(
                 session,
                 actor(world),
-                services.catalog,
                 world.acme_id,
+                catalog=services.catalog,
                 model_id="gpt-oss-120b",
                 limits=RateLimits(requests_per_minute=1, tokens_per_minute=1),
             )
@@ -294,4 +294,4 @@ async def test_a_team_without_credits_reads_its_real_balance(
             session, services.catalog, organization=acme, model_id="zai-glm-4.7", at=clock.at
         )
     assert (plan.kind, plan.limits) == (PlanKind.NONE, None)
-    assert f"Acme ({world.acme_id})" in plan.reason
+    assert f"'Acme' ({world.acme_id})" in plan.reason

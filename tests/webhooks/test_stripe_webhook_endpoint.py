@@ -24,7 +24,7 @@ from app.domain.notifications.models import OutboxMessage
 from app.domain.provider_events.models import ChargeDispute, ChargeRefund, ProcessedWebhookEvent
 from app.payments.facade import Payments
 from tests.providers.stripe_standin import StripeStandIn, stripe_signature
-from tests.support import World
+from tests.support import World, replace_charge_handlers
 
 KEY = "settlement:org:2026-11"
 
@@ -40,15 +40,18 @@ def applied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     async def failed(session: AsyncSession, charge: Charge) -> None:
         seen.append(f"failed:{charge.idempotency_key}")
 
-    monkeypatch.setitem(charges._APPLIERS, ChargePurpose.SETTLEMENT, succeeded)
-    monkeypatch.setitem(charges._FAILURE_HANDLERS, ChargePurpose.SETTLEMENT, failed)
+    replace_charge_handlers(
+        monkeypatch,
+        on_success={ChargePurpose.SETTLEMENT: succeeded},
+        on_failure={ChargePurpose.SETTLEMENT: failed},
+    )
     return seen
 
 
 async def settle_month(db: Database, payments: Payments, world: World) -> Charge:
     return await charges.charge(
         db,
-        payments,
+        payments=payments,
         organization_id=world.acme_id,
         purpose=ChargePurpose.SETTLEMENT,
         amount_cents=1234,
@@ -93,7 +96,7 @@ async def test_a_charge_whose_answer_was_lost_is_settled_by_the_webhook_once(
     stripe_standin: StripeStandIn,
     applied: list[str],
 ) -> None:
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     intent = await lose_the_answer(database, payments, world, stripe_standin)
     pending = await stored_charge(database)
     assert (pending.status, pending.provider_charge_ref, applied) == (ChargeStatus.PENDING, None, [])
@@ -113,7 +116,7 @@ async def test_a_charge_whose_answer_was_lost_is_settled_by_the_webhook_once(
     assert retried.id == settled.id and retried.status is ChargeStatus.SUCCEEDED
     assert applied == [KEY]
     assert len(stripe_standin.requests_to("POST", "/v1/payment_intents")) == 1
-    assert await charges.retry_pending(database, payments) == 0
+    assert await charges.retry_pending(database, payments=payments) == 0
 
 
 async def test_concurrent_deliveries_of_one_event_apply_it_once(
@@ -124,7 +127,7 @@ async def test_concurrent_deliveries_of_one_event_apply_it_once(
     stripe_standin: StripeStandIn,
     applied: list[str],
 ) -> None:
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     event = stripe_standin.event(
         "payment_intent.succeeded", await lose_the_answer(database, payments, world, stripe_standin)
     )
@@ -145,7 +148,7 @@ async def test_a_failed_payment_settles_the_pending_charge_as_declined(
     applied: list[str],
 ) -> None:
     await attach_payment_method(
-        database, payments, world.acme_id, provider_ref="pm_card_chargeDeclinedInsufficientFunds"
+        database, world.acme_id, payments=payments, provider_ref="pm_card_chargeDeclinedInsufficientFunds"
     )
     intent = await lose_the_answer(database, payments, world, stripe_standin)
 
@@ -166,7 +169,7 @@ async def test_an_effect_that_fails_is_not_remembered_and_the_redelivery_applies
     applied: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     event = stripe_standin.event(
         "payment_intent.succeeded", await lose_the_answer(database, payments, world, stripe_standin)
     )
@@ -175,7 +178,7 @@ async def test_an_effect_that_fails_is_not_remembered_and_the_redelivery_applies
         raise RuntimeError("ledger unavailable")
 
     with monkeypatch.context() as patched:
-        patched.setitem(charges._APPLIERS, ChargePurpose.SETTLEMENT, broken)
+        replace_charge_handlers(patched, on_success={ChargePurpose.SETTLEMENT: broken})
         failed = await send(client, event)
     redelivered = await send(client, event)
 
@@ -236,7 +239,7 @@ async def test_a_refund_is_recorded_once_from_the_charges_refunded_total(
     stripe_standin: StripeStandIn,
     applied: list[str],
 ) -> None:
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     charge = await settle_month(database, payments, world)
     assert charge.provider_charge_ref is not None
     await payments.refund(
@@ -260,7 +263,7 @@ async def test_a_dispute_is_recorded_and_the_org_admins_are_emailed(
     stripe_standin: StripeStandIn,
     applied: list[str],
 ) -> None:
-    await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
     charge = await settle_month(database, payments, world)
     intent = stripe_standin.api.payment_intents[charge.provider_charge_ref or ""]
     dispute = {
@@ -295,7 +298,9 @@ async def test_a_card_detached_at_stripe_is_marked_removed(
     world: World,
     stripe_standin: StripeStandIn,
 ) -> None:
-    card = await attach_payment_method(database, payments, world.acme_id, provider_ref="pm_card_visa")
+    card = await attach_payment_method(
+        database, world.acme_id, payments=payments, provider_ref="pm_card_visa"
+    )
     customer_ref = stripe_standin.api.payment_methods[card.provider_ref]["customer"]
     detached = await payments.detach_payment_method(
         customer_ref=customer_ref, payment_method_ref=card.provider_ref

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -57,7 +58,7 @@ async def create_user(
     normalized = normalize_email(email)
     display_name = clean_name(name, field="name") if name.strip() else ""
     check_password(password, settings)
-    if await session.scalar(select(User.id).where(User.email_normalized == normalized)):
+    if await session.scalar(select(col(User.id)).where(col(User.email_normalized) == normalized)):
         raise Conflict(
             "An account with this email address already exists.", code=ErrorCode.EMAIL_TAKEN, field="email"
         )
@@ -101,7 +102,7 @@ async def sign_in(db: Database, *, email: str, password: str, settings: Settings
                 retry_after_seconds=wait,
                 field="email",
             )
-        user = await session.scalar(select(User).where(User.email_normalized == normalized))
+        user = await session.scalar(select(User).where(col(User.email_normalized) == normalized))
         if await verify_password(user.password_hash if user else None, password) and user:
             if throttle:
                 await session.delete(throttle)
@@ -129,8 +130,8 @@ async def authenticate(session: AsyncSession, token: str) -> tuple[User, AuthSes
     row = (
         await session.execute(
             select(User, AuthSession)
-            .join(AuthSession, AuthSession.user_id == User.id)  # type: ignore[arg-type]
-            .where(AuthSession.token_hash == hash_secret(token))
+            .join(AuthSession, col(AuthSession.user_id) == col(User.id))
+            .where(col(AuthSession.token_hash) == hash_secret(token))
         )
     ).first()
     if row is None or row[1].revoked_at is not None:
@@ -142,11 +143,11 @@ async def authenticate(session: AsyncSession, token: str) -> tuple[User, AuthSes
 
 async def sign_out(session: AsyncSession, *, auth_session_id: str, user_id: str, everywhere: bool) -> int:
     """Revoke this session, or every session of the user; returns how many were revoked."""
-    query = update(AuthSession).where(AuthSession.revoked_at.is_(None))  # type: ignore[union-attr]
+    query = update(AuthSession).where(col(AuthSession.revoked_at).is_(None))
     query = (
-        query.where(AuthSession.user_id == user_id)
+        query.where(col(AuthSession.user_id) == user_id)
         if everywhere
-        else query.where(AuthSession.id == auth_session_id)
+        else query.where(col(AuthSession.id) == auth_session_id)
     )
     result = await session.execute(query.values(revoked_at=clock.now()))
     return result.rowcount  # type: ignore[attr-defined, no-any-return]

@@ -6,7 +6,6 @@ import secrets
 import string
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
@@ -54,14 +53,6 @@ async def create_api_key(session: AsyncSession, actor: Actor, project_id: str, *
     session.add(api_key)
     await session.flush()
     return CreatedApiKey(api_key=api_key, secret=secret)
-
-
-async def list_api_keys(session: AsyncSession, actor: Actor, project_id: str) -> list[ApiKey]:
-    await require_project(session, actor, project_id)
-    rows = await session.scalars(
-        select(ApiKey).where(ApiKey.project_id == project_id).order_by(ApiKey.created_at, ApiKey.id)
-    )
-    return list(rows)
 
 
 async def get_api_key(session: AsyncSession, actor: Actor, key_id: str) -> tuple[ApiKey, Project]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -14,7 +15,7 @@ from app.domain.orgs.models import Membership, Organization, OrganizationRole
 from app.payments.facade import Payments
 
 
-async def ensure_customer(db: Database, payments: Payments, organization_id: str) -> str:
+async def ensure_customer(db: Database, organization_id: str, *, payments: Payments) -> str:
     """The organization's customer reference at the provider, created once (idempotently) on first need."""
     async with db.transaction() as session:
         account = await session.get(BillingAccount, organization_id)
@@ -23,11 +24,11 @@ async def ensure_customer(db: Database, payments: Payments, organization_id: str
         organization = await session.get(Organization, organization_id)
         assert organization is not None
         email = await session.scalar(
-            select(User.email)
-            .join(Membership, Membership.user_id == User.id)  # type: ignore[arg-type]
-            .where(Membership.organization_id == organization_id)
-            .where(Membership.role == OrganizationRole.ORGANIZATION_ADMIN)
-            .order_by(Membership.created_at)
+            select(col(User.email))
+            .join(Membership, col(Membership.user_id) == col(User.id))
+            .where(col(Membership.organization_id) == organization_id)
+            .where(col(Membership.role) == OrganizationRole.ORGANIZATION_ADMIN)
+            .order_by(col(Membership.created_at))
             .limit(1)
         )
     # outside any transaction; the key makes a concurrent or repeated call return the same customer
@@ -53,9 +54,9 @@ async def default_payment_method(session: AsyncSession, organization_id: str) ->
     """The card charges go to; NO_PAYMENT_METHOD when there is none."""
     card = await session.scalar(
         select(PaymentMethod)
-        .where(PaymentMethod.organization_id == organization_id)
-        .where(PaymentMethod.removed_at.is_(None))  # type: ignore[union-attr]
-        .order_by(PaymentMethod.is_default.desc(), PaymentMethod.created_at.desc())  # type: ignore[attr-defined]
+        .where(col(PaymentMethod.organization_id) == organization_id)
+        .where(col(PaymentMethod.removed_at).is_(None))
+        .order_by(col(PaymentMethod.is_default).desc(), col(PaymentMethod.created_at).desc())
         .limit(1)
     )
     if card is None:
@@ -66,25 +67,25 @@ async def default_payment_method(session: AsyncSession, organization_id: str) ->
 
 
 async def attach_payment_method(
-    db: Database, payments: Payments, organization_id: str, *, provider_ref: str, make_default: bool = True
+    db: Database, organization_id: str, *, payments: Payments, provider_ref: str, make_default: bool = True
 ) -> PaymentMethod:
     """Attach a card the console collected with the provider's UI; the first card becomes the default."""
-    customer_ref = await ensure_customer(db, payments, organization_id)
+    customer_ref = await ensure_customer(db, organization_id, payments=payments)
     info = await payments.attach_payment_method(customer_ref=customer_ref, payment_method_ref=provider_ref)
     if make_default:
         await payments.set_default_payment_method(customer_ref=customer_ref, payment_method_ref=info.ref)
     async with db.transaction() as session:
         existing = await session.scalar(
             select(PaymentMethod)
-            .where(PaymentMethod.organization_id == organization_id)
-            .where(PaymentMethod.provider_ref == info.ref)
-            .where(PaymentMethod.removed_at.is_(None))  # type: ignore[union-attr]
+            .where(col(PaymentMethod.organization_id) == organization_id)
+            .where(col(PaymentMethod.provider_ref) == info.ref)
+            .where(col(PaymentMethod.removed_at).is_(None))
         )
         if make_default:
             await session.execute(
                 update(PaymentMethod)
-                .where(PaymentMethod.organization_id == organization_id)
-                .values(is_default=False)  # type: ignore[arg-type]
+                .where(col(PaymentMethod.organization_id) == organization_id)
+                .values(is_default=False)
             )
         card = existing or PaymentMethod(
             organization_id=organization_id,

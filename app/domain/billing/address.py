@@ -15,6 +15,7 @@ from app.domain.billing.errors import unavailable_on_outage
 from app.domain.billing.models import BillingAccount
 from app.domain.errors import ErrorCode, InvalidInput
 from app.domain.orgs.access import require_org_admin
+from app.domain.validation import clean_text
 from app.payments import types as provider
 from app.payments.facade import Payments
 
@@ -40,19 +41,6 @@ class AddressInput:
     country: str
 
 
-def _text(value: str, field: str, max_length: int, *, required: bool) -> str:
-    text = " ".join(value.split())
-    if required and not text:
-        raise InvalidInput(f"The {field} is required.", code=ErrorCode.REQUIRED, field=field)
-    if len(text) > max_length:
-        raise InvalidInput(
-            f"The {field} must be at most {max_length} characters.", code=ErrorCode.TOO_LONG, field=field
-        )
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise InvalidInput(f"The {field} contains control characters.", field=field)
-    return text
-
-
 def _state(value: str, country: str) -> str:
     """The subdivision's code (``CA`` for California) when the country has subdivisions and one matches."""
     if not value:
@@ -64,7 +52,7 @@ def _state(value: str, country: str) -> str:
     subdivisions = pycountry.subdivisions.get(country_code=country) or []
     wanted = value.upper().removeprefix(f"{country}-")
     for subdivision in subdivisions:
-        code = subdivision.code.split("-", 1)[1]
+        code: str = subdivision.code.split("-", 1)[1]
         if wanted == code or value.casefold() == subdivision.name.casefold():
             return code
     if country in STATE_REQUIRED:
@@ -74,37 +62,39 @@ def _state(value: str, country: str) -> str:
 
 def check_address(address: AddressInput) -> provider.BillingAddress:
     """The address normalized, or InvalidInput naming the first field at fault."""
-    code = _text(address.country, "country", 2, required=True).upper()
+    code = clean_text(address.country, field="country", max_length=2).upper()
     country = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
     if country is None:
         raise InvalidInput(
             f"'{address.country[:40]}' is not an ISO 3166-1 alpha-2 country code such as US or DE.",
             field="country",
         )
-    postal_code = _text(address.postal_code, "postalCode", 20, required=code in POSTAL_CODE_FORMATS).upper()
+    postal_code = clean_text(
+        address.postal_code, field="postalCode", max_length=20, required=code in POSTAL_CODE_FORMATS
+    ).upper()
     pattern = POSTAL_CODE_FORMATS.get(code, _POSTAL_CODE)
     if postal_code and not pattern.fullmatch(postal_code):
         raise InvalidInput(f"'{postal_code}' is not a postal code of {country.name}.", field="postalCode")
     return provider.BillingAddress(
-        name=_text(address.name, "name", 200, required=True),
-        line1=_text(address.line1, "line1", 200, required=True),
-        line2=_text(address.line2, "line2", 200, required=False),
-        city=_text(address.city, "city", 100, required=True),
+        name=clean_text(address.name, field="name", max_length=200),
+        line1=clean_text(address.line1, field="line1", max_length=200),
+        line2=clean_text(address.line2, field="line2", max_length=200, required=False),
+        city=clean_text(address.city, field="city", max_length=100),
         postal_code=postal_code,
-        state=_state(_text(address.state, "state", 100, required=False), code),
+        state=_state(clean_text(address.state, field="state", max_length=100, required=False), code),
         country=code,
     )
 
 
 async def set_billing_address(
-    db: Database, payments: Payments, actor: Actor, organization_id: str, address: AddressInput
+    db: Database, actor: Actor, organization_id: str, address: AddressInput, *, payments: Payments
 ) -> BillingAccount:
     """Check the address, send it to the provider, then keep what the provider holds (Org Admins)."""
     checked = check_address(address)
     async with db.reader() as session:
         await require_org_admin(session, actor, organization_id)
     with unavailable_on_outage():
-        customer_ref = await ensure_customer(db, payments, organization_id)
+        customer_ref = await ensure_customer(db, organization_id, payments=payments)
         held = await payments.update_billing_address(customer_ref=customer_ref, address=checked)
     async with db.transaction() as session:
         account = await session.get(BillingAccount, organization_id, with_for_update=True)

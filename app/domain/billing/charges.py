@@ -8,19 +8,22 @@
    activates the subscription) in the same transaction: nothing is granted without a successful
    charge, and a successful charge is applied exactly once, whoever settles it first (this call, a
    retry job, or the provider's webhook). A charge that ends otherwise runs the purpose's failure
-   handler (@on_failure), also once.
+   handler, also once. The handlers of every purpose are installed at start-up from one table
+   (app.domain.charge_handlers), which refuses to start when a purpose has no success handler.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -35,8 +38,6 @@ from app.payments.facade import Payments
 logger = logging.getLogger(__name__)
 
 Applier = Callable[[AsyncSession, Charge], Awaitable[None]]
-_APPLIERS: dict[ChargePurpose, Applier] = {}
-_FAILURE_HANDLERS: dict[ChargePurpose, Applier] = {}
 
 _STATUS = {
     provider.ChargeStatus.SUCCEEDED: ChargeStatus.SUCCEEDED,
@@ -52,24 +53,37 @@ _PROVIDER_PURPOSE = {
 }
 
 
-def on_success(purpose: ChargePurpose) -> Callable[[Applier], Applier]:
-    """Register what a successful charge of this purpose does; it runs in the settling transaction."""
+@dataclass(frozen=True, slots=True)
+class ChargeHandlers:
+    """What a settled charge does, by purpose: a success handler for each, a failure handler where needed."""
 
-    def register(applier: Applier) -> Applier:
-        _APPLIERS[purpose] = applier
-        return applier
-
-    return register
+    on_success: Mapping[ChargePurpose, Applier]
+    on_failure: Mapping[ChargePurpose, Applier] = field(default_factory=dict)
 
 
-def on_failure(purpose: ChargePurpose) -> Callable[[Applier], Applier]:
-    """Register what a charge of this purpose that ended without success does; it runs in the settling transaction."""
+class MissingChargeHandler(RuntimeError):
+    """Start-up refused: a purpose could be charged, and its success never applied."""
 
-    def register(handler: Applier) -> Applier:
-        _FAILURE_HANDLERS[purpose] = handler
-        return handler
 
-    return register
+_handlers: ChargeHandlers | None = None
+
+
+def install_handlers(handlers: ChargeHandlers) -> None:
+    """Make these the handlers settled charges run; refuses (changing nothing) when a purpose has no success handler."""
+    global _handlers
+    missing = [purpose.value for purpose in ChargePurpose if purpose not in handlers.on_success]
+    if missing:
+        raise MissingChargeHandler(f"No success handler for the charge purpose(s): {', '.join(missing)}.")
+    _handlers = handlers
+
+
+def installed_handlers() -> ChargeHandlers:
+    """The handlers settled charges run (installed at start-up by create_app and the job runner)."""
+    if _handlers is None:
+        raise MissingChargeHandler(
+            "No charge handlers are installed: call install_charge_handlers() at start-up."
+        )
+    return _handlers
 
 
 async def record(
@@ -110,8 +124,8 @@ async def record(
 
 async def charge(
     db: Database,
-    payments: Payments,
     *,
+    payments: Payments,
     organization_id: str,
     purpose: ChargePurpose,
     amount_cents: int,
@@ -124,7 +138,7 @@ async def charge(
     Raises PaymentUnavailable when the provider did not answer (the charge stays pending).
     A declined charge is returned with its status; `require_success` turns it into an error.
     """
-    customer_ref = await ensure_customer(db, payments, organization_id)
+    customer_ref = await ensure_customer(db, organization_id, payments=payments)
     async with db.transaction() as session:
         card = await default_payment_method(session, organization_id)
         existing = await record(
@@ -144,7 +158,7 @@ async def charge(
     return await _ask_provider(db, payments, pending_id, customer_ref, card_ref)
 
 
-async def collect(db: Database, payments: Payments, charge_id: str) -> Charge:
+async def collect(db: Database, charge_id: str, *, payments: Payments) -> Charge:
     """Ask the provider for a charge recorded with `record`, once its recording transaction has committed.
 
     Returns the charge as it stands: settled, or still pending when the provider did not answer
@@ -176,7 +190,7 @@ async def collect(db: Database, payments: Payments, charge_id: str) -> Charge:
             decline_code="no_payment_method",
             message=problem,
         )
-    customer_ref = await ensure_customer(db, payments, pending.organization_id)
+    customer_ref = await ensure_customer(db, pending.organization_id, payments=payments)
     try:
         return await _ask_provider(db, payments, charge_id, customer_ref, card_ref)
     except PaymentUnavailable:
@@ -257,10 +271,11 @@ async def settle_in(
         stored.provider_charge_ref = provider_charge_ref or stored.provider_charge_ref
         stored.decline_code, stored.message = decline_code, message
         stored.settled_at = clock.now()
+        handlers = installed_handlers()
         if status is ChargeStatus.SUCCEEDED:
-            await _APPLIERS[stored.purpose](session, stored)
-        elif status is not ChargeStatus.PENDING and stored.purpose in _FAILURE_HANDLERS:
-            await _FAILURE_HANDLERS[stored.purpose](session, stored)
+            await handlers.on_success[stored.purpose](session, stored)
+        elif status is not ChargeStatus.PENDING and stored.purpose in handlers.on_failure:
+            await handlers.on_failure[stored.purpose](session, stored)
     return stored
 
 
@@ -283,19 +298,21 @@ def require_success(settled: Charge) -> Charge:
 
 
 async def retry_pending(
-    db: Database, payments: Payments, *, older_than: timedelta = timedelta(minutes=1)
+    db: Database, *, payments: Payments, older_than: timedelta = timedelta(minutes=1)
 ) -> int:
     """Ask the provider again, with the same keys, about charges whose outcome is unknown; returns how many settled."""
     cutoff = clock.now() - older_than
     async with db.transaction() as session:
         rows = await session.scalars(
-            select(Charge).where(Charge.status == ChargeStatus.PENDING).where(Charge.created_at <= cutoff)
+            select(Charge)
+            .where(col(Charge.status) == ChargeStatus.PENDING)
+            .where(col(Charge.created_at) <= cutoff)
         )
         pending = [(c.id, c.organization_id) for c in rows]
     settled = 0
     for charge_id, _organization_id in pending:
         try:
-            result = await collect(db, payments, charge_id)
+            result = await collect(db, charge_id, payments=payments)
         except Exception:  # noqa: BLE001  (one charge's trouble must not stop the others)
             logger.exception("retry of pending charge %s failed", charge_id)
             continue
@@ -304,9 +321,9 @@ async def retry_pending(
 
 
 async def _by_key(session: AsyncSession, idempotency_key: str) -> Charge | None:
-    query = select(Charge).where(Charge.idempotency_key == idempotency_key).with_for_update()
+    query = select(Charge).where(col(Charge.idempotency_key) == idempotency_key).with_for_update()
     return await session.scalar(query)
 
 
 async def find_by_provider_ref(session: AsyncSession, provider_charge_ref: str) -> Charge | None:
-    return await session.scalar(select(Charge).where(Charge.provider_charge_ref == provider_charge_ref))
+    return await session.scalar(select(Charge).where(col(Charge.provider_charge_ref) == provider_charge_ref))

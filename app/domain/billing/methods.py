@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -28,23 +29,23 @@ CARD_NOT_FOUND = "No payment method with this ID is visible to you."
 
 
 async def set_up_payment_method(
-    db: Database, payments: Payments, actor: Actor, organization_id: str
+    db: Database, actor: Actor, organization_id: str, *, payments: Payments
 ) -> PaymentMethodSetup:
     """What the console needs to collect a card with the provider's own UI (client secret, publishable key)."""
     async with db.reader() as session:
         await require_org_admin(session, actor, organization_id)
     with unavailable_on_outage():
-        customer_ref = await ensure_customer(db, payments, organization_id)
+        customer_ref = await ensure_customer(db, organization_id, payments=payments)
         # each set-up is a new one: the console asks again when the user opens the card form again
         return await payments.setup_payment_method(customer_ref=customer_ref, idempotency_key=new_id("setup"))
 
 
 async def add_payment_method(
     db: Database,
-    payments: Payments,
     actor: Actor,
     organization_id: str,
     *,
+    payments: Payments,
     provider_ref: str,
     make_default: bool,
 ) -> PaymentMethod:
@@ -58,7 +59,11 @@ async def add_payment_method(
     try:
         with unavailable_on_outage():
             return await attach_payment_method(
-                db, payments, organization_id, provider_ref=ref, make_default=make_default or has_card is None
+                db,
+                organization_id,
+                payments=payments,
+                provider_ref=ref,
+                make_default=make_default or has_card is None,
             )
     except PaymentRequestError as exc:
         raise InvalidInput(
@@ -69,9 +74,9 @@ async def add_payment_method(
 async def payment_methods(session: AsyncSession, organization_id: str) -> Sequence[PaymentMethod]:
     """The organization's cards on file, the default first, then the newest."""
     query = _live(organization_id).order_by(
-        PaymentMethod.is_default.desc(),  # type: ignore[attr-defined]
-        PaymentMethod.created_at.desc(),  # type: ignore[attr-defined]
-        PaymentMethod.id,
+        col(PaymentMethod.is_default).desc(),
+        col(PaymentMethod.created_at).desc(),
+        col(PaymentMethod.id),
     )
     return list(await session.scalars(query))
 
@@ -86,7 +91,7 @@ async def get_payment_method(session: AsyncSession, actor: Actor, payment_method
 
 
 async def remove_payment_method(
-    db: Database, payments: Payments, actor: Actor, payment_method_id: str
+    db: Database, actor: Actor, payment_method_id: str, *, payments: Payments
 ) -> str:
     """Detach a card at the provider and forget it; the newest other card becomes the default. Returns the org."""
     async with db.reader() as session:
@@ -95,7 +100,7 @@ async def remove_payment_method(
             (c for c in await payment_methods(session, card.organization_id) if c.id != card.id), None
         )
     with unavailable_on_outage():
-        customer_ref = await ensure_customer(db, payments, card.organization_id)
+        customer_ref = await ensure_customer(db, card.organization_id, payments=payments)
         await payments.detach_payment_method(customer_ref=customer_ref, payment_method_ref=card.provider_ref)
         if card.is_default and successor is not None:
             await payments.set_default_payment_method(
@@ -104,7 +109,7 @@ async def remove_payment_method(
     async with db.transaction() as session:
         await session.execute(
             update(PaymentMethod)
-            .where(PaymentMethod.id == card.id)  # type: ignore[arg-type]
+            .where(col(PaymentMethod.id) == card.id)
             .values(removed_at=clock.now(), is_default=False)
         )
         if card.is_default and successor is not None:
@@ -113,13 +118,13 @@ async def remove_payment_method(
 
 
 async def set_default_payment_method(
-    db: Database, payments: Payments, actor: Actor, payment_method_id: str
+    db: Database, actor: Actor, payment_method_id: str, *, payments: Payments
 ) -> PaymentMethod:
     """Make a card on file the one every charge goes to."""
     async with db.reader() as session:
         card = await get_payment_method(session, actor, payment_method_id)
     with unavailable_on_outage():
-        customer_ref = await ensure_customer(db, payments, card.organization_id)
+        customer_ref = await ensure_customer(db, card.organization_id, payments=payments)
         await payments.set_default_payment_method(
             customer_ref=customer_ref, payment_method_ref=card.provider_ref
         )
@@ -133,22 +138,22 @@ def billing_history(organization_id: str) -> Select[Any]:
     """Every charge of the organization, newest first."""
     return (
         select(Charge)
-        .where(Charge.organization_id == organization_id)
-        .order_by(Charge.created_at.desc(), Charge.id.desc())  # type: ignore[attr-defined]
+        .where(col(Charge.organization_id) == organization_id)
+        .order_by(col(Charge.created_at).desc(), col(Charge.id).desc())
     )
 
 
 def _live(organization_id: str) -> Select[Any]:
     return (
         select(PaymentMethod)
-        .where(PaymentMethod.organization_id == organization_id)
-        .where(PaymentMethod.removed_at.is_(None))  # type: ignore[union-attr]
+        .where(col(PaymentMethod.organization_id) == organization_id)
+        .where(col(PaymentMethod.removed_at).is_(None))
     )
 
 
 async def _make_default(session: AsyncSession, organization_id: str, payment_method_id: str) -> None:
     await session.execute(
         update(PaymentMethod)
-        .where(PaymentMethod.organization_id == organization_id)  # type: ignore[arg-type]
-        .values(is_default=PaymentMethod.id == payment_method_id)
+        .where(col(PaymentMethod.organization_id) == organization_id)
+        .values(is_default=col(PaymentMethod.id) == payment_method_id)
     )

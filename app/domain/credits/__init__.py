@@ -6,7 +6,6 @@ transaction, ``maybe_auto_recharge(db, payments, organization_id)`` after that c
 said so, and ``balance_of(session, organization_id)``.
 """
 
-from app.domain.credits import purchases, settlement  # noqa: F401  (register the charge handlers)
 from app.domain.credits.auto_recharge import maybe_auto_recharge
 from app.domain.credits.ledger import BurnResult, balance_of, burn_credits
 

@@ -39,8 +39,8 @@ async def send_low_balance_alerts(db: Database, *, settings: Settings) -> int:
         candidates = list(
             await session.scalars(
                 select(ACCOUNT.c.organization_id)
-                .join(Organization, Organization.id == ACCOUNT.c.organization_id)  # type: ignore[arg-type]
-                .where(Organization.type == OrganizationType.TEAM)
+                .join(Organization, col(Organization.id) == ACCOUNT.c.organization_id)
+                .where(col(Organization.type) == OrganizationType.TEAM)
                 .where(ACCOUNT.c.low_balance_notified.is_(False))
                 .where(
                     ACCOUNT.c.auto_recharge_enabled.is_(False)
@@ -84,11 +84,11 @@ async def send_expiry_notices(db: Database) -> int:
     async with db.reader() as session:
         candidates = list(
             await session.execute(
-                select(CreditGrant.id, CreditGrant.organization_id, CreditGrant.expires_at)
-                .where(CreditGrant.state == GrantState.ACTIVE)
-                .where(CreditGrant.remaining_nanos > 0)
-                .where(CreditGrant.expires_at > now)
-                .where(CreditGrant.expires_at <= now + timedelta(days=longest))
+                select(col(CreditGrant.id), col(CreditGrant.organization_id), col(CreditGrant.expires_at))
+                .where(col(CreditGrant.state) == GrantState.ACTIVE)
+                .where(col(CreditGrant.remaining_nanos) > 0)
+                .where(col(CreditGrant.expires_at) > now)
+                .where(col(CreditGrant.expires_at) <= now + timedelta(days=longest))
             )
         )
     by_org: dict[str, list[tuple[str, int]]] = defaultdict(list)
@@ -102,7 +102,7 @@ async def send_expiry_notices(db: Database) -> int:
             for grant_id, days in grants:
                 won = await session.execute(
                     update(CreditGrant)
-                    .where(and_(CreditGrant.id == grant_id, CreditGrant.state == GrantState.ACTIVE))
+                    .where(and_(col(CreditGrant.id) == grant_id, col(CreditGrant.state) == GrantState.ACTIVE))
                     .where(
                         or_(
                             col(CreditGrant.expiry_notice_days).is_(None),

@@ -4,7 +4,7 @@ However many burns cross the threshold together, one caller claims the recharge 
 UPDATE of the account row (enabled, below the threshold, not paused, none in flight): it takes the
 next attempt number, and ``auto-recharge:{org}:{n}`` names the charge. The charge is made after that
 transaction commits, outside it, and its outcome is applied by the AUTO_RECHARGE handlers in the
-transaction that settles it: a grant on success; on failure a recorded attempt, an email to the admins,
+transaction that settles it (see app.domain.charge_handlers): a grant on success; on failure a recorded attempt, an email to the admins,
 an hour's pause, and after three failures in a row auto-recharge switched off.
 """
 
@@ -14,8 +14,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -25,7 +26,7 @@ from app.domain.billing.accounts import default_payment_method
 from app.domain.billing.models import Charge, ChargePurpose
 from app.domain.credits.access import require_team_admin
 from app.domain.credits.amounts import parse_nanos
-from app.domain.credits.ledger import ACCOUNT, balance_of, create_grant, lock_account, one_year_after
+from app.domain.credits.ledger import ACCOUNT, auto_recharge_due, balance_of, grant_paid, lock_account
 from app.domain.credits.models import AttemptStatus, AutoRechargeAttempt, CreditAccount, GrantSource
 from app.domain.credits.notices import dollars, email_admins
 from app.domain.credits.periods import month_start, next_month_start
@@ -68,11 +69,11 @@ def auto_recharge_config(
 
 async def configure_auto_recharge(
     db: Database,
-    payments: Payments,
     actor: Actor,
     organization_id: str,
     config: AutoRechargeConfig,
     *,
+    payments: Payments,
     settings: Settings,
 ) -> AutoRechargeAttempt | None:
     """Enable (or change) auto-recharge; below the threshold already, it recharges at once (the attempt is returned)."""
@@ -87,7 +88,7 @@ async def configure_auto_recharge(
         account.auto_recharge_paused_until = None
         account.updated_at = clock.now()
         session.add(account)
-    return await maybe_auto_recharge(db, payments, organization_id, settings=settings)
+    return await maybe_auto_recharge(db, organization_id, payments=payments, settings=settings)
 
 
 async def disable_auto_recharge(session: AsyncSession, actor: Actor, organization_id: str) -> CreditAccount:
@@ -101,7 +102,7 @@ async def disable_auto_recharge(session: AsyncSession, actor: Actor, organizatio
 
 
 async def maybe_auto_recharge(
-    db: Database, payments: Payments, organization_id: str, *, settings: Settings | None = None
+    db: Database, organization_id: str, *, payments: Payments, settings: Settings | None = None
 ) -> AutoRechargeAttempt | None:
     """Recharge once if the balance is below the threshold; call it after the burning transaction commits.
 
@@ -115,15 +116,7 @@ async def maybe_auto_recharge(
             await session.execute(
                 update(ACCOUNT)
                 .where(ACCOUNT.c.organization_id == organization_id)
-                .where(ACCOUNT.c.auto_recharge_enabled.is_(True))
-                .where(ACCOUNT.c.auto_recharge_in_flight.is_(False))
-                .where(ACCOUNT.c.balance_nanos < ACCOUNT.c.auto_recharge_threshold_nanos)
-                .where(
-                    or_(
-                        ACCOUNT.c.auto_recharge_paused_until.is_(None),
-                        ACCOUNT.c.auto_recharge_paused_until <= now,
-                    )
-                )
+                .where(auto_recharge_due(now))
                 .values(
                     auto_recharge_in_flight=True,
                     auto_recharge_seq=ACCOUNT.c.auto_recharge_seq + 1,
@@ -169,33 +162,23 @@ async def maybe_auto_recharge(
             details={"attempt_no": attempt_no},
         )
         attempt.charge_id = charge.id
-    await charges.collect(db, payments, charge.id)
+    await charges.collect(db, charge.id, payments=payments)
     async with db.reader() as session:
         return await session.get(AutoRechargeAttempt, attempt.id)
 
 
-async def recharge_due_accounts(db: Database, payments: Payments, *, settings: Settings | None = None) -> int:
+async def recharge_due_accounts(db: Database, *, payments: Payments, settings: Settings | None = None) -> int:
     """Recharge every account that is due (a crash after a burn, a pause that ended); returns the attempts made."""
     now = clock.now()
     async with db.reader() as session:
-        due = list(
-            await session.scalars(
-                select(ACCOUNT.c.organization_id)
-                .where(ACCOUNT.c.auto_recharge_enabled.is_(True))
-                .where(ACCOUNT.c.auto_recharge_in_flight.is_(False))
-                .where(ACCOUNT.c.balance_nanos < ACCOUNT.c.auto_recharge_threshold_nanos)
-                .where(
-                    or_(
-                        ACCOUNT.c.auto_recharge_paused_until.is_(None),
-                        ACCOUNT.c.auto_recharge_paused_until <= now,
-                    )
-                )
-            )
-        )
+        due = list(await session.scalars(select(ACCOUNT.c.organization_id).where(auto_recharge_due(now))))
     made = 0
     for organization_id in due:
         try:
-            made += await maybe_auto_recharge(db, payments, organization_id, settings=settings) is not None
+            made += (
+                await maybe_auto_recharge(db, organization_id, payments=payments, settings=settings)
+                is not None
+            )
         except Exception:  # noqa: BLE001  (one organization's trouble must not stop the others)
             logger.exception("auto-recharge of %s failed", organization_id)
     return made
@@ -204,10 +187,10 @@ async def recharge_due_accounts(db: Database, payments: Payments, *, settings: S
 async def spent_this_month(session: AsyncSession, organization_id: str, now: datetime) -> int:
     """What auto-recharge charged (or is charging) this calendar month."""
     spent = await session.scalar(
-        select(func.coalesce(func.sum(AutoRechargeAttempt.amount_nanos), 0))
-        .where(AutoRechargeAttempt.organization_id == organization_id)
-        .where(AutoRechargeAttempt.status.in_([AttemptStatus.PENDING, AttemptStatus.SUCCEEDED]))  # type: ignore[attr-defined]
-        .where(AutoRechargeAttempt.created_at >= month_start(now))
+        select(func.coalesce(func.sum(col(AutoRechargeAttempt.amount_nanos)), 0))
+        .where(col(AutoRechargeAttempt.organization_id) == organization_id)
+        .where(col(AutoRechargeAttempt.status).in_([AttemptStatus.PENDING, AttemptStatus.SUCCEEDED]))
+        .where(col(AutoRechargeAttempt.created_at) >= month_start(now))
     )
     return int(spent or 0)
 
@@ -227,7 +210,9 @@ async def _release(
 
 
 async def _attempt_of(session: AsyncSession, charge: Charge) -> AutoRechargeAttempt | None:
-    return await session.scalar(select(AutoRechargeAttempt).where(AutoRechargeAttempt.charge_id == charge.id))
+    return await session.scalar(
+        select(AutoRechargeAttempt).where(col(AutoRechargeAttempt.charge_id) == charge.id)
+    )
 
 
 async def _record_failure(session: AsyncSession, attempt: AutoRechargeAttempt) -> None:
@@ -271,19 +256,9 @@ async def _record_failure(session: AsyncSession, attempt: AutoRechargeAttempt) -
     await email_admins(session, organization_id, subject=subject, body=body)
 
 
-@charges.on_success(ChargePurpose.AUTO_RECHARGE)
-async def _recharged(session: AsyncSession, charge: Charge) -> None:
-    bought_at = charge.settled_at or clock.now()
-    await create_grant(
-        session,
-        charge.organization_id,
-        source=GrantSource.AUTO_RECHARGE,
-        amount_nanos=cents_to_nanos(charge.amount_cents),
-        bought_at=bought_at,
-        expires_at=one_year_after(bought_at),
-        charge_id=charge.id,
-        reference=charge.idempotency_key,
-    )
+async def recharged(session: AsyncSession, charge: Charge) -> None:
+    """The AUTO_RECHARGE success handler: the credits, the attempt succeeded, the account released."""
+    await grant_paid(session, charge, GrantSource.AUTO_RECHARGE)
     attempt = await _attempt_of(session, charge)
     if attempt is not None:
         _end(attempt, AttemptStatus.SUCCEEDED)
@@ -291,8 +266,8 @@ async def _recharged(session: AsyncSession, charge: Charge) -> None:
     await _release(session, charge.organization_id, paused_until=None, auto_recharge_failures=0)
 
 
-@charges.on_failure(ChargePurpose.AUTO_RECHARGE)
-async def _recharge_failed(session: AsyncSession, charge: Charge) -> None:
+async def recharge_failed(session: AsyncSession, charge: Charge) -> None:
+    """The AUTO_RECHARGE failure handler: the attempt failed, counted, the admins told."""
     attempt = await _attempt_of(session, charge)
     if attempt is None:
         return

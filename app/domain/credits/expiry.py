@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -16,9 +17,9 @@ async def expire_grants(db: Database) -> int:
     async with db.reader() as session:
         organizations = list(
             await session.scalars(
-                select(CreditGrant.organization_id)
-                .where(CreditGrant.state == GrantState.ACTIVE)
-                .where(CreditGrant.expires_at <= now)
+                select(col(CreditGrant.organization_id))
+                .where(col(CreditGrant.state) == GrantState.ACTIVE)
+                .where(col(CreditGrant.expires_at) <= now)
                 .distinct()
             )
         )
@@ -28,10 +29,10 @@ async def expire_grants(db: Database) -> int:
             await lock_account(session, organization_id)  # grants change only under the account's lock
             due = await session.scalars(
                 select(CreditGrant)
-                .where(CreditGrant.organization_id == organization_id)
-                .where(CreditGrant.state == GrantState.ACTIVE)
-                .where(CreditGrant.expires_at <= now)
-                .order_by(CreditGrant.expires_at, CreditGrant.id)  # type: ignore[arg-type]
+                .where(col(CreditGrant.organization_id) == organization_id)
+                .where(col(CreditGrant.state) == GrantState.ACTIVE)
+                .where(col(CreditGrant.expires_at) <= now)
+                .order_by(col(CreditGrant.expires_at), col(CreditGrant.id))
                 .execution_options(populate_existing=True)
             )
             for grant in due:

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import organization_changed
-from app.domain.base import new_id
+from app.domain.base import new_id, table_of
+from app.domain.billing.models import Charge
 from app.domain.credits.models import (
     GRANT_ENTRY_KIND,
     CreditAccount,
@@ -30,11 +32,12 @@ from app.domain.credits.models import (
     GrantSource,
     GrantState,
 )
+from app.domain.money import cents_to_nanos
 
-ACCOUNT: Any = CreditAccount.__table__  # type: ignore[attr-defined]
-GRANT: Any = CreditGrant.__table__  # type: ignore[attr-defined]
-ENTRY: Any = CreditLedgerEntry.__table__  # type: ignore[attr-defined]
-CONSUMPTION: Any = CreditConsumption.__table__  # type: ignore[attr-defined]
+ACCOUNT = table_of(CreditAccount)
+GRANT = table_of(CreditGrant)
+ENTRY = table_of(CreditLedgerEntry)
+CONSUMPTION = table_of(CreditConsumption)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +53,23 @@ class AccountState:
     auto_recharge_paused_until: datetime | None
 
     def auto_recharge_due(self, now: datetime) -> bool:
-        """Below the threshold, enabled, not paused, and no recharge already under way."""
+        """Below the threshold, enabled, not paused, and no recharge already under way (the SQL form: `auto_recharge_due`)."""
         return (
             self.auto_recharge_enabled
             and not self.auto_recharge_in_flight
             and self.balance_nanos < self.auto_recharge_threshold_nanos
             and (self.auto_recharge_paused_until is None or self.auto_recharge_paused_until <= now)
         )
+
+
+def auto_recharge_due(now: datetime) -> ColumnElement[bool]:
+    """`AccountState.auto_recharge_due` in SQL, over the account table (a test checks they agree)."""
+    return and_(
+        ACCOUNT.c.auto_recharge_enabled.is_(True),
+        ACCOUNT.c.auto_recharge_in_flight.is_(False),
+        ACCOUNT.c.balance_nanos < ACCOUNT.c.auto_recharge_threshold_nanos,
+        or_(ACCOUNT.c.auto_recharge_paused_until.is_(None), ACCOUNT.c.auto_recharge_paused_until <= now),
+    )
 
 
 _STATE = (
@@ -125,7 +138,7 @@ async def lock_account(session: AsyncSession, organization_id: str) -> CreditAcc
     )
     query = (
         select(CreditAccount)
-        .where(CreditAccount.organization_id == organization_id)
+        .where(col(CreditAccount.organization_id) == organization_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -348,6 +361,21 @@ async def create_grant(
         await session.refresh(grant)
     organization_changed(session, organization_id)  # the fleet's view of the credit changes at once
     return grant
+
+
+async def grant_paid(session: AsyncSession, charge: Charge, source: GrantSource) -> CreditGrant:
+    """The credits a succeeded charge bought: its amount, valid for a year from its success."""
+    bought_at = charge.settled_at or clock.now()
+    return await create_grant(
+        session,
+        charge.organization_id,
+        source=source,
+        amount_nanos=cents_to_nanos(charge.amount_cents),
+        bought_at=bought_at,
+        expires_at=one_year_after(bought_at),
+        charge_id=charge.id,
+        reference=charge.idempotency_key,
+    )
 
 
 async def take_from_grant(

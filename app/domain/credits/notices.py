@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.accounts.models import User
 from app.domain.money import format_amount
-from app.domain.notifications.service import enqueue_email
-from app.domain.orgs.models import Membership, Organization, OrganizationRole
+from app.domain.notifications import admins
 
-SIGNATURE = "\n-- \nThe Inference Cloud console: Billing > Pay as you go.\n"
+SIGNATURE = "The Inference Cloud console: Billing > Pay as you go."
 
 
 def dollars(nanos: int) -> str:
@@ -19,28 +16,8 @@ def dollars(nanos: int) -> str:
     return f"-${text[1:]}" if text.startswith("-") else f"${text}"
 
 
-async def admin_emails(session: AsyncSession, organization_id: str) -> list[str]:
-    """The addresses of the organization's Org Admins, oldest membership first."""
-    rows = await session.scalars(
-        select(User.email)
-        .join(Membership, Membership.user_id == User.id)  # type: ignore[arg-type]
-        .where(Membership.organization_id == organization_id)
-        .where(Membership.role == OrganizationRole.ORGANIZATION_ADMIN)
-        .order_by(Membership.created_at, User.email)
-    )
-    return list(rows)
-
-
 async def email_admins(session: AsyncSession, organization_id: str, *, subject: str, body: str) -> int:
-    """Queue one email per Org Admin; the organization's name prefixes the subject. Returns how many."""
-    organization = await session.get(Organization, organization_id)
-    name = organization.name if organization else organization_id
-    addresses = await admin_emails(session, organization_id)
-    for address in addresses:
-        await enqueue_email(
-            session,
-            to=address,
-            subject=f"{name}: {subject}",
-            body=f"Hello,\n\n{body}\n\nOrganization: {name} ({organization_id}){SIGNATURE}",
-        )
-    return len(addresses)
+    """Queue one email per Organization Admin about the organization's credits; returns how many."""
+    return await admins.email_admins(
+        session, organization_id, subject=subject, body=body, signature=SIGNATURE
+    )

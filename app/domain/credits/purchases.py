@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -23,7 +24,7 @@ from app.domain.billing.models import Charge, ChargePurpose
 from app.domain.credits.access import require_team_admin
 from app.domain.credits.amounts import parse_nanos
 from app.domain.credits.auto_recharge import AutoRechargeConfig, configure_auto_recharge
-from app.domain.credits.ledger import balance_of, create_grant, one_year_after
+from app.domain.credits.ledger import balance_of, create_grant, grant_paid
 from app.domain.credits.models import AutoRechargeAttempt, CreditGrant, GrantSource
 from app.domain.credits.notices import dollars
 from app.domain.errors import Conflict, ErrorCode, Forbidden, InvalidInput, NotFound
@@ -72,10 +73,10 @@ def purchase_amount(amount: str, settings: Settings) -> int:
 
 async def add_credits(
     db: Database,
-    payments: Payments,
     actor: Actor,
     organization_id: str,
     *,
+    payments: Payments,
     amount: str,
     idempotency_key: str | None,
     settings: Settings,
@@ -91,7 +92,7 @@ async def add_credits(
     key = purchase_key(organization_id, idempotency_key)
     settled = await charges.charge(
         db,
-        payments,
+        payments=payments,
         organization_id=organization_id,
         purpose=ChargePurpose.PURCHASE,
         amount_cents=amount_cents,
@@ -108,28 +109,18 @@ async def add_credits(
     recharge = None
     if auto_recharge is not None:
         recharge = await configure_auto_recharge(
-            db, payments, actor, organization_id, auto_recharge, settings=settings
+            db, actor, organization_id, auto_recharge, payments=payments, settings=settings
         )
     async with db.reader() as session:
-        grant = await session.scalar(select(CreditGrant).where(CreditGrant.charge_id == settled.id))
+        grant = await session.scalar(select(CreditGrant).where(col(CreditGrant.charge_id) == settled.id))
         balance = await balance_of(session, organization_id)
     assert grant is not None, "a succeeded purchase has its grant"
     return Purchase(settled, grant, balance, recharge)
 
 
-@charges.on_success(ChargePurpose.PURCHASE)
-async def _grant_purchase(session: AsyncSession, charge: Charge) -> None:
-    bought_at = charge.settled_at or clock.now()
-    await create_grant(
-        session,
-        charge.organization_id,
-        source=GrantSource.PURCHASE,
-        amount_nanos=cents_to_nanos(charge.amount_cents),
-        bought_at=bought_at,
-        expires_at=one_year_after(bought_at),
-        charge_id=charge.id,
-        reference=charge.idempotency_key,
-    )
+async def grant_purchase(session: AsyncSession, charge: Charge) -> None:
+    """The PURCHASE success handler: the credits bought."""
+    await grant_paid(session, charge, GrantSource.PURCHASE)
 
 
 async def grant_promotional_credits(

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.domain.credits.auto_recharge import spent_this_month
@@ -58,26 +59,26 @@ async def credit_summary(session: AsyncSession, organization_id: str) -> CreditS
 
 def grants(organization_id: str, state: GrantState | None = None) -> Select[Any]:
     """The grant history, newest first, optionally of one state."""
-    query = select(CreditGrant).where(CreditGrant.organization_id == organization_id)
+    query = select(CreditGrant).where(col(CreditGrant.organization_id) == organization_id)
     if state is not None:
-        query = query.where(CreditGrant.state == state)
-    return query.order_by(CreditGrant.bought_at.desc(), CreditGrant.id.desc())  # type: ignore[attr-defined]
+        query = query.where(col(CreditGrant.state) == state)
+    return query.order_by(col(CreditGrant.bought_at).desc(), col(CreditGrant.id).desc())
 
 
 def ledger(organization_id: str, kind: EntryKind | None = None) -> Select[Any]:
     """The ledger entries, newest first, optionally of one kind."""
-    query = select(CreditLedgerEntry).where(CreditLedgerEntry.organization_id == organization_id)
+    query = select(CreditLedgerEntry).where(col(CreditLedgerEntry.organization_id) == organization_id)
     if kind is not None:
-        query = query.where(CreditLedgerEntry.kind == kind)
-    return query.order_by(CreditLedgerEntry.created_at.desc(), CreditLedgerEntry.id.desc())  # type: ignore[attr-defined]
+        query = query.where(col(CreditLedgerEntry.kind) == kind)
+    return query.order_by(col(CreditLedgerEntry.created_at).desc(), col(CreditLedgerEntry.id).desc())
 
 
 def auto_recharge_attempts(organization_id: str) -> Select[Any]:
     """The auto-recharge attempts, newest first."""
     return (
         select(AutoRechargeAttempt)
-        .where(AutoRechargeAttempt.organization_id == organization_id)
-        .order_by(AutoRechargeAttempt.attempt_no.desc())  # type: ignore[attr-defined]
+        .where(col(AutoRechargeAttempt.organization_id) == organization_id)
+        .order_by(col(AutoRechargeAttempt.attempt_no).desc())
     )
 
 
@@ -85,14 +86,16 @@ def refund_requests(organization_id: str) -> Select[Any]:
     """The refund requests and their decisions, newest first."""
     return (
         select(RefundRequest)
-        .where(RefundRequest.organization_id == organization_id)
-        .order_by(RefundRequest.created_at.desc(), RefundRequest.id.desc())  # type: ignore[attr-defined]
+        .where(col(RefundRequest.organization_id) == organization_id)
+        .order_by(col(RefundRequest.created_at).desc(), col(RefundRequest.id).desc())
     )
 
 
 async def consumptions_of_entry(session: AsyncSession, entry_id: str) -> list[CreditConsumption]:
     """Which grants a debit used, and how much of each."""
     rows = await session.scalars(
-        select(CreditConsumption).where(CreditConsumption.entry_id == entry_id).order_by(CreditConsumption.id)
+        select(CreditConsumption)
+        .where(col(CreditConsumption.entry_id) == entry_id)
+        .order_by(col(CreditConsumption.id))
     )
     return list(rows)

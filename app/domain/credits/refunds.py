@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import Database
 from app.domain.actor import Actor
@@ -42,13 +43,7 @@ class _Asked:
 
 
 async def request_refund(
-    db: Database,
-    payments: Payments,
-    actor: Actor,
-    grant_id: str,
-    *,
-    reason: str,
-    amount: str | None = None,
+    db: Database, actor: Actor, grant_id: str, *, payments: Payments, reason: str, amount: str | None = None
 ) -> RefundRequest:
     """Ask for a purchase's remaining credits (or part of them) back; refused requests raise RefundRefused."""
     reason = clean_name(reason, field="reason", max_length=500)
@@ -85,12 +80,12 @@ async def request_refund(
     return await _refund(db, payments, request.id)
 
 
-async def retry_refunds(db: Database, payments: Payments) -> int:
+async def retry_refunds(db: Database, *, payments: Payments) -> int:
     """Ask the provider again for approved refunds it has not confirmed; returns how many completed."""
     async with db.reader() as session:
         approved = list(
             await session.scalars(
-                select(RefundRequest.id).where(RefundRequest.status == RefundStatus.APPROVED)
+                select(col(RefundRequest.id)).where(col(RefundRequest.status) == RefundStatus.APPROVED)
             )
         )
     done = 0

@@ -33,7 +33,7 @@ from app.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-async def settle_debts(db: Database, payments: Payments, *, settings: Settings, retry: bool = False) -> int:
+async def settle_debts(db: Database, *, payments: Payments, settings: Settings, retry: bool = False) -> int:
     """Charge each due organization's debt for the month that ended (or retry a failed one); returns how many charged."""
     minimum = settings.credits_min_charge_cents * NANOS_PER_CENT
     async with db.reader() as session:
@@ -49,7 +49,7 @@ async def settle_debts(db: Database, payments: Payments, *, settings: Settings, 
         try:
             charge_id = await _start(db, organization_id, settings=settings, retry=retry)
             if charge_id is not None:
-                await charges.collect(db, payments, charge_id)
+                await charges.collect(db, charge_id, payments=payments)
                 charged += 1
         except Exception:  # noqa: BLE001  (one organization's trouble must not stop the others)
             logger.exception("settlement of %s failed", organization_id)
@@ -68,10 +68,10 @@ async def _start(db: Database, organization_id: str, *, settings: Settings, retr
         earlier = list(
             await session.scalars(
                 select(Charge)
-                .where(Charge.organization_id == organization_id)
-                .where(Charge.purpose == ChargePurpose.SETTLEMENT)
+                .where(col(Charge.organization_id) == organization_id)
+                .where(col(Charge.purpose) == ChargePurpose.SETTLEMENT)
                 .where(col(Charge.idempotency_key).startswith(key, autoescape=True))
-                .order_by(Charge.created_at)  # type: ignore[arg-type]
+                .order_by(col(Charge.created_at))
             )
         )
         if retry:
@@ -109,8 +109,8 @@ async def _start(db: Database, organization_id: str, *, settings: Settings, retr
         return charge.id
 
 
-@charges.on_success(ChargePurpose.SETTLEMENT)
-async def _settled(session: AsyncSession, charge: Charge) -> None:
+async def settled(session: AsyncSession, charge: Charge) -> None:
+    """The SETTLEMENT success handler: the debt paid, with its ledger entry."""
     amount = cents_to_nanos(charge.amount_cents)
     state = await move(session, charge.organization_id, amount, debt=-amount, settling=-amount)
     await append_entry(
@@ -125,8 +125,8 @@ async def _settled(session: AsyncSession, charge: Charge) -> None:
     organization_changed(session, charge.organization_id)  # the balance is back up: the fleet's view too
 
 
-@charges.on_failure(ChargePurpose.SETTLEMENT)
-async def _settlement_failed(session: AsyncSession, charge: Charge) -> None:
+async def settlement_failed(session: AsyncSession, charge: Charge) -> None:
+    """The SETTLEMENT failure handler: the debt stays (less what credits pay now), the admins told."""
     amount = cents_to_nanos(charge.amount_cents)
     state = await move(session, charge.organization_id, settling=-amount)
     # credits bought while the charge was pending pay the debt now

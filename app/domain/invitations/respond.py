@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.domain.accounts.models import User
@@ -53,10 +54,10 @@ async def preview_invitation(session: AsyncSession, token: str) -> InvitationPre
         return None
     row = (
         await session.execute(
-            select(Invitation, Organization.name, User)
-            .join(Organization, Organization.id == Invitation.organization_id)  # type: ignore[arg-type]
-            .outerjoin(User, User.id == Invitation.invited_by)  # type: ignore[arg-type]
-            .where(Invitation.token_hash == hash_secret(token))
+            select(Invitation, col(Organization.name), User)
+            .join(Organization, col(Organization.id) == col(Invitation.organization_id))
+            .outerjoin(User, col(User.id) == col(Invitation.invited_by))
+            .where(col(Invitation.token_hash) == hash_secret(token))
         )
     ).first()
     if row is None:
@@ -79,9 +80,9 @@ async def accept_invitation(session: AsyncSession, actor: Actor, token: str) -> 
     grants = (
         await session.execute(
             select(InvitationProject)
-            .join(Project, Project.id == InvitationProject.project_id)  # type: ignore[arg-type]
-            .where(InvitationProject.invitation_id == invitation.id)
-            .where(Project.archived_at.is_(None))  # type: ignore[union-attr]
+            .join(Project, col(Project.id) == col(InvitationProject.project_id))
+            .where(col(InvitationProject.invitation_id) == invitation.id)
+            .where(col(Project.archived_at).is_(None))
         )
     ).scalars()
     memberships = [ProjectMembership(project_id=g.project_id, user_id=user.id, role=g.role) for g in grants]
@@ -115,7 +116,7 @@ async def _answerable(session: AsyncSession, actor: Actor, token: str) -> tuple[
     """The pending invitation behind the token, addressed to the signed-in user (row-locked)."""
     invitation = (
         await session.scalar(
-            select(Invitation).where(Invitation.token_hash == hash_secret(token)).with_for_update()
+            select(Invitation).where(col(Invitation.token_hash) == hash_secret(token)).with_for_update()
         )
         if len(token) <= MAX_TOKEN_LENGTH
         else None

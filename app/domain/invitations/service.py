@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.domain.accounts.models import User
@@ -17,6 +18,7 @@ from app.domain.errors import Conflict, ErrorCode, InvalidInput, NotFound, Throt
 from app.domain.invitations.mail import queue_invitation_email
 from app.domain.invitations.models import Invitation, InvitationProject, InvitationState
 from app.domain.invitations.queries import InvitationDetails, admin_invitation, closed_error, load_details
+from app.domain.notifications.models import OutboxMessage
 from app.domain.notifications.service import cancel_email
 from app.domain.orgs.access import PROJECT_NOT_FOUND, lock_organization, require_org_admin
 from app.domain.orgs.models import Membership, Organization, OrganizationRole
@@ -155,16 +157,8 @@ async def resend_invitation(
     _count_resend(invitation, now)
     await cancel_email(session, invitation.message_id, reason="Replaced by a resent invitation email.")
     inviter = await session.get(User, actor.user_id)
-    token = _new_token(invitation)
     invitation.sent_at, invitation.expires_at = now, now + timedelta(days=settings.invitation_ttl_days)
-    message = await queue_invitation_email(
-        session,
-        invitation=invitation,
-        organization=organization,
-        inviter=inviter,
-        token=token,
-        settings=settings,
-    )
+    message = await _email_new_link(session, invitation, organization, inviter, settings)
     await session.flush()  # the message row first: the invitation refers to it
     invitation.message_id = message.id
     session.add(invitation)
@@ -210,8 +204,22 @@ async def _new_invitation(
         sent_at=now,
         expires_at=now + timedelta(days=settings.invitation_ttl_days),
     )
-    token = _new_token(invitation)
-    message = await queue_invitation_email(
+    message = await _email_new_link(session, invitation, organization, inviter, settings)
+    invitation.message_id = message.id
+    return invitation
+
+
+async def _email_new_link(
+    session: AsyncSession,
+    invitation: Invitation,
+    organization: Organization,
+    inviter: User | None,
+    settings: Settings,
+) -> OutboxMessage:
+    """Give the invitation a fresh single-use token and queue the email carrying it; only its hash is kept."""
+    token = new_secret(32)
+    invitation.token_hash = hash_secret(token)
+    return await queue_invitation_email(
         session,
         invitation=invitation,
         organization=organization,
@@ -219,15 +227,6 @@ async def _new_invitation(
         token=token,
         settings=settings,
     )
-    invitation.message_id = message.id
-    return invitation
-
-
-def _new_token(invitation: Invitation) -> str:
-    """Give the invitation a fresh single-use token; only its hash is kept, the token goes in the email."""
-    token = new_secret(32)
-    invitation.token_hash = hash_secret(token)
-    return token
 
 
 def _count_resend(invitation: Invitation, now: datetime) -> None:
@@ -275,7 +274,7 @@ async def _checked_grants(
     found = {
         project.id: project
         for project in await session.scalars(
-            select(Project).where(Project.organization_id == org_id).where(Project.id.in_(ids))  # type: ignore[attr-defined]
+            select(Project).where(col(Project.organization_id) == org_id).where(col(Project.id).in_(ids))
         )
     }
     if set(ids) - set(found):
@@ -291,10 +290,10 @@ async def _member_addresses(session: AsyncSession, org_id: str, addresses: set[s
     if not addresses:
         return set()
     rows = await session.scalars(
-        select(User.email_normalized)
-        .join(Membership, Membership.user_id == User.id)  # type: ignore[arg-type]
-        .where(Membership.organization_id == org_id)
-        .where(User.email_normalized.in_(addresses))  # type: ignore[attr-defined]
+        select(col(User.email_normalized))
+        .join(Membership, col(Membership.user_id) == col(User.id))
+        .where(col(Membership.organization_id) == org_id)
+        .where(col(User.email_normalized).in_(addresses))
     )
     return set(rows)
 
@@ -306,9 +305,9 @@ async def _pending_by_address(
         return {}
     rows = await session.scalars(
         select(Invitation)
-        .where(Invitation.organization_id == org_id)
-        .where(Invitation.state == InvitationState.PENDING)
-        .where(Invitation.expires_at > now)  # type: ignore[arg-type]
-        .where(Invitation.email_normalized.in_(addresses))  # type: ignore[attr-defined]
+        .where(col(Invitation.organization_id) == org_id)
+        .where(col(Invitation.state) == InvitationState.PENDING)
+        .where(col(Invitation.expires_at) > now)
+        .where(col(Invitation.email_normalized).in_(addresses))
     )
     return {invitation.email_normalized: invitation for invitation in rows}

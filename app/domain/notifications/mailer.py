@@ -20,6 +20,7 @@ from email.utils import format_datetime, parseaddr
 
 import aiosmtplib
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -69,10 +70,10 @@ async def claim_next(db: Database) -> OutboxMessage | None:
     now = clock.now()
     async with db.transaction() as session:
         message_id = await session.scalar(
-            select(OutboxMessage.id)
-            .where(OutboxMessage.state == OutboxState.QUEUED)
-            .where(OutboxMessage.next_attempt_at <= now)  # type: ignore[arg-type]
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            select(col(OutboxMessage.id))
+            .where(col(OutboxMessage.state) == OutboxState.QUEUED)
+            .where(col(OutboxMessage.next_attempt_at) <= now)
+            .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
             .limit(1)
             .with_for_update(skip_locked=True)
         )
@@ -80,10 +81,10 @@ async def claim_next(db: Database) -> OutboxMessage | None:
             return None
         claimed = await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message_id)
-            .where(OutboxMessage.state == OutboxState.QUEUED)
-            .where(OutboxMessage.next_attempt_at <= now)  # type: ignore[arg-type]
-            .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
+            .where(col(OutboxMessage.id) == message_id)
+            .where(col(OutboxMessage.state) == OutboxState.QUEUED)
+            .where(col(OutboxMessage.next_attempt_at) <= now)
+            .values(attempts=col(OutboxMessage.attempts) + 1, next_attempt_at=now + CLAIM_LEASE)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return None
@@ -161,8 +162,8 @@ async def _record_sent(db: Database, message: OutboxMessage, channel: DeliveryCh
     async with db.transaction() as session:
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message.id)
-            .where(OutboxMessage.state == OutboxState.QUEUED)
+            .where(col(OutboxMessage.id) == message.id)
+            .where(col(OutboxMessage.state) == OutboxState.QUEUED)
             .values(
                 state=OutboxState.SENT,
                 sent_at=clock.now(),
@@ -188,8 +189,8 @@ async def _record_failure(
     async with db.transaction() as session:
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message.id)
-            .where(OutboxMessage.state == OutboxState.QUEUED)
+            .where(col(OutboxMessage.id) == message.id)
+            .where(col(OutboxMessage.state) == OutboxState.QUEUED)
             .values(**values)
         )
     if give_up:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from app import clock
 from app.db import Database
@@ -107,9 +108,13 @@ async def list_outbox(
     db: Database, *, state: OutboxState | None = None, limit: int = 50
 ) -> list[OutboxMessage]:
     """The newest messages of the outbox (optionally in one state), for the operator."""
-    query = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id).limit(limit)  # type: ignore[attr-defined]
+    query = (
+        select(OutboxMessage)
+        .order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id))
+        .limit(limit)
+    )
     if state is not None:
-        query = query.where(OutboxMessage.state == state)
+        query = query.where(col(OutboxMessage.state) == state)
     async with db.reader() as session:
         return list(await session.scalars(query))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.domain.actor import Actor
 from app.domain.errors import Forbidden, NotFound
@@ -32,10 +33,10 @@ async def organization_role(session: AsyncSession, actor: Actor, org_id: str) ->
     has_live_project = await session.scalar(
         select(
             exists()
-            .where(ProjectMembership.user_id == actor.user_id)
-            .where(ProjectMembership.project_id == Project.id)
-            .where(Project.organization_id == org_id)
-            .where(Project.archived_at.is_(None))  # type: ignore[union-attr]
+            .where(col(ProjectMembership.user_id) == actor.user_id)
+            .where(col(ProjectMembership.project_id) == col(Project.id))
+            .where(col(Project.organization_id) == org_id)
+            .where(col(Project.archived_at).is_(None))
         )
     )
     return membership.role if has_live_project else None
@@ -86,14 +87,20 @@ async def require_project(
 
 async def lock_organization(session: AsyncSession, org_id: str) -> None:
     """Serialize membership changes of one organization (row lock on PostgreSQL; SQLite writes are serial)."""
-    await session.execute(select(Organization.id).where(Organization.id == org_id).with_for_update())
+    await session.execute(
+        select(col(Organization.id)).where(col(Organization.id) == org_id).with_for_update()
+    )
 
 
 async def shares_organization(session: AsyncSession, actor: Actor, user_id: str) -> bool:
     """Whether the actor and the user are members of a common organization."""
-    mine = select(Membership.organization_id).where(Membership.user_id == actor.user_id)
+    mine = select(col(Membership.organization_id)).where(col(Membership.user_id) == actor.user_id)
     return bool(
         await session.scalar(
-            select(exists().where(Membership.user_id == user_id).where(Membership.organization_id.in_(mine)))  # type: ignore[attr-defined]
+            select(
+                exists()
+                .where(col(Membership.user_id) == user_id)
+                .where(col(Membership.organization_id).in_(mine))
+            )
         )
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import organization_changed
@@ -81,10 +82,10 @@ async def set_organization_type(
 async def memberships_of(session: AsyncSession, actor: Actor) -> list[OrganizationMembership]:
     """The organizations the actor can reach, with their role in each, oldest first."""
     rows = await session.execute(
-        select(Organization, Membership.role)
-        .join(Membership, Membership.organization_id == Organization.id)  # type: ignore[arg-type]
-        .where(Membership.user_id == actor.user_id)
-        .order_by(Organization.created_at, Organization.id)
+        select(Organization, col(Membership.role))
+        .join(Membership, col(Membership.organization_id) == col(Organization.id))
+        .where(col(Membership.user_id) == actor.user_id)
+        .order_by(col(Organization.created_at), col(Organization.id))
     )
     result = []
     for organization, role in rows:
@@ -94,17 +95,6 @@ async def memberships_of(session: AsyncSession, actor: Actor) -> list[Organizati
         ):
             result.append(OrganizationMembership(organization, role))
     return result
-
-
-async def list_members(session: AsyncSession, actor: Actor, org_id: str) -> list[Membership]:
-    """The Members page: Organization Admins only."""
-    await require_org_admin(session, actor, org_id)
-    rows = await session.scalars(
-        select(Membership)
-        .where(Membership.organization_id == org_id)
-        .order_by(Membership.created_at, Membership.user_id)
-    )
-    return list(rows)
 
 
 async def change_member_role(
@@ -139,11 +129,11 @@ async def _drop_membership(session: AsyncSession, org_id: str, user_id: str) -> 
     membership = await _membership(session, org_id, user_id)
     if membership.role is OrganizationRole.ORGANIZATION_ADMIN:
         await _keep_an_admin(session, org_id)
-    project_ids = select(Project.id).where(Project.organization_id == org_id)
+    project_ids = select(col(Project.id)).where(col(Project.organization_id) == org_id)
     await session.execute(
         delete(ProjectMembership)
-        .where(ProjectMembership.user_id == user_id)  # type: ignore[arg-type]
-        .where(ProjectMembership.project_id.in_(project_ids))  # type: ignore[attr-defined]
+        .where(col(ProjectMembership.user_id) == user_id)
+        .where(col(ProjectMembership.project_id).in_(project_ids))
     )
     await session.delete(membership)
 
@@ -159,8 +149,8 @@ async def _keep_an_admin(session: AsyncSession, org_id: str) -> None:
     admins = await session.scalar(
         select(func.count())
         .select_from(Membership)
-        .where(Membership.organization_id == org_id)
-        .where(Membership.role == OrganizationRole.ORGANIZATION_ADMIN)
+        .where(col(Membership.organization_id) == org_id)
+        .where(col(Membership.role) == OrganizationRole.ORGANIZATION_ADMIN)
     )
     if (admins or 0) <= 1:
         raise Conflict(
@@ -172,7 +162,7 @@ async def _keep_an_admin(session: AsyncSession, org_id: str) -> None:
 
 async def _member_count(session: AsyncSession, org_id: str) -> int:
     count = await session.scalar(
-        select(func.count()).select_from(Membership).where(Membership.organization_id == org_id)
+        select(func.count()).select_from(Membership).where(col(Membership.organization_id) == org_id)
     )
     return count or 0
 

@@ -33,9 +33,9 @@ async def _organization(session: AsyncSession, organization_id: str) -> Organiza
 async def set_limit_override(
     session: AsyncSession,
     actor: Actor,
-    catalog: Catalog,
     organization_id: str,
     *,
+    catalog: Catalog,
     model_id: str,
     limits: RateLimits,
 ) -> ModelLimitOverride:

@@ -130,11 +130,17 @@ def decide(
         return Plan(
             model_id, PlanKind.PAYGO, model.paygo_limits, LimitsSource.PAYGO, "PayGo credits.", until=until
         )
-    reason = (
-        f"The organization {organization.name} ({organization.id}) has no credit and no subscription to "
-        f"{model.display_name}: add credits or subscribe."
-    )
+    reason = payment_required_message(organization.name, organization.id, model_id)
     return Plan(model_id, PlanKind.NONE, None, LimitsSource.NONE, reason, until=until)
+
+
+def payment_required_message(organization_name: str, organization_id: str, model_id: str) -> str:
+    """Why nobody pays for a model: the plan's reason, and the text of the fleet's 402 answer."""
+    return (
+        f"The organization '{organization_name}' ({organization_id}) has no active subscription for "
+        f"'{model_id}' and no available credits. Add credits or subscribe to a plan for this model in the "
+        "console; an API key uses the credits of its own organization only."
+    )
 
 
 async def who_pays(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import organization_changed
@@ -61,12 +62,16 @@ async def archive_project(session: AsyncSession, actor: Actor, project_id: str) 
 async def list_projects(session: AsyncSession, actor: Actor, org_id: str) -> list[Project]:
     """Organization Admins see every project (archived too); others their live assigned ones."""
     _, role = await require_member(session, actor, org_id)
-    query = select(Project).where(Project.organization_id == org_id).order_by(Project.created_at, Project.id)
+    query = (
+        select(Project)
+        .where(col(Project.organization_id) == org_id)
+        .order_by(col(Project.created_at), col(Project.id))
+    )
     if role is not OrganizationRole.ORGANIZATION_ADMIN:
         query = (
-            query.join(ProjectMembership, ProjectMembership.project_id == Project.id)  # type: ignore[arg-type]
-            .where(ProjectMembership.user_id == actor.user_id)
-            .where(Project.archived_at.is_(None))  # type: ignore[union-attr]
+            query.join(ProjectMembership, col(ProjectMembership.project_id) == col(Project.id))
+            .where(col(ProjectMembership.user_id) == actor.user_id)
+            .where(col(Project.archived_at).is_(None))
         )
     return list(await session.scalars(query))
 
@@ -107,18 +112,6 @@ async def remove_project_member(
             "This user is not a member of the project.", code=ErrorCode.NOT_A_MEMBER, field="userId"
         )
     await session.delete(membership)
-
-
-async def list_project_members(
-    session: AsyncSession, actor: Actor, project_id: str
-) -> list[ProjectMembership]:
-    await require_project(session, actor, project_id)
-    rows = await session.scalars(
-        select(ProjectMembership)
-        .where(ProjectMembership.project_id == project_id)
-        .order_by(ProjectMembership.created_at, ProjectMembership.user_id)
-    )
-    return list(rows)
 
 
 async def set_project_rate_limit(
@@ -173,11 +166,11 @@ async def _admin_project(session: AsyncSession, actor: Actor, project_id: str) -
 async def _free_name(session: AsyncSession, org_id: str, name: str, ignore: str | None = None) -> str:
     cleaned = clean_name(name)
     clash = await session.scalar(
-        select(Project.id)
-        .where(Project.organization_id == org_id)
-        .where(Project.name == cleaned)
-        .where(Project.archived_at.is_(None))  # type: ignore[union-attr]
-        .where(Project.id != ignore)
+        select(col(Project.id))
+        .where(col(Project.organization_id) == org_id)
+        .where(col(Project.name) == cleaned)
+        .where(col(Project.archived_at).is_(None))
+        .where(col(Project.id) != ignore)
     )
     if clash:
         raise Conflict(f"A project named '{cleaned}' already exists.", field="name")

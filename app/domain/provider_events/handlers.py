@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.domain.billing.charges import find_by_provider_ref, settle_in
@@ -63,9 +64,9 @@ async def charge_refunded(session: AsyncSession, obj: Mapping[str, Any]) -> str:
     charge = await _charge_of_payment(session, obj)
     if charge is None:
         return "no matching charge"
-    of_charge = ChargeRefund.charge_id == charge.id
+    of_charge = col(ChargeRefund.charge_id) == charge.id
     recorded = await session.scalar(
-        select(func.coalesce(func.sum(ChargeRefund.amount_cents), 0)).where(of_charge)  # type: ignore[arg-type]
+        select(func.coalesce(func.sum(col(ChargeRefund.amount_cents)), 0)).where(of_charge)
     )
     new = int(obj.get("amount_refunded") or 0) - int(recorded or 0)
     if new <= 0:
@@ -116,8 +117,8 @@ async def payment_method_detached(session: AsyncSession, obj: Mapping[str, Any])
     """payment_method.detached: the card is gone at the provider (e.g. removed in its dashboard): mark it removed."""
     result = await session.execute(
         update(PaymentMethod)
-        .where(PaymentMethod.provider_ref == obj["id"])  # type: ignore[arg-type]
-        .where(PaymentMethod.removed_at.is_(None))  # type: ignore[union-attr]
+        .where(col(PaymentMethod.provider_ref) == obj["id"])
+        .where(col(PaymentMethod.removed_at).is_(None))
         .values(removed_at=clock.now(), is_default=False)
     )
     return f"{result.rowcount} payment method(s) marked removed"  # type: ignore[attr-defined]
@@ -137,7 +138,7 @@ async def _charge_of_intent(session: AsyncSession, intent: Mapping[str, Any]) ->
     key = (intent.get("metadata") or {}).get("idempotency_key")
     charge = None
     if key:
-        charge = await session.scalar(select(Charge).where(Charge.idempotency_key == key))
+        charge = await session.scalar(select(Charge).where(col(Charge.idempotency_key) == key))
     if charge is None:
         charge = await find_by_provider_ref(session, intent["id"])
     if charge is not None and (intent.get("amount"), intent.get("currency")) != (

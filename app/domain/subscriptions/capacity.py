@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.domain.actor import Actor
@@ -45,10 +46,10 @@ async def reserve(session: AsyncSession, model_id: str, tier: SubscriptionTier) 
     await _ensure_row(session, model_id, tier.id)
     taken = await session.execute(
         update(TierCapacity)
-        .where(TierCapacity.model_id == model_id)  # type: ignore[arg-type]
-        .where(TierCapacity.tier_id == tier.id)  # type: ignore[arg-type]
-        .where(TierCapacity.taken < func.coalesce(TierCapacity.capacity, tier.capacity))  # type: ignore[arg-type]
-        .values(taken=TierCapacity.taken + 1)
+        .where(col(TierCapacity.model_id) == model_id)
+        .where(col(TierCapacity.tier_id) == tier.id)
+        .where(col(TierCapacity.taken) < func.coalesce(col(TierCapacity.capacity), tier.capacity))
+        .values(taken=col(TierCapacity.taken) + 1)
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(
@@ -62,10 +63,10 @@ async def release(session: AsyncSession, model_id: str, tier_id: str) -> None:
     """Give one place in the tier back."""
     await session.execute(
         update(TierCapacity)
-        .where(TierCapacity.model_id == model_id)  # type: ignore[arg-type]
-        .where(TierCapacity.tier_id == tier_id)  # type: ignore[arg-type]
-        .where(TierCapacity.taken > 0)  # type: ignore[arg-type]
-        .values(taken=TierCapacity.taken - 1)
+        .where(col(TierCapacity.model_id) == model_id)
+        .where(col(TierCapacity.tier_id) == tier_id)
+        .where(col(TierCapacity.taken) > 0)
+        .values(taken=col(TierCapacity.taken) - 1)
     )
 
 
@@ -84,8 +85,8 @@ async def availability(session: AsyncSession, catalog: Catalog) -> dict[tuple[st
 async def set_capacity(
     session: AsyncSession,
     actor: Actor,
-    catalog: Catalog,
     *,
+    catalog: Catalog,
     model_id: str,
     tier_id: str,
     capacity: int | None,

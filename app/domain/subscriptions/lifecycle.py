@@ -73,7 +73,7 @@ def record_bill(session: AsyncSession, subscription: Subscription, bill: Bill) -
     session.add(subscription)
 
 
-async def pay(db: Database, payments: Payments, key: str, *, retries: int) -> Charge:
+async def pay(db: Database, key: str, *, payments: Payments, retries: int) -> Charge:
     """Ask the provider for the recorded charge `key` (once, whoever asks) and apply a failure.
 
     Raises PaymentUnavailable when the provider did not answer: the charge stays pending.
@@ -83,7 +83,7 @@ async def pay(db: Database, payments: Payments, key: str, *, retries: int) -> Ch
     assert recorded is not None, key
     settled = await charges.charge(
         db,
-        payments,
+        payments=payments,
         organization_id=recorded.organization_id,
         purpose=ChargePurpose.SUBSCRIPTION,
         amount_cents=recorded.amount_cents,
@@ -101,7 +101,6 @@ async def locked(session: AsyncSession, subscription_id: str) -> Subscription | 
     return await session.get(Subscription, subscription_id, with_for_update=True, populate_existing=True)
 
 
-@charges.on_success(ChargePurpose.SUBSCRIPTION)
 async def payment_succeeded(session: AsyncSession, charge: Charge) -> None:
     """Apply a successful subscription charge (billing runs this once, in its settling transaction)."""
     subscription = await locked(session, charge.details["subscription_id"])

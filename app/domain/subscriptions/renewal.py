@@ -39,7 +39,7 @@ from app.payments.facade import Payments
 logger = logging.getLogger(__name__)
 
 
-async def run_renewals(db: Database, payments: Payments, catalog: Catalog, *, retries: int) -> dict[str, int]:
+async def run_renewals(db: Database, *, payments: Payments, catalog: Catalog, retries: int) -> dict[str, int]:
     """Do what is due for every live subscription now; returns how many had each outcome."""
     now = clock.now()
     deprecated = [model.id for model in catalog.models if model.is_deprecated(now)]
@@ -61,7 +61,9 @@ async def run_renewals(db: Database, payments: Payments, catalog: Catalog, *, re
     outcomes: Counter[str] = Counter()
     for subscription_id in due:
         try:
-            outcomes[await renew(db, payments, catalog, subscription_id, now=now, retries=retries)] += 1
+            outcomes[
+                await renew(db, subscription_id, payments=payments, catalog=catalog, now=now, retries=retries)
+            ] += 1
         except Exception:  # noqa: BLE001  (one subscription's trouble must not stop the others)
             logger.exception("renewal of subscription %s failed", subscription_id)
             outcomes["error"] += 1
@@ -69,7 +71,7 @@ async def run_renewals(db: Database, payments: Payments, catalog: Catalog, *, re
 
 
 async def renew(
-    db: Database, payments: Payments, catalog: Catalog, subscription_id: str, *, now: datetime, retries: int
+    db: Database, subscription_id: str, *, payments: Payments, catalog: Catalog, now: datetime, retries: int
 ) -> str:
     """Decide one subscription: ended, charged for its next period, or nothing due; returns what happened."""
     async with db.transaction() as session:
@@ -125,7 +127,7 @@ async def renew(
             session, subscription, bill_for(subscription, RENEWAL, key, cents, what, **period_details(span))
         )
     try:
-        settled = await pay(db, payments, key, retries=retries)
+        settled = await pay(db, key, payments=payments, retries=retries)
     except PaymentUnavailable:
         return "pending"
     return "renewed" if settled.status is ChargeStatus.SUCCEEDED else "payment failed"

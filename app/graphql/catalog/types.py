@@ -1,4 +1,4 @@
-"""The model catalog as the console shows it: prices, limits, tiers and whether they are sold out."""
+"""The model catalog: models, prices, rate limits and subscription tiers."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from app.domain.catalog.models import Catalog as CatalogData
 from app.domain.catalog.models import CatalogModel
 from app.domain.catalog.models import RateLimits as RateLimitsData
 from app.domain.catalog.models import SubscriptionTier as TierData
-from app.domain.subscriptions import capacity
 from app.domain.subscriptions.capacity import TierAvailability
-from app.graphql.context import Info
-from app.graphql.errors import INPUT, UnauthenticatedError, field_with_errors, mutation, result_union
+from app.graphql.errors import UnauthenticatedError
 from app.graphql.money import Money
 
 TOKENS_PER_LISTED_PRICE = 1_000_000
@@ -130,48 +128,3 @@ CatalogResult = Annotated[
 
 def catalog_view(catalog: CatalogData, availability: Availability) -> Catalog:
     return Catalog(models=[Model.of(model, availability) for model in catalog.models])
-
-
-@strawberry.input(description="Staff only: how many organizations a tier can hold.")
-class SetTierCapacityInput:
-    model: str = strawberry.field(description="The model's catalog id.")
-    tier: str = strawberry.field(description="The tier's id.")
-    capacity: int | None = strawberry.field(
-        description="The new capacity (0 stops new subscriptions); null goes back to the catalog's figure. "
-        "Below the places taken, nobody loses theirs: new subscriptions are refused."
-    )
-
-
-@strawberry.type(description="The tier as it is now.")
-class TierPayload:
-    tier: SubscriptionTier = strawberry.field(description="The tier, with its capacity and places left.")
-
-
-SetTierCapacityResult = result_union("SetTierCapacityResult", TierPayload)
-
-
-@strawberry.type
-class CatalogQueries:
-    @field_with_errors("The model catalog with prices, limits and tiers (any signed-in user).")
-    async def catalog(self, info: Info) -> CatalogResult:
-        info.context.actor()
-        catalog = info.context.services.catalog
-        return catalog_view(catalog, await capacity.availability(await info.context.session(), catalog))
-
-
-@strawberry.type
-class CatalogMutations:
-    @mutation("Set a tier's capacity (platform staff only).")
-    async def set_tier_capacity(
-        self, info: Info, input: Annotated[SetTierCapacityInput, INPUT]
-    ) -> SetTierCapacityResult:
-        actor = info.context.actor()
-        catalog = info.context.services.catalog
-        async with info.context.transaction() as session:
-            await capacity.set_capacity(
-                session, actor, catalog, model_id=input.model, tier_id=input.tier, capacity=input.capacity
-            )
-        availability = await capacity.availability(await info.context.session(), catalog)
-        tier = catalog.tier(input.model, input.tier)
-        assert tier is not None
-        return TierPayload(tier=SubscriptionTier.of(input.model, tier, availability))

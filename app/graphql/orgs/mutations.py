@@ -1,4 +1,4 @@
-"""Organizations, members and roles."""
+"""Creating and changing organizations and their members."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from app.domain.orgs.models import OrganizationRole, OrganizationType
 from app.graphql.context import Info
 from app.graphql.enums import OrganizationRoleEnum, OrganizationTypeEnum
 from app.graphql.errors import INPUT, mutation, result_union
-from app.graphql.ids import node_id
-from app.graphql.types import Organization, OrganizationMember
+from app.graphql.ids import node_id, org_id
+from app.graphql.orgs.types import Organization, OrganizationMember
 
 
 @strawberry.input(description="A new Team organization; its creator becomes its first Organization Admin.")
@@ -31,14 +31,14 @@ class RenameOrganizationInput:
 @strawberry.input(description="Staff only: change an organization's type.")
 class SetOrganizationTypeInput:
     organization_id: relay.GlobalID = strawberry.field(description="The organization.")
-    type: OrganizationTypeEnum = strawberry.field(description="The new type.")  # type: ignore[valid-type]
+    type: OrganizationTypeEnum = strawberry.field(description="The new type.")
 
 
 @strawberry.input(description="A member's new organization role.")
 class ChangeMemberRoleInput:
     organization_id: relay.GlobalID = strawberry.field(description="The organization.")
     user_id: relay.GlobalID = strawberry.field(description="The member's user ID.")
-    role: OrganizationRoleEnum = strawberry.field(description="The new role.")  # type: ignore[valid-type]
+    role: OrganizationRoleEnum = strawberry.field(description="The new role.")
 
 
 @strawberry.input(description="A member to remove from an organization.")
@@ -77,10 +77,6 @@ RemoveMemberResult = result_union("RemoveMemberResult", MembershipEndedPayload)
 LeaveOrganizationResult = result_union("LeaveOrganizationResult", MembershipEndedPayload)
 
 
-def _org_id(gid: relay.GlobalID) -> str:
-    return node_id(gid, "Organization", "organizationId")
-
-
 def _user_id(gid: relay.GlobalID) -> str:
     return node_id(gid, "User", "userId")
 
@@ -105,7 +101,7 @@ class OrganizationMutations:
         actor = info.context.actor()
         async with info.context.transaction() as session:
             organization = await orgs.rename_organization(
-                session, actor, _org_id(input.organization_id), name=input.name
+                session, actor, org_id(input.organization_id), name=input.name
             )
         return OrganizationPayload(
             organization=Organization.from_model(organization, OrganizationRole.ORGANIZATION_ADMIN)
@@ -116,12 +112,12 @@ class OrganizationMutations:
         self, info: Info, input: Annotated[SetOrganizationTypeInput, INPUT]
     ) -> SetOrganizationTypeResult:
         actor = info.context.actor()
-        org_id = _org_id(input.organization_id)
+        organization_id = org_id(input.organization_id)
         async with info.context.transaction() as session:
             organization = await orgs.set_organization_type(
-                session, actor, org_id, type=OrganizationType(input.type)
+                session, actor, organization_id, type=OrganizationType(input.type)
             )
-            role = await access.organization_role(session, actor, org_id)
+            role = await access.organization_role(session, actor, organization_id)
         return OrganizationPayload(organization=Organization.from_model(organization, role))
 
     @mutation("Change a member's organization role (Organization Admins). The last admin cannot be demoted.")
@@ -133,7 +129,7 @@ class OrganizationMutations:
             membership = await orgs.change_member_role(
                 session,
                 actor,
-                _org_id(input.organization_id),
+                org_id(input.organization_id),
                 user_id=_user_id(input.user_id),
                 role=input.role,
             )
@@ -146,7 +142,7 @@ class OrganizationMutations:
         actor = info.context.actor()
         async with info.context.transaction() as session:
             await orgs.remove_member(
-                session, actor, _org_id(input.organization_id), user_id=_user_id(input.user_id)
+                session, actor, org_id(input.organization_id), user_id=_user_id(input.user_id)
             )
         return MembershipEndedPayload(organization_id=input.organization_id)
 
@@ -156,5 +152,5 @@ class OrganizationMutations:
     ) -> LeaveOrganizationResult:
         actor = info.context.actor()
         async with info.context.transaction() as session:
-            await orgs.leave_organization(session, actor, _org_id(input.organization_id))
+            await orgs.leave_organization(session, actor, org_id(input.organization_id))
         return MembershipEndedPayload(organization_id=input.organization_id)

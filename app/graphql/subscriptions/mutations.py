@@ -1,4 +1,4 @@
-"""Subscriptions: subscribe, change tier, cancel and resume (Organization Admins of Team organizations)."""
+"""Subscribing, changing tier, cancelling and resuming."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from strawberry import relay
 from app.domain.subscriptions import service as subscriptions
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, PaymentError, mutation, result_union
-from app.graphql.ids import node_id
-from app.graphql.subscription_types import ModelSubscription, present
+from app.graphql.ids import node_id, org_id
+from app.graphql.subscriptions.types import ModelSubscription, present
 
 
 @strawberry.input(
@@ -62,15 +62,14 @@ class SubscriptionMutations:
         context = info.context
         row = await subscriptions.subscribe(
             context.db,
-            context.services.payments,
-            context.services.catalog,
             context.actor(),
-            node_id(input.organization_id, "Organization", "organizationId"),
+            org_id(input.organization_id),
+            payments=context.services.payments,
+            catalog=context.services.catalog,
             model_id=input.model,
             tier_id=input.tier,
             retries=context.settings.subscription_renewal_retries,
         )
-        await context.end_read()
         return SubscriptionPayload(subscription=await present(info, row))
 
     @mutation(
@@ -82,14 +81,13 @@ class SubscriptionMutations:
         context = info.context
         row = await subscriptions.change_tier(
             context.db,
-            context.services.payments,
-            context.services.catalog,
             context.actor(),
             _subscription_id(input.subscription_id),
+            payments=context.services.payments,
+            catalog=context.services.catalog,
             tier_id=input.tier,
             retries=context.settings.subscription_renewal_retries,
         )
-        await context.end_read()
         return SubscriptionPayload(subscription=await present(info, row))
 
     @mutation(
@@ -101,7 +99,6 @@ class SubscriptionMutations:
     ) -> CancelSubscriptionResult:
         context = info.context
         row = await subscriptions.cancel(context.db, context.actor(), _subscription_id(input.subscription_id))
-        await context.end_read()
         return SubscriptionPayload(subscription=await present(info, row))
 
     @mutation(
@@ -112,5 +109,4 @@ class SubscriptionMutations:
     ) -> ResumeSubscriptionResult:
         context = info.context
         row = await subscriptions.resume(context.db, context.actor(), _subscription_id(input.subscription_id))
-        await context.end_read()
         return SubscriptionPayload(subscription=await present(info, row))

@@ -32,12 +32,12 @@ from app.domain.credits.models import (
 )
 from app.domain.errors import NotFound
 from app.domain.orgs.access import require_org_admin
-from app.graphql.billing import Charge
+from app.graphql.billing.types import Charge
 from app.graphql.context import Info
 from app.graphql.errors import ForbiddenError, describe_enum
 from app.graphql.money import Money
-from app.graphql.paging import QueryPage
-from app.graphql.types import _visible
+from app.graphql.paging import KeysetConnection, QueryPage
+from app.graphql.visibility import visible_nodes
 
 GrantSourceEnum = describe_enum(
     GrantSource,
@@ -93,10 +93,10 @@ async def _org_admin_row(session: Any, actor: Any, model: Any, row_id: str) -> A
 class CreditGrant(relay.Node):
     grant_id: relay.NodeID[str]
     charge_id: strawberry.Private[str | None]
-    source: GrantSourceEnum = strawberry.field(description="Where the credits came from.")  # type: ignore[valid-type]
+    source: GrantSourceEnum = strawberry.field(description="Where the credits came from.")
     amount: Money = strawberry.field(description="The credits granted.")
     remaining: Money = strawberry.field(description="What is left of them.")
-    state: GrantStateEnum = strawberry.field(description="Active, depleted or expired.")  # type: ignore[valid-type]
+    state: GrantStateEnum = strawberry.field(description="Active, depleted or expired.")
     bought_at: datetime = strawberry.field(description="When they were bought or given (UTC).")
     expires_at: datetime = strawberry.field(
         description="When what is left expires (UTC): a year after purchase."
@@ -129,7 +129,7 @@ class CreditGrant(relay.Node):
         async def lookup(session: Any, actor: Any, grant_id: str) -> CreditGrant:
             return cls.from_model(await _org_admin_row(session, actor, GrantModel, grant_id))
 
-        return await _visible(info, lookup, node_ids, required)
+        return await visible_nodes(info, lookup, node_ids, required)
 
 
 async def _grant(info: Info, grant_id: str) -> CreditGrant:
@@ -153,7 +153,7 @@ class CreditConsumption:
 class CreditLedgerEntry(relay.Node):
     entry_id: relay.NodeID[str]
     grant_id: strawberry.Private[str | None]
-    kind: LedgerEntryKindEnum = strawberry.field(description="Why the balance changed.")  # type: ignore[valid-type]
+    kind: LedgerEntryKindEnum = strawberry.field(description="Why the balance changed.")
     amount: Money = strawberry.field(description="The change: positive adds credits, negative takes them.")
     balance_after: Money = strawberry.field(description="The balance right after this entry.")
     uncovered: Money = strawberry.field(
@@ -192,13 +192,13 @@ class CreditLedgerEntry(relay.Node):
         async def lookup(session: Any, actor: Any, entry_id: str) -> CreditLedgerEntry:
             return cls.from_model(await _org_admin_row(session, actor, EntryModel, entry_id))
 
-        return await _visible(info, lookup, node_ids, required)
+        return await visible_nodes(info, lookup, node_ids, required)
 
 
 @strawberry.type(description="One auto-recharge: what it charged, or why it did not.")
 class AutoRechargeAttempt:
     attempt_number: int = strawberry.field(description="The organization's attempts, counted from 1.")
-    status: AttemptStatusEnum = strawberry.field(description="How it ended.")  # type: ignore[valid-type]
+    status: AttemptStatusEnum = strawberry.field(description="How it ended.")
     amount: Money = strawberry.field(description="What it charged (or tried to).")
     balance_before: Money = strawberry.field(description="The balance that started it.")
     message: str | None = strawberry.field(description="Why it failed or was skipped.")
@@ -245,7 +245,7 @@ class RefundRequest:
     amount_requested: Money = strawberry.field(description="The credits asked back.")
     amount_refunded: Money = strawberry.field(description="The credits taken back for the refund.")
     reason: str = strawberry.field(description="The customer's reason.")
-    status: RefundStatusEnum = strawberry.field(description="Refused, approved or refunded.")  # type: ignore[valid-type]
+    status: RefundStatusEnum = strawberry.field(description="Refused, approved or refunded.")
     decision: str = strawberry.field(description="The decision's reason, e.g. `All purchases are final`.")
     created_at: datetime = strawberry.field(description="When it was asked (UTC).")
 
@@ -293,24 +293,24 @@ class Credits:
             paused_until=s.auto_recharge_paused_until,
         )
 
-    @relay.connection(relay.ListConnection[CreditGrant], description="The full grant history, newest first.")
+    @relay.connection(KeysetConnection[CreditGrant], description="The full grant history, newest first.")
     def grants(
         self,
         info: Info,
         state: Annotated[
-            GrantStateEnum | None,  # type: ignore[valid-type]
+            GrantStateEnum | None,
             strawberry.argument(description="Only the grants in this state; null: all."),
         ] = None,
     ) -> Iterable[CreditGrant]:
         query = queries.grants(self.organization_id, None if state is None else GrantState(state))
         return QueryPage(info, query, CreditGrant.from_model)  # type: ignore[return-value]
 
-    @relay.connection(relay.ListConnection[CreditLedgerEntry], description="The ledger, newest first.")
+    @relay.connection(KeysetConnection[CreditLedgerEntry], description="The ledger, newest first.")
     def ledger(
         self,
         info: Info,
         kind: Annotated[
-            LedgerEntryKindEnum | None,  # type: ignore[valid-type]
+            LedgerEntryKindEnum | None,
             strawberry.argument(description="Only the entries of this kind; null: all."),
         ] = None,
     ) -> Iterable[CreditLedgerEntry]:
@@ -319,14 +319,14 @@ class Credits:
 
     # attempts and refund requests need no global ID: plain objects on the connection's edges
     @relay.connection(
-        relay.ListConnection[AutoRechargeAttempt],  # type: ignore[type-var]
+        KeysetConnection[AutoRechargeAttempt],  # type: ignore[type-var]
         description="Auto-recharge attempts, newest first.",
     )
     def auto_recharge_attempts(self, info: Info) -> Iterable[AutoRechargeAttempt]:
         query = queries.auto_recharge_attempts(self.organization_id)
         return QueryPage(info, query, AutoRechargeAttempt.from_model)  # type: ignore[return-value]
 
-    @relay.connection(relay.ListConnection[RefundRequest], description="Refund requests, newest first.")  # type: ignore[type-var]
+    @relay.connection(KeysetConnection[RefundRequest], description="Refund requests, newest first.")  # type: ignore[type-var]
     def refund_requests(self, info: Info) -> Iterable[RefundRequest]:
         return QueryPage(info, queries.refund_requests(self.organization_id), RefundRequest.from_model)  # type: ignore[return-value]
 

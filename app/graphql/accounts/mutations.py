@@ -1,4 +1,4 @@
-"""Sign-up, sign-in, sign-out and `me`."""
+"""Signing up, in and out."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from typing import Annotated
 import strawberry
 
 from app.domain.accounts import service as accounts
-from app.domain.orgs import service as orgs
+from app.graphql.accounts.types import User
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, TooManyAttemptsError, mutation, result_union
-from app.graphql.types import Me, Organization, OrganizationMembership, User
 
 
 @strawberry.input(description="A new account.")
@@ -55,28 +54,6 @@ def _payload(signed_in: accounts.SignedIn) -> SessionPayload:
     return SessionPayload(
         token=signed_in.token, expires_at=signed_in.expires_at, user=User.from_model(signed_in.user)
     )
-
-
-@strawberry.type
-class AccountQueries:
-    @strawberry.field(description="The signed-in user, or null without a valid session.")
-    async def me(self, info: Info) -> Me | None:
-        context = info.context
-        if context.user is None or context.auth_session is None:
-            return None
-        actor = context.actor()
-        memberships = await orgs.memberships_of(await context.session(), actor)
-        return Me(
-            user=User.from_model(context.user),
-            is_staff=context.user.is_staff,
-            session_expires_at=context.auth_session.expires_at,
-            organizations=[
-                OrganizationMembership(
-                    organization=Organization.from_model(m.organization, m.role), role=m.role
-                )
-                for m in memberships
-            ],
-        )
 
 
 @strawberry.type

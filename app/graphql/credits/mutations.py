@@ -1,4 +1,4 @@
-"""PayGo credits: add credits, auto-recharge, refunds (Org Admins of Team organizations), promotions (staff)."""
+"""Buying credits, auto-recharge, refund requests and promotional grants."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import strawberry
 from strawberry import relay
 
 from app.domain.credits import auto_recharge, purchases, refunds
-from app.graphql.billing import Charge, org_id
+from app.graphql.billing.types import Charge
 from app.graphql.context import Info
-from app.graphql.credit_types import AutoRechargeAttempt, CreditGrant, Credits, RefundRequest, load_credits
+from app.graphql.credits.types import AutoRechargeAttempt, CreditGrant, Credits, RefundRequest, load_credits
 from app.graphql.errors import INPUT, PaymentError, mutation, result_union
-from app.graphql.ids import node_id
+from app.graphql.ids import node_id, org_id
 from app.graphql.money import Money
 
 
@@ -43,15 +43,8 @@ class AddCreditsInput:
 
 
 @strawberry.input(description="Enable or change auto-recharge.")
-class ConfigureAutoRechargeInput:
+class ConfigureAutoRechargeInput(AutoRechargeInput):
     organization_id: relay.GlobalID = strawberry.field(description="The Team organization.")
-    threshold: str = strawberry.field(description="A balance below this starts a recharge, e.g. `10`.")
-    recharge_to: str = strawberry.field(
-        description="The balance a recharge brings back; above the threshold."
-    )
-    monthly_cap: str | None = strawberry.field(
-        default=None, description="The most auto-recharge may charge a calendar month; null: no cap."
-    )
 
 
 @strawberry.input(description="The organization whose auto-recharge stops.")
@@ -124,9 +117,7 @@ RequestRefundResult = result_union("RequestRefundResult", RefundPayload, Payment
 GrantPromotionalCreditsResult = result_union("GrantPromotionalCreditsResult", GrantPromotionalCreditsPayload)
 
 
-def _config(
-    info: Info, value: AutoRechargeInput | ConfigureAutoRechargeInput
-) -> auto_recharge.AutoRechargeConfig:
+def _config(info: Info, value: AutoRechargeInput) -> auto_recharge.AutoRechargeConfig:
     return auto_recharge.auto_recharge_config(
         threshold=value.threshold,
         recharge_to=value.recharge_to,
@@ -145,15 +136,14 @@ class CreditMutations:
         organization_id = org_id(input.organization_id)
         purchase = await purchases.add_credits(
             info.context.db,
-            info.context.services.payments,
             info.context.actor(),
             organization_id,
+            payments=info.context.services.payments,
             amount=input.amount,
             idempotency_key=input.idempotency_key,
             settings=info.context.settings,
             auto_recharge=_config(info, input.auto_recharge) if input.auto_recharge else None,
         )
-        await info.context.end_read()
         return AddCreditsPayload(
             organization_id=organization_id,
             grant=CreditGrant.from_model(purchase.grant),
@@ -174,13 +164,12 @@ class CreditMutations:
         organization_id = org_id(input.organization_id)
         attempt = await auto_recharge.configure_auto_recharge(
             info.context.db,
-            info.context.services.payments,
             info.context.actor(),
             organization_id,
             _config(info, input),
+            payments=info.context.services.payments,
             settings=info.context.settings,
         )
-        await info.context.end_read()
         return AutoRechargePayload(
             organization_id=organization_id,
             recharge=AutoRechargeAttempt.from_model(attempt) if attempt else None,
@@ -204,13 +193,12 @@ class CreditMutations:
     ) -> RequestRefundResult:
         request = await refunds.request_refund(
             info.context.db,
-            info.context.services.payments,
             info.context.actor(),
             node_id(input.grant_id, "CreditGrant", "grantId"),
+            payments=info.context.services.payments,
             reason=input.reason,
             amount=input.amount,
         )
-        await info.context.end_read()
         return RefundPayload(refund_request=RefundRequest.from_model(request))
 
     @mutation("Give promotional credits with their own expiry (platform staff only).")

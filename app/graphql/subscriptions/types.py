@@ -1,4 +1,4 @@
-"""Subscriptions as GraphQL shows them to Organization Admins: a Relay node, and the org's list."""
+"""Model subscriptions as the console shows them."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from app.domain.subscriptions import capacity
 from app.domain.subscriptions import service as subscriptions
 from app.domain.subscriptions.models import EndReason, SubscriptionState
 from app.domain.subscriptions.models import Subscription as SubscriptionRow
-from app.graphql.catalog import Availability, Model, SubscriptionTier
+from app.graphql.catalog.types import Availability, Model, SubscriptionTier
 from app.graphql.context import Info
 from app.graphql.errors import ForbiddenError, describe_enum
 from app.graphql.money import Money
-from app.graphql.types import _visible
+from app.graphql.visibility import visible_nodes
 
 SubscriptionStateEnum = describe_enum(
     SubscriptionState,
@@ -57,7 +57,7 @@ class ModelSubscription(relay.Node):
         description="The tier it is in now; null if it left the catalog."
     )
     monthly_price: Money | None = strawberry.field(description="The current tier's monthly price.")
-    state: SubscriptionStateEnum = strawberry.field(description="Where the subscription stands.")  # type: ignore[valid-type]
+    state: SubscriptionStateEnum = strawberry.field(description="Where the subscription stands.")
     cancel_at_period_end: bool = strawberry.field(
         description="Canceled by an admin: it runs to `currentPeriodEnd` and ends then (resume undoes it)."
     )
@@ -79,7 +79,7 @@ class ModelSubscription(relay.Node):
     created_at: datetime = strawberry.field(description="When it was subscribed (UTC).")
     canceled_at: datetime | None = strawberry.field(description="When an admin canceled it (UTC).")
     ended_at: datetime | None = strawberry.field(description="When it ended (UTC); null while it runs.")
-    end_reason: SubscriptionEndReasonEnum | None = strawberry.field(  # type: ignore[valid-type]
+    end_reason: SubscriptionEndReasonEnum | None = strawberry.field(
         description="Why it ended; null while it runs."
     )
 
@@ -121,7 +121,7 @@ class ModelSubscription(relay.Node):
             row = await subscriptions.get_subscription(session, actor, subscription_id)
             return cls.from_row(row, catalog, places)
 
-        return await _visible(info, lookup, node_ids, required)
+        return await visible_nodes(info, lookup, node_ids, required)
 
 
 async def present(info: Info, row: SubscriptionRow) -> ModelSubscription:
@@ -152,9 +152,7 @@ SubscriptionsResult = Annotated[
 
 async def subscription_list(info: Info, organization_id: str, *, include_ended: bool) -> SubscriptionList:
     session = await info.context.session()
-    rows = await subscriptions.list_subscriptions(
-        session, info.context.actor(), organization_id, include_ended=include_ended
-    )
+    rows = await subscriptions.list_subscriptions(session, organization_id, include_ended=include_ended)
     catalog = info.context.services.catalog
     places = await capacity.availability(session, catalog)
     return SubscriptionList(items=[ModelSubscription.from_row(row, catalog, places) for row in rows])

@@ -1,4 +1,4 @@
-"""Usage and spend over time: the console's graphs."""
+"""Usage graphs: requests, tokens and cost over time, grouped by project, key or model."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from app.domain.money import CURRENCY, format_amount
 from app.domain.usage import service as usage
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, describe_enum, field_with_errors, result_union
-from app.graphql.ids import node_id
+from app.graphql.ids import node_id, org_id
 from app.graphql.money import Money
 from app.graphql.scalars import BigInt
 
@@ -40,10 +40,10 @@ class UsageInput:
     organization_id: relay.GlobalID = strawberry.field(description="The organization.")
     start: datetime = strawberry.field(name="from", description="Start of the range (inclusive, UTC).")
     end: datetime = strawberry.field(name="to", description="End of the range (exclusive, UTC).")
-    granularity: GranularityEnum = strawberry.field(description="Bucket width.")  # type: ignore[valid-type]
+    granularity: GranularityEnum = strawberry.field(description="Bucket width.")
     group_by: GroupByEnum = strawberry.field(
         default=usage.GroupBy.NONE, description="How to split the series."
-    )  # type: ignore[valid-type]
+    )
     models: list[str] | None = strawberry.field(default=None, description="Only these models (catalog ids).")
     project_ids: list[relay.GlobalID] | None = strawberry.field(
         default=None, description="Only these projects."
@@ -59,9 +59,9 @@ class UsagePoint:
     group: str | None = strawberry.field(
         description="The model id, or the global ID of the project or API key; null when not grouped."
     )
-    requests: BigInt = strawberry.field(description="Requests counted.")  # type: ignore[valid-type]
-    input_tokens: BigInt = strawberry.field(description="Input (prompt) tokens.")  # type: ignore[valid-type]
-    output_tokens: BigInt = strawberry.field(description="Output (generated) tokens.")  # type: ignore[valid-type]
+    requests: BigInt = strawberry.field(description="Requests counted.")
+    input_tokens: BigInt = strawberry.field(description="Input (prompt) tokens.")
+    output_tokens: BigInt = strawberry.field(description="Output (generated) tokens.")
     spend: Money = strawberry.field(
         description="What the usage cost in credits (PayGo); subscriptions cost nothing here."
     )
@@ -78,9 +78,9 @@ class UsageGroupSeries:
     starts: list[datetime] = strawberry.field(
         description="Start of each non-empty bucket (UTC), oldest first."
     )
-    requests: list[BigInt] = strawberry.field(description="Requests per bucket.")  # type: ignore[valid-type]
-    input_tokens: list[BigInt] = strawberry.field(description="Input tokens per bucket.")  # type: ignore[valid-type]
-    output_tokens: list[BigInt] = strawberry.field(description="Output tokens per bucket.")  # type: ignore[valid-type]
+    requests: list[BigInt] = strawberry.field(description="Requests per bucket.")
+    input_tokens: list[BigInt] = strawberry.field(description="Input tokens per bucket.")
+    output_tokens: list[BigInt] = strawberry.field(description="Output tokens per bucket.")
     spend: list[str] = strawberry.field(
         description="What each bucket cost in credits, as exact decimal strings in `currency`."
     )
@@ -157,7 +157,7 @@ class UsageQueries:
         points = await usage.usage_series(
             await info.context.session(),
             actor,
-            node_id(input.organization_id, "Organization", "organizationId"),
+            org_id(input.organization_id),
             start=input.start,
             end=input.end,
             granularity=input.granularity,

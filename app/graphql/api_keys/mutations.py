@@ -1,4 +1,4 @@
-"""API keys: create (the secret once), revoke."""
+"""Creating and revoking API keys."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import strawberry
 from strawberry import relay
 
 from app.domain.api_keys import service as api_keys
+from app.graphql.api_keys.types import ApiKey
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, mutation, result_union
 from app.graphql.ids import node_id
-from app.graphql.types import ApiKey
 
 
 @strawberry.input(description="A new API key for a project.")

@@ -1,5 +1,7 @@
-"""The console's core objects as Relay nodes: users, organizations, members, projects, API keys.
+"""The organization tree as Relay nodes: organizations, members, projects and invitations.
 
+These types reference each other (a project names its organization, an invitation its projects, an
+organization lists both), so they share one module; every other area's types hang below it.
 An object is only ever built after an access check, and it carries the viewer's role, so nested
 fields trust their parent instead of checking again.
 """
@@ -8,84 +10,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy import select
+from sqlmodel import col
 from strawberry import relay
 
-from app.domain.accounts.models import User as UserModel
-from app.domain.api_keys import service as api_keys
-from app.domain.api_keys.models import ApiKey as ApiKeyModel
-from app.domain.errors import DomainError, Forbidden, NotFound
+from app import clock
+from app.domain.errors import Forbidden, NotFound
+from app.domain.invitations.models import InvitationProject
+from app.domain.invitations.queries import InvitationDetails, get_invitation, list_invitations
 from app.domain.orgs import access
 from app.domain.orgs.models import Membership, OrganizationRole
 from app.domain.orgs.models import Organization as OrganizationModel
 from app.domain.projects.models import Project as ProjectModel
 from app.domain.projects.models import ProjectMembership, ProjectRole
 from app.domain.projects.models import ProjectRateLimit as RateLimitModel
+from app.graphql.accounts.types import User, load_user
+from app.graphql.api_keys.types import ApiKey
+from app.graphql.billing.types import Billing, BillingResult
 from app.graphql.context import Info
+from app.graphql.credits.types import CreditsResult, load_credits
 from app.graphql.enums import OrganizationRoleEnum, OrganizationTypeEnum, ProjectRoleEnum
 from app.graphql.errors import ForbiddenError, field_with_errors
-
-if TYPE_CHECKING:
-    from app.graphql.billing import BillingResult
-    from app.graphql.credit_types import CreditsResult
-    from app.graphql.invitation_types import InvitationsResult
-    from app.graphql.plans import ModelPlan
-    from app.graphql.subscription_types import SubscriptionsResult
-
-
-async def _visible(info: Info, lookup: Any, node_ids: Iterable[str], required: bool) -> list[Any]:
-    """Resolve nodes one by one through an access-checked lookup; what is not visible is None."""
-    if info.context.user is None:
-        return [None for _ in node_ids]
-    actor = info.context.actor()
-    session = await info.context.session()
-    result = []
-    for node_id in node_ids:
-        try:
-            result.append(await lookup(session, actor, node_id))
-        except DomainError:
-            result.append(None)
-    return result
-
-
-@strawberry.type(description="A person with an account.")
-class User(relay.Node):
-    user_id: relay.NodeID[str]
-    email: str = strawberry.field(description="The email address the user signs in with.")
-    name: str = strawberry.field(description="The user's display name (may be empty).")
-    created_at: datetime = strawberry.field(description="When the account was created (UTC).")
-
-    @classmethod
-    def from_model(cls, user: UserModel) -> User:
-        return cls(user_id=user.id, email=user.email, name=user.name, created_at=user.created_at)
-
-    @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
-        async def lookup(session: Any, actor: Any, user_id: str) -> User:
-            if user_id != actor.user_id and not await access.shares_organization(session, actor, user_id):
-                raise NotFound("No such user.")
-            user = await session.get(UserModel, user_id)
-            if user is None:
-                raise NotFound("No such user.")
-            return cls.from_model(user)
-
-        return await _visible(info, lookup, node_ids, required)
-
-
-async def _user(info: Info, user_id: str | None) -> User | None:
-    if user_id is None:
-        return None
-    assert info.context.loaders
-    user = await info.context.loaders.user.load(user_id)
-    return User.from_model(user) if user else None
+from app.graphql.invitations.types import InvitationStateEnum, OutboxStateEnum
+from app.graphql.plans.types import ModelPlan, plans_of_organization
+from app.graphql.projects.types import ProjectMember, ProjectRateLimit
+from app.graphql.subscriptions.types import SubscriptionsResult, subscription_list
+from app.graphql.visibility import visible_nodes
 
 
 @strawberry.type(description="A project role of a member.")
 class ProjectAssignment:
     project_id: strawberry.Private[str]
-    role: ProjectRoleEnum = strawberry.field(description="The member's role in the project.")  # type: ignore[valid-type]
+    role: ProjectRoleEnum = strawberry.field(description="The member's role in the project.")
 
     @strawberry.field(description="The project.")
     async def project(self, info: Info) -> Project:
@@ -99,7 +58,7 @@ class OrganizationMember(relay.Node):
     member_id: relay.NodeID[str]
     organization_id: strawberry.Private[str]
     user_id: strawberry.Private[str]
-    role: OrganizationRoleEnum = strawberry.field(description="The member's organization role.")  # type: ignore[valid-type]
+    role: OrganizationRoleEnum = strawberry.field(description="The member's organization role.")
     joined_at: datetime = strawberry.field(description="When they joined the organization (UTC).")
 
     @classmethod
@@ -114,7 +73,7 @@ class OrganizationMember(relay.Node):
 
     @strawberry.field(description="The member's account.")
     async def user(self, info: Info) -> User:
-        user = await _user(info, self.user_id)
+        user = await load_user(info, self.user_id)
         assert user is not None
         return user
 
@@ -136,88 +95,7 @@ class OrganizationMember(relay.Node):
                 raise NotFound("No such member.")
             return cls.from_model(membership)
 
-        return await _visible(info, lookup, node_ids, required)
-
-
-@strawberry.type(description="A member of a project and their project role.")
-class ProjectMember:
-    user_id: strawberry.Private[str]
-    role: ProjectRoleEnum = strawberry.field(description="The member's role in this project.")  # type: ignore[valid-type]
-    added_at: datetime = strawberry.field(description="When they were added to the project (UTC).")
-
-    @strawberry.field(description="The member's account.")
-    async def user(self, info: Info) -> User:
-        user = await _user(info, self.user_id)
-        assert user is not None
-        return user
-
-
-@strawberry.type(description="A project's own per-model ceiling, below the organization's limit.")
-class ProjectRateLimit:
-    model: str = strawberry.field(description="The model's catalog id.")
-    requests_per_minute: int | None = strawberry.field(description="Requests per minute; null: no own limit.")
-    tokens_per_minute: int | None = strawberry.field(description="Tokens per minute; null: no own limit.")
-    requests_per_day: int | None = strawberry.field(description="Requests per day; null: no own limit.")
-    tokens_per_day: int | None = strawberry.field(description="Tokens per day; null: no own limit.")
-    updated_at: datetime = strawberry.field(description="When the limit was last set (UTC).")
-
-    @classmethod
-    def from_model(cls, row: RateLimitModel) -> ProjectRateLimit:
-        return cls(
-            model=row.model_id,
-            requests_per_minute=row.requests_per_minute,
-            tokens_per_minute=row.tokens_per_minute,
-            requests_per_day=row.requests_per_day,
-            tokens_per_day=row.tokens_per_day,
-            updated_at=row.updated_at,
-        )
-
-
-@strawberry.type(
-    description="An API key of a project. Its secret is shown once, at creation; lists show it masked."
-)
-class ApiKey(relay.Node):
-    key_id: relay.NodeID[str]
-    project_id: strawberry.Private[str]
-    creator_id: strawberry.Private[str | None]
-    name: str = strawberry.field(description="The key's name.")
-    masked_key: str = strawberry.field(
-        description="The key's first and last characters, e.g. `csk-ab12…wxyz`."
-    )
-    created_at: datetime = strawberry.field(description="When the key was created (UTC).")
-    last_used_at: datetime | None = strawberry.field(description="When the key last ran a request (UTC).")
-    revoked_at: datetime | None = strawberry.field(
-        description="When the key was revoked (UTC); null: active."
-    )
-
-    @classmethod
-    def from_model(cls, key: ApiKeyModel) -> ApiKey:
-        return cls(
-            key_id=key.id,
-            project_id=key.project_id,
-            creator_id=key.created_by,
-            name=key.name,
-            masked_key=api_keys.masked(key),
-            created_at=key.created_at,
-            last_used_at=key.last_used_at,
-            revoked_at=key.revoked_at,
-        )
-
-    @strawberry.field(description="Whether the key may still be used.")
-    def is_active(self) -> bool:
-        return self.revoked_at is None
-
-    @strawberry.field(description="Who created the key; null if that account is gone.")
-    async def created_by(self, info: Info) -> User | None:
-        return await _user(info, self.creator_id)
-
-    @classmethod
-    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
-        async def lookup(session: Any, actor: Any, key_id: str) -> ApiKey:
-            key, _ = await api_keys.get_api_key(session, actor, key_id)
-            return cls.from_model(key)
-
-        return await _visible(info, lookup, node_ids, required)
+        return await visible_nodes(info, lookup, node_ids, required)
 
 
 @strawberry.type(description="A project: API keys, members and rate limits live here.")
@@ -230,7 +108,7 @@ class Project(relay.Node):
     archived_at: datetime | None = strawberry.field(
         description="When it was archived (UTC); its keys stop then."
     )
-    viewer_role: ProjectRoleEnum = strawberry.field(  # type: ignore[valid-type]
+    viewer_role: ProjectRoleEnum = strawberry.field(
         description="The signed-in user's role here (Organization Admins are Project Admins everywhere)."
     )
 
@@ -273,13 +151,11 @@ class Project(relay.Node):
 
     @strawberry.field(description="The project's own per-model rate limits.")
     async def rate_limits(self, info: Info) -> list[ProjectRateLimit]:
-        from sqlalchemy import select
-
         session = await info.context.session()
         rows = await session.scalars(
             select(RateLimitModel)
-            .where(RateLimitModel.project_id == self.project_id)
-            .order_by(RateLimitModel.model_id)
+            .where(col(RateLimitModel.project_id) == self.project_id)
+            .order_by(col(RateLimitModel.model_id))
         )
         return [ProjectRateLimit.from_model(row) for row in rows]
 
@@ -289,7 +165,7 @@ class Project(relay.Node):
             project, role = await access.require_project(session, actor, project_id)
             return cls.from_model(project, role)
 
-        return await _visible(info, lookup, node_ids, required)
+        return await visible_nodes(info, lookup, node_ids, required)
 
 
 @strawberry.type(description="The organization's members; Organization Admins only.")
@@ -316,9 +192,9 @@ class Organization(relay.Node):
         description="The Organization ID, as support and the API quote it."
     )
     name: str = strawberry.field(description="The organization's name; Organization Admins may rename it.")
-    type: OrganizationTypeEnum = strawberry.field(description="PERSONAL or TEAM.")  # type: ignore[valid-type]
+    type: OrganizationTypeEnum = strawberry.field(description="PERSONAL or TEAM.")
     created_at: datetime = strawberry.field(description="When the organization was created (UTC).")
-    viewer_role: OrganizationRoleEnum | None = strawberry.field(  # type: ignore[valid-type]
+    viewer_role: OrganizationRoleEnum | None = strawberry.field(
         description="The signed-in user's role here; null for platform staff who are not members."
     )
 
@@ -333,12 +209,16 @@ class Organization(relay.Node):
             viewer_role=role,
         )
 
+    def _admins_only(self, what: str) -> None:
+        """Refuse a field Organization Admins alone may read: the viewer's role came with the object."""
+        if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:
+            raise Forbidden(f"{what} visible to Organization Admins only.")
+
     @field_with_errors(
         "The Members page: the members and their roles. Organization Admins only; others get FORBIDDEN."
     )
     async def members(self, info: Info) -> MembersResult:
-        if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:
-            raise Forbidden("The member list is visible to Organization Admins only.")
+        self._admins_only("The member list is")
         assert info.context.loaders
         return MemberList(items=await info.context.loaders.members_by_org.load(self.org_id))
 
@@ -346,15 +226,9 @@ class Organization(relay.Node):
         "The Invites list: pending invitations, and those declined or expired in the last 30 days. "
         "Organization Admins only; others get FORBIDDEN."
     )
-    async def invitations(
-        self, info: Info
-    ) -> Annotated[InvitationsResult, strawberry.lazy("app.graphql.invitation_types")]:
-        # imported here: the invitation types build on the types of this module
-        from app.domain.invitations.queries import list_invitations
-        from app.graphql.invitation_types import InvitationList
-
-        items = await list_invitations(await info.context.session(), info.context.actor(), self.org_id)
-        return InvitationList(items=items)
+    async def invitations(self, info: Info) -> InvitationsResult:
+        self._admins_only("The invitation list is")
+        return InvitationList(items=await list_invitations(await info.context.session(), self.org_id))
 
     @field_with_errors(
         "The organization's model subscriptions, newest first. Organization Admins only; others get FORBIDDEN."
@@ -365,39 +239,29 @@ class Organization(relay.Node):
         include_ended: Annotated[
             bool, strawberry.argument(description="Also list the subscriptions that have ended.")
         ] = False,
-    ) -> Annotated[SubscriptionsResult, strawberry.lazy("app.graphql.subscription_types")]:
-        from app.graphql.subscription_types import subscription_list
-
+    ) -> SubscriptionsResult:
+        self._admins_only("Subscriptions are")
         return await subscription_list(info, self.org_id, include_ended=include_ended)
 
     @field_with_errors(
         "PayGo credits: balance, grant history, ledger, auto-recharge. Organization Admins only; others get FORBIDDEN."
     )
-    async def credits(
-        self, info: Info
-    ) -> Annotated[CreditsResult, strawberry.lazy("app.graphql.credit_types")]:
-        from app.graphql.credit_types import load_credits
-
-        if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:
-            raise Forbidden("Credits are visible to Organization Admins only.")
+    async def credits(self, info: Info) -> CreditsResult:
+        self._admins_only("Credits are")
         return await load_credits(info, self.org_id)
 
     @field_with_errors(
         "Payment methods, billing address and billing history. Organization Admins only; others get FORBIDDEN."
     )
-    async def billing(self, info: Info) -> Annotated[BillingResult, strawberry.lazy("app.graphql.billing")]:
-        from app.graphql.billing import Billing
-
-        if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:
-            raise Forbidden("Billing is visible to Organization Admins only.")
+    async def billing(self, info: Info) -> BillingResult:
+        self._admins_only("Billing is")
         return Billing(organization_id=self.org_id)
 
     @strawberry.field(
         description="Who pays for each catalog model right now (subscription, PayGo, free or none) and the "
         "organization's limits for it; every member sees it."
     )
-    async def plans(self, info: Info) -> list[Annotated[ModelPlan, strawberry.lazy("app.graphql.plans")]]:
-        from app.graphql.plans import plans_of_organization
+    async def plans(self, info: Info) -> list[ModelPlan]:
 
         return await plans_of_organization(info, self.org_id)
 
@@ -425,20 +289,84 @@ class Organization(relay.Node):
             organization, role = await access.require_member(session, actor, org_id)
             return cls.from_model(organization, role)
 
-        return await _visible(info, lookup, node_ids, required)
+        return await visible_nodes(info, lookup, node_ids, required)
 
 
-@strawberry.type(description="An organization the signed-in user belongs to, with their role in it.")
-class OrganizationMembership:
-    organization: Organization = strawberry.field(description="The organization.")
-    role: OrganizationRoleEnum = strawberry.field(description="The user's organization role.")  # type: ignore[valid-type]
-
-
-@strawberry.type(description="The signed-in user and what they belong to.")
-class Me:
-    user: User = strawberry.field(description="The signed-in user's account.")
-    is_staff: bool = strawberry.field(description="Whether the user is platform staff (support).")
-    session_expires_at: datetime = strawberry.field(description="When the current session expires (UTC).")
-    organizations: list[OrganizationMembership] = strawberry.field(
-        description="The organizations the user belongs to, with their role in each, oldest first."
+@strawberry.type(description="An invitation to join an organization, as its Organization Admins see it.")
+class Invitation(relay.Node):
+    invitation_id: relay.NodeID[str]
+    inviter_id: strawberry.Private[str | None]
+    grants: strawberry.Private[list[InvitationProject]]
+    email: str = strawberry.field(description="The invited address, as it was entered.")
+    role: OrganizationRoleEnum = strawberry.field(description="The organization role accepting gives.")
+    state: InvitationStateEnum = strawberry.field(description="Where the invitation stands.")
+    created_at: datetime = strawberry.field(description="When the invitation was first sent (UTC).")
+    sent_at: datetime = strawberry.field(
+        description="When its current link was sent: creation or last resend (UTC)."
     )
+    expires_at: datetime = strawberry.field(description="When its current link stops working (UTC).")
+    responded_at: datetime | None = strawberry.field(
+        description="When the invitee accepted or declined (UTC); null before."
+    )
+    email_delivery: OutboxStateEnum | None = strawberry.field(
+        description="Delivery of the email with the current link; FAILED means the invitee never got it."
+    )
+
+    @classmethod
+    def from_details(cls, details: InvitationDetails) -> Invitation:
+        invitation = details.invitation
+        return cls(
+            invitation_id=invitation.id,
+            inviter_id=invitation.invited_by,
+            grants=details.projects,
+            email=invitation.email,
+            role=invitation.role,
+            state=invitation.state_at(clock.now()),
+            created_at=invitation.created_at,
+            sent_at=invitation.sent_at,
+            expires_at=invitation.expires_at,
+            responded_at=invitation.responded_at,
+            email_delivery=details.email_state,
+        )
+
+    @strawberry.field(description="Who sent the invitation; null if that account is gone.")
+    async def invited_by(self, info: Info) -> User | None:
+        if self.inviter_id is None:
+            return None
+        assert info.context.loaders
+        user = await info.context.loaders.user.load(self.inviter_id)
+        return User.from_model(user) if user else None
+
+    @strawberry.field(
+        description="The projects and project roles accepting gives (none for Organization Admins)."
+    )
+    def projects(self) -> list[ProjectAssignment]:
+        return [ProjectAssignment(project_id=g.project_id, role=g.role) for g in self.grants]
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
+        async def lookup(session: Any, actor: Any, invitation_id: str) -> Invitation:
+            return cls.from_details(await get_invitation(session, actor, invitation_id))
+
+        return await visible_nodes(info, lookup, node_ids, required)
+
+
+@strawberry.type(description="The organization's Invites list; Organization Admins only.")
+class InvitationList:
+    items: strawberry.Private[list[InvitationDetails]]
+
+    @relay.connection(
+        relay.ListConnection[Invitation],
+        description="Pending invitations, and those declined or expired in the last 30 days; newest first.",
+    )
+    def invitations(self) -> Iterable[Invitation]:
+        return [Invitation.from_details(details) for details in self.items]
+
+
+InvitationsResult = Annotated[
+    InvitationList | ForbiddenError,
+    strawberry.union(
+        "InvitationsResult",
+        description="The Invites list, or FORBIDDEN for anyone but an Organization Admin.",
+    ),
+]

@@ -1,4 +1,4 @@
-"""Invitations: invite by email, resend, revoke; preview, accept and decline a link."""
+"""Inviting people, resending and revoking invitations, and answering them."""
 
 from __future__ import annotations
 
@@ -12,22 +12,58 @@ from app.domain.invitations import service as invitations
 from app.domain.orgs.models import OrganizationRole
 from app.graphql.context import Info
 from app.graphql.enums import OrganizationRoleEnum, ProjectRoleEnum
-from app.graphql.errors import INPUT, TooManyAttemptsError, mutation, result_union
-from app.graphql.ids import node_id
-from app.graphql.invitation_types import (
-    AddressInvited,
-    Invitation,
-    InvitationPreview,
-    InviteOutcome,
-    outcome,
+from app.graphql.errors import (
+    INPUT,
+    Error,
+    TooManyAttemptsError,
+    mutation,
+    result_union,
 )
-from app.graphql.types import Organization
+from app.graphql.ids import node_id, org_id
+from app.graphql.invitations.types import InvitationPreview
+from app.graphql.orgs.types import Invitation, Organization
+
+
+@strawberry.type(description="An address that was invited: its invitation email is on its way.")
+class AddressInvited:
+    email: str = strawberry.field(description="The address, as it was entered.")
+    invitation: Invitation = strawberry.field(description="The new invitation.")
+
+
+@strawberry.type(
+    description="An address that got no invitation, and why: INVALID_EMAIL, DUPLICATE_ADDRESS, "
+    "ALREADY_MEMBER or ALREADY_INVITED."
+)
+class AddressRefusedError(Error):
+    email: str = strawberry.field(description="The address, as it was entered.")
+    existing_invitation: Invitation | None = strawberry.field(
+        description="For ALREADY_INVITED: the pending invitation; `resendInvitation` sends its link again."
+    )
+
+
+InviteOutcome = Annotated[
+    AddressInvited | AddressRefusedError,
+    strawberry.union("InviteOutcome", description="What happened to one address of an `inviteMembers` call."),
+]
+
+
+def outcome(result: invitations.AddressOutcome) -> AddressInvited | AddressRefusedError:
+    """The GraphQL form of one address's outcome."""
+    if isinstance(result, invitations.AddressInvited):
+        return AddressInvited(email=result.email, invitation=Invitation.from_details(result.invitation))
+    return AddressRefusedError(
+        message=result.message,
+        code=result.code,
+        field="emails",
+        email=result.email,
+        existing_invitation=Invitation.from_details(result.existing) if result.existing else None,
+    )
 
 
 @strawberry.input(description="A project and the project role the invitee gets in it.")
 class InvitedProjectInput:
     project_id: relay.GlobalID = strawberry.field(description="A live project of the organization.")
-    role: ProjectRoleEnum = strawberry.field(description="The invitee's role in the project.")  # type: ignore[valid-type]
+    role: ProjectRoleEnum = strawberry.field(description="The invitee's role in the project.")
 
 
 @strawberry.input(description="People to invite to an organization, all with the same roles.")
@@ -36,7 +72,7 @@ class InviteMembersInput:
     emails: list[str] = strawberry.field(
         description="1 to 50 email addresses; each gets its own invitation and email."
     )
-    role: OrganizationRoleEnum = strawberry.field(description="The organization role they get.")  # type: ignore[valid-type]
+    role: OrganizationRoleEnum = strawberry.field(description="The organization role they get.")
     projects: list[InvitedProjectInput] = strawberry.field(
         default_factory=list,
         description="For MEMBER: at least one project with a project role. Empty for ORGANIZATION_ADMIN.",
@@ -72,7 +108,7 @@ class InvitationPayload:
 @strawberry.type(description="You are a member now.")
 class AcceptInvitationPayload:
     organization: Organization = strawberry.field(description="The organization you joined.")
-    role: OrganizationRoleEnum = strawberry.field(description="Your organization role there.")  # type: ignore[valid-type]
+    role: OrganizationRoleEnum = strawberry.field(description="Your organization role there.")
 
 
 @strawberry.type(description="The invitation is declined.")
@@ -86,22 +122,9 @@ RevokeInvitationResult = result_union("RevokeInvitationResult", InvitationPayloa
 AcceptInvitationResult = result_union("AcceptInvitationResult", AcceptInvitationPayload)
 DeclineInvitationResult = result_union("DeclineInvitationResult", DeclineInvitationPayload)
 
-TOKEN = strawberry.argument(description="The token from the invitation email's link.")
-
 
 def _invitation_id(gid: relay.GlobalID) -> str:
     return node_id(gid, "Invitation", "invitationId")
-
-
-@strawberry.type
-class InvitationQueries:
-    @strawberry.field(
-        description="The invitation behind a link, for the accept page; no sign-in needed. "
-        "Null when the token is unknown or was replaced by a resend."
-    )
-    async def invitation(self, info: Info, token: Annotated[str, TOKEN]) -> InvitationPreview | None:
-        preview = await respond.preview_invitation(await info.context.session(), token)
-        return InvitationPreview.from_model(preview) if preview else None
 
 
 @strawberry.type
@@ -114,7 +137,7 @@ class InvitationMutations:
         self, info: Info, input: Annotated[InviteMembersInput, INPUT]
     ) -> InviteMembersResult:
         actor = info.context.actor()
-        org_id = node_id(input.organization_id, "Organization", "organizationId")
+        organization_id = org_id(input.organization_id)
         grants = [
             invitations.ProjectGrant(node_id(p.project_id, "Project", "projects"), p.role)
             for p in input.projects
@@ -123,7 +146,7 @@ class InvitationMutations:
             results = await invitations.invite_members(
                 session,
                 actor,
-                org_id,
+                organization_id,
                 emails=input.emails,
                 role=OrganizationRole(input.role),
                 projects=grants,

@@ -1,4 +1,4 @@
-"""Projects, project members and per-project rate limits."""
+"""Creating, renaming and archiving projects, their members and rate limits."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from app.domain.projects.models import ProjectRole
 from app.graphql.context import Info
 from app.graphql.enums import ProjectRoleEnum
 from app.graphql.errors import INPUT, mutation, result_union
-from app.graphql.ids import node_id
-from app.graphql.types import Project, ProjectMember, ProjectRateLimit
+from app.graphql.ids import node_id, org_id
+from app.graphql.orgs.types import Project
+from app.graphql.projects.types import ProjectMember, ProjectRateLimit
 
 
 @strawberry.input(description="A new project in an organization.")
@@ -42,7 +43,7 @@ class SetProjectMemberInput:
     user_id: relay.GlobalID = strawberry.field(
         description="The member's user ID; they must be in the organization."
     )
-    role: ProjectRoleEnum = strawberry.field(description="Their role in the project.")  # type: ignore[valid-type]
+    role: ProjectRoleEnum = strawberry.field(description="Their role in the project.")
 
 
 @strawberry.input(description="A member to take off a project.")
@@ -106,9 +107,9 @@ class ProjectMutations:
         self, info: Info, input: Annotated[CreateProjectInput, INPUT]
     ) -> CreateProjectResult:
         actor = info.context.actor()
-        org_id = node_id(input.organization_id, "Organization", "organizationId")
+        organization_id = org_id(input.organization_id)
         async with info.context.transaction() as session:
-            project = await projects.create_project(session, actor, org_id, name=input.name)
+            project = await projects.create_project(session, actor, organization_id, name=input.name)
         return ProjectPayload(project=Project.from_model(project, ProjectRole.PROJECT_ADMIN))
 
     @mutation("Rename a project (Organization Admins).")

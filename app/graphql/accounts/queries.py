@@ -1,0 +1,51 @@
+"""The viewer: the signed-in user and the organizations they belong to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.domain.orgs import service as orgs
+from app.graphql.accounts.types import User
+from app.graphql.context import Info
+from app.graphql.enums import OrganizationRoleEnum
+from app.graphql.orgs.types import Organization
+
+
+@strawberry.type
+class AccountQueries:
+    @strawberry.field(description="The signed-in user, or null without a valid session.")
+    async def me(self, info: Info) -> Me | None:
+        context = info.context
+        if context.user is None or context.auth_session is None:
+            return None
+        actor = context.actor()
+        memberships = await orgs.memberships_of(await context.session(), actor)
+        return Me(
+            user=User.from_model(context.user),
+            is_staff=context.user.is_staff,
+            session_expires_at=context.auth_session.expires_at,
+            organizations=[
+                OrganizationMembership(
+                    organization=Organization.from_model(m.organization, m.role), role=m.role
+                )
+                for m in memberships
+            ],
+        )
+
+
+@strawberry.type(description="An organization the signed-in user belongs to, with their role in it.")
+class OrganizationMembership:
+    organization: Organization = strawberry.field(description="The organization.")
+    role: OrganizationRoleEnum = strawberry.field(description="The user's organization role.")
+
+
+@strawberry.type(description="The signed-in user and what they belong to.")
+class Me:
+    user: User = strawberry.field(description="The signed-in user's account.")
+    is_staff: bool = strawberry.field(description="Whether the user is platform staff (support).")
+    session_expires_at: datetime = strawberry.field(description="When the current session expires (UTC).")
+    organizations: list[OrganizationMembership] = strawberry.field(
+        description="The organizations the user belongs to, with their role in each, oldest first."
+    )
