@@ -106,12 +106,23 @@ async def test_rate_limits_reject_unknown_models_and_negative_figures(gql: Graph
         ({"model": "no-such-model", "requestsPerMinute": 5}, "UNKNOWN_MODEL", "model"),
         ({"model": "gpt-oss-120b", "requestsPerMinute": -1}, "INVALID", "requestsPerMinute"),
         ({"model": "gpt-oss-120b"}, "INVALID", None),
+        # the organization's PayGo limit for the model is 1,000,000 TPM: a project's may only be lower
+        (
+            {"model": "gpt-oss-120b", "requestsPerMinute": 10, "tokensPerMinute": 1_000_001},
+            "ABOVE_ORGANIZATION_LIMIT",
+            "tokensPerMinute",
+        ),
     ]
     for value, code, field in cases:
         result = await run(
             gql, world, "setProjectRateLimit", "SetProjectRateLimitInput", {"projectId": project, **value}
         )
         assert (result["__typename"], result["code"], result["field"]) == ("InvalidInputError", code, field)
+    at_the_limit = await run(
+        gql, world, "setProjectRateLimit", "SetProjectRateLimitInput",
+        {"projectId": project, "model": "gpt-oss-120b", "tokensPerMinute": 1_000_000},
+    )  # fmt: skip
+    assert at_the_limit["__typename"] == "ProjectRateLimitPayload"
 
 
 async def test_an_unknown_bearer_token_is_unauthenticated(gql: GraphQL) -> None:

@@ -14,6 +14,7 @@ from app.db import Database
 from app.domain.accounts.models import AuthSession, SignInThrottle, User
 from app.domain.accounts.passwords import hash_password, verify_password
 from app.domain.base import hash_secret, new_secret
+from app.domain.durations import in_words
 from app.domain.errors import Conflict, ErrorCode, InvalidInput, Throttled, Unauthenticated
 from app.domain.orgs.models import OrganizationType
 from app.domain.orgs.service import create_organization
@@ -98,7 +99,7 @@ async def sign_in(db: Database, *, email: str, password: str, settings: Settings
         if throttle and throttle.locked_until and throttle.locked_until > now:
             wait = int((throttle.locked_until - now).total_seconds()) + 1
             raise Throttled(
-                f"Too many failed sign-ins for this address; try again in {wait} seconds.",
+                f"Too many failed sign-ins for this address; try again in {in_words(wait)}.",
                 retry_after_seconds=wait,
                 field="email",
             )

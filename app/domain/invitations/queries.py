@@ -15,7 +15,7 @@ from app.domain.actor import Actor
 from app.domain.errors import Conflict, ErrorCode, Forbidden, NotFound
 from app.domain.invitations.models import Invitation, InvitationProject, InvitationState
 from app.domain.notifications.models import OutboxMessage, OutboxState
-from app.domain.orgs.access import organization_role
+from app.domain.orgs.access import ORG_ADMINS_ONLY, organization_role
 from app.domain.orgs.models import Organization, OrganizationRole
 
 LIST_WINDOW = timedelta(days=30)
@@ -84,7 +84,7 @@ async def admin_invitation(
     if invitation is None or organization is None:
         raise NotFound(INVITATION_NOT_FOUND, field="invitationId")
     if role is not OrganizationRole.ORGANIZATION_ADMIN:
-        raise Forbidden("Only an Organization Admin may manage invitations.")
+        raise Forbidden(ORG_ADMINS_ONLY)
     return invitation, organization
 
 

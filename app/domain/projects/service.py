@@ -11,9 +11,11 @@ from sqlmodel import col
 from app import clock
 from app.db import organization_changed
 from app.domain.actor import Actor
+from app.domain.catalog.models import Catalog, RateLimits
 from app.domain.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from app.domain.orgs.access import require_member, require_org_admin, require_project
-from app.domain.orgs.models import Membership, OrganizationRole
+from app.domain.orgs.models import Membership, Organization, OrganizationRole
+from app.domain.plans.service import who_pays
 from app.domain.projects.models import Project, ProjectMembership, ProjectRateLimit, ProjectRole
 from app.domain.validation import clean_name
 
@@ -121,11 +123,11 @@ async def set_project_rate_limit(
     *,
     model_id: str,
     limits: RateLimitInput,
-    known_models: set[str],
+    catalog: Catalog,
 ) -> ProjectRateLimit:
-    """Set a project's ceiling for one model (Organization Admins only)."""
+    """Set a project's ceiling for one model, at most the organization's (Organization Admins only)."""
     project = await _admin_project(session, actor, project_id)
-    if model_id not in known_models:
+    if catalog.model(model_id) is None:
         raise InvalidInput(f"Unknown model '{model_id[:100]}'.", code=ErrorCode.UNKNOWN_MODEL, field="model")
     values = vars(limits)
     for name, value in values.items():
@@ -133,6 +135,16 @@ async def set_project_rate_limit(
             raise InvalidInput(f"{name} must be between 0 and {MAX_LIMIT}.", field=_camel(name))
     if all(value is None for value in values.values()):
         raise InvalidInput("Give at least one limit, or remove the project's limit for this model.")
+    ceiling = await _organization_limits(session, catalog, project.organization_id, model_id)
+    for name, value in values.items():
+        cap = getattr(ceiling, name)
+        if value is not None and cap is not None and value > cap:
+            raise InvalidInput(
+                f"{name.replace('_', ' ').capitalize()} {value} is above the organization's limit of {cap} "
+                f"for '{model_id}'; a project's limit can only be lower.",
+                code=ErrorCode.ABOVE_ORGANIZATION_LIMIT,
+                field=_camel(name),
+            )
     row = await session.get(ProjectRateLimit, (project.id, model_id)) or ProjectRateLimit(
         project_id=project.id, model_id=model_id
     )
@@ -154,6 +166,18 @@ async def remove_project_rate_limit(
         raise NotFound("This project has no own limit for that model.", field="model")
     await session.delete(row)
     organization_changed(session, project.organization_id)
+
+
+async def _organization_limits(
+    session: AsyncSession, catalog: Catalog, org_id: str, model_id: str
+) -> RateLimits:
+    """The organization's limits for the model now; PayGo's while nothing pays for it (e.g. no credit yet)."""
+    organization = await session.get(Organization, org_id)
+    assert organization is not None, "a project's organization exists"
+    plan = await who_pays(session, catalog, organization=organization, model_id=model_id, at=clock.now())
+    model = catalog.model(model_id)
+    assert model is not None
+    return plan.limits or model.paygo_limits
 
 
 async def _admin_project(session: AsyncSession, actor: Actor, project_id: str) -> Project:

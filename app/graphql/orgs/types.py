@@ -24,6 +24,7 @@ from app.domain.invitations.queries import InvitationDetails, get_invitation, li
 from app.domain.orgs import access
 from app.domain.orgs.models import Membership, OrganizationRole
 from app.domain.orgs.models import Organization as OrganizationModel
+from app.domain.orgs.permissions import organization_permissions, project_permissions
 from app.domain.projects.models import Project as ProjectModel
 from app.domain.projects.models import ProjectMembership, ProjectRole
 from app.domain.projects.models import ProjectRateLimit as RateLimitModel
@@ -39,6 +40,43 @@ from app.graphql.plans.types import ModelPlan, plans_of_organization
 from app.graphql.projects.types import ProjectMember, ProjectRateLimit
 from app.graphql.subscriptions.types import SubscriptionsResult, subscription_list
 from app.graphql.visibility import visible_nodes
+
+
+@strawberry.type(
+    description="What the signed-in user may do in an organization (the console hides the rest)."
+)
+class OrganizationPermissions:
+    rename: bool = strawberry.field(description="Rename the organization.")
+    manage_members: bool = strawberry.field(
+        description="See the Members page, change roles, remove members (Team organizations)."
+    )
+    invite: bool = strawberry.field(
+        description="Invite people and manage the Invites list (Team organizations)."
+    )
+    manage_billing: bool = strawberry.field(
+        description="See billing: payment methods, billing address, receipts, statements."
+    )
+    buy_credits: bool = strawberry.field(
+        description="Add PayGo credits and set auto-recharge (Team organizations)."
+    )
+    subscribe: bool = strawberry.field(
+        description="Subscribe to, change and cancel model tiers (Team organizations)."
+    )
+    create_project: bool = strawberry.field(description="Create projects.")
+    view_all_usage: bool = strawberry.field(
+        description="See the usage of every project; otherwise only of the projects assigned."
+    )
+
+
+@strawberry.type(description="What the signed-in user may do in a project (the console hides the rest).")
+class ProjectPermissions:
+    manage_keys: bool = strawberry.field(description="Create and revoke the project's API keys.")
+    manage_members: bool = strawberry.field(
+        description="Add organization members to the project, set their project role, remove them."
+    )
+    set_rate_limits: bool = strawberry.field(description="Set the project's own per-model rate limits.")
+    rename: bool = strawberry.field(description="Rename the project.")
+    archive: bool = strawberry.field(description="Archive the project (never the Default project).")
 
 
 @strawberry.type(description="A project role of a member.")
@@ -101,6 +139,7 @@ class OrganizationMember(relay.Node):
 @strawberry.type(description="A project: API keys, members and rate limits live here.")
 class Project(relay.Node):
     project_id: relay.NodeID[str]
+    model: strawberry.Private[ProjectModel]
     organization_id: strawberry.Private[str]
     name: str = strawberry.field(description="The project's name.")
     is_default: bool = strawberry.field(description="Whether this is the organization's Default project.")
@@ -116,6 +155,7 @@ class Project(relay.Node):
     def from_model(cls, project: ProjectModel, role: ProjectRole) -> Project:
         return cls(
             project_id=project.id,
+            model=project,
             organization_id=project.organization_id,
             name=project.name,
             is_default=project.is_default,
@@ -123,6 +163,12 @@ class Project(relay.Node):
             archived_at=project.archived_at,
             viewer_role=role,
         )
+
+    @strawberry.field(description="What the signed-in user may do in this project.")
+    async def viewer_can(self, info: Info) -> ProjectPermissions:
+        session = await info.context.session()
+        org_role = await access.organization_role(session, info.context.actor(), self.organization_id)
+        return ProjectPermissions(**vars(project_permissions(self.model, org_role, self.viewer_role)))
 
     @strawberry.field(description="The organization the project belongs to.")
     async def organization(self, info: Info) -> Organization:
@@ -209,16 +255,20 @@ class Organization(relay.Node):
             viewer_role=role,
         )
 
-    def _admins_only(self, what: str) -> None:
+    @strawberry.field(description="What the signed-in user may do in this organization.")
+    def viewer_can(self) -> OrganizationPermissions:
+        return OrganizationPermissions(**vars(organization_permissions(self.type, self.viewer_role)))
+
+    def _admins_only(self) -> None:
         """Refuse a field Organization Admins alone may read: the viewer's role came with the object."""
         if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:
-            raise Forbidden(f"{what} visible to Organization Admins only.")
+            raise Forbidden(access.ORG_ADMINS_ONLY)
 
     @field_with_errors(
         "The Members page: the members and their roles. Organization Admins only; others get FORBIDDEN."
     )
     async def members(self, info: Info) -> MembersResult:
-        self._admins_only("The member list is")
+        self._admins_only()
         assert info.context.loaders
         return MemberList(items=await info.context.loaders.members_by_org.load(self.org_id))
 
@@ -227,7 +277,7 @@ class Organization(relay.Node):
         "Organization Admins only; others get FORBIDDEN."
     )
     async def invitations(self, info: Info) -> InvitationsResult:
-        self._admins_only("The invitation list is")
+        self._admins_only()
         return InvitationList(items=await list_invitations(await info.context.session(), self.org_id))
 
     @field_with_errors(
@@ -240,21 +290,21 @@ class Organization(relay.Node):
             bool, strawberry.argument(description="Also list the subscriptions that have ended.")
         ] = False,
     ) -> SubscriptionsResult:
-        self._admins_only("Subscriptions are")
+        self._admins_only()
         return await subscription_list(info, self.org_id, include_ended=include_ended)
 
     @field_with_errors(
         "PayGo credits: balance, grant history, ledger, auto-recharge. Organization Admins only; others get FORBIDDEN."
     )
     async def credits(self, info: Info) -> CreditsResult:
-        self._admins_only("Credits are")
+        self._admins_only()
         return await load_credits(info, self.org_id)
 
     @field_with_errors(
         "Payment methods, billing address and billing history. Organization Admins only; others get FORBIDDEN."
     )
     async def billing(self, info: Info) -> BillingResult:
-        self._admins_only("Billing is")
+        self._admins_only()
         return Billing(organization_id=self.org_id)
 
     @strawberry.field(
