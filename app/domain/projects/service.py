@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from app import clock
 from app.db import organization_changed
+from app.domain.accounts.models import User
 from app.domain.actor import Actor
 from app.domain.catalog.models import Catalog, RateLimits
 from app.domain.errors import Conflict, ErrorCode, InvalidInput, NotFound
@@ -102,6 +103,23 @@ async def set_project_member(
     session.add(membership)
     await session.flush()
     return membership
+
+
+async def addable_members(session: AsyncSession, actor: Actor, project_id: str) -> list[User]:
+    """The organization's members a Project Admin may add to the project: not in it, not Org Admins."""
+    project, _ = await require_project(session, actor, project_id, admin=True)
+    _live(project)
+    in_project = select(col(ProjectMembership.user_id)).where(col(ProjectMembership.project_id) == project_id)
+    return list(
+        await session.scalars(
+            select(User)
+            .join(Membership, col(Membership.user_id) == col(User.id))
+            .where(col(Membership.organization_id) == project.organization_id)
+            .where(col(Membership.role) != OrganizationRole.ORGANIZATION_ADMIN)
+            .where(col(User.id).not_in(in_project))
+            .order_by(col(User.email_normalized))
+        )
+    )
 
 
 async def remove_project_member(

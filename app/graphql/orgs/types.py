@@ -25,6 +25,7 @@ from app.domain.orgs import access
 from app.domain.orgs.models import Membership, OrganizationRole
 from app.domain.orgs.models import Organization as OrganizationModel
 from app.domain.orgs.permissions import organization_permissions, project_permissions
+from app.domain.projects import service as projects
 from app.domain.projects.models import Project as ProjectModel
 from app.domain.projects.models import ProjectMembership, ProjectRole
 from app.domain.projects.models import ProjectRateLimit as RateLimitModel
@@ -34,7 +35,7 @@ from app.graphql.billing.types import Billing, BillingResult
 from app.graphql.context import Info
 from app.graphql.credits.types import CreditsResult, load_credits
 from app.graphql.enums import OrganizationRoleEnum, OrganizationTypeEnum, ProjectRoleEnum
-from app.graphql.errors import ForbiddenError, field_with_errors
+from app.graphql.errors import ConflictError, ForbiddenError, field_with_errors
 from app.graphql.invitations.types import InvitationStateEnum, OutboxStateEnum
 from app.graphql.plans.types import ModelPlan, plans_of_organization
 from app.graphql.projects.types import ProjectMember, ProjectRateLimit
@@ -77,6 +78,29 @@ class ProjectPermissions:
     set_rate_limits: bool = strawberry.field(description="Set the project's own per-model rate limits.")
     rename: bool = strawberry.field(description="Rename the project.")
     archive: bool = strawberry.field(description="Archive the project (never the Default project).")
+
+
+@strawberry.type(
+    description="An organization member a Project Admin may add to a project: their name and email only."
+)
+class ProjectCandidate:
+    user_id: relay.GlobalID = strawberry.field(description="Their user ID, as `setProjectMember` takes it.")
+    name: str = strawberry.field(description="Their display name (may be empty).")
+    email: str = strawberry.field(description="Their email address.")
+
+
+@strawberry.type(description="The organization's members who may be added to a project.")
+class ProjectCandidates:
+    candidates: list[ProjectCandidate] = strawberry.field(description="By email address.")
+
+
+ProjectCandidatesResult = Annotated[
+    ProjectCandidates | ForbiddenError | ConflictError,
+    strawberry.union(
+        "ProjectCandidatesResult",
+        description="The candidates, FORBIDDEN for a Project Member, PROJECT_ARCHIVED for an archived project.",
+    ),
+]
 
 
 @strawberry.type(description="A project role of a member.")
@@ -194,6 +218,21 @@ class Project(relay.Node):
             self.project_id
         )
         return [ProjectMember(user_id=m.user_id, role=m.role, added_at=m.created_at) for m in rows]
+
+    @field_with_errors(
+        "The organization's members who are not in this project (Organization Admins are in every project "
+        "already): whom its Project Admins may add. Project Admins only; others get FORBIDDEN."
+    )
+    async def addable_members(self, info: Info) -> ProjectCandidatesResult:
+        users = await projects.addable_members(
+            await info.context.session(), info.context.actor(), self.project_id
+        )
+        return ProjectCandidates(
+            candidates=[
+                ProjectCandidate(user_id=relay.GlobalID("User", u.id), name=u.name, email=u.email)
+                for u in users
+            ]
+        )
 
     @strawberry.field(description="The project's own per-model rate limits.")
     async def rate_limits(self, info: Info) -> list[ProjectRateLimit]:
