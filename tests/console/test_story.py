@@ -153,7 +153,9 @@ def test_the_seed_story_through_the_console(
     carol.screen("invitation-signed-out")
     carol.page.get_by_role("button", name="I am new: create an account").click()
     carol.page.get_by_label("Name").fill("Carol Coder")
-    carol.page.get_by_label("Email").fill("carol@lab.example")
+    expect(carol.page.get_by_label("Email")).to_have_value(
+        "carol@lab.example"
+    )  # the invited address, pre-filled
     carol.page.get_by_label("Password").fill(PASSWORD)
     carol.page.get_by_role("button", name="Create account").click()
     carol.page.get_by_role("button", name="Accept invitation").click()
@@ -224,6 +226,9 @@ def test_the_seed_story_through_the_console(
     expect(page.get_by_role("cell", name="temporary", exact=True)).to_have_count(0)
     page.get_by_label("Show revoked keys").check()
     expect(page.get_by_role("row").filter(has_text="temporary")).to_contain_text("Revoked")
+    expect(page.get_by_role("heading", name=re.compile("^Default"))).to_contain_text("2 keys")
+    page.get_by_label("Show revoked keys").uncheck()
+    expect(page.get_by_role("heading", name=re.compile("^Default"))).to_contain_text("1 active key")
 
     # usage reported through the fleet's API shows on the usage screen, priced exactly
     admission = server.fleet(
@@ -292,6 +297,14 @@ def test_the_seed_story_through_the_console(
     expect(bob.page.get_by_label("New key name (Research)")).to_be_visible()
     expect(bob.page.get_by_label("New key name (Default)")).to_have_count(0)  # a Project Member there
     bob.screen("project-admin-keys")
+    # as Project Admin of Research, Bob adds Carol (an organization member) to it: the API lists whom he may add
+    go(bob, "Projects", "Projects")
+    bob_research = bob.page.get_by_role("region", name="Research")
+    bob_research.get_by_label("Add to Research").select_option(label="Carol Coder (carol@lab.example)")
+    bob_research.get_by_role("button", name="Add member").click()
+    expect(bob_research.get_by_label("Project role of carol@lab.example")).to_have_value("PROJECT_MEMBER")
+    expect(bob.page.get_by_role("button", name="Archive Research")).to_have_count(0)  # Org Admins archive
+    bob.screen("project-admin-projects")
 
     # signing out ends the session: the sign-in page again
     page.get_by_role("button", name="Sign out").click()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass
+from enum import Enum
 
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.db import organization_changed
@@ -35,6 +38,24 @@ def new_key_secret() -> str:
 
 def masked(api_key: ApiKey) -> str:
     return f"{api_key.prefix}…{api_key.last_four}"
+
+
+class ApiKeyState(Enum):
+    ACTIVE = "ACTIVE"
+    REVOKED = "REVOKED"
+
+
+def keys_query(project_id: str, *, state: ApiKeyState | None = None) -> Select[ApiKey]:
+    """A project's keys, oldest first (the caller checked access); `state` keeps active or revoked ones."""
+    query = (
+        select(ApiKey)
+        .where(col(ApiKey.project_id) == project_id)
+        .order_by(col(ApiKey.created_at), col(ApiKey.id))
+    )
+    if state is not None:
+        revoked_at = col(ApiKey.revoked_at)
+        query = query.where(revoked_at.is_not(None) if state is ApiKeyState.REVOKED else revoked_at.is_(None))
+    return query
 
 
 async def create_api_key(session: AsyncSession, actor: Actor, project_id: str, *, name: str) -> CreatedApiKey:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -65,6 +65,13 @@ async def archive_project(session: AsyncSession, actor: Actor, project_id: str) 
 async def list_projects(session: AsyncSession, actor: Actor, org_id: str) -> list[Project]:
     """Organization Admins see every project (archived too); others their live assigned ones."""
     _, role = await require_member(session, actor, org_id)
+    return list(await session.scalars(projects_query(org_id, actor, role)))
+
+
+def projects_query(
+    org_id: str, actor: Actor, role: OrganizationRole, *, archived: bool | None = None
+) -> Select[Project]:
+    """The projects the viewer sees (role checked by the caller), oldest first; `archived` filters them."""
     query = (
         select(Project)
         .where(col(Project.organization_id) == org_id)
@@ -76,7 +83,21 @@ async def list_projects(session: AsyncSession, actor: Actor, org_id: str) -> lis
             .where(col(ProjectMembership.user_id) == actor.user_id)
             .where(col(Project.archived_at).is_(None))
         )
-    return list(await session.scalars(query))
+    if archived is not None:
+        archived_at = col(Project.archived_at)
+        query = query.where(archived_at.is_not(None) if archived else archived_at.is_(None))
+    return query
+
+
+async def project_roles(session: AsyncSession, actor: Actor, org_id: str) -> dict[str, ProjectRole]:
+    """The actor's own project roles in an organization, by project id."""
+    rows = await session.execute(
+        select(col(ProjectMembership.project_id), col(ProjectMembership.role))
+        .join(Project, col(Project.id) == col(ProjectMembership.project_id))
+        .where(col(Project.organization_id) == org_id)
+        .where(col(ProjectMembership.user_id) == actor.user_id)
+    )
+    return {project_id: role for project_id, role in rows.all()}
 
 
 async def set_project_member(

@@ -18,6 +18,7 @@ from sqlmodel import col
 from strawberry import relay
 
 from app import clock
+from app.domain.api_keys import service as api_key_service
 from app.domain.errors import Forbidden, NotFound
 from app.domain.invitations.models import InvitationProject
 from app.domain.invitations.queries import InvitationDetails, get_invitation, list_invitations
@@ -30,13 +31,14 @@ from app.domain.projects.models import Project as ProjectModel
 from app.domain.projects.models import ProjectMembership, ProjectRole
 from app.domain.projects.models import ProjectRateLimit as RateLimitModel
 from app.graphql.accounts.types import User, load_user
-from app.graphql.api_keys.types import ApiKey
+from app.graphql.api_keys.types import ApiKey, ApiKeyStateEnum
 from app.graphql.billing.types import Billing, BillingResult
 from app.graphql.context import Info
 from app.graphql.credits.types import CreditsResult, load_credits
 from app.graphql.enums import OrganizationRoleEnum, OrganizationTypeEnum, ProjectRoleEnum
 from app.graphql.errors import ConflictError, ForbiddenError, field_with_errors
 from app.graphql.invitations.types import InvitationStateEnum, OutboxStateEnum
+from app.graphql.paging import KeysetConnection, QueryPage
 from app.graphql.plans.types import ModelPlan, plans_of_organization
 from app.graphql.projects.types import ProjectMember, ProjectRateLimit
 from app.graphql.subscriptions.types import SubscriptionsResult, subscription_list
@@ -200,14 +202,17 @@ class Project(relay.Node):
         organization, role = await access.require_member(session, info.context.actor(), self.organization_id)
         return Organization.from_model(organization, role)
 
-    @relay.connection(
-        relay.ListConnection[ApiKey], description="The project's API keys, masked, oldest first."
-    )
-    async def api_keys(self, info: Info) -> Iterable[ApiKey]:
-        assert info.context.loaders
-        return [
-            ApiKey.from_model(k) for k in await info.context.loaders.api_keys_by_project.load(self.project_id)
-        ]
+    @relay.connection(KeysetConnection[ApiKey], description="The project's API keys, masked, oldest first.")
+    def api_keys(
+        self,
+        info: Info,
+        state: Annotated[
+            ApiKeyStateEnum | None,
+            strawberry.argument(description="ACTIVE or REVOKED keys only; null: both."),
+        ] = None,
+    ) -> Iterable[ApiKey]:
+        query = api_key_service.keys_query(self.project_id, state=state)
+        return QueryPage(info, query, ApiKey.from_model)  # type: ignore[return-value]
 
     @strawberry.field(
         description="The project's members and their project roles (Organization Admins are implied)."
@@ -315,9 +320,22 @@ class Organization(relay.Node):
         "The Invites list: pending invitations, and those declined or expired in the last 30 days. "
         "Organization Admins only; others get FORBIDDEN."
     )
-    async def invitations(self, info: Info) -> InvitationsResult:
+    async def invitations(
+        self,
+        info: Info,
+        states: Annotated[
+            list[InvitationStateEnum] | None,
+            strawberry.argument(
+                description="Only invitations in these states (e.g. [PENDING]); null: all listed."
+            ),
+        ] = None,
+    ) -> InvitationsResult:
         self._admins_only()
-        return InvitationList(items=await list_invitations(await info.context.session(), self.org_id))
+        listed = await list_invitations(await info.context.session(), self.org_id)
+        now = clock.now()
+        if states is not None:  # the state of an unanswered invitation depends on the clock: filtered here
+            listed = [d for d in listed if d.invitation.state_at(now) in states]
+        return InvitationList(items=listed)
 
     @field_with_errors(
         "The organization's model subscriptions, newest first. Organization Admins only; others get FORBIDDEN."
@@ -355,22 +373,27 @@ class Organization(relay.Node):
         return await plans_of_organization(info, self.org_id)
 
     @relay.connection(
-        relay.ListConnection[Project],
-        description="Projects: all of them (archived too) for Organization Admins, the assigned live ones for others.",
+        KeysetConnection[Project],
+        description="Projects: all of them (archived too) for Organization Admins, the assigned live ones for others; "
+        "oldest first.",
     )
-    async def projects(self, info: Info) -> Iterable[Project]:
-        assert info.context.loaders
-        projects = await info.context.loaders.projects_by_org.load(self.org_id)
-        if self.viewer_role is OrganizationRole.ORGANIZATION_ADMIN:
-            return [Project.from_model(p, ProjectRole.PROJECT_ADMIN) for p in projects]
-        session = await info.context.session()
+    async def projects(
+        self,
+        info: Info,
+        archived: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="true: only archived projects; false: only live ones; null: both."
+            ),
+        ] = None,
+    ) -> Iterable[Project]:
         actor = info.context.actor()
-        visible = []
-        for project in projects:
-            role = await access.project_role(session, actor, project)
-            if role is not None:
-                visible.append(Project.from_model(project, role))
-        return visible
+        assert self.viewer_role is not None, "staff who are not members read no projects"
+        query = projects.projects_query(self.org_id, actor, self.viewer_role, archived=archived)
+        if self.viewer_role is OrganizationRole.ORGANIZATION_ADMIN:
+            return QueryPage(info, query, lambda p: Project.from_model(p, ProjectRole.PROJECT_ADMIN))  # type: ignore[return-value]
+        roles = await projects.project_roles(await info.context.session(), actor, self.org_id)
+        return QueryPage(info, query, lambda p: Project.from_model(p, roles[p.id]))  # type: ignore[return-value]
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
@@ -445,7 +468,7 @@ class InvitationList:
     items: strawberry.Private[list[InvitationDetails]]
 
     @relay.connection(
-        relay.ListConnection[Invitation],
+        KeysetConnection[Invitation],
         description="Pending invitations, and those declined or expired in the last 30 days; newest first.",
     )
     def invitations(self) -> Iterable[Invitation]:

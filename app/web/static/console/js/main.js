@@ -1,7 +1,7 @@
 // The console's shell: who is signed in, the organization switcher, the navigation, the screens.
 import { ERROR, mutate, query, session } from "./api.js";
 import { html, render, useCallback, useEffect, useState } from "./html.js";
-import { may } from "./permissions.js";
+import { ORGANIZATION_FIELDS, may } from "./permissions.js";
 import { href, navigate, useRoute } from "./router.js";
 import { AcceptInvitation } from "./screens/accept.js";
 import { CreateTeam, SignIn, SignUp } from "./screens/auth.js";
@@ -15,7 +15,7 @@ import { Usage } from "./screens/usage.js";
 import { Loading } from "./ui.js";
 
 export const ME = `{ me { user { id email name } isStaff sessionExpiresAt
-  organizations { role organization { id organizationId name type viewerRole createdAt } } } }`;
+  organizations { role organization { ${ORGANIZATION_FIELDS} } } } }`;
 
 const SCREENS = [
   { path: "usage", title: "Usage", view: Usage, visible: () => true },
@@ -115,7 +115,10 @@ function App() {
   return html`<${Loading} state=${state}>
     ${({ me }) => {
       if (!me) {
-        return route[0] === "signup" ? html`<${SignUp} onSignedIn=${reloadMe} />` : html`<${SignIn} onSignedIn=${reloadMe} />`;
+        // signing in or up answers with the user and their organizations: no second request
+        const signedIn = (ok) =>
+          setState({ data: { me: { user: ok.user, isStaff: false, sessionExpiresAt: ok.expiresAt, organizations: ok.organizations } }, error: null });
+        return route[0] === "signup" ? html`<${SignUp} onSignedIn=${signedIn} />` : html`<${SignIn} onSignedIn=${signedIn} />`;
       }
       return html`<${Shell} me=${me} reloadMe=${reloadMe} />`;
     }}

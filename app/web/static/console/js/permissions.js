@@ -1,15 +1,18 @@
-// What the viewer may do in an organization. The API gives only the viewer's role today, so this is
-// the one place that reads it; permission flags from the API will replace these answers.
+// What the viewer may do: the API's permission flags (`viewerCan`), asked for with these fragments.
+// The console keeps no copy of the role table; it only reads the flags.
 
-const ADMIN = "ORGANIZATION_ADMIN";
+export const ORGANIZATION_FIELDS = `id organizationId name type viewerRole createdAt
+  viewerCan { rename manageMembers invite manageBilling buyCredits subscribe createProject viewAllUsage }`;
+export const PROJECT_CAN = "viewerCan { manageKeys manageMembers setRateLimits rename archive }";
 
 export const may = {
-  manageMembers: (org) => org.viewerRole === ADMIN && org.type === "TEAM",
-  invite: (org) => org.viewerRole === ADMIN && org.type === "TEAM",
-  rename: (org) => org.viewerRole === ADMIN,
-  manageBilling: (org) => org.viewerRole === ADMIN,
-  manageProjects: (org) => org.viewerRole === ADMIN,
-  // a Project Admin manages the keys of their project; an Org Admin is admin of every project
-  manageKeys: (org, project) => org.viewerRole === ADMIN || project.viewerRole === "PROJECT_ADMIN",
-  manageProjectMembers: (org, project) => org.viewerRole === ADMIN || project.viewerRole === "PROJECT_ADMIN",
+  manageMembers: (org) => org.viewerCan.manageMembers,
+  invite: (org) => org.viewerCan.invite,
+  rename: (org) => org.viewerCan.rename,
+  manageBilling: (org) => org.viewerCan.manageBilling,
+  createProject: (org) => org.viewerCan.createProject,
+  manageKeys: (project) => project.viewerCan.manageKeys,
+  manageProjectMembers: (project) => project.viewerCan.manageMembers,
+  setRateLimits: (project) => project.viewerCan.setRateLimits,
+  archive: (project) => project.viewerCan.archive,
 };

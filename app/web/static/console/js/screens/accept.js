@@ -6,7 +6,7 @@ import { Loading, Notice, useLoad } from "../ui.js";
 import { SignInForm, SignUpForm } from "./auth.js";
 
 const PREVIEW = `query Preview($token: String!) {
-  invitation(token: $token) { organizationName invitedByName invitedByEmail role state expiresAt }
+  invitation(token: $token) { organizationName email invitedByName invitedByEmail role state expiresAt }
   me { user { email } } }`;
 const ACCEPT = `mutation Accept($input: InvitationTokenInput!) { acceptInvitation(input: $input) { ${ERROR}
   ... on AcceptInvitationPayload { organization { id name } role } } }`;
@@ -49,8 +49,10 @@ function Answer({ token, invitation, me, onSignedIn }) {
   if (outcome?.ok) return html`<${Notice} kind="good">You declined the invitation.</${Notice}><p><a href="/">Go to the console</a></p>`;
   if (!me || !session.token) {
     return html`${intro}
-      <p>Expires ${localTime(invitation.expiresAt)}. Sign in with the invited address, or create an account with it, to answer.</p>
-      ${newAccount ? html`<${SignUpForm} onSignedIn=${onSignedIn} />` : html`<${SignInForm} onSignedIn=${onSignedIn} />`}
+      <p>Expires ${localTime(invitation.expiresAt)}. Sign in as ${invitation.email}, or create an account with that address, to answer.</p>
+      ${newAccount
+        ? html`<${SignUpForm} onSignedIn=${onSignedIn} email=${invitation.email} />`
+        : html`<${SignInForm} onSignedIn=${onSignedIn} email=${invitation.email} />`}
       <p><button type="button" class="secondary" onClick=${() => setNewAccount(!newAccount)}>
         ${newAccount ? "I have an account: sign in" : "I am new: create an account"}</button></p>`;
   }

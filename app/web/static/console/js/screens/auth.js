@@ -1,10 +1,11 @@
 // Sign up, sign in, and creating a Team organization.
 import { ERROR, mutate, session } from "../api.js";
 import { html } from "../html.js";
+import { ORGANIZATION_FIELDS } from "../permissions.js";
 import { href, navigate } from "../router.js";
 import { Field, FormError, useSubmit } from "../ui.js";
 
-const SESSION = `... on SessionPayload { token expiresAt user { id email name } }`;
+const SESSION = `... on SessionPayload { token expiresAt user { id email name } organizations { role organization { ${ORGANIZATION_FIELDS} } } }`;
 const SIGN_IN = `mutation SignIn($input: SignInInput!) { signIn(input: $input) { ${ERROR} ${SESSION} } }`;
 const SIGN_UP = `mutation SignUp($input: SignUpInput!) { signUp(input: $input) { ${ERROR} ${SESSION} } }`;
 

@@ -2,12 +2,13 @@
 import { ERROR, mutate, query } from "../api.js";
 import { localTime } from "../format.js";
 import { html, useState } from "../html.js";
-import { may } from "../permissions.js";
+import { PROJECT_CAN, may } from "../permissions.js";
 import { CopyButton, Field, FormError, Loading, Notice, useLoad, useSubmit } from "../ui.js";
 
-const KEYS = `query Keys($id: ID!) { node(id: $id) { ... on Organization { projects(first: 100) { edges { node {
-  id name archivedAt viewerRole
-  apiKeys(first: 100) { edges { node { id name maskedKey createdAt lastUsedAt revokedAt isActive createdBy { email } } } } } } } } } }`;
+const KEYS = `query Keys($id: ID!, $state: ApiKeyState) { node(id: $id) { ... on Organization {
+  projects(first: 100, archived: false) { edges { node {
+  id name archivedAt viewerRole ${PROJECT_CAN}
+  apiKeys(first: 100, state: $state) { totalCount edges { node { id name maskedKey createdAt lastUsedAt revokedAt isActive createdBy { email } } } } } } } } } }`;
 const CREATE = `mutation CreateKey($input: CreateApiKeyInput!) { createApiKey(input: $input) { ${ERROR}
   ... on CreateApiKeyPayload { secret apiKey { id name maskedKey } } } }`;
 const REVOKE = `mutation RevokeKey($input: RevokeApiKeyInput!) { revokeApiKey(input: $input) { ${ERROR} } }`;
@@ -35,9 +36,10 @@ function NewKey({ project, onCreated }) {
 }
 
 export function ApiKeys({ org }) {
-  const state = useLoad(() => query(KEYS, { id: org.id }), [org.id]);
-  const [outcome, setOutcome] = useState(null);
   const [showRevoked, setShowRevoked] = useState(false);
+  // revoked keys are left out by the API unless asked for
+  const state = useLoad(() => query(KEYS, { id: org.id, state: showRevoked ? null : "ACTIVE" }), [org.id, showRevoked]);
+  const [outcome, setOutcome] = useState(null);
   const revoke = async (key) => {
     if (!confirm(`Revoke ${key.name}? It stops working at once.`)) return;
     const result = await mutate(REVOKE, { apiKeyId: key.id }).catch((e) => ({ error: e }));
@@ -51,16 +53,15 @@ export function ApiKeys({ org }) {
       ${(data) =>
         data.node.projects.edges
           .map((e) => e.node)
-          .filter((p) => !p.archivedAt)
           .map((project) => {
-            const manage = may.manageKeys(org, project);
+            const manage = may.manageKeys(project);
             return html`<section class="card" key=${project.id}>
-              <h2>${project.name}</h2>
+              <h2>${project.name} <span class="badge">${project.apiKeys.totalCount} ${showRevoked ? "" : "active "}key${project.apiKeys.totalCount === 1 ? "" : "s"}</span></h2>
               ${manage && html`<${NewKey} project=${project} onCreated=${state.reload} />`}
               <table>
                 <thead><tr><th>Name</th><th>Key</th><th>Created</th><th>Last used</th><th>Status</th><th><span class="sr-only">Actions</span></th></tr></thead>
                 <tbody>
-                  ${project.apiKeys.edges.filter(({ node: k }) => showRevoked || k.isActive).map(({ node: k }) => html`<tr>
+                  ${project.apiKeys.edges.map(({ node: k }) => html`<tr>
                     <td>${k.name}</td><td><code>${k.maskedKey}</code></td>
                     <td>${localTime(k.createdAt)}${k.createdBy ? html`<br />by ${k.createdBy.email}` : ""}</td>
                     <td>${k.lastUsedAt ? localTime(k.lastUsedAt) : "Never"}</td>

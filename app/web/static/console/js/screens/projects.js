@@ -2,16 +2,16 @@
 import { ERROR, mutate, query } from "../api.js";
 import { count, label, localDate } from "../format.js";
 import { html, useState } from "../html.js";
-import { may } from "../permissions.js";
+import { PROJECT_CAN, may } from "../permissions.js";
 import { Field, FormError, Loading, Notice, useLoad, useSubmit } from "../ui.js";
 
 const PROJECTS = `query Projects($id: ID!) {
   catalog { ... on Catalog { models { modelId displayName isDeprecated } } }
   node(id: $id) { ... on Organization {
-    members { __typename ... on MemberList { members(first: 100) { edges { node { user { id name email } } } } } }
     projects(first: 100) { edges { node {
-    id name isDefault createdAt archivedAt viewerRole
+    id name isDefault createdAt archivedAt viewerRole ${PROJECT_CAN}
     members { role user { id name email } }
+    addableMembers { __typename ... on ProjectCandidates { candidates { userId name email } } }
     rateLimits { model requestsPerMinute tokensPerMinute requestsPerDay tokensPerDay } } } } } } }`;
 
 const CREATE = `mutation CreateProject($input: CreateProjectInput!) { createProject(input: $input) { ${ERROR} } }`;
@@ -49,7 +49,7 @@ const PROJECT_ROLES = [
   ["PROJECT_ADMIN", "Project admin"],
 ];
 
-/** Add one of the organization's members to the project (Org Admins: they can list the members). */
+/** Add one of the organization's members to the project (the API lists whom the viewer may add). */
 function AddMember({ project, candidates, onAdded }) {
   const [state, onSubmit] = useSubmit(async (values) => {
     const result = await mutate(SET_MEMBER, { projectId: project.id, userId: values.userId, role: values.role });
@@ -59,7 +59,7 @@ function AddMember({ project, candidates, onAdded }) {
   if (!candidates.length) return null;
   return html`<form class="inline" onSubmit=${onSubmit} aria-label=${`Add a member to ${project.name}`}>
     <${Field} label=${`Add to ${project.name}`} name="userId" error=${state.error}>
-      ${candidates.map((u) => html`<option value=${u.id}>${u.name ? `${u.name} (${u.email})` : u.email}</option>`)}
+      ${candidates.map((u) => html`<option value=${u.userId}>${u.name ? `${u.name} (${u.email})` : u.email}</option>`)}
     </${Field}>
     <${Field} label="Project role" name="role" error=${state.error}>
       ${PROJECT_ROLES.map(([value, text]) => html`<option value=${value}>${text}</option>`)}
@@ -69,8 +69,8 @@ function AddMember({ project, candidates, onAdded }) {
   </form>`;
 }
 
-function ProjectMembers({ project, manage, act, orgMembers, reload }) {
-  const inProject = new Set(project.members.map((m) => m.user.id));
+function ProjectMembers({ project, manage, act, reload }) {
+  const addable = project.addableMembers;
   return html`<h3>Members</h3>
     <table>
       <thead><tr><th>Name</th><th>Email</th><th>Project role</th><th><span class="sr-only">Actions</span></th></tr></thead>
@@ -87,18 +87,17 @@ function ProjectMembers({ project, manage, act, orgMembers, reload }) {
           onClick=${() => act(REMOVE_MEMBER, { projectId: project.id, userId: m.user.id }, `${m.user.email} left ${project.name}.`)}>Remove</button>`}</td>
       </tr>`)}</tbody>
     </table>
-    ${manage && orgMembers && html`<${AddMember} project=${project} candidates=${orgMembers.filter((u) => !inProject.has(u.id))} onAdded=${reload} />`}`;
+    ${manage && addable.__typename === "ProjectCandidates" && html`<${AddMember} project=${project} candidates=${addable.candidates} onAdded=${reload} />`}`;
 }
 
-function ProjectCard({ org, project, models, act, reload, orgMembers }) {
-  const admin = may.manageProjects(org);
+function ProjectCard({ project, models, act, reload }) {
+  const admin = may.setRateLimits(project);
   return html`<section class="card" aria-labelledby=${`p-${project.id}`}>
     <h2 id=${`p-${project.id}`}>${project.name}
       ${project.isDefault && html` <span class="badge">Default</span>`}
       ${project.archivedAt && html` <span class="badge">Archived ${localDate(project.archivedAt)}</span>`}</h2>
     <p>Your role: ${label(project.viewerRole)} · created ${localDate(project.createdAt)}</p>
-    <${ProjectMembers} project=${project} manage=${!project.archivedAt && may.manageProjectMembers(org, project)} act=${act}
-      orgMembers=${orgMembers} reload=${reload} />
+    <${ProjectMembers} project=${project} manage=${may.manageProjectMembers(project)} act=${act} reload=${reload} />
     <h3>Rate limits of this project</h3>
     ${project.rateLimits.length
       ? html`<table>
@@ -110,7 +109,7 @@ function ProjectCard({ org, project, models, act, reload, orgMembers }) {
         </table>`
       : html`<p>None: the organization's limits apply.</p>`}
     ${admin && !project.archivedAt && html`<${LimitForm} project=${project} models=${models} onSaved=${reload} />`}
-    ${admin && !project.isDefault && !project.archivedAt &&
+    ${may.archive(project) &&
     html`<p><button type="button" class="danger"
       onClick=${() => confirm(`Archive ${project.name}? Its API keys stop working at once.`) && act(ARCHIVE, { projectId: project.id }, `${project.name} was archived.`)}>
       Archive ${project.name}</button></p>`}
@@ -134,7 +133,7 @@ export function Projects({ org }) {
     return result;
   });
   return html`<h1 tabindex="-1">Projects</h1>
-    ${may.manageProjects(org) &&
+    ${may.createProject(org) &&
     html`<form class="inline" onSubmit=${onCreate}>
       <${Field} label="New project name" name="name" required error=${created.error} />
       <button disabled=${created.busy}>Create project</button>
@@ -144,12 +143,8 @@ export function Projects({ org }) {
     <${Loading} state=${state}>
       ${(data) => {
         const models = data.catalog.models?.filter((m) => !m.isDeprecated) ?? [];
-        // only Organization Admins can list the organization's members today
-        const list = data.node.members;
-        const orgMembers = list.__typename === "MemberList" ? list.members.edges.map((e) => e.node.user) : null;
         return data.node.projects.edges.map(
-          ({ node }) => html`<${ProjectCard} key=${node.id} org=${org} project=${node} models=${models} act=${act}
-            reload=${state.reload} orgMembers=${orgMembers} />`,
+          ({ node }) => html`<${ProjectCard} key=${node.id} project=${node} models=${models} act=${act} reload=${state.reload} />`,
         );
       }}
     </${Loading}>`;
