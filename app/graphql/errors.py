@@ -12,7 +12,11 @@ from enum import Enum
 from typing import Annotated, Any, Union
 
 import strawberry
+from graphql import GraphQLResolveInfo
+from graphql.utilities import value_from_ast_untyped
+from strawberry import relay
 from strawberry.extensions import FieldExtension
+from strawberry.relay.types import GlobalIDValueError, InvalidGlobalIDError
 from strawberry.types.enum import has_enum_definition
 
 from app.domain import errors as domain
@@ -168,6 +172,39 @@ register(
     ),
 )
 register(PaymentUnavailable, lambda exc: PaymentError(message=exc.message, code=exc.code, field=exc.field))
+
+
+class MalformedGlobalId(strawberry.ExceptionHandler[InvalidGlobalIDError, NotFoundError]):
+    """An ID in a mutation's input that is no global ID at all is not found, like another type's ID."""
+
+    def handle(self, exception: InvalidGlobalIDError, *, field: Any, info: Any) -> NotFoundError:
+        return NotFoundError(
+            message="No object with this ID is visible to you: it is not an ID the API gave out.",
+            code=domain.ErrorCode.NOT_FOUND,
+            field=_malformed_id_field(info._raw_info),
+        )
+
+
+def _malformed_id_field(raw_info: GraphQLResolveInfo) -> str | None:
+    """The input field holding the ID that does not decode (camelCase), for the error's `field`."""
+    variables: Any = raw_info.variable_values  # the request's variables by name
+    arguments = [
+        value_from_ast_untyped(node.value, variables) for node in raw_info.field_nodes[0].arguments or ()
+    ]
+
+    def malformed(value: Any) -> bool:
+        try:
+            relay.GlobalID.from_id(value)
+        except GlobalIDValueError:
+            return True
+        return False
+
+    for argument in arguments:
+        for name, value in argument.items() if isinstance(argument, dict) else ():
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and malformed(v) for v in values):
+                return str(name)
+    return None
 
 
 def to_graphql(exc: domain.DomainError) -> Any:

@@ -157,3 +157,24 @@ async def test_the_last_admin_stays(gql: GraphQL, world: World) -> None:
     assert promoted["__typename"] == "MemberPayload"
     left = await run(gql, world, "leaveOrganization", "LeaveOrganizationInput", {"organizationId": acme})
     assert left["__typename"] == "MembershipEndedPayload"
+
+
+@pytest.mark.parametrize(
+    "bad_id", ["not-a-global-id", "!!!", "T3JnYW5pemF0aW9u"]
+)  # the last: base64 without ':'
+async def test_a_malformed_id_in_a_mutation_is_its_typed_not_found(
+    gql: GraphQL, world: World, bad_id: str
+) -> None:
+    renamed = await run(
+        gql, world, "renameOrganization", "RenameOrganizationInput", {"organizationId": bad_id, "name": "X"}
+    )
+    assert (renamed["__typename"], renamed["code"], renamed["field"]) == (
+        "NotFoundError",
+        "NOT_FOUND",
+        "organizationId",
+    )
+    member = await run(
+        gql, world, "setProjectMember", "SetProjectMemberInput",
+        {"projectId": world.gid("Project", world.project_a_id), "userId": bad_id, "role": "PROJECT_MEMBER"},
+    )  # fmt: skip
+    assert (member["__typename"], member["field"]) == ("NotFoundError", "userId")
