@@ -50,6 +50,7 @@ class Loaders:
     def __init__(self, session: Session) -> None:
         self.user = _by_id(session, User)
         self.project = _by_id(session, Project)
+        self.api_key = _by_id(session, ApiKey)
         self.members_by_org = _grouped(
             session,
             Membership.organization_id,

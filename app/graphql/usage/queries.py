@@ -9,6 +9,7 @@ import strawberry
 from strawberry import relay
 
 from app.domain.money import CURRENCY, format_amount
+from app.domain.usage import buckets
 from app.domain.usage import service as usage
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, describe_enum, field_with_errors, result_union
@@ -67,16 +68,36 @@ class UsagePoint:
     )
 
 
+@strawberry.type(description="Sums over a whole range.")
+class UsageTotals:
+    requests: BigInt = strawberry.field(description="Requests counted.")
+    input_tokens: BigInt = strawberry.field(description="Input (prompt) tokens.")
+    output_tokens: BigInt = strawberry.field(description="Output (generated) tokens.")
+    spend: Money = strawberry.field(description="What the usage cost in credits (PayGo).")
+
+    @classmethod
+    def of(cls, points: list[usage.UsagePoint]) -> UsageTotals:
+        return cls(
+            requests=BigInt(sum(p.requests for p in points)),
+            input_tokens=BigInt(sum(p.input_tokens for p in points)),
+            output_tokens=BigInt(sum(p.output_tokens for p in points)),
+            spend=Money.from_nanos(sum(p.spend_nanos for p in points)),
+        )
+
+
 @strawberry.type(
     description="One group's usage as columns, index by index: what chart libraries take, and much "
     "lighter than points for long ranges."
 )
 class UsageGroupSeries:
+    group_kind: strawberry.Private[usage.GroupBy]
+    group_id: strawberry.Private[str | None]
+    found: strawberry.Private[list[usage.UsagePoint]]
     group: str | None = strawberry.field(
         description="The model id, or the global ID of the project or API key; null when not grouped."
     )
     starts: list[datetime] = strawberry.field(
-        description="Start of each non-empty bucket (UTC), oldest first."
+        description="Start of each bucket (UTC), oldest first: the non-empty ones, or all with `zeroFilled`."
     )
     requests: list[BigInt] = strawberry.field(description="Requests per bucket.")
     input_tokens: list[BigInt] = strawberry.field(description="Input tokens per bucket.")
@@ -86,18 +107,48 @@ class UsageGroupSeries:
     )
     currency: str = strawberry.field(description="ISO 4217 currency of `spend`, e.g. `USD`.")
 
+    @strawberry.field(description="The group's sums over the whole range.")
+    def total(self) -> UsageTotals:
+        return UsageTotals.of(self.found)
+
+    @strawberry.field(
+        description="What people call the group: the model's display name, the project's or the key's name; "
+        "null when not grouped (or the project or key is gone)."
+    )
+    async def name(self, info: Info) -> str | None:
+        if self.group_id is None:
+            return None
+        if self.group_kind is usage.GroupBy.MODEL:
+            model = info.context.services.catalog.model(self.group_id)
+            return model.display_name if model else self.group_id
+        assert info.context.loaders
+        loader = (
+            info.context.loaders.project
+            if self.group_kind is usage.GroupBy.PROJECT
+            else info.context.loaders.api_key
+        )
+        found = await loader.load(self.group_id)
+        return found.name if found else None
+
 
 @strawberry.type(
     description="Usage over time, bucket by bucket: as points, or as one column series per group."
 )
 class UsageSeries:
     found: strawberry.Private[list[usage.UsagePoint]]
-    group_type: strawberry.Private[str | None]
+    group_by: strawberry.Private[usage.GroupBy]
+    window: strawberry.Private[tuple[datetime, datetime, usage.Granularity]]  # from, to, granularity
 
-    def _group(self, point: usage.UsagePoint) -> str | None:
-        return (
-            relay.to_base64(self.group_type, point.group) if self.group_type and point.group else point.group
-        )
+    @property
+    def group_type(self) -> str | None:
+        return _GROUP_TYPE.get(self.group_by)
+
+    @strawberry.field(description="Sums over the whole range and every group.")
+    def total(self) -> UsageTotals:
+        return UsageTotals.of(self.found)
+
+    def _group(self, group: str | None) -> str | None:
+        return relay.to_base64(self.group_type, group) if self.group_type and group else group
 
     @strawberry.field(
         description="The non-empty buckets, oldest first (for several groups: by group within a bucket)."
@@ -106,7 +157,7 @@ class UsageSeries:
         return [
             UsagePoint(
                 start=p.start,
-                group=self._group(p),
+                group=self._group(p.group),
                 requests=BigInt(p.requests),
                 input_tokens=BigInt(p.input_tokens),
                 output_tokens=BigInt(p.output_tokens),
@@ -118,21 +169,39 @@ class UsageSeries:
     @strawberry.field(
         description="The same figures as columns, one series per group, in the order groups first appear."
     )
-    def series(self) -> list[UsageGroupSeries]:
-        by_group: dict[str | None, UsageGroupSeries] = {}
+    def series(
+        self,
+        zero_filled: Annotated[
+            bool,
+            strawberry.argument(
+                description="Every bucket of the range in each series, zeros where nothing was used."
+            ),
+        ] = False,
+    ) -> list[UsageGroupSeries]:
+        by_group: dict[str | None, list[usage.UsagePoint]] = {}
+        if zero_filled and self.group_by is usage.GroupBy.NONE:
+            by_group[None] = []  # nothing used is still a line at zero
         for p in self.found:
-            column = by_group.get(p.group)
-            if column is None:
-                column = by_group[p.group] = UsageGroupSeries(
-                    group=self._group(p), starts=[], requests=[], input_tokens=[], output_tokens=[], spend=[],
-                    currency=CURRENCY,
-                )  # fmt: skip
-            column.starts.append(p.start)
-            column.requests.append(BigInt(p.requests))
-            column.input_tokens.append(BigInt(p.input_tokens))
-            column.output_tokens.append(BigInt(p.output_tokens))
-            column.spend.append(format_amount(p.spend_nanos))
-        return list(by_group.values())
+            by_group.setdefault(p.group, []).append(p)
+        starts = buckets.bucket_starts(*self.window) if zero_filled else None
+        return [self._column(group, points, starts) for group, points in by_group.items()]
+
+    def _column(
+        self, group: str | None, points: list[usage.UsagePoint], starts: list[datetime] | None
+    ) -> UsageGroupSeries:
+        shown = points if starts is None else buckets.zero_filled(points, starts, group)
+        return UsageGroupSeries(
+            group_kind=self.group_by,
+            group_id=group,
+            found=points,
+            group=self._group(group),
+            starts=[p.start for p in shown],
+            requests=[BigInt(p.requests) for p in shown],
+            input_tokens=[BigInt(p.input_tokens) for p in shown],
+            output_tokens=[BigInt(p.output_tokens) for p in shown],
+            spend=[format_amount(p.spend_nanos) for p in shown],
+            currency=CURRENCY,
+        )
 
 
 UsageResult = result_union(
@@ -164,4 +233,8 @@ class UsageQueries:
             group_by=input.group_by,
             filters=filters,
         )
-        return UsageSeries(found=points, group_type=_GROUP_TYPE.get(input.group_by))
+        return UsageSeries(
+            found=points,
+            group_by=input.group_by,
+            window=(input.start, input.end, input.granularity),
+        )
