@@ -262,7 +262,7 @@ class Project(relay.Node):
 class MemberList:
     items: strawberry.Private[list[Membership]]
 
-    @relay.connection(relay.ListConnection[OrganizationMember], description="The members, oldest first.")
+    @relay.connection(KeysetConnection[OrganizationMember], description="The members, oldest first.")
     def members(self) -> Iterable[OrganizationMember]:
         return [OrganizationMember.from_model(m) for m in self.items]
 
@@ -404,9 +404,26 @@ class Organization(relay.Node):
         return await visible_nodes(info, lookup, node_ids, required)
 
 
+async def visible_organization(info: Info, org_id: str) -> Organization | None:
+    """The organization as the viewer sees it now, or None once they no longer belong to it."""
+    session = await info.context.session()
+    role = await access.organization_role(session, info.context.actor(), org_id)
+    organization = await session.get(OrganizationModel, org_id) if role else None
+    return Organization.from_model(organization, role) if organization else None
+
+
+async def visible_project(info: Info, project_id: str) -> Project:
+    """A project the viewer has just acted on, as they see it now."""
+    project, role = await access.require_project(
+        await info.context.session(), info.context.actor(), project_id
+    )
+    return Project.from_model(project, role)
+
+
 @strawberry.type(description="An invitation to join an organization, as its Organization Admins see it.")
 class Invitation(relay.Node):
     invitation_id: relay.NodeID[str]
+    organization_id: strawberry.Private[str]
     inviter_id: strawberry.Private[str | None]
     grants: strawberry.Private[list[InvitationProject]]
     email: str = strawberry.field(description="The invited address, as it was entered.")
@@ -429,6 +446,7 @@ class Invitation(relay.Node):
         invitation = details.invitation
         return cls(
             invitation_id=invitation.id,
+            organization_id=invitation.organization_id,
             inviter_id=invitation.invited_by,
             grants=details.projects,
             email=invitation.email,
