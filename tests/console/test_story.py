@@ -246,7 +246,7 @@ def test_the_seed_story_through_the_console(
     )
     go(alice, "Usage", "Usage")
     totals = page.get_by_role("table", name="Totals over the range")
-    row = totals.get_by_role("row").filter(has_text=MODEL)
+    row = totals.get_by_role("row").filter(has_text="GPT OSS 120B")  # the API names each series
     # 1,000 input tokens at $0.35 and 400 output tokens at $0.75 per million: $0.00065
     expect(row).to_contain_text("1,000")
     expect(row.locator("[data-spend]")).to_have_text("$0.00065")
@@ -305,6 +305,15 @@ def test_the_seed_story_through_the_console(
     expect(bob_research.get_by_label("Project role of carol@lab.example")).to_have_value("PROJECT_MEMBER")
     expect(bob.page.get_by_role("button", name="Archive Research")).to_have_count(0)  # Org Admins archive
     bob.screen("project-admin-projects")
+
+    # an archived project leaves the list unless asked for
+    go(alice, "Projects", "Projects")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Archive Research").click()
+    expect(page.get_by_text("Research was archived.")).to_be_visible()
+    expect(page.get_by_role("region", name="Research")).to_have_count(0)
+    page.get_by_label("Show archived projects").check()
+    expect(page.get_by_role("region", name=re.compile("^Research"))).to_contain_text("Archived")
 
     # signing out ends the session: the sign-in page again
     page.get_by_role("button", name="Sign out").click()

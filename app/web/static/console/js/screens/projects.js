@@ -5,10 +5,10 @@ import { html, useState } from "../html.js";
 import { PROJECT_CAN, may } from "../permissions.js";
 import { Field, FormError, Loading, Notice, useLoad, useSubmit } from "../ui.js";
 
-const PROJECTS = `query Projects($id: ID!) {
+const PROJECTS = `query Projects($id: ID!, $archived: Boolean) {
   catalog { ... on Catalog { models { modelId displayName isDeprecated } } }
   node(id: $id) { ... on Organization {
-    projects(first: 100) { edges { node {
+    projects(first: 100, archived: $archived) { totalCount edges { node {
     id name isDefault createdAt archivedAt viewerRole ${PROJECT_CAN}
     members { role user { id name email } }
     addableMembers { __typename ... on ProjectCandidates { candidates { userId name email } } }
@@ -117,7 +117,9 @@ function ProjectCard({ project, models, act, reload }) {
 }
 
 export function Projects({ org }) {
-  const state = useLoad(() => query(PROJECTS, { id: org.id }), [org.id]);
+  const [showArchived, setShowArchived] = useState(false);
+  // archived projects are left out by the API unless asked for
+  const state = useLoad(() => query(PROJECTS, { id: org.id, archived: showArchived ? null : false }), [org.id, showArchived]);
   const [outcome, setOutcome] = useState(null);
   const act = async (mutation, input, done) => {
     const result = await mutate(mutation, input).catch((e) => ({ error: e }));
@@ -140,6 +142,8 @@ export function Projects({ org }) {
       <${FormError} error=${created.error} fields=${["name"]} />
     </form>`}
     ${outcome && html`<${Notice} kind=${outcome.kind}>${outcome.text}</${Notice}>`}
+    ${may.createProject(org) &&
+    html`<p><label><input type="checkbox" checked=${showArchived} onChange=${(e) => setShowArchived(e.currentTarget.checked)} /> Show archived projects</label></p>`}
     <${Loading} state=${state}>
       ${(data) => {
         const models = data.catalog.models?.filter((m) => !m.isDeprecated) ?? [];

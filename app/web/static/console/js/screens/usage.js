@@ -1,11 +1,10 @@
 // Usage: tokens, requests and spend over time as charts, by model, project or key, with totals; limits used now.
 import { query } from "../api.js";
-import { count, fromNanos, label, money, toNanos, viewerZone } from "../format.js";
+import { count, label, money, viewerZone } from "../format.js";
 import { html, useState } from "../html.js";
 import { LineChart } from "../chart.js";
 import { ListError, Loading, useLoad } from "../ui.js";
 
-const STEP = { MINUTE: 60, HOUR: 3600, DAY: 86400 }; // UTC buckets: the epoch is aligned to all three
 const RANGES = [
   ["1h", "Last hour", 3600, "MINUTE"],
   ["24h", "Last 24 hours", 86400, "HOUR"],
@@ -13,58 +12,36 @@ const RANGES = [
   ["30d", "Last 30 days", 30 * 86400, "DAY"],
 ];
 
+const TOTAL = "total { requests inputTokens outputTokens spend { amount currency } }";
 const USAGE = `query Usage($input: UsageInput!, $id: ID!) {
   usage(input: $input) { __typename ... on Error { message }
-    ... on UsageSeries { series { group starts requests inputTokens outputTokens spend currency } } }
+    ... on UsageSeries { ${TOTAL} series(zeroFilled: true) { group name starts requests inputTokens outputTokens spend ${TOTAL} } } }
   node(id: $id) { ... on Organization {
     plans { modelId kind limitsSource reason usageNow { kind window limit used remaining } }
-    projects(first: 100) { edges { node { id name apiKeys(first: 100) { edges { node { id name } } } } } } } } }`;
+    projects(first: 100, archived: false) { edges { node { id name } } } } } }`;
 
-/** Every bucket start (unix seconds) from `from` to `to`, and each series' values on them (absent buckets are zero). */
-export function zeroFill(series, from, to, step) {
-  const xs = [];
-  for (let t = Math.floor(from / step) * step; t < to; t += step) xs.push(t);
-  const index = new Map(xs.map((t, i) => [t, i]));
-  const fill = (starts, values, parse) => {
-    const out = new Array(xs.length).fill(0);
-    starts.forEach((start, i) => {
-      const at = index.get(Date.parse(start) / 1000);
-      if (at !== undefined) out[at] = parse(values[i]);
-    });
-    return out;
-  };
+/** The API's zero-filled columns as chart lines: x in unix seconds, one line per group. */
+function columns(series) {
   return {
-    xs,
+    xs: (series[0]?.starts ?? []).map((start) => Date.parse(start) / 1000),
     groups: series.map((s) => ({
-      group: s.group,
-      tokens: fill(s.starts, s.inputTokens.map((v, i) => BigInt(v) + BigInt(s.outputTokens[i])), Number),
-      requests: fill(s.starts, s.requests, Number),
-      spend: fill(s.starts, s.spend, Number), // for drawing only; totals below stay exact
+      name: s.name ?? (s.group ? s.group : "All"),
+      tokens: s.inputTokens.map((v, i) => Number(BigInt(v) + BigInt(s.outputTokens[i]))),
+      requests: s.requests.map(Number),
+      spend: s.spend.map(Number), // for drawing only; totals below stay exact
     })),
   };
 }
 
-function groupNames(node) {
-  const names = new Map();
-  for (const { node: project } of node.projects.edges) {
-    names.set(project.id, project.name);
-    for (const { node: key } of project.apiKeys.edges) names.set(key.id, `${key.name} (${project.name})`);
-  }
-  return names;
-}
-
-function Totals({ series, names }) {
-  const rows = series.map((s) => ({
-    name: s.group ? names.get(s.group) ?? s.group : "All",
-    requests: s.requests.reduce((a, v) => a + BigInt(v), 0n),
-    input: s.inputTokens.reduce((a, v) => a + BigInt(v), 0n),
-    output: s.outputTokens.reduce((a, v) => a + BigInt(v), 0n),
-    spend: s.spend.reduce((a, v) => a + toNanos(v), 0n),
-  }));
+function Totals({ usage }) {
+  const rows = [
+    ...usage.series.map((s) => ({ name: s.name ?? "All", ...s.total })),
+    ...(usage.series.length > 1 ? [{ name: "Total", ...usage.total }] : []),
+  ];
   return html`<table aria-label="Totals over the range">
     <thead><tr><th>Group</th><th class="num">Requests</th><th class="num">Input tokens</th><th class="num">Output tokens</th><th class="num">Spend</th></tr></thead>
-    <tbody>${rows.map((r) => html`<tr><td>${r.name}</td><td class="num">${count(r.requests)}</td><td class="num">${count(r.input)}</td>
-      <td class="num">${count(r.output)}</td><td class="num" data-spend>${money(fromNanos(r.spend))}</td></tr>`)}</tbody>
+    <tbody>${rows.map((r) => html`<tr><td>${r.name}</td><td class="num">${count(r.requests)}</td><td class="num">${count(r.inputTokens)}</td>
+      <td class="num">${count(r.outputTokens)}</td><td class="num" data-spend>${money(r.spend)}</td></tr>`)}</tbody>
   </table>`;
 }
 
@@ -120,16 +97,15 @@ export function Usage({ org }) {
     <${Loading} state=${state}>
       ${(data) => {
         if (data.usage.__typename !== "UsageSeries") return html`<${ListError} result=${data.usage} />`;
-        const names = groupNames(data.node);
-        const filled = zeroFill(data.usage.series, data.from, data.to, STEP[granularity]);
-        const named = filled.groups.map((g) => ({ ...g, name: g.group ? names.get(g.group) ?? g.group : "All" }));
+        const filled = columns(data.usage.series);
+        const named = filled.groups;
         return html`
-          ${data.usage.series.length === 0 && html`<p role="status">No usage in this range.</p>`}
+          ${Number(data.usage.total.requests) === 0 && html`<p role="status">No usage in this range.</p>`}
           <${LineChart} title="Tokens (input + output)" xs=${filled.xs} series=${named.map((g) => [g.name, g.tokens])} />
           <${LineChart} title="Requests" xs=${filled.xs} series=${named.map((g) => [g.name, g.requests])} />
           <${LineChart} title="Spend (USD)" xs=${filled.xs} series=${named.map((g) => [g.name, g.spend])} />
           <h2>Totals</h2>
-          <${Totals} series=${data.usage.series} names=${names} />
+          <${Totals} usage=${data.usage} />
           <${Limits} plans=${data.node.plans} />`;
       }}
     </${Loading}>`;
