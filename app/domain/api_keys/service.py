@@ -7,9 +7,7 @@ import string
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app import clock
 from app.db import organization_changed
@@ -45,17 +43,9 @@ class ApiKeyState(Enum):
     REVOKED = "REVOKED"
 
 
-def keys_query(project_id: str, *, state: ApiKeyState | None = None) -> Select[ApiKey]:
-    """A project's keys, oldest first (the caller checked access); `state` keeps active or revoked ones."""
-    query = (
-        select(ApiKey)
-        .where(col(ApiKey.project_id) == project_id)
-        .order_by(col(ApiKey.created_at), col(ApiKey.id))
-    )
-    if state is not None:
-        revoked_at = col(ApiKey.revoked_at)
-        query = query.where(revoked_at.is_not(None) if state is ApiKeyState.REVOKED else revoked_at.is_(None))
-    return query
+def in_state(api_key: ApiKey, state: ApiKeyState | None) -> bool:
+    """Whether a key is in the state a list asks for (None: any)."""
+    return state is None or (api_key.revoked_at is not None) == (state is ApiKeyState.REVOKED)
 
 
 async def create_api_key(session: AsyncSession, actor: Actor, project_id: str, *, name: str) -> CreatedApiKey:
