@@ -30,6 +30,7 @@ from app.observability.logs import RequestLogging, configure_logging, litestar_l
 from app.outage import OUTAGES, RETRY_AFTER_SECONDS, is_outage
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
+from app.web import offline_graphiql, openapi_render_plugins, web_routes
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ OPENAPI = OpenAPIConfig(
             )
         }
     ),
+    render_plugins=openapi_render_plugins(),
 )
 
 
@@ -153,7 +155,8 @@ def create_app(
         if database is None:
             await db.dispose()
 
-    graphql = graphql_controller(build_schema(settings), settings)
+    # GraphiQL's page loads the pinned copies served by the app
+    graphql = offline_graphiql(graphql_controller(build_schema(settings), settings))
     handlers: list[ControllerRouterHandler] = [
         graphql,
         healthz,
@@ -162,6 +165,7 @@ def create_app(
         receive_webhook,
         BillingDocuments,
     ]
+    handlers += web_routes()
     if settings.metrics_enabled:
         handlers.append(metrics.metrics_endpoint)
     cors = (

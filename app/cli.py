@@ -13,12 +13,23 @@ from app.operator.commands import register as register_operator_commands
 from app.settings import REPO_ROOT, get_settings
 
 
+def served_url(host: str, port: int) -> str:
+    """The URL a browser on this machine reaches the server at (a wildcard address becomes localhost)."""
+    if host in {"0.0.0.0", "::", ""}:
+        host = "localhost"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from app.migrate import upgrade
     from app.observability.logs import configure_logging
 
+    url = served_url(args.host, args.port)
+    # links in emails lead to the server being started, unless PUBLIC_URL says where the public reaches it
+    os.environ.setdefault("PUBLIC_URL", url)
+    get_settings.cache_clear()
     settings = get_settings()
     upgrade(settings.database_url)
     if args.demo:
@@ -31,11 +42,11 @@ def _serve(args: argparse.Namespace) -> None:
             get_settings.cache_clear()
             print(
                 "Fleet API, with the demo key: curl -X POST "
-                f"http://{args.host}:{args.port}/fleet/v1/admissions -H 'Authorization: Bearer demo-fleet-token' "
+                f"{url}/fleet/v1/admissions -H 'Authorization: Bearer demo-fleet-token' "
                 '-H \'content-type: application/json\' -d \'{"api_key": "csk-…", "model": "gpt-oss-120b", '
                 '"input_tokens": 10, "max_output_tokens": 100}\''
             )
-    print(f"GraphQL API and GraphiQL: http://{args.host}:{args.port}/graphql", flush=True)
+    print(f"Console: {url}/  GraphiQL: {url}/graphql  API reference: {url}/schema", flush=True)
     # on SIGTERM: stop accepting, let requests in flight finish (SHUTDOWN_GRACE_SECONDS), then the
     # app's shutdown drains the usage writer and awaits recharges in flight
     configure_logging(get_settings())  # uvicorn's own lines in the same format; the app writes the access log

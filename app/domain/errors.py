@@ -15,6 +15,7 @@ class ErrorCode(Enum):
     FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
     INVALID = "INVALID"
+    CONFLICT = "CONFLICT"
     REQUIRED = "REQUIRED"
     TOO_LONG = "TOO_LONG"
     TOO_SHORT = "TOO_SHORT"
@@ -28,6 +29,7 @@ class ErrorCode(Enum):
     PROJECT_ARCHIVED = "PROJECT_ARCHIVED"
     ALREADY_REVOKED = "ALREADY_REVOKED"
     UNKNOWN_MODEL = "UNKNOWN_MODEL"
+    ABOVE_ORGANIZATION_LIMIT = "ABOVE_ORGANIZATION_LIMIT"
     ALREADY_INVITED = "ALREADY_INVITED"
     DUPLICATE_ADDRESS = "DUPLICATE_ADDRESS"
     INVITATION_ACCEPTED = "INVITATION_ACCEPTED"
@@ -95,4 +97,4 @@ class InvalidInput(DomainError):
 class Conflict(DomainError):
     """The request is well-formed but the current state forbids it (last admin, already a member, …)."""
 
-    default_code = ErrorCode.INVALID
+    default_code = ErrorCode.CONFLICT

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from app import clock
 from app.domain.catalog.models import Catalog, RateLimits
+from app.domain.durations import in_words
 from app.domain.plans.service import payment_required_message
 from app.fleet.credit import credit_key, micros_of, worst_case_micros
 from app.fleet.directory import Directory, ModelPlan, OrgState
@@ -174,7 +175,7 @@ class Admissions:
                 return self._credit_short(state, model_id, hold, decision.credit_left)
             headers = self._headers(limits, decision)
             if not decision.allowed:
-                return self._too_many(state, model_id, limits, costs, decision, headers)
+                return self._too_many(state, model_id, plan.kind, limits, costs, decision, headers)
             admission = Admission(
                 state.organization_id, entry.project_id, entry.api_key_id, model_id, plan.kind,
                 tokens, int(time.time()), new_nonce(), hold,
@@ -247,6 +248,7 @@ class Admissions:
     def _too_many(
         state: OrgState,
         model_id: str,
+        plan_kind: str,
         limits: list[Limit],
         costs: list[int],
         decision: Decision,
@@ -257,11 +259,12 @@ class Admissions:
         metrics.rate_limited(limit.level, limit.kind, limit.window)
         name = _ABBREVIATION[(limit.kind, limit.window)]
         owner = "the project" if limit.level == "project" else f"the organization '{state.name}'"
-        fix = (
-            "An Organization Admin can raise the project's limit."
-            if limit.level == "project"
-            else "Subscribe to a higher tier, or contact support for custom rate limits."
-        )
+        if limit.level == "project":
+            fix = "An Organization Admin can raise the project's limit."
+        elif plan_kind == "free":  # a Personal organization cannot buy credits or subscribe
+            fix = "These are the free tier's limits; for more, use a Team organization with credits or a subscription."
+        else:
+            fix = "Subscribe to a higher tier, or contact support for custom rate limits."
         if math.isinf(decision.retry_after):
             message = (
                 f"This request alone ({cost} {limit.kind}) exceeds the {name} limit of "
@@ -272,7 +275,7 @@ class Admissions:
             retry_after = max(1, math.ceil(decision.retry_after))
             message = (
                 f"Rate limit reached: {name} ({limit.kind} per {limit.window}) of {owner} for '{model_id}' is "
-                f"{limit.bucket.capacity}. Retry after {retry_after} s. {fix}"
+                f"{limit.bucket.capacity}. Retry after {in_words(retry_after)}. {fix}"
             )
         code = "request_quota_exceeded" if limit.kind == "requests" else "token_quota_exceeded"
         answer = error(429, "too_many_requests_error", code, message, **headers)

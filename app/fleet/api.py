@@ -112,6 +112,21 @@ class UsageResults(msgspec.Struct):
     results: list[UsageOutcome]
 
 
+# what an admission refused before any limit was consulted (unknown key or model, no credit) may run: nothing
+_NO_ALLOWANCE = {
+    f"x-ratelimit-{part}-{kind}-minute": "0"
+    for part in ("limit", "remaining", "reset")
+    for kind in ("requests", "tokens")
+}
+
+
+def _with_rate_headers(answer: Answer) -> Answer:
+    """The answer with the minute's rate-limit headers: limits of zero when no limit applied."""
+    if not any(name.startswith("x-ratelimit-") for name in answer.headers):
+        answer.headers.update(_NO_ALLOWANCE)
+    return answer
+
+
 class FleetResponse:
     """An answer as ASGI: JSON and headers encoded once, without the framework's response building."""
 
@@ -306,10 +321,10 @@ class FleetController(Controller):
         try:
             body: AdmissionRequest = _decode(await _read_body(request), AdmissionRequest)
         except _BadRequest as bad:
-            answer = bad.answer
+            answer = _with_rate_headers(bad.answer)
         else:
             admitted = fleet.admit(body.api_key, body.model, body.input_tokens, body.max_output_tokens)
-            answer = await answer_within(request, admitted)
+            answer = _with_rate_headers(await answer_within(request, admitted))
         metrics.admission_answered(answer.status, answer.body, time.perf_counter() - started)
         annotate(organization_id=answer.body.get("organization_id"))
         return FleetResponse.of(answer)

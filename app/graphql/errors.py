@@ -12,8 +12,12 @@ from enum import Enum
 from typing import Annotated, Any, Union
 
 import strawberry
+from graphql import GraphQLResolveInfo
+from graphql.utilities import value_from_ast_untyped
+from strawberry import relay
 from strawberry.extensions import FieldExtension
 from strawberry.relay import to_base64
+from strawberry.relay.types import GlobalIDValueError, InvalidGlobalIDError
 from strawberry.types.enum import has_enum_definition
 
 from app.domain import errors as domain
@@ -44,6 +48,7 @@ ErrorCode = describe_enum(
     FORBIDDEN="The signed-in user lacks the role this needs.",
     NOT_FOUND="Nothing with this ID is visible to the signed-in user.",
     INVALID="The value is not acceptable.",
+    CONFLICT="The request is valid but the current state does not allow it (e.g. a name already taken).",
     REQUIRED="The value must not be empty.",
     TOO_LONG="The value is too long.",
     TOO_SHORT="The value is too short.",
@@ -57,6 +62,7 @@ ErrorCode = describe_enum(
     PROJECT_ARCHIVED="The project is archived.",
     ALREADY_REVOKED="Already revoked.",
     UNKNOWN_MODEL="No such model in the catalog.",
+    ABOVE_ORGANIZATION_LIMIT="A project's limit must not exceed the organization's limit for the model.",
     ALREADY_INVITED="A pending invitation for this address exists: resend it instead.",
     DUPLICATE_ADDRESS="The address appears more than once in the request; it is invited once.",
     INVITATION_ACCEPTED="The invitation has been accepted already; its link works once.",
@@ -200,6 +206,39 @@ register(
         payment_status=exc.provider_status,
     ),
 )
+
+
+class MalformedGlobalId(strawberry.ExceptionHandler[InvalidGlobalIDError, NotFoundError]):
+    """An ID in a mutation's input that is no global ID at all is not found, like another type's ID."""
+
+    def handle(self, exception: InvalidGlobalIDError, *, field: Any, info: Any) -> NotFoundError:
+        return NotFoundError(
+            message="No object with this ID is visible to you: it is not an ID the API gave out.",
+            code=domain.ErrorCode.NOT_FOUND,
+            field=_malformed_id_field(info._raw_info),
+        )
+
+
+def _malformed_id_field(raw_info: GraphQLResolveInfo) -> str | None:
+    """The input field holding the ID that does not decode (camelCase), for the error's `field`."""
+    variables: Any = raw_info.variable_values  # the request's variables by name
+    arguments = [
+        value_from_ast_untyped(node.value, variables) for node in raw_info.field_nodes[0].arguments or ()
+    ]
+
+    def malformed(value: Any) -> bool:
+        try:
+            relay.GlobalID.from_id(value)
+        except GlobalIDValueError:
+            return True
+        return False
+
+    for argument in arguments:
+        for name, value in argument.items() if isinstance(argument, dict) else ():
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and malformed(v) for v in values):
+                return str(name)
+    return None
 
 
 def to_graphql(exc: domain.DomainError) -> Any:

@@ -67,6 +67,7 @@ class Loaders:
         self.user = _by_id(session, User)
         self.project = _by_id(session, Project)
         self.project_roles = DataLoader(load_fn=partial(_project_roles, session))
+        self.api_key = _by_id(session, ApiKey)
         self.api_keys_by_project = _grouped(session, ApiKey.project_id, (ApiKey.created_at, ApiKey.id))  # type: ignore[arg-type]
         self.project_members_by_project = _grouped(
             session,

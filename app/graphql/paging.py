@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy import Select, and_, literal, or_, tuple_
+from sqlalchemy import Select, and_, func, literal, or_, select, tuple_
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from strawberry import relay
@@ -121,7 +121,7 @@ class QueryPage:
         edges = [
             relay.Edge(cursor=self.cursor(row), node=node) for row, node in zip(rows, nodes, strict=True)
         ]
-        return connection_type(
+        connection = connection_type(
             edges=edges,
             page_info=relay.PageInfo(
                 has_next_page=before is not None if backwards else more,
@@ -130,6 +130,21 @@ class QueryPage:
                 end_cursor=edges[-1].cursor if edges else None,
             ),
         )
+        connection.count = self.count  # type: ignore[attr-defined]
+        return connection
+
+    async def count(self) -> int:
+        """How many rows the whole list holds (its filters applied), asked only when a client wants it."""
+        session = await self._info.context.session()
+        total = await session.scalar(select(func.count()).select_from(self._query.order_by(None).subquery()))
+        return total or 0
+
+
+def _constant(value: int) -> Callable[[], Awaitable[int]]:
+    async def count() -> int:
+        return value
+
+    return count
 
 
 async def _mapped(to_node: Any, rows: list[Any]) -> list[Any]:
@@ -152,6 +167,15 @@ def _decode(value: Any) -> Any:
 class KeysetConnection(relay.ListConnection[NodeType]):
     """A ListConnection that pages a QueryPage by keyset (other iterables: by offset, as before)."""
 
+    count: strawberry.Private[Callable[[], Awaitable[int]] | None] = None
+
+    @strawberry.field(
+        description="How many items the whole list holds, its filters applied, across all pages."
+    )
+    async def total_count(self) -> int:
+        assert self.count is not None, "every KeysetConnection is built by resolve_connection"
+        return await self.count()
+
     @classmethod
     def resolve_connection(  # type: ignore[override]
         cls,
@@ -166,7 +190,8 @@ class KeysetConnection(relay.ListConnection[NodeType]):
         **kwargs: Any,
     ) -> Any:
         if not isinstance(nodes, QueryPage):
-            return super().resolve_connection(
+            assert isinstance(nodes, Sequence), "an offset-paged list is a list, whose length is its count"
+            connection = super().resolve_connection(
                 nodes,
                 info=info,
                 before=before,
@@ -176,5 +201,8 @@ class KeysetConnection(relay.ListConnection[NodeType]):
                 max_results=max_results,
                 **kwargs,
             )
+            assert isinstance(connection, KeysetConnection), "a list resolves synchronously"
+            connection.count = _constant(len(nodes))
+            return connection
         limit = max_results if max_results is not None else info.schema.config.relay_max_results
         return nodes.connection(cls, after=after, before=before, first=first, last=last, max_results=limit)

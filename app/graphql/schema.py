@@ -28,6 +28,7 @@ from app.graphql.catalog.queries import CatalogQueries
 from app.graphql.credits.mutations import CreditMutations
 from app.graphql.credits.types import CreditGrant, CreditLedgerEntry
 from app.graphql.edge import hide_suggestions
+from app.graphql.errors import MalformedGlobalId
 from app.graphql.invitations.mutations import InvitationMutations
 from app.graphql.invitations.queries import InvitationQueries
 from app.graphql.limits import query_limits
@@ -123,7 +124,11 @@ NODE_TYPES: list[Any] = [
 def _typed_schema() -> Schema:
     """The types converted once per process: Strawberry's relay fields change themselves when converted."""
     return Schema(
-        query=Query, mutation=Mutation, types=NODE_TYPES, config=StrawberryConfig(scalar_map=SCALARS)
+        query=Query,
+        mutation=Mutation,
+        types=NODE_TYPES,
+        config=StrawberryConfig(scalar_map=SCALARS),
+        exception_handlers=[MalformedGlobalId()],
     )
 
 

@@ -68,6 +68,19 @@ async def test_unknown_or_deprecated_model_is_404(
     assert answer.json()["param"] == "model"
 
 
+async def test_refusals_before_any_limit_carry_limits_of_zero(fleet: Fleet, personal_key: str) -> None:
+    refusals = [
+        await fleet.admit("csk-" + "x" * 48),
+        await fleet.admit(personal_key, "no-such-model"),
+        await fleet.admit(personal_key, input_tokens=-1),
+    ]
+    assert [answer.status_code for answer in refusals] == [401, 404, 400]
+    for answer in refusals:
+        for part in ("limit", "remaining", "reset"):
+            for kind in ("requests", "tokens"):
+                assert answer.headers[f"x-ratelimit-{part}-{kind}-minute"] == "0"
+
+
 async def test_free_tier_headers(fleet: Fleet, personal_key: str) -> None:
     answer = await fleet.admit(personal_key, input_tokens=1000, max_output_tokens=1000)
     assert answer.status_code == 200
@@ -93,6 +106,7 @@ async def test_requests_per_minute_429(fleet: Fleet, personal_key: str) -> None:
     assert "RPM" in body["message"] and "organization" in body["message"]
     assert 1 <= int(refused.headers["retry-after"]) <= 2
     assert refused.headers["x-ratelimit-remaining-requests-minute"] == "0"
+    assert "free tier" in body["message"] and "Subscribe" not in body["message"]
 
 
 async def test_tokens_are_reserved_and_the_unused_part_given_back(fleet: Fleet, personal_key: str) -> None:

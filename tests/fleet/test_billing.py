@@ -59,6 +59,8 @@ async def test_a_team_org_without_credit_or_subscription_is_402(
         "'Acme'" in body["message"]
     )  # the key's organization, named: a key of another org is a common mistake
     assert "Add credits or subscribe" in body["message"]
+    assert answer.headers["x-ratelimit-limit-requests-minute"] == "0"
+    assert answer.headers["x-ratelimit-remaining-tokens-minute"] == "0"
 
 
 async def test_added_credits_take_effect_at_once(

@@ -118,6 +118,12 @@ CASES: dict[str, Case] = {
             "project_member": FORBIDDEN,
         },
     ),
+    "Project.addableMembers": Case(
+        "node",
+        "query($id: ID!) { node(id: $id) { ... on Project { addableMembers { __typename ... on Error { code } } } } }",
+        lambda w: {"id": project_a(w)},
+        {**visible_to("admin", "project_admin"), "project_member": FORBIDDEN},
+    ),
     "signUp": mutation(
         "signUp",
         "SignUpInput",

@@ -115,12 +115,23 @@ async def test_rate_limits_reject_unknown_models_and_negative_figures(gql: Graph
         ({"model": "no-such-model", "requestsPerMinute": 5}, "UNKNOWN_MODEL", "model"),
         ({"model": "gpt-oss-120b", "requestsPerMinute": -1}, "INVALID", "requestsPerMinute"),
         ({"model": "gpt-oss-120b"}, "INVALID", None),
+        # the organization's PayGo limit for the model is 1,000,000 TPM: a project's may only be lower
+        (
+            {"model": "gpt-oss-120b", "requestsPerMinute": 10, "tokensPerMinute": 1_000_001},
+            "ABOVE_ORGANIZATION_LIMIT",
+            "tokensPerMinute",
+        ),
     ]
     for value, code, field in cases:
         result = await run(
             gql, world, "setProjectRateLimit", "SetProjectRateLimitInput", {"projectId": project, **value}
         )
         assert (result["__typename"], result["code"], result["field"]) == ("InvalidInputError", code, field)
+    at_the_limit = await run(
+        gql, world, "setProjectRateLimit", "SetProjectRateLimitInput",
+        {"projectId": project, "model": "gpt-oss-120b", "tokensPerMinute": 1_000_000},
+    )  # fmt: skip
+    assert at_the_limit["__typename"] == "ProjectRateLimitPayload"
 
 
 async def test_an_unknown_bearer_token_is_unauthenticated(gql: GraphQL) -> None:
@@ -155,3 +166,24 @@ async def test_the_last_admin_stays(gql: GraphQL, world: World) -> None:
     assert promoted["__typename"] == "MemberPayload"
     left = await run(gql, world, "leaveOrganization", "LeaveOrganizationInput", {"organizationId": acme})
     assert left["__typename"] == "MembershipEndedPayload"
+
+
+@pytest.mark.parametrize(
+    "bad_id", ["not-a-global-id", "!!!", "T3JnYW5pemF0aW9u"]
+)  # the last: base64 without ':'
+async def test_a_malformed_id_in_a_mutation_is_its_typed_not_found(
+    gql: GraphQL, world: World, bad_id: str
+) -> None:
+    renamed = await run(
+        gql, world, "renameOrganization", "RenameOrganizationInput", {"organizationId": bad_id, "name": "X"}
+    )
+    assert (renamed["__typename"], renamed["code"], renamed["field"]) == (
+        "NotFoundError",
+        "NOT_FOUND",
+        "organizationId",
+    )
+    member = await run(
+        gql, world, "setProjectMember", "SetProjectMemberInput",
+        {"projectId": world.gid("Project", world.project_a_id), "userId": bad_id, "role": "PROJECT_MEMBER"},
+    )  # fmt: skip
+    assert (member["__typename"], member["field"]) == ("NotFoundError", "userId")

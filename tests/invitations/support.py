@@ -74,7 +74,7 @@ mutation($input: InvitationTokenInput!) {
 """
 PREVIEW = """
 query($token: String!) {
-  invitation(token: $token) { organizationName invitedByName invitedByEmail role state expiresAt }
+  invitation(token: $token) { organizationName email invitedByName invitedByEmail role state expiresAt }
 }
 """
 INVITES = f"""

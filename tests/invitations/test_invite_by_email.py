@@ -51,6 +51,7 @@ async def test_three_invitations_go_out_by_email_and_a_link_makes_a_member_once(
     preview = (await gql(PREVIEW, {"token": token}))["invitation"]
     assert preview == {
         "organizationName": "Acme",
+        "email": "Ann@Example.com",  # as invited: the accept page pre-fills it for the link's holder
         "invitedByName": "admin",
         "invitedByEmail": "admin@example.com",
         "role": "MEMBER",

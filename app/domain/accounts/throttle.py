@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.domain.accounts.models import AuthThrottle
+from app.domain.durations import in_words
 from app.domain.errors import Throttled
 
 
@@ -74,7 +75,7 @@ async def claim(session: AsyncSession, rule: Rule, subject: str, now: datetime) 
 
 def refuse(rule: Rule, wait: int, *, field: str | None = None) -> Throttled:
     """The typed error of a throttled attempt, saying how long to wait."""
-    return Throttled(f"{rule.message} Try again in {wait} seconds.", retry_after_seconds=wait, field=field)
+    return Throttled(f"{rule.message} Try again in {in_words(wait)}.", retry_after_seconds=wait, field=field)
 
 
 async def admit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass
+from enum import Enum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +35,16 @@ def new_key_secret() -> str:
 
 def masked(api_key: ApiKey) -> str:
     return f"{api_key.prefix}…{api_key.last_four}"
+
+
+class ApiKeyState(Enum):
+    ACTIVE = "ACTIVE"
+    REVOKED = "REVOKED"
+
+
+def in_state(api_key: ApiKey, state: ApiKeyState | None) -> bool:
+    """Whether a key is in the state a list asks for (None: any)."""
+    return state is None or (api_key.revoked_at is not None) == (state is ApiKeyState.REVOKED)
 
 
 async def create_api_key(session: AsyncSession, actor: Actor, project_id: str, *, name: str) -> CreatedApiKey:

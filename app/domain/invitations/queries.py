@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -16,7 +17,7 @@ from app.domain.actor import Actor
 from app.domain.errors import Conflict, ErrorCode, Forbidden, NotFound
 from app.domain.invitations.models import Invitation, InvitationProject, InvitationState
 from app.domain.notifications.models import OutboxMessage, OutboxState
-from app.domain.orgs.access import organization_role
+from app.domain.orgs.access import ORG_ADMINS_ONLY, organization_role
 from app.domain.orgs.models import Organization, OrganizationRole
 
 LIST_WINDOW = timedelta(days=30)
@@ -48,19 +49,27 @@ def closed_error(state: InvitationState) -> Conflict:
     return Conflict(message, code=code)
 
 
-def invitation_list(org_id: str) -> Select[Any]:
-    """The Invites list: pending, and declined or expired in the last 30 days; newest first (caller checked)."""
-    since = clock.now() - LIST_WINDOW
+def invitation_list(org_id: str, states: Collection[InvitationState] | None = None) -> Select[Any]:
+    """The Invites list: pending, and declined or expired in the last 30 days; newest first (caller checked).
+
+    ``states`` keeps only invitations in those states as the product shows them (EXPIRED: PENDING past
+    its expiry); None keeps every listed one.
+    """
+    now = clock.now()
+    since = now - LIST_WINDOW
+    pending, expires = col(Invitation.state) == InvitationState.PENDING, col(Invitation.expires_at)
+    shown = {
+        InvitationState.PENDING: and_(pending, expires > now),
+        InvitationState.EXPIRED: and_(pending, expires <= now, expires > since),
+        InvitationState.REJECTED: and_(
+            col(Invitation.state) == InvitationState.REJECTED, col(Invitation.responded_at) > since
+        ),
+    }
+    kept = [condition for state, condition in shown.items() if states is None or state in states]
     return (
         select(Invitation)
         .where(col(Invitation.organization_id) == org_id)
-        .where(
-            or_(
-                # still pending, or expired (PENDING past expires_at) within the window
-                and_(col(Invitation.state) == InvitationState.PENDING, col(Invitation.expires_at) > since),
-                and_(col(Invitation.state) == InvitationState.REJECTED, col(Invitation.responded_at) > since),
-            )
-        )
+        .where(or_(*kept) if kept else false())
         .order_by(col(Invitation.sent_at).desc(), col(Invitation.id))
     )
 
@@ -84,7 +93,7 @@ async def admin_invitation(
     if invitation is None or organization is None:
         raise NotFound(INVITATION_NOT_FOUND, field="invitationId")
     if role is not OrganizationRole.ORGANIZATION_ADMIN:
-        raise Forbidden("Only an Organization Admin may manage invitations.")
+        raise Forbidden(ORG_ADMINS_ONLY)
     return invitation, organization
 
 

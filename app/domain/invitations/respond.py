@@ -35,6 +35,7 @@ class InvitationPreview:
     """What the accept page shows about an invitation; nothing else of the organization."""
 
     organization_name: str
+    email: str  # the invited address: only the link's holder sees a preview, and the accept page pre-fills it
     inviter_name: str | None
     inviter_email: str | None
     role: OrganizationRole
@@ -147,6 +148,7 @@ def _answer(invitation: Invitation, state: InvitationState, user: User) -> None:
 def _preview(invitation: Invitation, organization_name: str, inviter: User | None) -> InvitationPreview:
     return InvitationPreview(
         organization_name=organization_name,
+        email=invitation.email,
         inviter_name=(inviter.name or None) if inviter else None,
         inviter_email=inviter.email if inviter else None,
         role=invitation.role,

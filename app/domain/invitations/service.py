@@ -14,6 +14,7 @@ from app import clock
 from app.domain.accounts.models import User
 from app.domain.actor import Actor
 from app.domain.base import hash_secret, new_secret
+from app.domain.durations import in_words
 from app.domain.errors import Conflict, ErrorCode, InvalidInput, NotFound, Throttled
 from app.domain.invitations.limits import invitation_budget
 from app.domain.invitations.mail import queue_invitation_email
@@ -244,7 +245,7 @@ def _count_resend(invitation: Invitation, now: datetime) -> None:
     if invitation.resends_in_window >= MAX_RESENDS_PER_DAY:
         wait = int((started + RESEND_WINDOW - now).total_seconds()) + 1
         raise Throttled(
-            f"This invitation was resent {MAX_RESENDS_PER_DAY} times in the last day; try again in {wait} seconds.",
+            f"This invitation was resent {MAX_RESENDS_PER_DAY} times in the last day; try again in {in_words(wait)}.",
             retry_after_seconds=wait,
             field="invitationId",
         )

@@ -17,6 +17,9 @@ from app.domain.projects.models import Project, ProjectMembership, ProjectRole
 
 ORG_NOT_FOUND = "No organization with this ID is visible to you."
 PROJECT_NOT_FOUND = "No project with this ID is visible to you."
+# one wording for every FORBIDDEN a member meets, whatever they tried to read or do
+ORG_ADMINS_ONLY = "Only an Organization Admin may do this."
+PROJECT_ADMINS_ONLY = "Only an Organization Admin or a Project Admin of this project may do this."
 
 
 async def organization_role(session: AsyncSession, actor: Actor, org_id: str) -> OrganizationRole | None:
@@ -57,7 +60,7 @@ async def require_org_admin(session: AsyncSession, actor: Actor, org_id: str) ->
     """The organization, if the actor is one of its Organization Admins."""
     organization, role = await require_member(session, actor, org_id)
     if role is not OrganizationRole.ORGANIZATION_ADMIN:
-        raise Forbidden("Only an Organization Admin may do this.")
+        raise Forbidden(ORG_ADMINS_ONLY)
     return organization
 
 
@@ -81,7 +84,7 @@ async def require_project(
     if project is None or role is None:
         raise NotFound(PROJECT_NOT_FOUND, field="projectId")
     if admin and role is not ProjectRole.PROJECT_ADMIN:
-        raise Forbidden("Only an Organization Admin or a Project Admin of this project may do this.")
+        raise Forbidden(PROJECT_ADMINS_ONLY)
     return project, role
 
 

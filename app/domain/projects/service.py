@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import clock
+from app.domain.accounts.models import User
 from app.domain.actor import Actor
+from app.domain.catalog.models import Catalog, RateLimits
 from app.domain.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from app.domain.orgs.access import require_member, require_org_admin, require_project
-from app.domain.orgs.models import Membership, OrganizationRole
+from app.domain.orgs.models import Membership, Organization, OrganizationRole
+from app.domain.plans.service import who_pays
 from app.domain.projects.models import Project, ProjectMembership, ProjectRateLimit, ProjectRole
 from app.domain.validation import clean_name
 
@@ -60,6 +63,13 @@ async def archive_project(session: AsyncSession, actor: Actor, project_id: str) 
 async def list_projects(session: AsyncSession, actor: Actor, org_id: str) -> list[Project]:
     """Organization Admins see every project (archived too); others their live assigned ones."""
     _, role = await require_member(session, actor, org_id)
+    return list(await session.scalars(projects_query(org_id, actor, role)))
+
+
+def projects_query(
+    org_id: str, actor: Actor, role: OrganizationRole, *, archived: bool | None = None
+) -> Select[Project]:
+    """The projects the viewer sees (role checked by the caller), oldest first; `archived` filters them."""
     query = (
         select(Project)
         .where(col(Project.organization_id) == org_id)
@@ -71,7 +81,21 @@ async def list_projects(session: AsyncSession, actor: Actor, org_id: str) -> lis
             .where(col(ProjectMembership.user_id) == actor.user_id)
             .where(col(Project.archived_at).is_(None))
         )
-    return list(await session.scalars(query))
+    if archived is not None:
+        archived_at = col(Project.archived_at)
+        query = query.where(archived_at.is_not(None) if archived else archived_at.is_(None))
+    return query
+
+
+async def project_roles(session: AsyncSession, actor: Actor, org_id: str) -> dict[str, ProjectRole]:
+    """The actor's own project roles in an organization, by project id."""
+    rows = await session.execute(
+        select(col(ProjectMembership.project_id), col(ProjectMembership.role))
+        .join(Project, col(Project.id) == col(ProjectMembership.project_id))
+        .where(col(Project.organization_id) == org_id)
+        .where(col(ProjectMembership.user_id) == actor.user_id)
+    )
+    return {project_id: role for project_id, role in rows.all()}
 
 
 async def set_project_member(
@@ -100,6 +124,23 @@ async def set_project_member(
     return membership
 
 
+async def addable_members(session: AsyncSession, actor: Actor, project_id: str) -> list[User]:
+    """The organization's members a Project Admin may add to the project: not in it, not Org Admins."""
+    project, _ = await require_project(session, actor, project_id, admin=True)
+    _live(project)
+    in_project = select(col(ProjectMembership.user_id)).where(col(ProjectMembership.project_id) == project_id)
+    return list(
+        await session.scalars(
+            select(User)
+            .join(Membership, col(Membership.user_id) == col(User.id))
+            .where(col(Membership.organization_id) == project.organization_id)
+            .where(col(Membership.role) != OrganizationRole.ORGANIZATION_ADMIN)
+            .where(col(User.id).not_in(in_project))
+            .order_by(col(User.email_normalized))
+        )
+    )
+
+
 async def remove_project_member(
     session: AsyncSession, actor: Actor, project_id: str, *, user_id: str
 ) -> None:
@@ -119,11 +160,11 @@ async def set_project_rate_limit(
     *,
     model_id: str,
     limits: RateLimitInput,
-    known_models: set[str],
+    catalog: Catalog,
 ) -> ProjectRateLimit:
-    """Set a project's ceiling for one model (Organization Admins only)."""
+    """Set a project's ceiling for one model, at most the organization's (Organization Admins only)."""
     project = await _admin_project(session, actor, project_id)
-    if model_id not in known_models:
+    if catalog.model(model_id) is None:
         raise InvalidInput(f"Unknown model '{model_id[:100]}'.", code=ErrorCode.UNKNOWN_MODEL, field="model")
     values = vars(limits)
     for name, value in values.items():
@@ -131,6 +172,16 @@ async def set_project_rate_limit(
             raise InvalidInput(f"{name} must be between 0 and {MAX_LIMIT}.", field=_camel(name))
     if all(value is None for value in values.values()):
         raise InvalidInput("Give at least one limit, or remove the project's limit for this model.")
+    ceiling = await _organization_limits(session, catalog, project.organization_id, model_id)
+    for name, value in values.items():
+        cap = getattr(ceiling, name)
+        if value is not None and cap is not None and value > cap:
+            raise InvalidInput(
+                f"{name.replace('_', ' ').capitalize()} {value} is above the organization's limit of {cap} "
+                f"for '{model_id}'; a project's limit can only be lower.",
+                code=ErrorCode.ABOVE_ORGANIZATION_LIMIT,
+                field=_camel(name),
+            )
     row = await session.get(ProjectRateLimit, (project.id, model_id)) or ProjectRateLimit(
         project_id=project.id, model_id=model_id
     )
@@ -150,6 +201,18 @@ async def remove_project_rate_limit(
     if row is None:
         raise NotFound("This project has no own limit for that model.", field="model")
     await session.delete(row)
+
+
+async def _organization_limits(
+    session: AsyncSession, catalog: Catalog, org_id: str, model_id: str
+) -> RateLimits:
+    """The organization's limits for the model now; PayGo's while nothing pays for it (e.g. no credit yet)."""
+    organization = await session.get(Organization, org_id)
+    assert organization is not None, "a project's organization exists"
+    plan = await who_pays(session, catalog, organization=organization, model_id=model_id, at=clock.now())
+    model = catalog.model(model_id)
+    assert model is not None
+    return plan.limits or model.paygo_limits
 
 
 async def _admin_project(session: AsyncSession, actor: Actor, project_id: str) -> Project:

@@ -9,6 +9,7 @@ import strawberry
 
 from app.domain.accounts import recovery
 from app.domain.accounts import service as accounts
+from app.graphql.accounts.queries import OrganizationMembership, organizations_of_viewer
 from app.graphql.accounts.types import User
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, TooManyAttemptsError, mutation, result_union
@@ -42,6 +43,12 @@ class SessionPayload:
     expires_at: datetime = strawberry.field(description="When the session expires (UTC).")
     user: User = strawberry.field(description="The signed-in user.")
 
+    @strawberry.field(
+        description="The organizations the user belongs to, with their role in each, oldest first."
+    )
+    async def organizations(self, info: Info) -> list[OrganizationMembership]:
+        return await organizations_of_viewer(info)
+
 
 @strawberry.type(description="Sessions ended.")
 class SignOutPayload:
@@ -53,7 +60,9 @@ SignInResult = result_union("SignInResult", SessionPayload, TooManyAttemptsError
 SignOutResult = result_union("SignOutResult", SignOutPayload)
 
 
-def _payload(signed_in: accounts.SignedIn) -> SessionPayload:
+def _payload(info: Info, signed_in: accounts.SignedIn) -> SessionPayload:
+    """The new session; the rest of the operation reads as its user (e.g. the payload's organizations)."""
+    info.context.user, info.context.auth_error = signed_in.user, None
     return SessionPayload(
         token=signed_in.token, expires_at=signed_in.expires_at, user=User.from_model(signed_in.user)
     )
@@ -75,7 +84,7 @@ class AccountMutations:
                 settings=info.context.settings,
                 client=info.context.client,
             )
-        return _payload(signed_in)
+        return _payload(info, signed_in)
 
     @mutation(
         "Sign in with email and password. Failures slow down the client, and lock the address for clients "
@@ -89,7 +98,7 @@ class AccountMutations:
             settings=info.context.settings,
             client=info.context.client,
         )
-        return _payload(signed_in)
+        return _payload(info, signed_in)
 
     @mutation("End the current session (or every session of the user).")
     async def sign_out(self, info: Info, input: Annotated[SignOutInput, INPUT]) -> SignOutResult:

@@ -23,19 +23,21 @@ class AccountQueries:
         context = info.context
         if context.user is None or context.auth_session is None:
             return None
-        actor = context.actor()
-        memberships = await orgs.memberships_of(await context.session(), actor)
         return Me(
             user=User.from_model(context.user),
             is_staff=context.user.is_staff,
             session_expires_at=context.auth_session.expires_at,
-            organizations=[
-                OrganizationMembership(
-                    organization=Organization.from_model(m.organization, m.role), role=m.role
-                )
-                for m in memberships
-            ],
+            organizations=await organizations_of_viewer(info),
         )
+
+
+async def organizations_of_viewer(info: Info) -> list[OrganizationMembership]:
+    """The signed-in user's organizations with their role in each, oldest first."""
+    memberships = await orgs.memberships_of(await info.context.session(), info.context.actor())
+    return [
+        OrganizationMembership(organization=Organization.from_model(m.organization, m.role), role=m.role)
+        for m in memberships
+    ]
 
 
 @strawberry.type(description="An organization the signed-in user belongs to, with their role in it.")

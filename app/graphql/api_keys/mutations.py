@@ -12,6 +12,7 @@ from app.graphql.api_keys.types import ApiKey
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, mutation, result_union
 from app.graphql.ids import node_id
+from app.graphql.orgs.types import Project, visible_project
 
 
 @strawberry.input(description="A new API key for a project.")
@@ -30,10 +31,18 @@ class CreateApiKeyPayload:
     api_key: ApiKey = strawberry.field(description="The key, as lists will show it.")
     secret: str = strawberry.field(description="The full secret (`csk-…`); it cannot be shown again.")
 
+    @strawberry.field(description="The key's project, as it is now (its key list included).")
+    async def project(self, info: Info) -> Project:
+        return await visible_project(info, self.api_key.project_id)
+
 
 @strawberry.type(description="The revoked key.")
 class RevokeApiKeyPayload:
     api_key: ApiKey = strawberry.field(description="The key, now revoked.")
+
+    @strawberry.field(description="The key's project, as it is now (its key list included).")
+    async def project(self, info: Info) -> Project:
+        return await visible_project(info, self.api_key.project_id)
 
 
 CreateApiKeyResult = result_union("CreateApiKeyResult", CreateApiKeyPayload)

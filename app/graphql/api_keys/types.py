@@ -13,7 +13,15 @@ from app.domain.api_keys import service as api_keys
 from app.domain.api_keys.models import ApiKey as ApiKeyModel
 from app.graphql.accounts.types import User, load_user
 from app.graphql.context import Info
+from app.graphql.errors import describe_enum
 from app.graphql.visibility import visible_nodes
+
+ApiKeyStateEnum = describe_enum(
+    api_keys.ApiKeyState,
+    "Whether an API key still works.",
+    ACTIVE="The key works.",
+    REVOKED="The key was revoked; it is refused.",
+)
 
 
 @strawberry.type(

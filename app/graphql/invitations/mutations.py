@@ -21,7 +21,7 @@ from app.graphql.errors import (
 )
 from app.graphql.ids import node_id, org_id
 from app.graphql.invitations.types import InvitationPreview
-from app.graphql.orgs.types import Invitation, Organization
+from app.graphql.orgs.types import Invitation, Organization, visible_organization
 
 
 @strawberry.type(description="An address that was invited: its invitation email is on its way.")
@@ -91,9 +91,14 @@ class InvitationTokenInput:
 
 @strawberry.type(description="What happened to each address: invited, or why not.")
 class InviteMembersPayload:
+    organization_id: strawberry.Private[str]
     outcomes: list[InviteOutcome] = strawberry.field(
         description="One outcome per address, in the order given."
     )
+
+    @strawberry.field(description="The organization, as it is now (its Invites list included).")
+    async def organization(self, info: Info) -> Organization | None:
+        return await visible_organization(info, self.organization_id)
 
     @strawberry.field(description="How many invitations were sent.")
     def invited_count(self) -> int:
@@ -103,6 +108,10 @@ class InviteMembersPayload:
 @strawberry.type(description="The invitation as it is now.")
 class InvitationPayload:
     invitation: Invitation = strawberry.field(description="The invitation.")
+
+    @strawberry.field(description="The invitation's organization, as it is now (its Invites list included).")
+    async def organization(self, info: Info) -> Organization | None:
+        return await visible_organization(info, self.invitation.organization_id)
 
 
 @strawberry.type(description="You are a member now.")
@@ -152,7 +161,9 @@ class InvitationMutations:
                 projects=grants,
                 settings=info.context.settings,
             )
-        return InviteMembersPayload(outcomes=[outcome(result) for result in results])
+        return InviteMembersPayload(
+            organization_id=organization_id, outcomes=[outcome(result) for result in results]
+        )
 
     @mutation(
         "Send a pending or expired invitation again with a new link and a new expiry; the old link stops "

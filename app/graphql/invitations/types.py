@@ -37,6 +37,9 @@ OutboxStateEnum = describe_enum(
 )
 class InvitationPreview:
     organization_name: str = strawberry.field(description="The name of the organization you are invited to.")
+    email: str = strawberry.field(
+        description="The invited address: sign in or sign up with it to accept (only the link's holder sees it)."
+    )
     invited_by_name: str | None = strawberry.field(
         description="The inviter's display name, if they have one."
     )
@@ -53,6 +56,7 @@ class InvitationPreview:
     def from_model(cls, preview: PreviewModel) -> InvitationPreview:
         return cls(
             organization_name=preview.organization_name,
+            email=preview.email,
             invited_by_name=preview.inviter_name,
             invited_by_email=preview.inviter_email,
             role=preview.role,

@@ -14,7 +14,7 @@ from app.graphql.context import Info
 from app.graphql.enums import OrganizationRoleEnum, OrganizationTypeEnum
 from app.graphql.errors import INPUT, mutation, result_union
 from app.graphql.ids import node_id, org_id
-from app.graphql.orgs.types import Organization, OrganizationMember
+from app.graphql.orgs.types import Organization, OrganizationMember, visible_organization
 
 
 @strawberry.input(description="A new Team organization; its creator becomes its first Organization Admin.")
@@ -61,12 +61,22 @@ class OrganizationPayload:
 class MemberPayload:
     member: OrganizationMember = strawberry.field(description="The member.")
 
+    @strawberry.field(description="The member's organization, as it is now.")
+    async def organization(self, info: Info) -> Organization | None:
+        return await visible_organization(info, self.member.organization_id)
+
 
 @strawberry.type(description="Done.")
 class MembershipEndedPayload:
     organization_id: relay.GlobalID = strawberry.field(
         description="The organization the membership ended in."
     )
+
+    @strawberry.field(
+        description="The organization as it is now; null when the signed-in user left it (no longer visible)."
+    )
+    async def organization(self, info: Info) -> Organization | None:
+        return await visible_organization(info, self.organization_id.node_id)
 
 
 CreateOrganizationResult = result_union("CreateOrganizationResult", OrganizationPayload)

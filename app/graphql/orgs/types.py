@@ -18,6 +18,7 @@ from sqlmodel import col
 from strawberry import relay
 
 from app import clock
+from app.domain.api_keys import service as api_key_service
 from app.domain.errors import Forbidden, NotFound
 from app.domain.invitations.models import Invitation as InvitationModel
 from app.domain.invitations.models import InvitationProject
@@ -25,23 +26,85 @@ from app.domain.invitations.queries import InvitationDetails, get_invitation, in
 from app.domain.orgs import access
 from app.domain.orgs.models import Membership, OrganizationRole
 from app.domain.orgs.models import Organization as OrganizationModel
+from app.domain.orgs.permissions import organization_permissions, project_permissions
 from app.domain.orgs.service import member_list
+from app.domain.projects import service as projects
 from app.domain.projects.models import Project as ProjectModel
 from app.domain.projects.models import ProjectMembership, ProjectRole
 from app.domain.projects.models import ProjectRateLimit as RateLimitModel
 from app.graphql.accounts.types import User, load_user
-from app.graphql.api_keys.types import ApiKey
+from app.graphql.api_keys.types import ApiKey, ApiKeyStateEnum
 from app.graphql.billing.types import Billing, BillingResult
 from app.graphql.context import Info
 from app.graphql.credits.types import CreditsResult, load_credits
 from app.graphql.enums import OrganizationRoleEnum, OrganizationTypeEnum, ProjectRoleEnum
-from app.graphql.errors import ForbiddenError, field_with_errors
+from app.graphql.errors import ConflictError, ForbiddenError, field_with_errors
 from app.graphql.invitations.types import InvitationStateEnum, OutboxStateEnum
 from app.graphql.paging import KeysetConnection, QueryPage
 from app.graphql.plans.types import ModelPlan, plans_of_organization
 from app.graphql.projects.types import ProjectMember, ProjectRateLimit
 from app.graphql.subscriptions.types import SubscriptionsResult, subscription_list
 from app.graphql.visibility import visible_nodes
+
+
+@strawberry.type(
+    description="What the signed-in user may do in an organization (the console hides the rest)."
+)
+class OrganizationPermissions:
+    rename: bool = strawberry.field(description="Rename the organization.")
+    manage_members: bool = strawberry.field(
+        description="See the Members page, change roles, remove members (Team organizations)."
+    )
+    invite: bool = strawberry.field(
+        description="Invite people and manage the Invites list (Team organizations)."
+    )
+    manage_billing: bool = strawberry.field(
+        description="See billing: payment methods, billing address, receipts, statements."
+    )
+    buy_credits: bool = strawberry.field(
+        description="Add PayGo credits and set auto-recharge (Team organizations)."
+    )
+    subscribe: bool = strawberry.field(
+        description="Subscribe to, change and cancel model tiers (Team organizations)."
+    )
+    create_project: bool = strawberry.field(description="Create projects.")
+    view_all_usage: bool = strawberry.field(
+        description="See the usage of every project; otherwise only of the projects assigned."
+    )
+
+
+@strawberry.type(description="What the signed-in user may do in a project (the console hides the rest).")
+class ProjectPermissions:
+    manage_keys: bool = strawberry.field(description="Create and revoke the project's API keys.")
+    manage_members: bool = strawberry.field(
+        description="Add organization members to the project, set their project role, remove them."
+    )
+    set_rate_limits: bool = strawberry.field(description="Set the project's own per-model rate limits.")
+    rename: bool = strawberry.field(description="Rename the project.")
+    archive: bool = strawberry.field(description="Archive the project (never the Default project).")
+
+
+@strawberry.type(
+    description="An organization member a Project Admin may add to a project: their name and email only."
+)
+class ProjectCandidate:
+    user_id: relay.GlobalID = strawberry.field(description="Their user ID, as `setProjectMember` takes it.")
+    name: str = strawberry.field(description="Their display name (may be empty).")
+    email: str = strawberry.field(description="Their email address.")
+
+
+@strawberry.type(description="The organization's members who may be added to a project.")
+class ProjectCandidates:
+    candidates: list[ProjectCandidate] = strawberry.field(description="By email address.")
+
+
+ProjectCandidatesResult = Annotated[
+    ProjectCandidates | ForbiddenError | ConflictError,
+    strawberry.union(
+        "ProjectCandidatesResult",
+        description="The candidates, FORBIDDEN for a Project Member, PROJECT_ARCHIVED for an archived project.",
+    ),
+]
 
 
 @strawberry.type(description="A project role of a member.")
@@ -102,6 +165,7 @@ class OrganizationMember(relay.Node):
 @strawberry.type(description="A project: API keys, members and rate limits live here.")
 class Project(relay.Node):
     project_id: relay.NodeID[str]
+    model: strawberry.Private[ProjectModel]
     organization_id: strawberry.Private[str]
     name: str = strawberry.field(description="The project's name.")
     is_default: bool = strawberry.field(description="Whether this is the organization's Default project.")
@@ -117,6 +181,7 @@ class Project(relay.Node):
     def from_model(cls, project: ProjectModel, role: ProjectRole) -> Project:
         return cls(
             project_id=project.id,
+            model=project,
             organization_id=project.organization_id,
             name=project.name,
             is_default=project.is_default,
@@ -125,20 +190,31 @@ class Project(relay.Node):
             viewer_role=role,
         )
 
+    @strawberry.field(description="What the signed-in user may do in this project.")
+    async def viewer_can(self, info: Info) -> ProjectPermissions:
+        session = await info.context.session()
+        org_role = await access.organization_role(session, info.context.actor(), self.organization_id)
+        return ProjectPermissions(**vars(project_permissions(self.model, org_role, self.viewer_role)))
+
     @strawberry.field(description="The organization the project belongs to.")
     async def organization(self, info: Info) -> Organization:
         session = await info.context.session()
         organization, role = await access.require_member(session, info.context.actor(), self.organization_id)
         return Organization.from_model(organization, role)
 
-    @relay.connection(
-        relay.ListConnection[ApiKey], description="The project's API keys, masked, oldest first."
-    )
-    async def api_keys(self, info: Info) -> Iterable[ApiKey]:
+    @relay.connection(KeysetConnection[ApiKey], description="The project's API keys, masked, oldest first.")
+    async def api_keys(
+        self,
+        info: Info,
+        state: Annotated[
+            ApiKeyStateEnum | None,
+            strawberry.argument(description="ACTIVE or REVOKED keys only; null: both."),
+        ] = None,
+    ) -> Iterable[ApiKey]:
+        # one batched read for every project on the page (a query per project would grow with them)
         assert info.context.loaders
-        return [
-            ApiKey.from_model(k) for k in await info.context.loaders.api_keys_by_project.load(self.project_id)
-        ]
+        keys = await info.context.loaders.api_keys_by_project.load(self.project_id)
+        return [ApiKey.from_model(k) for k in keys if api_key_service.in_state(k, state)]
 
     @strawberry.field(
         description="The project's members and their project roles (Organization Admins are implied)."
@@ -149,6 +225,21 @@ class Project(relay.Node):
             self.project_id
         )
         return [ProjectMember(user_id=m.user_id, role=m.role, added_at=m.created_at) for m in rows]
+
+    @field_with_errors(
+        "The organization's members who are not in this project (Organization Admins are in every project "
+        "already): whom its Project Admins may add. Project Admins only; others get FORBIDDEN."
+    )
+    async def addable_members(self, info: Info) -> ProjectCandidatesResult:
+        users = await projects.addable_members(
+            await info.context.session(), info.context.actor(), self.project_id
+        )
+        return ProjectCandidates(
+            candidates=[
+                ProjectCandidate(user_id=relay.GlobalID("User", u.id), name=u.name, email=u.email)
+                for u in users
+            ]
+        )
 
     @strawberry.field(description="The project's own per-model rate limits.")
     async def rate_limits(self, info: Info) -> list[ProjectRateLimit]:
@@ -210,16 +301,20 @@ class Organization(relay.Node):
             viewer_role=role,
         )
 
-    def _admins_only(self, what: str) -> None:
+    @strawberry.field(description="What the signed-in user may do in this organization.")
+    def viewer_can(self) -> OrganizationPermissions:
+        return OrganizationPermissions(**vars(organization_permissions(self.type, self.viewer_role)))
+
+    def _admins_only(self) -> None:
         """Refuse a field Organization Admins alone may read: the viewer's role came with the object."""
         if self.viewer_role is not OrganizationRole.ORGANIZATION_ADMIN:
-            raise Forbidden(f"{what} visible to Organization Admins only.")
+            raise Forbidden(access.ORG_ADMINS_ONLY)
 
     @field_with_errors(
         "The Members page: the members and their roles. Organization Admins only; others get FORBIDDEN."
     )
     async def members(self, info: Info) -> MembersResult:
-        self._admins_only("The member list is")
+        self._admins_only()
         assert info.context.loaders
         return MemberList(organization_id=self.org_id)
 
@@ -227,9 +322,18 @@ class Organization(relay.Node):
         "The Invites list: pending invitations, and those declined or expired in the last 30 days. "
         "Organization Admins only; others get FORBIDDEN."
     )
-    async def invitations(self, info: Info) -> InvitationsResult:
-        self._admins_only("The invitation list is")
-        return InvitationList(organization_id=self.org_id)
+    async def invitations(
+        self,
+        info: Info,
+        states: Annotated[
+            list[InvitationStateEnum] | None,
+            strawberry.argument(
+                description="Only invitations in these states (e.g. [PENDING]); null: all listed."
+            ),
+        ] = None,
+    ) -> InvitationsResult:
+        self._admins_only()
+        return InvitationList(organization_id=self.org_id, states=states)
 
     @field_with_errors(
         "The organization's model subscriptions, newest first. Organization Admins only; others get FORBIDDEN."
@@ -241,21 +345,21 @@ class Organization(relay.Node):
             bool, strawberry.argument(description="Also list the subscriptions that have ended.")
         ] = False,
     ) -> SubscriptionsResult:
-        self._admins_only("Subscriptions are")
+        self._admins_only()
         return await subscription_list(info, self.org_id, include_ended=include_ended)
 
     @field_with_errors(
         "PayGo credits: balance, grant history, ledger, auto-recharge. Organization Admins only; others get FORBIDDEN."
     )
     async def credits(self, info: Info) -> CreditsResult:
-        self._admins_only("Credits are")
+        self._admins_only()
         return await load_credits(info, self.org_id)
 
     @field_with_errors(
         "Payment methods, billing address and billing history. Organization Admins only; others get FORBIDDEN."
     )
     async def billing(self, info: Info) -> BillingResult:
-        self._admins_only("Billing is")
+        self._admins_only()
         return Billing(organization_id=self.org_id)
 
     @strawberry.field(
@@ -267,22 +371,27 @@ class Organization(relay.Node):
         return await plans_of_organization(info, self.org_id)
 
     @relay.connection(
-        relay.ListConnection[Project],
-        description="Projects: all of them (archived too) for Organization Admins, the assigned live ones for others.",
+        KeysetConnection[Project],
+        description="Projects: all of them (archived too) for Organization Admins, the assigned live ones for others; "
+        "oldest first.",
     )
-    async def projects(self, info: Info) -> Iterable[Project]:
-        assert info.context.loaders
-        projects = await info.context.loaders.projects_by_org.load(self.org_id)
-        if self.viewer_role is OrganizationRole.ORGANIZATION_ADMIN:
-            return [Project.from_model(p, ProjectRole.PROJECT_ADMIN) for p in projects]
-        session = await info.context.session()
+    async def projects(
+        self,
+        info: Info,
+        archived: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="true: only archived projects; false: only live ones; null: both."
+            ),
+        ] = None,
+    ) -> Iterable[Project]:
         actor = info.context.actor()
-        visible = []
-        for project in projects:
-            role = await access.project_role(session, actor, project)
-            if role is not None:
-                visible.append(Project.from_model(project, role))
-        return visible
+        assert self.viewer_role is not None, "staff who are not members read no projects"
+        query = projects.projects_query(self.org_id, actor, self.viewer_role, archived=archived)
+        if self.viewer_role is OrganizationRole.ORGANIZATION_ADMIN:
+            return QueryPage(info, query, lambda p: Project.from_model(p, ProjectRole.PROJECT_ADMIN))  # type: ignore[return-value]
+        roles = await projects.project_roles(await info.context.session(), actor, self.org_id)
+        return QueryPage(info, query, lambda p: Project.from_model(p, roles[p.id]))  # type: ignore[return-value]
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False) -> list[Any]:
@@ -293,9 +402,26 @@ class Organization(relay.Node):
         return await visible_nodes(info, lookup, node_ids, required)
 
 
+async def visible_organization(info: Info, org_id: str) -> Organization | None:
+    """The organization as the viewer sees it now, or None once they no longer belong to it."""
+    session = await info.context.session()
+    role = await access.organization_role(session, info.context.actor(), org_id)
+    organization = await session.get(OrganizationModel, org_id) if role else None
+    return Organization.from_model(organization, role) if organization else None
+
+
+async def visible_project(info: Info, project_id: str) -> Project:
+    """A project the viewer has just acted on, as they see it now."""
+    project, role = await access.require_project(
+        await info.context.session(), info.context.actor(), project_id
+    )
+    return Project.from_model(project, role)
+
+
 @strawberry.type(description="An invitation to join an organization, as its Organization Admins see it.")
 class Invitation(relay.Node):
     invitation_id: relay.NodeID[str]
+    organization_id: strawberry.Private[str]
     inviter_id: strawberry.Private[str | None]
     grants: strawberry.Private[list[InvitationProject]]
     email: str = strawberry.field(description="The invited address, as it was entered.")
@@ -318,6 +444,7 @@ class Invitation(relay.Node):
         invitation = details.invitation
         return cls(
             invitation_id=invitation.id,
+            organization_id=invitation.organization_id,
             inviter_id=invitation.invited_by,
             grants=details.projects,
             email=invitation.email,
@@ -355,6 +482,7 @@ class Invitation(relay.Node):
 @strawberry.type(description="The organization's Invites list; Organization Admins only.")
 class InvitationList:
     organization_id: strawberry.Private[str]
+    states: strawberry.Private[list[Any] | None] = None
 
     @relay.connection(
         KeysetConnection[Invitation],
@@ -365,7 +493,7 @@ class InvitationList:
             details = await load_details(await info.context.session(), rows)
             return [Invitation.from_details(d) for d in details]
 
-        return QueryPage(info, invitation_list(self.organization_id), to_nodes=with_details)  # type: ignore[return-value]
+        return QueryPage(info, invitation_list(self.organization_id, self.states), to_nodes=with_details)  # type: ignore[return-value]
 
 
 InvitationsResult = Annotated[

@@ -184,7 +184,7 @@ class ProjectMutations:
                 _project_id(input.project_id),
                 model_id=input.model,
                 limits=limits,
-                known_models=info.context.services.model_ids(),
+                catalog=info.context.services.catalog,
             )
             project, role = await require_project(session, actor, row.project_id)
         return ProjectRateLimitPayload(

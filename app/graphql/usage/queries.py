@@ -9,6 +9,7 @@ import strawberry
 from strawberry import relay
 
 from app.domain.money import CURRENCY, format_amount
+from app.domain.usage import buckets
 from app.domain.usage import service as usage
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, describe_enum, field_with_errors, result_union
@@ -67,16 +68,36 @@ class UsagePoint:
     )
 
 
+@strawberry.type(description="Sums over a whole range.")
+class UsageTotals:
+    requests: BigInt = strawberry.field(description="Requests counted.")
+    input_tokens: BigInt = strawberry.field(description="Input (prompt) tokens.")
+    output_tokens: BigInt = strawberry.field(description="Output (generated) tokens.")
+    spend: Money = strawberry.field(description="What the usage cost in credits (PayGo).")
+
+    @classmethod
+    def of(cls, columns: list[usage.UsageColumns]) -> UsageTotals:
+        return cls(
+            requests=BigInt(sum(sum(c.requests) for c in columns)),
+            input_tokens=BigInt(sum(sum(c.input_tokens) for c in columns)),
+            output_tokens=BigInt(sum(sum(c.output_tokens) for c in columns)),
+            spend=Money.from_nanos(sum(sum(c.spend_nanos) for c in columns)),
+        )
+
+
 @strawberry.type(
     description="One group's usage as columns, index by index: what chart libraries take, and much "
     "lighter than points for long ranges."
 )
 class UsageGroupSeries:
+    group_kind: strawberry.Private[usage.GroupBy]
+    group_id: strawberry.Private[str | None]
+    found: strawberry.Private[usage.UsageColumns]
     group: str | None = strawberry.field(
         description="The model id, or the global ID of the project or API key; null when not grouped."
     )
     starts: list[datetime] = strawberry.field(
-        description="Start of each non-empty bucket (UTC), oldest first."
+        description="Start of each bucket (UTC), oldest first: the non-empty ones, or all with `zeroFilled`."
     )
     requests: list[BigInt] = strawberry.field(description="Requests per bucket.")
     input_tokens: list[BigInt] = strawberry.field(description="Input tokens per bucket.")
@@ -86,13 +107,45 @@ class UsageGroupSeries:
     )
     currency: str = strawberry.field(description="ISO 4217 currency of `spend`, e.g. `USD`.")
 
+    @strawberry.field(description="The group's sums over the whole range.")
+    def total(self) -> UsageTotals:
+        return UsageTotals.of([self.found])
+
+    @strawberry.field(
+        description="What people call the group: the model's display name, the project's or the key's name; "
+        "null when not grouped (or the project or key is gone)."
+    )
+    async def name(self, info: Info) -> str | None:
+        if self.group_id is None:
+            return None
+        if self.group_kind is usage.GroupBy.MODEL:
+            model = info.context.services.catalog.model(self.group_id)
+            return model.display_name if model else self.group_id
+        assert info.context.loaders
+        loader = (
+            info.context.loaders.project
+            if self.group_kind is usage.GroupBy.PROJECT
+            else info.context.loaders.api_key
+        )
+        found = await loader.load(self.group_id)
+        return found.name if found else None
+
 
 @strawberry.type(
     description="Usage over time, bucket by bucket: as points, or as one column series per group."
 )
 class UsageSeries:
     found: strawberry.Private[list[usage.UsageColumns]]
-    group_type: strawberry.Private[str | None]
+    group_by: strawberry.Private[usage.GroupBy]
+    window: strawberry.Private[tuple[datetime, datetime, usage.Granularity]]  # from, to, granularity
+
+    @property
+    def group_type(self) -> str | None:
+        return _GROUP_TYPE.get(self.group_by)
+
+    @strawberry.field(description="Sums over the whole range and every group.")
+    def total(self) -> UsageTotals:
+        return UsageTotals.of(self.found)
 
     def _group(self, group: str | None) -> str | None:
         return relay.to_base64(self.group_type, group) if self.group_type and group else group
@@ -121,9 +174,26 @@ class UsageSeries:
     @strawberry.field(
         description="The same figures as columns, one series per group, in the order groups first appear."
     )
-    def series(self) -> list[UsageGroupSeries]:
+    def series(
+        self,
+        zero_filled: Annotated[
+            bool,
+            strawberry.argument(
+                description="Every bucket of the range in each series, zeros where nothing was used."
+            ),
+        ] = False,
+    ) -> list[UsageGroupSeries]:
+        found = self.found
+        if zero_filled:
+            starts = buckets.bucket_starts(*self.window)
+            if not found and self.group_by is usage.GroupBy.NONE:
+                found = [usage.UsageColumns(None)]  # nothing used is still a line at zero
+            found = [buckets.zero_filled(c, starts) for c in found]
         return [
             UsageGroupSeries(
+                group_kind=self.group_by,
+                group_id=c.group,
+                found=c,
                 group=self._group(c.group),
                 starts=c.starts,
                 # BigInt is int: the lists are taken as they are, not copied to retype them
@@ -133,7 +203,7 @@ class UsageSeries:
                 spend=[format_amount(nanos) for nanos in c.spend_nanos],
                 currency=CURRENCY,
             )
-            for c in self.found
+            for c in found
         ]
 
 
@@ -166,4 +236,8 @@ class UsageQueries:
             group_by=input.group_by,
             filters=filters,
         )
-        return UsageSeries(found=columns, group_type=_GROUP_TYPE.get(input.group_by))
+        return UsageSeries(
+            found=columns,
+            group_by=input.group_by,
+            window=(input.start, input.end, input.granularity),
+        )
