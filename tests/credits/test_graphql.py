@@ -284,7 +284,7 @@ async def test_promotional_credits_through_the_api(gql: GraphQL, world: World) -
         ({"country": "US", "state": "CA", "postalCode": "ABCDE"}, "INVALID", "postalCode"),
         ({"country": "US", "state": "", "postalCode": "94105"}, "REQUIRED", "state"),
         ({"country": "US", "state": "Narnia", "postalCode": "94105"}, "INVALID", "state"),
-        ({"line2": "bad\x00line"}, "INVALID", "line2"),
+        ({"line2": "bad\x07line"}, "INVALID", "line2"),  # NUL itself is refused at the edge (test_edge_input)
     ],
 )
 async def test_billing_address_is_validated(
