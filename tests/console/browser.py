@@ -21,7 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from app.settings import REPO_ROOT
-from tests.mail_server import Inbox, free_port
+from tests.mail_server import Inbox, free_port, text_of
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
@@ -62,7 +62,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for message in reversed(self.inbox.to(address)):
-                found = link.search(message.get_content())
+                found = link.search(text_of(message))
                 if found:
                     return found.group(0)
             time.sleep(0.1)
