@@ -55,7 +55,7 @@ class QueryPage:
         values = [_encode(getattr(row, column.key)) for column, _ in self._keys]
         return base64.b64encode((CURSOR_PREFIX + json.dumps(values)).encode()).decode()
 
-    def _key_of(self, cursor: str) -> list[Any]:
+    def _key_of(self, cursor: str, argument: str) -> list[Any]:
         try:
             text = base64.b64decode(cursor, validate=True).decode()
             values = json.loads(text.removeprefix(CURSOR_PREFIX)) if text.startswith(CURSOR_PREFIX) else None
@@ -63,16 +63,16 @@ class QueryPage:
             values = None
         if not isinstance(values, list) or len(values) != len(self._keys):
             raise GraphQLError(
-                "This cursor is not one this list gave out: page from `endCursor`/`startCursor`."
+                f"`{argument}`: this cursor is not one this list gave out: page from `endCursor`/`startCursor`."
             )
         try:
             return [_decode(value) for value in values]
         except (TypeError, ValueError):
-            raise GraphQLError("This cursor is not one this list gave out.") from None
+            raise GraphQLError(f"`{argument}`: this cursor is not one this list gave out.") from None
 
     def _beyond(self, cursor: str, *, forward: bool) -> ColumnElement[bool]:
         """Rows after the cursor's row in the list's order (before it when not `forward`)."""
-        key = self._key_of(cursor)
+        key = self._key_of(cursor, "after" if forward else "before")
         columns = [column for column, _ in self._keys]
         values = [literal(value, type_=column.type) for value, column in zip(key, columns, strict=True)]
         directions = {descending for _, descending in self._keys}

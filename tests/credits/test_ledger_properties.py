@@ -237,8 +237,9 @@ class CreditLedger(RuleBasedStateMachine):
             cents = max(1, grant.remaining_nanos // NANOS_PER_CENT * part // 100)
             try:
                 await request_refund(
-                    self.db, self.payments, self.admin, grant.id, reason="unused", amount=f"{cents / 100:.2f}"
-                )
+                    self.db, self.admin, grant.id, payments=self.payments, reason="unused",
+                    amount=f"{cents / 100:.2f}",
+                )  # fmt: skip
             except (Conflict, PaymentUnavailable):
                 pass  # nothing left to refund, or the provider will be asked again
 

@@ -118,14 +118,14 @@ async def test_a_usage_report_is_answered_once_its_unused_tokens_are_back(
 
 
 async def test_the_redis_keys_of_an_organization_share_one_cluster_hash_tag(
-    replicas: list[tuple[Database, Fleet]], world: World, redis: Any
+    replicas: list[tuple[Database, Fleet]], world: World, redis: Any, services: Services
 ) -> None:
     (db_a, fleet_a), _ = replicas
     admin = Actor(world.people["admin"].user_id)
     async with db_a.transaction() as session:
         created = await create_api_key(session, admin, world.project_a_id, name="shared")
         await set_project_rate_limit(session, admin, world.project_a_id, model_id="gpt-oss-120b",
-                                     limits=RateLimitInput(requests_per_minute=5), known_models={"gpt-oss-120b"})  # fmt: skip
+                                     limits=RateLimitInput(requests_per_minute=5), catalog=services.catalog)  # fmt: skip
     assert (await fleet_a.admissions.admit(created.secret, "gpt-oss-120b", 10, 10)).status == 200
     keys = {key.decode() for key in await redis.keys("*")} - {"reservations"}
     # buckets of the organization and of the project, the generation, the credit counters
