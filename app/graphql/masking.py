@@ -40,7 +40,8 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
             logger.info("GraphQL request error [%s]: %s", request_id, error.message)
             continue
         correlation_id = request_id if index == 0 else f"{request_id}-{index}"
-        if is_outage(error.original_error):  # the database or Redis stopped answering mid-request: not a bug
+        # the database or Redis stopped answering mid-request: not a bug
+        if error.original_error is not None and is_outage(error.original_error):
             logger.error(
                 "service unavailable [%s] at %s: %s: %s",
                 correlation_id,
