@@ -19,6 +19,7 @@ from app.billing_webhooks import receive_webhook
 from app.db import Database
 from app.domain.charge_handlers import install_charge_handlers
 from app.domain.notifications.mailer import MailWorker
+from app.domain.receipts.links import install_shared_key
 from app.fleet.api import FleetController, FleetResponse, unavailable
 from app.fleet.service import build_fleet, connect_redis
 from app.graphql.http import graphql_controller
@@ -145,6 +146,9 @@ def create_app(
     redis = connect_redis(settings.redis_url) if settings.redis_url else None
     fleet = build_fleet(db, services, settings, redis)
 
+    async def install_link_key() -> None:  # links made by any process open on every other
+        await install_shared_key(db, settings)
+
     async def shutdown() -> None:
         await scheduler.stop()
         await fleet.stop(settings.shutdown_grace_seconds)  # drains the usage received, awaits recharges
@@ -176,7 +180,7 @@ def create_app(
     app = Litestar(
         route_handlers=handlers,
         exception_handlers=dict.fromkeys(OUTAGES, answer_outage),
-        on_startup=[mail_worker.start, scheduler.start, fleet.start, freeze_startup_heap],
+        on_startup=[install_link_key, mail_worker.start, scheduler.start, fleet.start, freeze_startup_heap],
         on_shutdown=[shutdown, gc.unfreeze, tracing.flush],
         cors_config=cors,
         openapi_config=OPENAPI if settings.graphql_ide else None,  # /schema behind the same switch
