@@ -146,10 +146,27 @@ def create_app(
     redis = connect_redis(settings.redis_url) if settings.redis_url else None
     fleet = build_fleet(db, services, settings, redis)
 
-    async def install_link_key() -> None:  # links made by any process open on every other
-        await install_shared_key(db, settings)
+    async def install_link_key() -> None:
+        """Read the shared document-link key; a database down at start is waited for in the background."""
+
+        async def until_installed() -> None:
+            while True:
+                try:
+                    return await install_shared_key(db, settings)
+                except Exception as exc:
+                    if not is_outage(exc):
+                        raise
+                    logger.warning("document link key not read yet (%s); retrying", type(exc).__name__)
+                    await asyncio.sleep(RETRY_AFTER_SECONDS)
+
+        try:
+            await asyncio.wait_for(asyncio.shield(task := asyncio.create_task(until_installed())), timeout=5)
+        except TimeoutError:
+            app.state.link_key_task = task  # kept referenced until it is done
 
     async def shutdown() -> None:
+        if (waiting := getattr(app.state, "link_key_task", None)) is not None:
+            waiting.cancel()
         await scheduler.stop()
         await fleet.stop(settings.shutdown_grace_seconds)  # drains the usage received, awaits recharges
         if redis is not None:
