@@ -87,20 +87,29 @@ class Server:
         return answer.json()
 
 
-def run_server(workdir: Path, setup: tuple[str, ...] = ()) -> Iterator[Server]:
+FAKE_PLUGINS_TOML = '[payments]\nprovider = "fake"\n\n[providers.fake]\nstate_path = "fake-provider.json"\n'
+
+
+def run_server(
+    workdir: Path,
+    setup: tuple[str, ...] = (),
+    *,
+    plugins_toml: str = FAKE_PLUGINS_TOML,
+    environment: dict[str, str] | None = None,
+) -> Iterator[Server]:
     """Migrate a fresh SQLite database, create a staff user, serve on a free port; stop at the end.
 
-    `setup` names more CLI commands to run before serving (e.g. "seed-demo").
+    `setup` names more CLI commands to run before serving (e.g. "seed-demo"); `plugins_toml` chooses the
+    payment provider (the fake one by default), `environment` adds variables (e.g. the provider's secrets).
     """
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     plugins = workdir / "plugins.toml"
-    plugins.write_text(
-        '[payments]\nprovider = "fake"\n\n[providers.fake]\nstate_path = "fake-provider.json"\n'
-    )
+    plugins.write_text(plugins_toml)
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"PUBLIC_URL", "REDIS_URL", "DATABASE_URL"}},
+        **(environment or {}),
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'console.sqlite3'}",
         "PLUGINS_TOML": str(plugins),
         "FLEET_TOKEN": FLEET_TOKEN,

@@ -18,7 +18,6 @@ from tests.console.browser import (
     STAFF_PASSWORD,
     Server,
     Visitor,
-    chromium_or_skip,
     open_visitor,
     run_server,
 )
@@ -28,20 +27,6 @@ MODEL = "gpt-oss-120b"
 SIGN_IN = """mutation($input: SignInInput!) { signIn(input: $input) { __typename ... on SessionPayload { token } } }"""
 SOLD_OUT = """mutation($input: SetTierCapacityInput!) { setTierCapacity(input: $input) {
   __typename ... on TierPayload { tier { soldOut } } } }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    from tests.console.browser import CHROMIUM
-
-    with sync_playwright() as playwright:
-        # --no-sandbox: CI runs as root in a container, where Chromium's sandbox cannot start
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
