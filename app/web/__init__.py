@@ -19,6 +19,7 @@ from litestar.openapi.plugins import RedocRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
+from app.domain.accounts.recovery import RESET_PATH
 from app.payments.types import PaymentUi
 
 WEB = Path(__file__).resolve().parent
@@ -37,8 +38,8 @@ _IMPORT_MAP = re.search(rb'<script type="importmap">(.*?)</script>', CONSOLE_HTM
 assert _IMPORT_MAP, "the console's page has lost its import map"
 _IMPORT_MAP_HASH = f"'sha256-{base64.b64encode(hashlib.sha256(_IMPORT_MAP.group(1)).digest()).decode()}'"
 
-# the paths the console's single page answers; the email link to an invitation is one of them
-CONSOLE_PATHS = ["/", "/invitations/accept"]
+# the paths the console's single page answers; the email links to an invitation and to a password reset too
+CONSOLE_PATHS = ["/", "/invitations/accept", RESET_PATH]
 
 
 def console_policy(ui: PaymentUi) -> str:

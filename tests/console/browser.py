@@ -58,7 +58,11 @@ class Server:
 
     def invitation_link(self, address: str, timeout: float = 15) -> str:
         """The accept link of the latest invitation mailed to the address (waits for the mail worker)."""
-        link = re.compile(re.escape(self.url) + r"/invitations/accept\?token=[A-Za-z0-9_\-]+")
+        return self.mailed_link(address, "/invitations/accept", timeout)
+
+    def mailed_link(self, address: str, path: str, timeout: float = 15) -> str:
+        """The link to `path` (with its token) in the latest email to the address that has one."""
+        link = re.compile(re.escape(self.url + path) + r"\?token=[A-Za-z0-9_\-%]+")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for message in reversed(self.inbox.to(address)):
@@ -67,7 +71,7 @@ class Server:
                     return found.group(0)
             time.sleep(0.1)
         raise AssertionError(
-            f"no invitation link mailed to {address}; mail: {[m['To'] for m in self.inbox.messages]}"
+            f"no {path} link mailed to {address}; mail: {[m['To'] for m in self.inbox.messages]}"
         )
 
     def graphql(self, query: str, variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:

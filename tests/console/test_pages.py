@@ -72,7 +72,9 @@ async def test_api_reference_renders_with_redoc_from_the_app(client: httpx.Async
 async def test_console_page_answers_at_the_root_and_at_the_invitation_link(client: httpx.AsyncClient) -> None:
     root = await client.get("/", headers=HTML)
     link = await client.get("/invitations/accept?token=abc", headers=HTML)
-    assert root.status_code == link.status_code == 200
+    reset = await client.get("/reset-password?token=abc", headers=HTML)  # the password-reset email's link
+    assert root.status_code == link.status_code == reset.status_code == 200
+    assert reset.text == root.text
     assert root.headers["content-type"].startswith("text/html")
     assert root.text == link.text
     await assert_served_locally(client, root.text)

@@ -5,6 +5,8 @@ import { html, useState } from "../html.js";
 import { href } from "../router.js";
 import { authenticatePayment } from "../provider.js";
 import { Field, FormError, ListError, Loading, Notice, showOrganization, useLoad, useSubmit } from "../ui.js";
+import { AlertsCard } from "./alerts.js";
+import { DocumentsTab } from "./documents.js";
 import { BillingAddressTab, PaymentTab } from "./payment.js";
 import { Subscriptions } from "./subscriptions.js";
 
@@ -40,6 +42,7 @@ const TABS = [
   ["subscriptions", "Subscriptions"],
   ["payment", "Payment"],
   ["address", "Billing address"],
+  ["documents", "Receipts and statements"],
 ];
 
 export function Billing({ org, tab = "overview" }) {
@@ -54,7 +57,9 @@ export function Billing({ org, tab = "overview" }) {
         ? html`<${PaymentTab} org=${org} />`
         : current[0] === "address"
           ? html`<${BillingAddressTab} org=${org} />`
-          : html`<${CreditsTab} org=${org} paygo=${current[0] === "paygo"} />`}`;
+          : current[0] === "documents"
+            ? html`<${DocumentsTab} org=${org} />`
+            : html`<${CreditsTab} org=${org} paygo=${current[0] === "paygo"} />`}`;
 }
 
 function CreditsTab({ org, paygo }) {
@@ -193,6 +198,7 @@ function PayGo({ org, credits, update, reload }) {
       </table>
     </section>
     <${AutoRechargeForm} org=${org} recharge=${credits.autoRecharge} update=${update} />
+    <${AlertsCard} org=${org} />
     <section class="card">
       <h2>Refunds</h2>
       <p>All purchases are final; you may still ask, and the answer is recorded here.</p>
