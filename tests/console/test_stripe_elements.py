@@ -91,15 +91,24 @@ def test_a_card_through_stripe_elements_and_a_purchase_through_3d_secure(
         billing_tab(dana, "Payment")
         page.get_by_role("button", name="Add a card").click()
         field = page.locator("[data-fake-stripe=card]")
+        field.fill("4000 0000 0000 0127")  # refused by Stripe when saved: Stripe's words, nothing attached
+        page.get_by_role("button", name="Save card").click()
+        expect(page.get_by_role("alert")).to_have_text("Your card's security code is incorrect.")
+        expect(page.get_by_text("No card yet.")).to_be_visible()
+        # Chromium logs the refused request (Stripe answers a card error with 402), as with the real Stripe.js
+        assert [e for e in dana.errors if "402" not in e] == []
+        dana.errors.clear()
         field.fill("4242 4242 4242 4242")
         dana.screen("stripe-card-form")
         page.get_by_role("button", name="Save card").click()
         expect(page.get_by_text("Saved visa ending 4242.")).to_be_visible()
         expect(page.locator("[data-last4]")).to_have_text(["4242"])
         dana.screen("stripe-payment")
-        confirmed = standin.requests_to("POST", "/v1/setup_intents/")
-        assert [r.path.endswith("/confirm") for r in confirmed] == [True]
-        assert "authorization" not in confirmed[0].headers  # Stripe.js: the publishable key only
+        confirmed = [
+            r for r in standin.requests_to("POST", "/v1/setup_intents/") if r.path.endswith("/confirm")
+        ]
+        assert len(confirmed) == 2  # the refused card, then the good one: the same SetupIntent, tried again
+        assert all("authorization" not in r.headers for r in confirmed)  # Stripe.js: the publishable key only
         (setup,) = standin.api.setup_intents.values()
         card = standin.api.payment_methods[setup["payment_method"]]
         assert setup["status"] == "succeeded" and card["customer"] == setup["customer"]
