@@ -100,6 +100,26 @@ def test_receipts_statement_and_spend_alerts(browser: Any, server: Server) -> No
         fay.screen("alerts")
         alerts.get_by_role("button", name="Remove the spend alert at $500.00").click()
         expect(page.get_by_text("No spend alert yet.")).to_be_visible()
+
+        # who gets the billing emails: her own notices, and an accounts department outside the Team
+        billing_tab(fay, "Notifications")
+        mine = page.get_by_role("form", name="Your billing emails")
+        mine.get_by_label("Receipts of payments").uncheck()
+        mine.get_by_role("button", name="Save your notices").click()
+        expect(page.get_by_role("status").filter(has_text="Your notices are saved")).not_to_contain_text(
+            "Receipts"
+        )
+        expect(mine.get_by_label("Receipts of payments")).not_to_be_checked()
+        new = page.get_by_role("form", name="New billing contact")
+        new.get_by_label("Contact's email").fill("books@ledgers.example")
+        new.get_by_label("Low balance").check()
+        new.get_by_role("button", name="Add billing contact").click()
+        contact = page.get_by_role("form", name="Billing contact books@ledgers.example")
+        expect(contact.get_by_label("Receipts of payments")).to_be_checked()
+        expect(contact.get_by_label("Low balance")).to_be_checked()
+        fay.screen("notifications")
+        contact.get_by_role("button", name="Remove books@ledgers.example").click()
+        expect(page.get_by_text("No billing contact yet.")).to_be_visible()
         assert fay.outside == [] and fay.errors == []
     finally:
         page.context.close()

@@ -7,6 +7,7 @@ import { authenticatePayment } from "../provider.js";
 import { Field, FormError, ListError, Loading, Notice, showOrganization, useLoad, useSubmit } from "../ui.js";
 import { AlertsCard } from "./alerts.js";
 import { DocumentsTab } from "./documents.js";
+import { NotificationsTab } from "./notifications.js";
 import { BillingAddressTab, PaymentTab } from "./payment.js";
 import { Subscriptions } from "./subscriptions.js";
 
@@ -37,29 +38,22 @@ const REFUND = `mutation Refund($input: RequestRefundInput!) { requestRefund(inp
   ... on RefundPayload { refundRequest { status decision } ${ORG} } } } ${TABS_DATA}`;
 
 const TABS = [
-  ["overview", "Overview"],
-  ["paygo", "Pay as you go"],
-  ["subscriptions", "Subscriptions"],
-  ["payment", "Payment"],
-  ["address", "Billing address"],
-  ["documents", "Receipts and statements"],
+  ["overview", "Overview", (org) => html`<${CreditsTab} org=${org} paygo=${false} />`],
+  ["paygo", "Pay as you go", (org) => html`<${CreditsTab} org=${org} paygo=${true} />`],
+  ["subscriptions", "Subscriptions", (org) => html`<${Subscriptions} org=${org} />`],
+  ["payment", "Payment", (org) => html`<${PaymentTab} org=${org} />`],
+  ["address", "Billing address", (org) => html`<${BillingAddressTab} org=${org} />`],
+  ["documents", "Receipts and statements", (org) => html`<${DocumentsTab} org=${org} />`],
+  ["notifications", "Notifications", (org) => html`<${NotificationsTab} org=${org} />`],
 ];
 
 export function Billing({ org, tab = "overview" }) {
-  const current = TABS.find(([path]) => path === tab) ?? TABS[0];
+  const [current, , view] = TABS.find(([path]) => path === tab) ?? TABS[0];
   return html`<h1 tabindex="-1">Billing</h1>
     <nav class="tabs" aria-label="Billing">
-      ${TABS.map(([path, title]) => html`<a href=${href("o", org.id, "billing", path)} aria-current=${path === current[0] ? "page" : undefined}>${title}</a>`)}
+      ${TABS.map(([path, title]) => html`<a href=${href("o", org.id, "billing", path)} aria-current=${path === current ? "page" : undefined}>${title}</a>`)}
     </nav>
-    ${current[0] === "subscriptions"
-      ? html`<${Subscriptions} org=${org} />`
-      : current[0] === "payment"
-        ? html`<${PaymentTab} org=${org} />`
-        : current[0] === "address"
-          ? html`<${BillingAddressTab} org=${org} />`
-          : current[0] === "documents"
-            ? html`<${DocumentsTab} org=${org} />`
-            : html`<${CreditsTab} org=${org} paygo=${current[0] === "paygo"} />`}`;
+    ${view(org)}`;
 }
 
 function CreditsTab({ org, paygo }) {
