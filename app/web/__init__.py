@@ -1,7 +1,9 @@
 """The web pages the app serves itself, so they work without internet: the console, GraphiQL, the API reference.
 
 Every asset comes from ``static/`` (third-party files pinned under ``static/vendor/<package>-<version>/``
-with their licenses, taken from the npm registry's tarballs); no page loads anything from another origin.
+with their licenses, taken from the npm registry's tarballs); no page loads anything from another origin,
+except the payment provider's own card form where the provider requires it (Stripe.js, only while Stripe
+is the provider: see ``console_policy``).
 """
 
 from __future__ import annotations
