@@ -237,6 +237,12 @@ def test_the_seed_story_through_the_console(
     expect(row.locator("[data-spend]")).to_have_text("$0.00065")
     expect(page.locator("[data-chart=Requests] canvas").first).to_be_visible()
     alice.screen("usage")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "bucket_start_utc,group_id,group,requests,input_tokens,output_tokens,spend_usd"
+    used = [line.split(",") for line in lines[1:] if line.split(",")[3] != "0"]
+    assert [(row[2], row[3:]) for row in used] == [("GPT OSS 120B", ["1", "1000", "400", "0.00065"])]
     page.get_by_label("Project", exact=True).select_option(label="Default")
     expect(page.locator("#u-project")).to_have_value(re.compile(".+"))
     expect(row.locator("[data-spend]")).to_have_text("$0.00065")  # the key is the Default project's
