@@ -48,15 +48,20 @@ function StripeCardForm({ org, setup, onAttached }) {
   const [form, setForm] = useState({ stripe: null, card: null, error: null });
   useEffect(() => {
     let card = null;
+    let live = true;
     paymentProvider().then(
       ({ stripe }) => {
+        if (!live) return; // the form closed while Stripe.js loaded
         card = stripe.elements().create("card");
         card.mount(target.current);
         setForm({ stripe, card, error: null });
       },
-      (failure) => setForm({ stripe: null, card: null, error: failure.message }),
+      (failure) => live && setForm({ stripe: null, card: null, error: failure.message }),
     );
-    return () => card?.destroy();
+    return () => {
+      live = false;
+      card?.destroy();
+    };
   }, []);
   const [state, onSubmit] = useSubmit(async () => {
     const { setupIntent, error } = await form.stripe.confirmCardSetup(setup.clientSecret, {
