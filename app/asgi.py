@@ -186,7 +186,7 @@ def create_app(
         receive_webhook,
         BillingDocuments,
     ]
-    handlers += web_routes()
+    handlers += web_routes(services.payments.payment_ui)
     if settings.metrics_enabled:
         handlers.append(metrics.metrics_endpoint)
     cors = (

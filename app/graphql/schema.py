@@ -22,6 +22,7 @@ from app.graphql.accounts.types import User
 from app.graphql.api_keys.mutations import ApiKeyMutations
 from app.graphql.api_keys.types import ApiKey
 from app.graphql.billing.mutations import BillingMutations
+from app.graphql.billing.queries import BillingQueries
 from app.graphql.billing.types import Charge, PaymentMethod
 from app.graphql.catalog.mutations import CatalogMutations
 from app.graphql.catalog.queries import CatalogQueries
@@ -65,6 +66,7 @@ Query = merge_types(
         InvitationQueries,
         UsageQueries,
         CatalogQueries,
+        BillingQueries,
         NotificationQueries,
         ReceiptQueries,
     ),

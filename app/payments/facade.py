@@ -22,6 +22,7 @@ from app.payments.types import (
     CustomerResult,
     PaymentMethodInfo,
     PaymentMethodSetup,
+    PaymentUi,
     PreparedCharge,
     RefundDecision,
     RefundResult,
@@ -45,6 +46,7 @@ class Payments:
         self._provider_name = provider_name
         self._timeout_seconds = timeout_seconds
         self._closed = False
+        self._ui = self._load_ui()
 
     @property
     def provider_name(self) -> str:
@@ -55,6 +57,19 @@ class Payments:
     def provider(self) -> object:
         """The active provider's plugin object (tests reach the fake provider's switches through it)."""
         return self._provider
+
+    @property
+    def payment_ui(self) -> PaymentUi:
+        """How the console collects cards with the provider's UI (asked once, when the payments load)."""
+        return self._ui
+
+    def _load_ui(self) -> PaymentUi:
+        ui = self._hook.payment_ui()
+        if ui is None:  # a partner's provider without a UI for the console: its own tools add cards
+            return PaymentUi(provider=self._provider_name, publishable_key="")
+        if not isinstance(ui, PaymentUi):
+            raise MissingHookResult(f"payment_ui returned {type(ui).__name__}, expected PaymentUi")
+        return ui
 
     @property
     def plugin_names(self) -> tuple[str, ...]:

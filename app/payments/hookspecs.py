@@ -35,6 +35,7 @@ from app.payments.types import (
     CustomerResult,
     PaymentMethodInfo,
     PaymentMethodSetup,
+    PaymentUi,
     PreparedCharge,
     RefundDecision,
     RefundResult,
@@ -57,6 +58,19 @@ def payment_provider_name() -> str | None:
     The first non-None result wins; the plugin manager checks that exactly one plugin implements it.
 
     :returns: the provider's name as chosen in plugins.toml, e.g. ``"fake"`` or ``"stripe"``.
+    """
+
+
+@hookspec(firstresult=True)
+def payment_ui() -> PaymentUi | None:
+    """Say how the console collects and authenticates cards with this provider's own UI.
+
+    The first non-None result wins. Called once, synchronously, when the payments are loaded: the app
+    builds the console page's Content-Security-Policy from it. A provider that does not implement it
+    gets no card form in the console (its cards are added with its own tools).
+
+    :returns: the provider's name, its publishable (public) key, the URL of its UI's script (None: the
+        console's own form) and the origins its UI loads scripts and frames from and sends requests to.
     """
 
 

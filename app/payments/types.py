@@ -15,6 +15,7 @@ from typing import Any
 
 _CURRENCY = re.compile(r"[a-z]{3}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
+_ORIGIN = re.compile(r"https://[a-z0-9.-]+(:\d+)?")
 
 
 class ChargeStatus(StrEnum):
@@ -76,6 +77,33 @@ class PaymentMethodSetup:
     publishable_key: str
     provider: str
     setup_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentUi:
+    """How the console collects and authenticates cards with the provider's own UI, and where that UI talks.
+
+    ``script_url`` is None when the console's own form serves (the fake provider's test cards). The origins
+    are what the console page's Content-Security-Policy must allow: scripts, frames and requests of the
+    provider's UI (https origins, no path); nothing else leaves the app's origin.
+    """
+
+    provider: str
+    publishable_key: str
+    script_url: str | None = None
+    script_origins: tuple[str, ...] = ()
+    frame_origins: tuple[str, ...] = ()
+    connect_origins: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        origins = (*self.script_origins, *self.frame_origins, *self.connect_origins)
+        bad = [o for o in origins if not _ORIGIN.fullmatch(o)]
+        if bad:
+            raise ValueError(f"the provider UI's origins must be https origins without a path, got {bad}")
+        if self.script_url is not None and not any(
+            self.script_url.startswith(origin + "/") for origin in self.script_origins
+        ):
+            raise ValueError(f"script_url {self.script_url!r} is not under one of the script origins")
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from app.payments.types import (
     CustomerResult,
     PaymentMethodInfo,
     PaymentMethodSetup,
+    PaymentUi,
     PreparedCharge,
     RefundResult,
     RefundStatus,
@@ -76,6 +77,11 @@ class FakeProvider:
     @hookimpl
     def payment_provider_name(self) -> str:
         return PROVIDER_NAME
+
+    @hookimpl
+    def payment_ui(self) -> PaymentUi:
+        # the console's own test-card form stands for the provider's UI: nothing leaves the app's origin
+        return PaymentUi(provider=PROVIDER_NAME, publishable_key=self.publishable_key)
 
     @hookimpl
     def create_customer(

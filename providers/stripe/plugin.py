@@ -15,6 +15,7 @@ from app.payments.types import (
     CustomerResult,
     PaymentMethodInfo,
     PaymentMethodSetup,
+    PaymentUi,
     PreparedCharge,
     RefundResult,
     WebhookEvent,
@@ -22,6 +23,11 @@ from app.payments.types import (
 from providers.stripe import webhooks
 from providers.stripe.client import PROVIDER_NAME, StripeGateway
 from providers.stripe.config import Mode, StripeConfig
+
+# Stripe.js must be loaded from Stripe itself (never bundled or self-hosted: Stripe's rule, and PCI scope);
+# Elements' card fields and 3-D Secure run in frames of js.stripe.com and hooks.stripe.com, and Stripe.js
+# talks to api.stripe.com (Stripe's documented Content-Security-Policy).
+STRIPE_JS = "https://js.stripe.com/v3/"
 
 
 class StripeProvider:
@@ -33,10 +39,22 @@ class StripeProvider:
         self.gateway = StripeGateway(config)
         self._webhook_secret = config.webhook_secret
         self._webhook_tolerance = config.webhook_tolerance_seconds
+        self._publishable_key = config.publishable_key
 
     @hookimpl
     def payment_provider_name(self) -> str:
         return PROVIDER_NAME
+
+    @hookimpl
+    def payment_ui(self) -> PaymentUi:
+        return PaymentUi(
+            provider=PROVIDER_NAME,
+            publishable_key=self._publishable_key,
+            script_url=STRIPE_JS,
+            script_origins=("https://js.stripe.com",),
+            frame_origins=("https://js.stripe.com", "https://hooks.stripe.com"),
+            connect_origins=("https://api.stripe.com",),
+        )
 
     @hookimpl
     def create_customer(

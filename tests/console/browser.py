@@ -58,7 +58,11 @@ class Server:
 
     def invitation_link(self, address: str, timeout: float = 15) -> str:
         """The accept link of the latest invitation mailed to the address (waits for the mail worker)."""
-        link = re.compile(re.escape(self.url) + r"/invitations/accept\?token=[A-Za-z0-9_\-]+")
+        return self.mailed_link(address, "/invitations/accept", timeout)
+
+    def mailed_link(self, address: str, path: str, timeout: float = 15) -> str:
+        """The link to `path` (with its token) in the latest email to the address that has one."""
+        link = re.compile(re.escape(self.url + path) + r"\?token=[A-Za-z0-9_\-%]+")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for message in reversed(self.inbox.to(address)):
@@ -67,7 +71,7 @@ class Server:
                     return found.group(0)
             time.sleep(0.1)
         raise AssertionError(
-            f"no invitation link mailed to {address}; mail: {[m['To'] for m in self.inbox.messages]}"
+            f"no {path} link mailed to {address}; mail: {[m['To'] for m in self.inbox.messages]}"
         )
 
     def graphql(self, query: str, variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:
@@ -87,20 +91,29 @@ class Server:
         return answer.json()
 
 
-def run_server(workdir: Path, setup: tuple[str, ...] = ()) -> Iterator[Server]:
+FAKE_PLUGINS_TOML = '[payments]\nprovider = "fake"\n\n[providers.fake]\nstate_path = "fake-provider.json"\n'
+
+
+def run_server(
+    workdir: Path,
+    setup: tuple[str, ...] = (),
+    *,
+    plugins_toml: str = FAKE_PLUGINS_TOML,
+    environment: dict[str, str] | None = None,
+) -> Iterator[Server]:
     """Migrate a fresh SQLite database, create a staff user, serve on a free port; stop at the end.
 
-    `setup` names more CLI commands to run before serving (e.g. "seed-demo").
+    `setup` names more CLI commands to run before serving (e.g. "seed-demo"); `plugins_toml` chooses the
+    payment provider (the fake one by default), `environment` adds variables (e.g. the provider's secrets).
     """
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     plugins = workdir / "plugins.toml"
-    plugins.write_text(
-        '[payments]\nprovider = "fake"\n\n[providers.fake]\nstate_path = "fake-provider.json"\n'
-    )
+    plugins.write_text(plugins_toml)
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"PUBLIC_URL", "REDIS_URL", "DATABASE_URL"}},
+        **(environment or {}),
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'console.sqlite3'}",
         "PLUGINS_TOML": str(plugins),
         "FLEET_TOKEN": FLEET_TOKEN,

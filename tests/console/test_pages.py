@@ -72,16 +72,21 @@ async def test_api_reference_renders_with_redoc_from_the_app(client: httpx.Async
 async def test_console_page_answers_at_the_root_and_at_the_invitation_link(client: httpx.AsyncClient) -> None:
     root = await client.get("/", headers=HTML)
     link = await client.get("/invitations/accept?token=abc", headers=HTML)
-    assert root.status_code == link.status_code == 200
+    reset = await client.get("/reset-password?token=abc", headers=HTML)  # the password-reset email's link
+    assert root.status_code == link.status_code == reset.status_code == 200
+    assert reset.text == root.text
     assert root.headers["content-type"].startswith("text/html")
     assert root.text == link.text
     await assert_served_locally(client, root.text)
     policy = root.headers["content-security-policy"]
     assert (
         "default-src 'self'" in policy
-        and "connect-src 'self'" in policy
+        and "connect-src 'self';" in policy
         and "'unsafe-inline'" not in policy.split("style-src")[0]
     )
+    # the fake provider's form is the console's own: no other origin is named (Stripe's only with Stripe,
+    # tests/console/test_stripe_elements.py)
+    assert "https:" not in policy and "frame-src" not in policy
 
 
 def console_modules(index: str) -> dict[str, bytes]:

@@ -18,7 +18,6 @@ from tests.console.browser import (
     STAFF_PASSWORD,
     Server,
     Visitor,
-    chromium_or_skip,
     open_visitor,
     run_server,
 )
@@ -28,20 +27,6 @@ MODEL = "gpt-oss-120b"
 SIGN_IN = """mutation($input: SignInInput!) { signIn(input: $input) { __typename ... on SessionPayload { token } } }"""
 SOLD_OUT = """mutation($input: SetTierCapacityInput!) { setTierCapacity(input: $input) {
   __typename ... on TierPayload { tier { soldOut } } } }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    from tests.console.browser import CHROMIUM
-
-    with sync_playwright() as playwright:
-        # --no-sandbox: CI runs as root in a container, where Chromium's sandbox cannot start
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -252,6 +237,12 @@ def test_the_seed_story_through_the_console(
     expect(row.locator("[data-spend]")).to_have_text("$0.00065")
     expect(page.locator("[data-chart=Requests] canvas").first).to_be_visible()
     alice.screen("usage")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "bucket_start_utc,group_id,group,requests,input_tokens,output_tokens,spend_usd"
+    used = [line.split(",") for line in lines[1:] if line.split(",")[3] != "0"]
+    assert [(row[2], row[3:]) for row in used] == [("GPT OSS 120B", ["1", "1000", "400", "0.00065"])]
     page.get_by_label("Project", exact=True).select_option(label="Default")
     expect(page.locator("#u-project")).to_have_value(re.compile(".+"))
     expect(row.locator("[data-spend]")).to_have_text("$0.00065")  # the key is the Default project's

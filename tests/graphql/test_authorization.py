@@ -308,6 +308,12 @@ CASES.update(
         "catalog": Case(
             "catalog", "{ catalog { __typename ... on Error { code } } }", lambda w: {}, outcomes(**EVERYONE_SIGNED_IN)
         ),
+        "paymentProvider": Case(
+            "paymentProvider",
+            "{ paymentProvider { __typename ... on Error { code } } }",
+            lambda w: {},
+            outcomes(**EVERYONE_SIGNED_IN),
+        ),
         "node: Acme's subscription": node("S", "ModelSubscription", lambda w: SUBSCRIPTION_ID, visible_to("admin")),
         "Organization.subscriptions": Case(
             "node",

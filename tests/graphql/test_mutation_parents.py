@@ -52,3 +52,181 @@ async def test_member_changes_come_with_the_organization(gql: GraphQL, world: Wo
         token=world.token("admin"),
     )
     assert invited["inviteMembers"]["organization"]["invitations"]["invitations"]["totalCount"] == 1
+
+
+async def _mutate(
+    gql: GraphQL, world: World, field: str, input_type: str, selection: str, **values: object
+) -> dict:  # type: ignore[type-arg]
+    document = f"mutation($input: {input_type}!) {{ {field}(input: $input) {{ __typename ... on Error {{ code message }} {selection} }} }}"
+    data = await gql(document, {"input": values}, token=world.token("admin"))
+    return data[field]  # type: ignore[no-any-return]
+
+
+CARDS = "organization { id billing { ... on Billing { paymentMethods { id isDefault } } } }"
+CREDITS = "organization { id credits { ... on Credits { balance { amount } autoRecharge { enabled } } } }"
+
+
+async def test_card_changes_come_with_the_organization(gql: GraphQL, world: World) -> None:
+    acme = world.gid("Organization", world.acme_id)
+    first = await _mutate(
+        gql,
+        world,
+        "attachPaymentMethod",
+        "AttachPaymentMethodInput",
+        f"... on PaymentMethodPayload {{ paymentMethod {{ id }} {CARDS} }}",
+        organizationId=acme,
+        paymentMethodRef="pm_card_visa",
+    )
+    assert first["__typename"] == "PaymentMethodPayload", first
+    assert first["organization"]["id"] == acme
+    assert [m["id"] for m in first["organization"]["billing"]["paymentMethods"]] == [
+        first["paymentMethod"]["id"]
+    ]
+    second = await _mutate(
+        gql,
+        world,
+        "attachPaymentMethod",
+        "AttachPaymentMethodInput",
+        f"... on PaymentMethodPayload {{ paymentMethod {{ id }} {CARDS} }}",
+        organizationId=acme,
+        paymentMethodRef="pm_card_mastercard",
+        makeDefault=False,
+    )
+    assert len(second["organization"]["billing"]["paymentMethods"]) == 2
+    made_default = await _mutate(
+        gql,
+        world,
+        "setDefaultPaymentMethod",
+        "PaymentMethodIdInput",
+        f"... on PaymentMethodPayload {{ {CARDS} }}",
+        paymentMethodId=second["paymentMethod"]["id"],
+    )
+    cards = made_default["organization"]["billing"]["paymentMethods"]
+    assert cards[0] == {"id": second["paymentMethod"]["id"], "isDefault": True}  # the default first
+    removed = await _mutate(
+        gql,
+        world,
+        "removePaymentMethod",
+        "PaymentMethodIdInput",
+        f"... on RemovePaymentMethodPayload {{ {CARDS} }}",
+        paymentMethodId=first["paymentMethod"]["id"],
+    )
+    assert [m["id"] for m in removed["organization"]["billing"]["paymentMethods"]] == [
+        second["paymentMethod"]["id"]
+    ]
+    address = await _mutate(
+        gql,
+        world,
+        "setBillingAddress",
+        "SetBillingAddressInput",
+        "... on BillingAddressPayload { organization { billing { ... on Billing { billingAddress { city } } } } }",
+        organizationId=acme,
+        name="Acme Inc.",
+        line1="1 Main St",
+        city="Berlin",
+        postalCode="10115",
+        country="DE",
+    )
+    assert address["organization"]["billing"]["billingAddress"] == {"city": "Berlin"}
+
+
+async def test_credit_changes_come_with_the_organization(gql: GraphQL, world: World) -> None:
+    acme = world.gid("Organization", world.acme_id)
+    await _mutate(
+        gql,
+        world,
+        "attachPaymentMethod",
+        "AttachPaymentMethodInput",
+        "",
+        organizationId=acme,
+        paymentMethodRef="pm_card_visa",
+    )
+    bought = await _mutate(
+        gql,
+        world,
+        "addCredits",
+        "AddCreditsInput",
+        f"... on AddCreditsPayload {{ balance {{ amount }} grant {{ id }} {CREDITS} }}",
+        organizationId=acme,
+        amount="25",
+        idempotencyKey="parents-buy-1",
+    )
+    assert bought["__typename"] == "AddCreditsPayload", bought
+    assert bought["organization"]["credits"]["balance"] == bought["balance"]
+    enabled = await _mutate(
+        gql,
+        world,
+        "configureAutoRecharge",
+        "ConfigureAutoRechargeInput",
+        f"... on AutoRechargePayload {{ {CREDITS} }}",
+        organizationId=acme,
+        threshold="5",
+        rechargeTo="20",
+    )
+    assert enabled["organization"]["credits"]["autoRecharge"] == {"enabled": True}
+    disabled = await _mutate(
+        gql,
+        world,
+        "disableAutoRecharge",
+        "DisableAutoRechargeInput",
+        f"... on AutoRechargePayload {{ {CREDITS} }}",
+        organizationId=acme,
+    )
+    assert disabled["organization"]["credits"]["autoRecharge"] == {"enabled": False}
+    # platform staff give promotional credits to organizations they are no member of: no parent for them
+    granted = await gql(
+        "mutation($input: GrantPromotionalCreditsInput!) { grantPromotionalCredits(input: $input) { __typename "
+        "... on GrantPromotionalCreditsPayload { grant { id } organization { id } } } }",
+        {
+            "input": {
+                "organizationId": acme,
+                "amount": "5",
+                "expiresAt": "2030-01-01T00:00:00Z",
+                "note": "Welcome",
+            }
+        },
+        token=world.token("staff"),
+    )
+    assert granted["grantPromotionalCredits"]["organization"] is None
+
+
+async def test_subscription_changes_come_with_the_organization(gql: GraphQL, world: World) -> None:
+    acme = world.gid("Organization", world.acme_id)
+    await _mutate(
+        gql,
+        world,
+        "attachPaymentMethod",
+        "AttachPaymentMethodInput",
+        "",
+        organizationId=acme,
+        paymentMethodRef="pm_card_visa",
+    )
+    listed = "organization { id subscriptions { ... on SubscriptionList { subscriptions { edges { node { id state } } } } } }"
+    subscribed = await _mutate(
+        gql,
+        world,
+        "subscribe",
+        "SubscribeInput",
+        f"... on SubscriptionPayload {{ subscription {{ id }} {listed} }}",
+        organizationId=acme,
+        model="gpt-oss-120b",
+        tier="starter",
+    )
+    assert subscribed["__typename"] == "SubscriptionPayload", subscribed
+    subscription_id = subscribed["subscription"]["id"]
+    assert [
+        e["node"]["id"] for e in subscribed["organization"]["subscriptions"]["subscriptions"]["edges"]
+    ] == [subscription_id]
+    cancelled = await _mutate(
+        gql,
+        world,
+        "cancelSubscription",
+        "SubscriptionIdInput",
+        f"... on SubscriptionPayload {{ subscription {{ state }} {listed} }}",
+        subscriptionId=subscription_id,
+    )
+    assert cancelled["organization"]["id"] == acme
+    assert (
+        cancelled["organization"]["subscriptions"]["subscriptions"]["edges"][0]["node"]["state"]
+        == cancelled["subscription"]["state"]
+    )

@@ -346,30 +346,35 @@ class StripeApi:
             raise _invalid("Missing required param: customer.", code="parameter_missing", param="customer")
         self._customer(params, customer, "customer")
         if ref in TEST_CARDS:  # a test token makes a new PaymentMethod each time, as in Stripe
-            card = TEST_CARDS[ref]
-            if card.refused_at_attach:
-                raise RequestError(
-                    402, "card_error", card.message, code=card.code, decline_code=card.decline_code
-                )
-            method = _object("payment_method", "pm") | {
-                "type": "card",
-                "card": {
-                    "brand": card.brand,
-                    "last4": card.last4,
-                    "exp_month": 12,
-                    "exp_year": 2034,
-                    "funding": "credit",
-                },
-                "customer": None,
-                "metadata": {},
-                "test_token": ref,
-            }
-            self.payment_methods[method["id"]] = method
+            method = self.new_card(ref)
         else:
             method = self._payment_method(params, ref)
         if method["customer"] not in {None, customer}:
             raise _invalid("The payment method you provided has already been attached to a customer.")
         method["customer"] = customer
+        return method
+
+    def new_card(self, token: str) -> dict[str, Any]:
+        """A new PaymentMethod of a test card (by its ``pm_card_*`` token); a card refused when saved raises."""
+        card = TEST_CARDS[token]
+        if card.refused_at_attach:
+            raise RequestError(
+                402, "card_error", card.message, code=card.code, decline_code=card.decline_code
+            )
+        method = _object("payment_method", "pm") | {
+            "type": "card",
+            "card": {
+                "brand": card.brand,
+                "last4": card.last4,
+                "exp_month": 12,
+                "exp_year": 2034,
+                "funding": "credit",
+            },
+            "customer": None,
+            "metadata": {},
+            "test_token": token,
+        }
+        self.payment_methods[method["id"]] = method
         return method
 
     def _detach(self, params: dict[str, Any], ref: str) -> dict[str, Any]:

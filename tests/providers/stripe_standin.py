@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from providers.stripe.config import API_VERSION
 from tests.providers.stripe_api import StripeApi, decode_form, new_id
+from tests.providers.stripe_js_api import handle_browser_request
 
 SECRET_KEY = "sk_test_standin_51Hx"
 WEBHOOK_SECRET = "whsec_standin_signing_secret"
@@ -64,8 +65,15 @@ class _Fault:
 class StripeStandIn:
     """The stand-in server; ``api`` holds its objects (customers, payment intents, …)."""
 
-    def __init__(self, *, secret_key: str = SECRET_KEY, hang_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        secret_key: str = SECRET_KEY,
+        publishable_key: str = PUBLISHABLE_KEY,
+        hang_seconds: float = 1.0,
+    ) -> None:
         self.secret_key = secret_key
+        self.publishable_key = publishable_key
         self.hang_seconds = hang_seconds
         self.api = StripeApi()
         self.requests: list[RecordedRequest] = []
@@ -140,6 +148,12 @@ class StripeStandIn:
             fault = self._take_fault(method, parts.path)
             if fault == "error":
                 return 500, _error("api_error", "An unknown error occurred (stand-in)."), None
+            if "authorization" not in headers and "key" in params:
+                # Stripe.js in a browser: the publishable key and an intent's client secret, never the secret key
+                if params.pop("key") != self.publishable_key:
+                    return 401, _error("invalid_request_error", "Invalid API Key provided."), fault
+                status, answer = handle_browser_request(self.api, method, parts.path, params)
+                return status, answer, fault
             if headers.get("authorization") != f"Bearer {self.secret_key}":
                 return 401, _error("invalid_request_error", "Invalid API Key provided."), fault
             version = headers.get("stripe-version")
@@ -216,6 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Request-Id", new_id("req"))
+        self.send_header("Access-Control-Allow-Origin", "*")  # Stripe's API answers pages of any origin
         self.end_headers()
         self.wfile.write(payload)
 

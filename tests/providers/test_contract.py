@@ -62,6 +62,20 @@ async def test_setup_payment_method_gives_the_console_what_it_needs(
     assert again == setup
 
 
+async def test_payment_ui_names_the_provider_and_the_key_of_its_setups(
+    provider: Payments, customer_ref: str
+) -> None:
+    # payment_ui: what the console page's policy and card form are built from
+    ui = provider.payment_ui
+    setup = await provider.setup_payment_method(customer_ref=customer_ref, idempotency_key="setup-ui")
+    assert ui.provider == provider.provider_name
+    assert ui.publishable_key in {setup.publishable_key, ""}  # "": no UI for the console (a partner's)
+    if ui.script_url is None:  # the console's own form, or none: nothing of the page leaves the app's origin
+        assert ui.script_origins == ui.frame_origins == ui.connect_origins == ()
+    else:
+        assert ui.script_url.startswith("https://") and ui.connect_origins
+
+
 async def test_attach_list_set_default_and_detach_payment_methods(
     provider: Payments, customer_ref: str
 ) -> None:

@@ -17,7 +17,13 @@ from app.payments import Payments, load_payments
 from app.payments.errors import CustomerGone, PaymentRequestError
 from app.payments.types import ChargePurpose
 from providers.stripe.config import API_VERSION
-from tests.providers.stripe_standin import SECRET_KEY, STRIPE_ENV, StripeStandIn, stripe_plugins_toml
+from tests.providers.stripe_standin import (
+    PUBLISHABLE_KEY,
+    SECRET_KEY,
+    STRIPE_ENV,
+    StripeStandIn,
+    stripe_plugins_toml,
+)
 
 
 @pytest.fixture
@@ -157,3 +163,41 @@ async def test_a_customer_deleted_at_stripe_is_gone_for_every_call(
             await call
         assert gone.value.user_message == "The payment provider no longer knows this customer."
     assert stripe_standin.api.payment_intents == {}
+
+
+async def test_stripe_js_requests_need_the_publishable_key_and_the_intents_client_secret(
+    stripe_standin: StripeStandIn, payments: Payments
+) -> None:
+    customer = await payments.create_customer(
+        org_id="org_js", name="JS", email="js@example.com", idempotency_key="cus-js"
+    )
+    setup = await payments.setup_payment_method(customer_ref=customer.customer_ref, idempotency_key="seti-js")
+    path = f"{stripe_standin.url}/v1/setup_intents/{setup.setup_ref}/confirm"
+    card = {"payment_method_data[type]": "card", "payment_method_data[card][number]": "4242 4242 4242 4242"}
+    async with httpx.AsyncClient() as browser:  # as Stripe.js sends them: no Authorization header
+        wrong_key = await browser.post(
+            path, data={"key": "pk_test_other", "client_secret": setup.client_secret, **card}
+        )
+        wrong_secret = await browser.post(
+            path, data={"key": PUBLISHABLE_KEY, "client_secret": "seti_x_secret_y", **card}
+        )
+        unknown_card = await browser.post(
+            path,
+            data={
+                "key": PUBLISHABLE_KEY,
+                "client_secret": setup.client_secret,
+                **card,
+                "payment_method_data[card][number]": "1234",
+            },
+        )
+        confirmed = await browser.post(
+            path, data={"key": PUBLISHABLE_KEY, "client_secret": setup.client_secret, **card}
+        )
+
+    assert (wrong_key.status_code, wrong_secret.status_code, unknown_card.status_code) == (401, 404, 402)
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "succeeded"
+    # the confirmed set-up's card is the customer's: the provider attaches it as the console asks
+    attached = await payments.attach_payment_method(
+        customer_ref=customer.customer_ref, payment_method_ref=confirmed.json()["payment_method"]
+    )
+    assert attached.last4 == "4242"

@@ -13,6 +13,7 @@ from app.graphql.billing.types import BillingAddress, PaymentMethod
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, PaymentError, mutation, result_union
 from app.graphql.ids import node_id, org_id
+from app.graphql.orgs.types import InOrganization
 
 
 @strawberry.input(description="The organization that adds a card.")
@@ -62,19 +63,19 @@ class PaymentMethodSetupPayload:
     setup_ref: str = strawberry.field(description="The provider's reference of the set-up.")
 
 
-@strawberry.type(description="The card as it is now.")
-class PaymentMethodPayload:
+@strawberry.type(description="The card as it is now, and its organization (whose billing lists the cards).")
+class PaymentMethodPayload(InOrganization):
     payment_method: PaymentMethod = strawberry.field(description="The card.")
 
 
-@strawberry.type(description="The card is removed; the cards left on file.")
-class RemovePaymentMethodPayload:
+@strawberry.type(description="The card is removed; the cards left on file, and their organization.")
+class RemovePaymentMethodPayload(InOrganization):
     removed_payment_method_id: relay.GlobalID = strawberry.field(description="The card removed.")
     payment_methods: list[PaymentMethod] = strawberry.field(description="The cards left, the default first.")
 
 
-@strawberry.type(description="The billing address as the provider now holds it.")
-class BillingAddressPayload:
+@strawberry.type(description="The billing address as the provider now holds it, and its organization.")
+class BillingAddressPayload(InOrganization):
     billing_address: BillingAddress = strawberry.field(description="The address.")
 
 
@@ -126,7 +127,9 @@ class BillingMutations:
             provider_ref=input.payment_method_ref,
             make_default=input.make_default,
         )
-        return PaymentMethodPayload(payment_method=PaymentMethod.from_model(card))
+        return PaymentMethodPayload(
+            organization_id=card.organization_id, payment_method=PaymentMethod.from_model(card)
+        )
 
     @mutation("Remove a card; the newest other card becomes the default (Organization Admins).")
     async def remove_payment_method(
@@ -140,6 +143,7 @@ class BillingMutations:
         )
         left = await methods.payment_methods(await info.context.session(), organization_id)
         return RemovePaymentMethodPayload(
+            organization_id=organization_id,
             removed_payment_method_id=input.payment_method_id,
             payment_methods=[PaymentMethod.from_model(c) for c in left],
         )
@@ -154,7 +158,9 @@ class BillingMutations:
             _card_id(input.payment_method_id),
             payments=info.context.services.payments,
         )
-        return PaymentMethodPayload(payment_method=PaymentMethod.from_model(card))
+        return PaymentMethodPayload(
+            organization_id=card.organization_id, payment_method=PaymentMethod.from_model(card)
+        )
 
     @mutation(
         "Set the billing address; it is checked and sent to the payment provider (Organization Admins)."
@@ -162,10 +168,11 @@ class BillingMutations:
     async def set_billing_address(
         self, info: Info, input: Annotated[SetBillingAddressInput, INPUT]
     ) -> SetBillingAddressResult:
+        organization_id = org_id(input.organization_id)
         account = await addresses.set_billing_address(
             info.context.db,
             info.context.actor(),
-            org_id(input.organization_id),
+            organization_id,
             addresses.AddressInput(
                 name=input.name,
                 line1=input.line1,
@@ -179,4 +186,4 @@ class BillingMutations:
         )
         address = BillingAddress.from_account(account)
         assert address is not None
-        return BillingAddressPayload(billing_address=address)
+        return BillingAddressPayload(organization_id=organization_id, billing_address=address)

@@ -15,6 +15,7 @@ from app.graphql.credits.types import AutoRechargeAttempt, CreditGrant, Credits,
 from app.graphql.errors import INPUT, PaymentAuthenticationRequired, PaymentError, mutation, result_union
 from app.graphql.ids import node_id, org_id
 from app.graphql.money import Money
+from app.graphql.orgs.types import InOrganization
 
 
 @strawberry.input(description="Auto-recharge settings; amounts are decimal strings of whole cents, in USD.")
@@ -81,8 +82,7 @@ class GrantPromotionalCreditsInput:
 
 
 @strawberry.type(description="The credits bought.")
-class AddCreditsPayload:
-    organization_id: strawberry.Private[str]
+class AddCreditsPayload(InOrganization):
     grant: CreditGrant = strawberry.field(description="The new credit grant.")
     charge: Charge = strawberry.field(description="The charge that paid for it.")
     balance: Money = strawberry.field(description="The balance after the purchase.")
@@ -96,8 +96,7 @@ class AddCreditsPayload:
 
 
 @strawberry.type(description="The payment, completed after the cardholder authenticated it.")
-class CompletePaymentPayload:
-    organization_id: strawberry.Private[str]
+class CompletePaymentPayload(InOrganization):
     charge: Charge = strawberry.field(description="The payment, succeeded.")
     grant: CreditGrant | None = strawberry.field(
         description="The credits it bought; null for a payment that bought none (a month's usage beyond credits)."
@@ -110,8 +109,7 @@ class CompletePaymentPayload:
 
 
 @strawberry.type(description="Auto-recharge as it is now.")
-class AutoRechargePayload:
-    organization_id: strawberry.Private[str]
+class AutoRechargePayload(InOrganization):
     recharge: AutoRechargeAttempt | None = strawberry.field(
         description="The recharge made at once (enabled below the threshold); null when none was due."
     )
@@ -122,12 +120,12 @@ class AutoRechargePayload:
 
 
 @strawberry.type(description="The refund request, approved by a partner's policy.")
-class RefundPayload:
+class RefundPayload(InOrganization):
     refund_request: RefundRequest = strawberry.field(description="The request and its decision.")
 
 
 @strawberry.type(description="The promotional credits granted.")
-class GrantPromotionalCreditsPayload:
+class GrantPromotionalCreditsPayload(InOrganization):
     grant: CreditGrant = strawberry.field(description="The new grant.")
 
 
@@ -247,7 +245,9 @@ class CreditMutations:
             reason=input.reason,
             amount=input.amount,
         )
-        return RefundPayload(refund_request=RefundRequest.from_model(request))
+        return RefundPayload(
+            organization_id=request.organization_id, refund_request=RefundRequest.from_model(request)
+        )
 
     @mutation("Give promotional credits with their own expiry (platform staff only).")
     async def grant_promotional_credits(
@@ -263,4 +263,6 @@ class CreditMutations:
                 note=input.note,
                 settings=info.context.settings,
             )
-        return GrantPromotionalCreditsPayload(grant=CreditGrant.from_model(grant))
+        return GrantPromotionalCreditsPayload(
+            organization_id=grant.organization_id, grant=CreditGrant.from_model(grant)
+        )

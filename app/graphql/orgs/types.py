@@ -410,6 +410,20 @@ async def visible_organization(info: Info, org_id: str) -> Organization | None:
     return Organization.from_model(organization, role) if organization else None
 
 
+@strawberry.type(description="A mutation's answer that carries the changed object's organization.")
+class InOrganization:
+    """Base of payloads whose change belongs to an organization: they answer with it, for a client cache."""
+
+    organization_id: strawberry.Private[str]
+
+    @strawberry.field(
+        description="The organization as it is now (its billing, credits and subscriptions included); null "
+        "when the viewer is not a member of it (platform staff)."
+    )
+    async def organization(self, info: Info) -> Organization | None:
+        return await visible_organization(info, self.organization_id)
+
+
 async def visible_project(info: Info, project_id: str) -> Project:
     """A project the viewer has just acted on, as they see it now."""
     project, role = await access.require_project(

@@ -11,6 +11,7 @@ from app.domain.subscriptions import service as subscriptions
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, PaymentError, mutation, result_union
 from app.graphql.ids import node_id, org_id
+from app.graphql.orgs.types import InOrganization
 from app.graphql.subscriptions.types import ModelSubscription, present
 
 
@@ -37,8 +38,8 @@ class SubscriptionIdInput:
     subscription_id: relay.GlobalID = strawberry.field(description="The subscription.")
 
 
-@strawberry.type(description="The subscription as it is now.")
-class SubscriptionPayload:
+@strawberry.type(description="The subscription as it is now, and its organization (whose list it is in).")
+class SubscriptionPayload(InOrganization):
     subscription: ModelSubscription = strawberry.field(description="The subscription.")
 
 
@@ -70,7 +71,7 @@ class SubscriptionMutations:
             tier_id=input.tier,
             retries=context.settings.subscription_renewal_retries,
         )
-        return SubscriptionPayload(subscription=await present(info, row))
+        return SubscriptionPayload(organization_id=row.organization_id, subscription=await present(info, row))
 
     @mutation(
         "Change a subscription's tier (Organization Admins): upgrades now, pro rata; downgrades at the period end."
@@ -88,7 +89,7 @@ class SubscriptionMutations:
             tier_id=input.tier,
             retries=context.settings.subscription_renewal_retries,
         )
-        return SubscriptionPayload(subscription=await present(info, row))
+        return SubscriptionPayload(organization_id=row.organization_id, subscription=await present(info, row))
 
     @mutation(
         "Cancel a subscription (Organization Admins): it runs to the end of the paid period, and resuming before "
@@ -99,7 +100,7 @@ class SubscriptionMutations:
     ) -> CancelSubscriptionResult:
         context = info.context
         row = await subscriptions.cancel(context.db, context.actor(), _subscription_id(input.subscription_id))
-        return SubscriptionPayload(subscription=await present(info, row))
+        return SubscriptionPayload(organization_id=row.organization_id, subscription=await present(info, row))
 
     @mutation(
         "Undo a cancellation before the paid period ends (Organization Admins): the subscription renews again."
@@ -109,4 +110,4 @@ class SubscriptionMutations:
     ) -> ResumeSubscriptionResult:
         context = info.context
         row = await subscriptions.resume(context.db, context.actor(), _subscription_id(input.subscription_id))
-        return SubscriptionPayload(subscription=await present(info, row))
+        return SubscriptionPayload(organization_id=row.organization_id, subscription=await present(info, row))

@@ -4,6 +4,7 @@ import { html, render, useCallback, useEffect, useState } from "./html.js";
 import { ORGANIZATION_FIELDS, may } from "./permissions.js";
 import { href, navigate, useRoute } from "./router.js";
 import { AcceptInvitation } from "./screens/accept.js";
+import { Account, ResetPassword } from "./screens/account.js";
 import { CreateTeam, SignIn, SignUp } from "./screens/auth.js";
 import { Billing } from "./screens/billing.js";
 import { ApiKeys } from "./screens/keys.js";
@@ -31,20 +32,26 @@ function Shell({ me, reloadMe }) {
   const route = useRoute();
   const orgs = me.organizations.map((m) => m.organization);
   const creating = route[0] === "teams" && route[1] === "new";
+  const account = route[0] === "account";
   const org = orgs.find((o) => o.id === route[1]) ?? orgs.find((o) => o.type === "TEAM") ?? orgs[0];
   const screen = SCREENS.find((s) => s.path === route[2] && s.visible(org)) ?? SCREENS[0];
   useEffect(() => {
-    if (creating) return;
+    if (creating || account) return;
     if (route[0] !== "o" || route[1] !== org.id || route[2] !== screen.path) navigate("o", org.id, screen.path);
   }, [route.join("/"), org.id]);
   useEffect(() => {
-    document.title = creating ? "Create a Team · Inference Cloud" : `${screen.title} · ${org.name} · Inference Cloud`;
+    document.title = creating
+      ? "Create a Team · Inference Cloud"
+      : account
+        ? "Your account · Inference Cloud"
+        : `${screen.title} · ${org.name} · Inference Cloud`;
     // a new screen: keyboard and screen-reader users start at its heading, not at the old link
     document.querySelector("main h1")?.focus();
-  }, [creating, screen, org]);
+  }, [creating, account, screen, org]);
   if (creating) {
     return html`<${Frame} me=${me} orgs=${orgs}><${CreateTeam} onCreated=${reloadMe} /></${Frame}>`;
   }
+  if (account) return html`<${Frame} me=${me} orgs=${orgs} org=${org}><${Account} me=${me} /></${Frame}>`;
   const View = screen.view;
   return html`<${Frame} me=${me} orgs=${orgs} org=${org} screen=${screen}>
     <${View} key=${org.id} org=${org} me=${me} tab=${route[3]} reloadMe=${reloadMe} />
@@ -85,6 +92,7 @@ function Frame({ me, orgs, org, screen, children }) {
         </ul>
       </nav>`}
       <p class="hint">Signed in as ${me.user.email}</p>
+      <p><a href=${href("account")}>Your account</a></p>
       <button type="button" class="secondary" onClick=${signOut}>Sign out</button>
       <p><a href="/graphql">GraphiQL</a> · <a href="/schema">Fleet API reference</a></p>
     </aside>
@@ -112,6 +120,7 @@ function App() {
     reloadMe();
   }, []);
   if (location.pathname === "/invitations/accept") return html`<${AcceptInvitation} />`;
+  if (location.pathname === "/reset-password") return html`<${ResetPassword} />`;
   return html`<${Loading} state=${state}>
     ${({ me }) => {
       if (!me) {

@@ -70,7 +70,20 @@ export function useLoad(loader, deps) {
       live = false;
     };
   }, [...deps, round]);
-  return { ...state, reload: () => setRound((n) => n + 1) };
+  return {
+    ...state,
+    reload: () => setRound((n) => n + 1),
+    show: (data) => setState({ data, error: null, loading: false }),
+  };
+}
+
+/**
+ * After a mutation: show the organization it answered with (read with the screen's own fragment), so the
+ * screen needs no second request; ask again only when it gave none.
+ */
+export function showOrganization(state, organization) {
+  if (organization) state.show({ node: organization });
+  else state.reload();
 }
 
 /** What a screen shows while its data loads or when loading failed. */

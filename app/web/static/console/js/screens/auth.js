@@ -47,6 +47,7 @@ export function SignIn({ onSignedIn }) {
   return html`<main class="centered" id="main">
     <h1 tabindex="-1">Sign in</h1>
     <${SignInForm} onSignedIn=${onSignedIn} />
+    <p><a href="/reset-password">Forgot your password?</a></p>
     <p>New here? <a href=${href("signup")}>Create an account</a></p>
   </main>`;
 }

@@ -3,71 +3,93 @@ import { ERROR, mutate, query } from "../api.js";
 import { label, localDate, localTime, money } from "../format.js";
 import { html, useState } from "../html.js";
 import { href } from "../router.js";
-import { Field, FormError, ListError, Loading, Notice, useLoad, useSubmit } from "../ui.js";
+import { authenticatePayment } from "../provider.js";
+import { Field, FormError, ListError, Loading, Notice, showOrganization, useLoad, useSubmit } from "../ui.js";
+import { AlertsCard } from "./alerts.js";
+import { DocumentsTab } from "./documents.js";
+import { NotificationsTab } from "./notifications.js";
 import { BillingAddressTab, PaymentTab } from "./payment.js";
 import { Subscriptions } from "./subscriptions.js";
 
 const M = "{ amount currency }";
-const CREDITS = `query Credits($id: ID!) { node(id: $id) { ... on Organization { credits { __typename ... on Error { message }
+// what the credit tabs show of the organization; the mutations answer with it, so a tab updates in place
+const TABS_DATA = `fragment CreditTabs on Organization { credits { __typename ... on Error { message }
   ... on Credits { balance ${M} debt ${M}
     autoRecharge { enabled threshold ${M} rechargeTo ${M} monthlyCap ${M} spentThisMonth ${M} consecutiveFailures pausedUntil }
     grants(first: 100) { edges { node { id source amount ${M} remaining ${M} state boughtAt expiresAt note } } }
     autoRechargeAttempts(first: 10) { edges { node { status amount ${M} message createdAt } } }
     refundRequests(first: 20) { edges { node { amountRequested ${M} status decision reason createdAt } } } } }
   billing { __typename ... on Billing { paymentMethods { id brand last4 isDefault }
-    charges(first: 10) { edges { node { id purpose amount ${M} status description message createdAt } } } } } } } }`;
+    charges(first: 10) { edges { node { id purpose amount ${M} status description message createdAt } } } } } }`;
+const CREDITS = `query Credits($id: ID!) { node(id: $id) { ...CreditTabs } } ${TABS_DATA}`;
+const ORG = `organization { ...CreditTabs }`;
 
 const ADD = `mutation AddCredits($input: AddCreditsInput!) { addCredits(input: $input) { ${ERROR}
-  ... on PaymentError { declineCode } ... on AddCreditsPayload { balance ${M} grant { amount ${M} } } } }`;
-const CONFIGURE = `mutation AutoRecharge($input: ConfigureAutoRechargeInput!) { configureAutoRecharge(input: $input) { ${ERROR} } }`;
-const DISABLE = `mutation NoAutoRecharge($input: DisableAutoRechargeInput!) { disableAutoRecharge(input: $input) { ${ERROR} } }`;
+  ... on PaymentError { declineCode } ... on PaymentAuthenticationRequired { chargeId clientSecret }
+  ... on AddCreditsPayload { balance ${M} grant { amount ${M} } ${ORG} } } } ${TABS_DATA}`;
+const COMPLETE = `mutation CompletePayment($input: CompletePaymentInput!) { completePayment(input: $input) { ${ERROR}
+  ... on PaymentAuthenticationRequired { chargeId clientSecret }
+  ... on CompletePaymentPayload { balance ${M} grant { amount ${M} } ${ORG} } } } ${TABS_DATA}`;
+const CONFIGURE = `mutation AutoRecharge($input: ConfigureAutoRechargeInput!) { configureAutoRecharge(input: $input) { ${ERROR}
+  ... on AutoRechargePayload { ${ORG} } } } ${TABS_DATA}`;
+const DISABLE = `mutation NoAutoRecharge($input: DisableAutoRechargeInput!) { disableAutoRecharge(input: $input) { ${ERROR}
+  ... on AutoRechargePayload { ${ORG} } } } ${TABS_DATA}`;
 const REFUND = `mutation Refund($input: RequestRefundInput!) { requestRefund(input: $input) { ${ERROR}
-  ... on RefundPayload { refundRequest { status decision } } } }`;
+  ... on RefundPayload { refundRequest { status decision } ${ORG} } } } ${TABS_DATA}`;
 
 const TABS = [
-  ["overview", "Overview"],
-  ["paygo", "Pay as you go"],
-  ["subscriptions", "Subscriptions"],
-  ["payment", "Payment"],
-  ["address", "Billing address"],
+  ["overview", "Overview", (org) => html`<${CreditsTab} org=${org} paygo=${false} />`],
+  ["paygo", "Pay as you go", (org) => html`<${CreditsTab} org=${org} paygo=${true} />`],
+  ["subscriptions", "Subscriptions", (org) => html`<${Subscriptions} org=${org} />`],
+  ["payment", "Payment", (org) => html`<${PaymentTab} org=${org} />`],
+  ["address", "Billing address", (org) => html`<${BillingAddressTab} org=${org} />`],
+  ["documents", "Receipts and statements", (org) => html`<${DocumentsTab} org=${org} />`],
+  ["notifications", "Notifications", (org) => html`<${NotificationsTab} org=${org} />`],
 ];
 
 export function Billing({ org, tab = "overview" }) {
-  const current = TABS.find(([path]) => path === tab) ?? TABS[0];
+  const [current, , view] = TABS.find(([path]) => path === tab) ?? TABS[0];
   return html`<h1 tabindex="-1">Billing</h1>
     <nav class="tabs" aria-label="Billing">
-      ${TABS.map(([path, title]) => html`<a href=${href("o", org.id, "billing", path)} aria-current=${path === current[0] ? "page" : undefined}>${title}</a>`)}
+      ${TABS.map(([path, title]) => html`<a href=${href("o", org.id, "billing", path)} aria-current=${path === current ? "page" : undefined}>${title}</a>`)}
     </nav>
-    ${current[0] === "subscriptions"
-      ? html`<${Subscriptions} org=${org} />`
-      : current[0] === "payment"
-        ? html`<${PaymentTab} org=${org} />`
-        : current[0] === "address"
-          ? html`<${BillingAddressTab} org=${org} />`
-          : html`<${CreditsTab} org=${org} paygo=${current[0] === "paygo"} />`}`;
+    ${view(org)}`;
 }
 
 function CreditsTab({ org, paygo }) {
   const state = useLoad(() => query(CREDITS, { id: org.id }), [org.id]);
+  const update = (organization) => showOrganization(state, organization);
   return html`<${Loading} state=${state}>
     ${(data) => {
       const { credits, billing } = data.node;
       if (credits.__typename !== "Credits") return html`<${ListError} result=${credits} />`;
       return paygo
-        ? html`<${PayGo} org=${org} credits=${credits} reload=${state.reload} />`
-        : html`<${Overview} org=${org} credits=${credits} billing=${billing} reload=${state.reload} />`;
+        ? html`<${PayGo} org=${org} credits=${credits} update=${update} reload=${state.reload} />`
+        : html`<${Overview} org=${org} credits=${credits} billing=${billing} update=${update} />`;
     }}
   </${Loading}>`;
 }
 
-function Overview({ org, credits, billing, reload }) {
+/**
+ * Buy credits; when the bank asks the cardholder to confirm (3-D Secure), the provider's UI does it and the
+ * payment is completed (`completePayment`). Resolves like `mutate`.
+ */
+async function buyCredits(input) {
+  const bought = await mutate(ADD, input);
+  if (bought.error?.__typename !== "PaymentAuthenticationRequired") return bought;
+  const problem = await authenticatePayment(bought.error.clientSecret);
+  if (problem) return { error: { message: problem } };
+  return mutate(COMPLETE, { chargeId: bought.error.chargeId });
+}
+
+function Overview({ org, credits, billing, update }) {
   const [key, setKey] = useState(() => crypto.randomUUID()); // one key per purchase: a retried click never charges twice
   const [state, onSubmit] = useSubmit(async (values, form) => {
-    const result = await mutate(ADD, { organizationId: org.id, amount: values.amount, idempotencyKey: key });
+    const result = await buyCredits({ organizationId: org.id, amount: values.amount, idempotencyKey: key });
     if (result.ok) {
       form.reset();
       setKey(crypto.randomUUID());
-      reload();
+      update(result.ok.organization);
     }
     return result;
   });
@@ -103,16 +125,16 @@ function Overview({ org, credits, billing, reload }) {
     </section>`}`;
 }
 
-function AutoRechargeForm({ org, recharge, reload }) {
+function AutoRechargeForm({ org, recharge, update }) {
   const [state, onSubmit] = useSubmit(async (values) => {
     const input = { organizationId: org.id, threshold: values.threshold, rechargeTo: values.rechargeTo, monthlyCap: values.monthlyCap || null };
     const result = await mutate(CONFIGURE, input);
-    if (result.ok) reload();
+    if (result.ok) update(result.ok.organization);
     return result;
   });
   const [off, onDisable] = useSubmit(async () => {
     const result = await mutate(DISABLE, { organizationId: org.id });
-    if (result.ok) reload();
+    if (result.ok) update(result.ok.organization);
     return result;
   });
   return html`<section class="card">
@@ -138,10 +160,11 @@ function AutoRechargeForm({ org, recharge, reload }) {
   </section>`;
 }
 
-function RefundForm({ grant, reload }) {
+function RefundForm({ grant, update, reload }) {
   const [state, onSubmit] = useSubmit(async (values) => {
     const result = await mutate(REFUND, { grantId: grant.id, reason: values.reason });
-    reload();
+    if (result.ok) update(result.ok.organization);
+    else reload(); // a refused request is recorded too: the list shows it
     return result;
   });
   return html`<form class="inline" onSubmit=${onSubmit} aria-label="Refund request">
@@ -152,7 +175,7 @@ function RefundForm({ grant, reload }) {
   </form>`;
 }
 
-function PayGo({ org, credits, reload }) {
+function PayGo({ org, credits, update, reload }) {
   const grants = credits.grants.edges.map((e) => e.node);
   const refundable = grants.filter((g) => g.source !== "PROMOTIONAL" && g.state === "ACTIVE");
   const [grantId, setGrantId] = useState(null);
@@ -168,7 +191,8 @@ function PayGo({ org, credits, reload }) {
           <td>${localTime(g.boughtAt)}</td><td>${localDate(g.expiresAt)}</td><td>${label(g.state)}</td></tr>`)}</tbody>
       </table>
     </section>
-    <${AutoRechargeForm} org=${org} recharge=${credits.autoRecharge} reload=${reload} />
+    <${AutoRechargeForm} org=${org} recharge=${credits.autoRecharge} update=${update} />
+    <${AlertsCard} org=${org} />
     <section class="card">
       <h2>Refunds</h2>
       <p>All purchases are final; you may still ask, and the answer is recorded here.</p>
@@ -177,7 +201,7 @@ function PayGo({ org, credits, reload }) {
         <select id="refund-grant" value=${chosen.id} onChange=${(e) => setGrantId(e.currentTarget.value)}>
           ${refundable.map((g) => html`<option value=${g.id}>${money(g.amount)} bought ${localDate(g.boughtAt)}</option>`)}
         </select></div>
-        <${RefundForm} key=${chosen.id} grant=${chosen} reload=${reload} />`}
+        <${RefundForm} key=${chosen.id} grant=${chosen} update=${update} reload=${reload} />`}
       <ul aria-label="Refund requests">${credits.refundRequests.edges.map(({ node: r }) => html`<li>${localTime(r.createdAt)}: ${money(r.amountRequested)}, ${label(r.status)}: ${r.decision}</li>`)}</ul>
     </section>`;
 }

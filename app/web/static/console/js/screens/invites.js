@@ -85,7 +85,9 @@ export function Invites({ org }) {
           ${outcome && html`<${Notice} kind=${outcome.kind}>${outcome.text}</${Notice}>`}
           ${list.__typename !== "InvitationList"
             ? html`<${ListError} result=${list} />`
-            : html`<table>
+            : list.invitations.edges.length === 0
+              ? html`<p>No invitation in the last 30 days.</p>`
+              : html`<table>
                 <thead><tr><th>Email</th><th>Role</th><th>State</th><th>Sent</th><th>Expires</th><th><span class="sr-only">Actions</span></th></tr></thead>
                 <tbody>
                   ${list.invitations.edges.map(({ node: i }) => html`<tr>

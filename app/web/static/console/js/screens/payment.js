@@ -1,24 +1,32 @@
 // Payment methods through the provider's own card form, and the billing address.
 import { ERROR, mutate, query } from "../api.js";
-import { html, useState } from "../html.js";
-import { Field, FormError, ListError, Loading, Notice, useLoad, useSubmit } from "../ui.js";
+import { html, useEffect, useRef, useState } from "../html.js";
+import { paymentProvider } from "../provider.js";
+import { Field, FormError, ListError, Loading, Notice, showOrganization, useLoad, useSubmit } from "../ui.js";
 
-const METHODS = `query Methods($id: ID!) { node(id: $id) { ... on Organization { billing { __typename ... on Error { message }
+// what these tabs show of the organization; the mutations answer with it, so the tab updates in place
+const BILLING = `fragment PaymentTabs on Organization { billing { __typename ... on Error { message }
   ... on Billing { paymentMethods { id brand last4 expMonth expYear isDefault }
-    billingAddress { name line1 line2 city postalCode state country } } } } } }`;
+    billingAddress { name line1 line2 city postalCode state country } } } }`;
+const METHODS = `query Methods($id: ID!) { node(id: $id) { ...PaymentTabs } } ${BILLING}`;
 const SET_UP = `mutation SetUp($input: SetUpPaymentMethodInput!) { setUpPaymentMethod(input: $input) { ${ERROR}
   ... on PaymentMethodSetupPayload { provider publishableKey clientSecret setupRef } } }`;
 const ATTACH = `mutation Attach($input: AttachPaymentMethodInput!) { attachPaymentMethod(input: $input) { ${ERROR}
-  ... on PaymentMethodPayload { paymentMethod { brand last4 } } } }`;
-const REMOVE = `mutation RemoveCard($input: PaymentMethodIdInput!) { removePaymentMethod(input: $input) { ${ERROR} } }`;
-const DEFAULT = `mutation DefaultCard($input: PaymentMethodIdInput!) { setDefaultPaymentMethod(input: $input) { ${ERROR} } }`;
-const ADDRESS = `mutation Address($input: SetBillingAddressInput!) { setBillingAddress(input: $input) { ${ERROR} } }`;
+  ... on PaymentMethodPayload { paymentMethod { brand last4 } organization { ...PaymentTabs } } } } ${BILLING}`;
+const REMOVE = `mutation RemoveCard($input: PaymentMethodIdInput!) { removePaymentMethod(input: $input) { ${ERROR}
+  ... on RemovePaymentMethodPayload { organization { ...PaymentTabs } } } } ${BILLING}`;
+const DEFAULT = `mutation DefaultCard($input: PaymentMethodIdInput!) { setDefaultPaymentMethod(input: $input) { ${ERROR}
+  ... on PaymentMethodPayload { organization { ...PaymentTabs } } } } ${BILLING}`;
+const ADDRESS = `mutation Address($input: SetBillingAddressInput!) { setBillingAddress(input: $input) { ${ERROR}
+  ... on BillingAddressPayload { organization { ...PaymentTabs } } } } ${BILLING}`;
+
+const attach = (org, paymentMethodRef) => mutate(ATTACH, { organizationId: org.id, paymentMethodRef, makeDefault: true });
 
 /** The fake provider's own card form: its test numbers stand for cards (4242 4242 4242 4242 succeeds). */
 function FakeCardForm({ org, onAttached }) {
   const [state, onSubmit] = useSubmit(async (values) => {
-    const result = await mutate(ATTACH, { organizationId: org.id, paymentMethodRef: values.number, makeDefault: true });
-    if (result.ok) onAttached(result.ok.paymentMethod);
+    const result = await attach(org, values.number);
+    if (result.ok) onAttached(result.ok);
     return result;
   });
   return html`<form class="stack" onSubmit=${onSubmit} aria-label="Test card">
@@ -31,6 +39,47 @@ function FakeCardForm({ org, onAttached }) {
   </form>`;
 }
 
+/**
+ * Stripe's own card field (Elements, in Stripe's frame): the card goes from the browser to Stripe only;
+ * confirming the set-up gives the PaymentMethod that the API then keeps on file.
+ */
+function StripeCardForm({ org, setup, onAttached }) {
+  const target = useRef(null);
+  const [form, setForm] = useState({ stripe: null, card: null, error: null });
+  useEffect(() => {
+    let card = null;
+    let live = true;
+    paymentProvider().then(
+      ({ stripe }) => {
+        if (!live) return; // the form closed while Stripe.js loaded
+        card = stripe.elements().create("card");
+        card.mount(target.current);
+        setForm({ stripe, card, error: null });
+      },
+      (failure) => live && setForm({ stripe: null, card: null, error: failure.message }),
+    );
+    return () => {
+      live = false;
+      card?.destroy();
+    };
+  }, []);
+  const [state, onSubmit] = useSubmit(async () => {
+    const { setupIntent, error } = await form.stripe.confirmCardSetup(setup.clientSecret, {
+      payment_method: { card: form.card },
+    });
+    if (error) return { error: { message: error.message } };
+    const result = await attach(org, setupIntent.payment_method);
+    if (result.ok) onAttached(result.ok);
+    return result;
+  });
+  return html`<form class="stack" onSubmit=${onSubmit} aria-label="Card">
+    <fieldset><legend>Card details (collected by Stripe)</legend><div class="card-element" ref=${target}></div></fieldset>
+    ${form.error && html`<${Notice} kind="bad">${form.error}</${Notice}>`}
+    <${FormError} error=${state.error} />
+    <button disabled=${state.busy || !form.card}>Save card</button>
+  </form>`;
+}
+
 function AddCard({ org, onAttached }) {
   const [setup, setSetup] = useState(null);
   const [state, onSubmit] = useSubmit(async () => {
@@ -38,9 +87,14 @@ function AddCard({ org, onAttached }) {
     if (result.ok) setSetup(result.ok);
     return result;
   });
-  if (setup?.provider === "fake") return html`<${FakeCardForm} org=${org} onAttached=${onAttached} />`;
+  const done = (payload) => {
+    setSetup(null); // a set-up serves one card
+    onAttached(payload);
+  };
+  if (setup?.provider === "fake") return html`<${FakeCardForm} org=${org} onAttached=${done} />`;
+  if (setup?.provider === "stripe") return html`<${StripeCardForm} org=${org} setup=${setup} onAttached=${done} />`;
   if (setup) {
-    return html`<${Notice} kind="bad">The card form of the ${setup.provider} provider is not part of this console yet; add the card with the provider's own tools.</${Notice}>`;
+    return html`<${Notice} kind="bad">The ${setup.provider} provider has no card form in this console; add the card with the provider's own tools.</${Notice}>`;
   }
   return html`<form onSubmit=${onSubmit}><button disabled=${state.busy}>Add a card</button><${FormError} error=${state.error} /></form>`;
 }
@@ -51,11 +105,11 @@ export function PaymentTab({ org }) {
   const act = async (mutation, method, done) => {
     const result = await mutate(mutation, { paymentMethodId: method.id }).catch((e) => ({ error: e }));
     setOutcome(result.error ? { kind: "bad", text: result.error.message } : { kind: "good", text: done });
-    state.reload();
+    if (result.ok) showOrganization(state, result.ok.organization);
   };
-  const attached = (card) => {
+  const attached = ({ paymentMethod: card, organization }) => {
     setOutcome({ kind: "good", text: `Saved ${card.brand} ending ${card.last4}.` });
-    state.reload();
+    showOrganization(state, organization);
   };
   return html`<${Loading} state=${state}>
     ${(data) => {
@@ -88,7 +142,11 @@ const ADDRESS_FIELDS = [
 
 export function BillingAddressTab({ org }) {
   const state = useLoad(() => query(METHODS, { id: org.id }), [org.id]);
-  const [saved, onSubmit] = useSubmit((values) => mutate(ADDRESS, { organizationId: org.id, ...values }));
+  const [saved, onSubmit] = useSubmit(async (values) => {
+    const result = await mutate(ADDRESS, { organizationId: org.id, ...values });
+    if (result.ok) showOrganization(state, result.ok.organization);
+    return result;
+  });
   return html`<${Loading} state=${state}>
     ${(data) => {
       const billing = data.node.billing;

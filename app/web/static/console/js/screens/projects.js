@@ -72,7 +72,8 @@ function AddMember({ project, candidates, onAdded }) {
 function ProjectMembers({ project, manage, act, reload }) {
   const addable = project.addableMembers;
   return html`<h3>Members</h3>
-    <table>
+    ${project.members.length === 0 && html`<p>No project members yet; Organization Admins work in every project.</p>`}
+    <table hidden=${project.members.length === 0}>
       <thead><tr><th>Name</th><th>Email</th><th>Project role</th><th><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>${project.members.map((m) => html`<tr>
         <td>${m.user.name || "—"}</td><td>${m.user.email}</td>

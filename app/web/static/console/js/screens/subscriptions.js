@@ -71,6 +71,8 @@ export function Subscriptions({ org }) {
     const withOrg = "model" in input ? { organizationId: org.id, ...input } : input;
     const result = await mutate(mutation, withOrg).catch((e) => ({ error: e }));
     setOutcome(result.error ? { kind: "bad", text: result.error.message } : { kind: "good", text: done });
+    // asked again rather than taken from the payload's organization: the tiers' places left
+    // (the catalog, outside the organization) change with a subscription too
     state.reload();
   };
   return html`${outcome && html`<${Notice} kind=${outcome.kind}>${outcome.text}</${Notice}>`}

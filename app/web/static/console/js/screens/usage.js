@@ -33,6 +33,25 @@ function columns(series) {
   };
 }
 
+const CSV_HEADER = ["bucket_start_utc", "group_id", "group", "requests", "input_tokens", "output_tokens", "spend_usd"];
+
+/** The series as shown, one row per group and bucket, amounts exact as the API gives them. */
+function usageCsv(series) {
+  const cell = (value) => (/[",\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
+  const rows = series.flatMap((s) =>
+    s.starts.map((start, i) => [start, s.group ?? "", s.name ?? "All", s.requests[i], s.inputTokens[i], s.outputTokens[i], s.spend[i]]),
+  );
+  return [CSV_HEADER, ...rows].map((row) => row.map((v) => cell(String(v))).join(",")).join("\r\n") + "\r\n";
+}
+
+function downloadCsv(series, name) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([usageCsv(series)], { type: "text/csv" }));
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
+
 function Totals({ usage }) {
   const rows = [
     ...usage.series.map((s) => ({ name: s.name ?? "All", ...s.total })),
@@ -106,6 +125,8 @@ export function Usage({ org }) {
           <${LineChart} title="Spend (USD)" xs=${filled.xs} series=${named.map((g) => [g.name, g.spend])} />
           <h2>Totals</h2>
           <${Totals} usage=${data.usage} />
+          <p><button type="button" class="secondary" onClick=${() => downloadCsv(data.usage.series, `usage-${range}-${granularity.toLowerCase()}-by-${groupBy.toLowerCase()}.csv`)}>
+            Download CSV</button> <span class="hint">Every bucket of the charts (UTC), exact amounts.</span></p>
           <${Limits} plans=${data.node.plans} />`;
       }}
     </${Loading}>`;

@@ -1,0 +1,52 @@
+// The payment provider's own UI for cards, as the API names it (`paymentProvider`). With Stripe, that is
+// Stripe.js, loaded from Stripe itself when first needed (Stripe's rule: never a copy, never bundled); the
+// page's policy allows Stripe's origins only while Stripe is the provider. The fake provider has none:
+// the console's own test-card form stands for it.
+import { query } from "./api.js";
+
+const PROVIDER = `query PaymentProvider { paymentProvider { __typename ... on Error { message }
+  ... on PaymentProvider { name publishableKey scriptUrl } } }`;
+
+let loading = null;
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = src;
+    script.onload = resolve;
+    script.onerror = () => {
+      script.remove();
+      reject(new Error("The payment provider's card form could not be loaded; check your connection and try again."));
+    };
+    document.head.append(script);
+  });
+}
+
+/** {name, publishableKey, stripe}: `stripe` is Stripe.js's client when Stripe is the provider, else null. */
+export function paymentProvider() {
+  loading ??= query(PROVIDER)
+    .then(async ({ paymentProvider: provider }) => {
+      if (provider.__typename !== "PaymentProvider") throw new Error(provider.message);
+      if (provider.name !== "stripe" || !provider.scriptUrl) return { ...provider, stripe: null };
+      if (!window.Stripe) await loadScript(provider.scriptUrl);
+      return { ...provider, stripe: window.Stripe(provider.publishableKey) };
+    })
+    .catch((failure) => {
+      loading = null; // a failed load is tried again next time
+      throw failure;
+    });
+  return loading;
+}
+
+/**
+ * Let the cardholder authenticate a payment (3-D Secure) in the provider's UI. Resolves to null when done
+ * there (the caller then completes it with `completePayment`), or to a message to show.
+ */
+export async function authenticatePayment(clientSecret) {
+  const provider = await paymentProvider();
+  if (!provider.stripe || !clientSecret) {
+    return "Your bank asks you to confirm this payment, and this provider has no confirmation page in the console.";
+  }
+  const { error } = await provider.stripe.confirmCardPayment(clientSecret);
+  return error ? error.message : null;
+}
