@@ -418,6 +418,9 @@ def _intent_result(intent: dict[str, Any]) -> ChargeResult:
         return _needs_authentication(ref, amount, currency, intent.get("client_secret"))
     if status == "requires_payment_method":
         error = intent.get("last_payment_error") or {}
+        if _AUTHENTICATION_REQUIRED in {error.get("code"), error.get("decline_code")}:
+            # declined off-session for want of 3-D Secure: still the cardholder's to confirm, on-session
+            return _needs_authentication(ref, amount, currency, intent.get("client_secret"))
         return ChargeResult(
             status=ChargeStatus.DECLINED,
             charge_ref=ref,

@@ -495,9 +495,19 @@ class StripeApi:
         raise RequestError(402, "card_error", card.message, **details, payment_intent=dict(intent))
 
     def authenticate(self, payment_intent_ref: str) -> dict[str, Any]:
-        """The cardholder passes 3-D Secure in Stripe's UI in the console: the payment goes through."""
+        """The cardholder passes 3-D Secure in Stripe's UI in the console: the payment goes through.
+
+        An intent declined off-session for want of authentication is confirmed again on-session by
+        Stripe.js with its client secret (the same card), which asks for it.
+        """
         intent = self.payment_intents[payment_intent_ref]
-        assert intent["status"] == "requires_action", intent["status"]
+        declined_for_authentication = (intent.get("last_payment_error") or {}).get(
+            "code"
+        ) == "authentication_required"
+        assert intent["status"] == "requires_action" or (
+            intent["status"] == "requires_payment_method" and declined_for_authentication
+        ), intent["status"]
+        intent["last_payment_error"] = None
         return self._pay(intent, TEST_CARDS["pm_card_visa"])
 
     def finish(self, payment_intent_ref: str) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from app.domain.billing.charges import (
     settle,
     settle_in,
 )
-from app.domain.billing.models import Charge, ChargeStatus
+from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.money import format_cents
 from app.domain.notifications.models import Notice
 from app.domain.notifications.recipients import email_notice
@@ -37,9 +37,12 @@ from app.payments.facade import Payments
 logger = logging.getLogger(__name__)
 
 # A charge without a provider reference is asked again under its key only within the 24 hours providers
-# (Stripe) keep the key, then given up; one awaiting the cardholder's authentication, after a week.
+# (Stripe) keep the key, then given up; one awaiting the cardholder's authentication, after a week, but a
+# subscription's after a day: a renewal past due meanwhile keeps covering the model unpaid, and a first
+# month or an upgrade holds a tier's place, so it waits no longer than a declined renewal's next retry.
 RETRY_AGE_LIMIT = timedelta(hours=23)
 AUTHENTICATION_TIME_LIMIT = timedelta(days=7)
+AUTHENTICATION_TIME_LIMITS = {ChargePurpose.SUBSCRIPTION: timedelta(days=1)}
 
 
 async def retry_pending(
@@ -71,7 +74,7 @@ async def follow_up(db: Database, charge_id: str, *, payments: Payments) -> Char
 
     A charge the provider never got a reference for is given up after RETRY_AGE_LIMIT (inside the
     24 hours a provider keeps a key, so asking again can never charge twice); one that waits for the
-    cardholder's authentication is given up after AUTHENTICATION_TIME_LIMIT.
+    cardholder's authentication is given up after its purpose's time limit.
     """
     async with db.reader() as session:
         stored = await session.get(Charge, charge_id)
@@ -95,7 +98,7 @@ async def follow_up(db: Database, charge_id: str, *, payments: Payments) -> Char
     if result is None:
         return stored  # this provider cannot be asked: its webhook tells
     status = STATUS_OF_RESULT[result.status]
-    if status is ChargeStatus.REQUIRES_ACTION and age > AUTHENTICATION_TIME_LIMIT:
+    if status is ChargeStatus.REQUIRES_ACTION and age > authentication_time_limit(stored):
         return await give_up(db, charge_id, "The payment was not authenticated in time; nothing was charged.")
     settled = await settle(
         db,
@@ -108,6 +111,11 @@ async def follow_up(db: Database, charge_id: str, *, payments: Payments) -> Char
     if is_open(settled):
         await retry_later(db, charge_id, result.message or "still open at the provider")
     return settled
+
+
+def authentication_time_limit(charge: Charge) -> timedelta:
+    """How long a charge may wait for the cardholder's authentication before it is given up."""
+    return AUTHENTICATION_TIME_LIMITS.get(charge.purpose, AUTHENTICATION_TIME_LIMIT)
 
 
 async def give_up(db: Database, charge_id: str, reason: str) -> Charge:

@@ -16,8 +16,8 @@ from sqlmodel import col
 from app import clock
 from app.db import Database
 from app.domain.actor import Actor
-from app.domain.billing import charges
 from app.domain.billing.accounts import default_payment_method, ensure_customer
+from app.domain.billing.authentication import require_paid
 from app.domain.catalog.models import Catalog, CatalogModel, SubscriptionTier
 from app.domain.errors import Conflict, ErrorCode, NotFound
 from app.domain.orgs.access import require_org_admin
@@ -301,9 +301,14 @@ def _dates(span: Period) -> str:
 async def _complete(
     db: Database, payments: Payments, subscription_id: str, key: str | None, retries: int
 ) -> Subscription:
-    """Pay the recorded charge `key` (if any) and return the subscription; a failure is a typed error."""
+    """Pay the recorded charge `key` (if any) and return the subscription; a failure is a typed error.
+
+    The admin is at the console: a card that needs authentication answers PaymentActionRequired with
+    the provider's client secret, and the change is applied once the payment succeeds.
+    """
     if key is not None:
-        charges.require_success(await pay(db, key, payments=payments, retries=retries))
+        settled = await pay(db, key, payments=payments, retries=retries, on_session=True)
+        await require_paid(db, settled, payments=payments)
     async with db.reader() as session:
         subscription = await session.get(Subscription, subscription_id)
     assert subscription is not None
