@@ -275,6 +275,17 @@ class StripeGateway:
         intent = await _translated(self._client.v1.payment_intents.retrieve_async(charge_ref))
         return _intent_result(intent.to_dict())
 
+    async def cancel_charge(self, *, charge_ref: str) -> ChargeResult:
+        """Cancel a PaymentIntent that took no money; one that succeeded or is processing is reported as it stands."""
+        call = self._client.v1.payment_intents.cancel_async(charge_ref, {"cancellation_reason": "abandoned"})
+        try:
+            intent = await _translated(call)
+        except PaymentRequestError as refused:
+            if refused.code != "payment_intent_unexpected_state":
+                raise
+            intent = await _translated(self._client.v1.payment_intents.retrieve_async(charge_ref))
+        return _intent_result(intent.to_dict())
+
     async def refund(
         self, *, charge_ref: str, amount: int, idempotency_key: str, reason: str
     ) -> RefundResult:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import count
@@ -196,6 +197,12 @@ class StripeApi:
                 re.compile(r"/v1/payment_intents/(?P<ref>[^/]+)/confirm"),
                 "PaymentIntentConfirmParams",
                 self._confirm_payment_intent,
+            ),
+            (
+                "POST",
+                re.compile(r"/v1/payment_intents/(?P<ref>[^/]+)/cancel"),
+                "PaymentIntentCancelParams",
+                self._cancel_payment_intent,
             ),
             ("POST", re.compile(r"/v1/refunds"), "RefundCreateParams", self._create_refund),
             ("GET", re.compile(r"/v1/refunds/(?P<ref>[^/]+)"), "RefundRetrieveParams", self._refund),
@@ -443,6 +450,22 @@ class StripeApi:
         self._use_method(intent, params.get("payment_method"))
         return self._confirm(intent, params)
 
+    def _cancel_payment_intent(self, params: dict[str, Any], ref: str) -> dict[str, Any]:
+        intent = self._payment_intent(params, ref)
+        if intent["status"] not in _CANCELABLE:
+            raise _invalid(
+                f"You cannot cancel this PaymentIntent because it has a status of {intent['status']}. Only a "
+                f"PaymentIntent with one of the following statuses may be canceled: {', '.join(sorted(_CANCELABLE))}.",
+                code="payment_intent_unexpected_state",
+            )
+        intent |= {
+            "status": "canceled",
+            "cancellation_reason": params.get("cancellation_reason"),
+            "canceled_at": int(time.time()),
+            "next_action": None,
+        }
+        return intent
+
     def _confirm(self, intent: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         if intent["payment_method"] is None:
             raise _invalid(
@@ -584,6 +607,10 @@ class StripeApi:
         if refund is None:
             raise _missing("refund", ref)
         return refund
+
+
+# Stripe cancels an intent in these states only (processing only for some payment methods: not cards)
+_CANCELABLE = {"requires_payment_method", "requires_capture", "requires_confirmation", "requires_action"}
 
 
 def _object(kind: str, prefix: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from app.domain.billing.models import Charge, ChargeStatus
 from app.domain.errors import Conflict, ErrorCode
 from app.domain.notifications.models import OutboxMessage
 from app.domain.subscriptions.models import EndReason, SubscriptionState
+from app.payments.types import ChargeStatus as ProviderStatus
 from app.services import Services
 from tests.subscriptions.support import (
     actor,
@@ -121,10 +122,11 @@ async def test_a_renewal_never_authenticated_is_given_up_after_a_day_and_fails_l
         "a payment could not be completed",
         "subscription to gpt-oss-120b past due: payment failed",
     ]
-    # the cardholder authenticates the given-up payment after all: it is not applied (an operator refunds it)
-    fake(services).complete_authentication(renewal.provider_charge_ref)
-    await retries.retry_pending(database, payments=services.payments)
-    assert (await reload(database, subscription_id)).period_number == 1
+    # canceled at the provider: a late authentication cannot take money that nothing applies
+    [_, canceled] = provider_charges(services)
+    assert (canceled.charge_ref, canceled.status) == (renewal.provider_charge_ref, ProviderStatus.FAILED)
+    with pytest.raises(AssertionError):
+        fake(services).complete_authentication(renewal.provider_charge_ref)
 
 
 async def test_a_renewal_never_authenticated_on_its_last_attempt_cancels_the_subscription(

@@ -186,6 +186,27 @@ async def test_a_renewal_never_authenticated_is_given_up_and_the_decline_path_ru
         "subscription to gpt-oss-120b past due: payment failed",
     ]
     assert len(stripe_standin.api.payment_intents) == 2  # nothing charged again meanwhile
+    intent = stripe_standin.api.payment_intents[renewal.provider_charge_ref or ""]
+    assert (intent["status"], intent["cancellation_reason"]) == ("canceled", "abandoned")  # no late payment
+
+
+async def test_a_renewal_authenticated_as_it_is_given_up_is_applied_not_canceled(
+    console: Console,
+    database: Database,
+    services: Services,
+    stripe_standin: StripeStandIn,
+    clock: FrozenClock,
+) -> None:
+    renewal = await renewal_waiting(console, database, services, stripe_standin, clock, declined=True)
+    clock.advance(days=1, minutes=1)
+    stripe_standin.api.authenticate(renewal.provider_charge_ref or "")  # just after the job read it
+
+    settled = await retries.abandon(database, renewal, payments=services.payments)
+
+    renewed = await the_subscription(database)
+    assert settled.status is ChargeStatus.SUCCEEDED
+    assert (renewed.state, renewed.period_number) == (SubscriptionState.ACTIVE, 2)
+    assert stripe_standin.api.payment_intents[renewal.provider_charge_ref or ""]["status"] == "succeeded"
 
 
 async def test_subscribing_from_the_console_with_a_card_needing_authentication(

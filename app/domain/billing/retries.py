@@ -3,7 +3,8 @@
 A charge with no provider reference is asked again under its idempotency key, so the provider charges
 once; one with a reference is read back at the provider (``retrieve_charge``). The waits between
 attempts double (``charges.retry_later``); a charge still open past its age limit is given up, FAILED
-with its reason, and the organization's admins are told.
+with its reason, and the organization's admins are told; one that waited for the cardholder's
+authentication is canceled at the provider first, so that a late authentication takes no money.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.money import format_cents
 from app.domain.notifications.models import Notice
 from app.domain.notifications.recipients import email_notice
+from app.payments import types as provider
 from app.payments.errors import PaymentProviderError, PaymentRequestError
 from app.payments.facade import Payments
 
@@ -99,7 +101,7 @@ async def follow_up(db: Database, charge_id: str, *, payments: Payments) -> Char
         return stored  # this provider cannot be asked: its webhook tells
     status = STATUS_OF_RESULT[result.status]
     if status is ChargeStatus.REQUIRES_ACTION and age > authentication_time_limit(stored):
-        return await give_up(db, charge_id, "The payment was not authenticated in time; nothing was charged.")
+        return await abandon(db, stored, payments=payments)
     settled = await settle(
         db,
         charge_id,
@@ -111,6 +113,36 @@ async def follow_up(db: Database, charge_id: str, *, payments: Payments) -> Char
     if is_open(settled):
         await retry_later(db, charge_id, result.message or "still open at the provider")
     return settled
+
+
+async def abandon(db: Database, stored: Charge, *, payments: Payments) -> Charge:
+    """Give up a charge never authenticated, canceling it at the provider first: a late authentication
+    then cannot take money that nothing here applies. One that succeeded meanwhile is applied instead."""
+    assert stored.provider_charge_ref is not None
+    try:
+        result = await payments.cancel_charge(charge_ref=stored.provider_charge_ref)
+    except PaymentProviderError as exc:
+        await retry_later(db, stored.id, f"provider unavailable: {exc}")
+        return stored
+    except PaymentRequestError as exc:  # nothing left to cancel at the provider
+        logger.warning("charge %s could not be canceled at the provider: %s", stored.id, exc)
+        result = None
+    if result is not None and result.status in (
+        provider.ChargeStatus.SUCCEEDED,
+        provider.ChargeStatus.PROCESSING,
+    ):
+        settled = await settle(
+            db,
+            stored.id,
+            status=STATUS_OF_RESULT[result.status],
+            provider_charge_ref=result.charge_ref,
+            decline_code=result.decline_code,
+            message=result.message,
+        )
+        if is_open(settled):
+            await retry_later(db, stored.id, result.message or "processing at the provider")
+        return settled
+    return await give_up(db, stored.id, "The payment was not authenticated in time; nothing was charged.")
 
 
 def authentication_time_limit(charge: Charge) -> timedelta:
