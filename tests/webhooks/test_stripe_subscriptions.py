@@ -22,6 +22,7 @@ from app.db import Database
 from app.domain.billing import retries
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.notifications.mailer import deliver_due
+from app.domain.notifications.models import OutboxMessage
 from app.domain.notifications.recipients import admin_emails
 from app.domain.subscriptions.models import Subscription, SubscriptionState
 from app.domain.subscriptions.renewal import run_renewals
@@ -32,7 +33,7 @@ from tests.providers.stripe_standin import StripeStandIn
 from tests.webhooks.support import ERROR, Console, send, sign_in_again
 
 SUBSCRIBE = (
-    f"{ERROR} ... on SubscriptionPayload {{ subscription {{ id state currentPeriodEnd }} }}"
+    f"{ERROR} ... on SubscriptionPayload {{ subscription {{ id state tierId currentPeriodEnd }} }}"
     " ... on PaymentAuthenticationRequired { chargeId clientSecret paymentStatus }"
 )
 
@@ -239,3 +240,71 @@ async def test_subscribing_from_the_console_with_a_card_needing_authentication(
     assert (subscribed["__typename"], subscribed["code"]) == ("ConflictError", "ALREADY_SUBSCRIBED")
     assert await mail(database, smtp_settings, smtp_server) == []  # the admin was at the console
     assert len(stripe_standin.api.payment_intents) == 1
+
+
+async def test_a_renewal_whose_answer_was_lost_waits_for_the_cardholder_once_stripe_tells(
+    console: Console,
+    client: httpx.AsyncClient,
+    database: Database,
+    services: Services,
+    stripe_standin: StripeStandIn,
+    clock: FrozenClock,
+) -> None:
+    await console.attach("pm_card_visa")
+    subscribed = await subscribe(console)
+    await console.attach("pm_card_authenticationRequired")
+    stripe_standin.api.authentication_as_decline = True
+    clock.at = datetime.fromisoformat(str(subscribed["subscription"]["currentPeriodEnd"]))  # type: ignore[index]
+    stripe_standin.fail_next("/v1/payment_intents/", "drop")  # the confirmation's answer is lost
+
+    assert await renew(database, services) == {"pending": 1}
+    lost = (await subscription_charges(database))[-1]
+    still = await the_subscription(database)
+    intent = stripe_standin.api.payment_intents[lost.provider_charge_ref or ""]
+    told = await send(client, stripe_standin.event("payment_intent.payment_failed", intent))
+    waiting = (await subscription_charges(database))[-1]
+    past_due = await the_subscription(database)
+    async with database.reader() as session:
+        bodies = list(await session.scalars(select(OutboxMessage.body_text)))
+    authenticated = stripe_standin.api.authenticate(intent["id"])
+    paid = await send(client, stripe_standin.event("payment_intent.succeeded", authenticated))
+
+    assert (lost.status, still.state) == (ChargeStatus.PENDING, SubscriptionState.ACTIVE)
+    assert (told, waiting.status, past_due.state) == (
+        "processed",
+        ChargeStatus.REQUIRES_ACTION,
+        SubscriptionState.PAST_DUE,
+    )
+    assert sum(f"/billing?charge={lost.id}" in body for body in bodies) == 1
+    assert paid == "processed" and (await the_subscription(database)).period_number == 2
+    assert len(stripe_standin.api.payment_intents) == 2
+
+
+async def test_an_upgrade_from_the_console_needing_authentication_applies_once_it_is_completed(
+    console: Console, client: httpx.AsyncClient, database: Database, stripe_standin: StripeStandIn
+) -> None:
+    await console.attach("pm_card_visa")
+    subscribed = await subscribe(console)
+    await console.attach("pm_card_authenticationRequired")
+
+    asked = await console.mutate(
+        "changeSubscriptionTier",
+        "ChangeSubscriptionTierInput",
+        SUBSCRIBE,
+        subscriptionId=subscribed["subscription"]["id"],  # type: ignore[index]
+        tier="growth",
+    )
+    waiting = await the_subscription(database)
+    [upgrade] = [i for i in stripe_standin.api.payment_intents.values() if i["status"] != "succeeded"]
+    authenticated = stripe_standin.api.authenticate(upgrade["id"])
+    completed = await console.complete(str(asked["chargeId"]))
+    late = await send(client, stripe_standin.event("payment_intent.succeeded", authenticated))
+
+    upgraded = await the_subscription(database)
+    assert (asked["__typename"], asked["clientSecret"]) == (
+        "PaymentAuthenticationRequired",
+        upgrade["client_secret"],
+    )
+    assert (waiting.tier_id, waiting.pending_tier_id) == ("starter", "growth")
+    assert completed["__typename"] == "CompletePaymentPayload" and late == "processed"
+    assert (upgraded.tier_id, upgraded.pending_tier_id, upgraded.pending_charge_key) == ("growth", None, None)
