@@ -23,6 +23,7 @@ from app.domain.billing.errors import PaymentActionRequired
 from app.domain.billing.models import Charge, ChargeStatus
 from app.domain.errors import Conflict, ErrorCode
 from app.domain.notifications.models import OutboxMessage
+from app.domain.subscriptions import service
 from app.domain.subscriptions.models import EndReason, SubscriptionState
 from app.payments.types import ChargeStatus as ProviderStatus
 from app.services import Services
@@ -226,3 +227,18 @@ async def test_an_upgrade_needing_authentication_keeps_the_tier_until_it_is_paid
     )
     assert (upgraded.tier_id, upgraded.pending_tier_id, upgraded.pending_charge_key) == ("growth", None, None)
     assert await taken(database, tier="starter") == 0 and await taken(database, tier="growth") == 1
+
+
+async def test_while_a_renewal_waits_for_the_cardholder_changes_are_refused_saying_so(
+    database: Database, services: Services, world: World, clock: FrozenClock
+) -> None:
+    subscription_id, _ = await renewal_waiting_for_the_cardholder(database, services, world, clock)
+
+    with pytest.raises(Conflict) as canceling:
+        await service.cancel(database, actor(world), subscription_id)
+    with pytest.raises(Conflict) as upgrading:
+        await change_tier(database, services, world, subscription_id, "growth")
+
+    for refused in (canceling.value, upgrading.value):
+        assert refused.code is ErrorCode.PAYMENT_REQUIRES_ACTION and "authentication" in refused.message
+    assert (await reload(database, subscription_id)).state is SubscriptionState.PAST_DUE
