@@ -24,6 +24,8 @@ CHARGE_HANDLERS = ChargeHandlers(
         ChargePurpose.AUTO_RECHARGE: auto_recharge.recharge_failed,
         ChargePurpose.SETTLEMENT: settlement.settlement_failed,
     },
+    # the admins are emailed by billing for every purpose; a renewal also becomes past due meanwhile
+    awaiting_cardholder={ChargePurpose.SUBSCRIPTION: lifecycle.awaiting_cardholder},
 )
 
 

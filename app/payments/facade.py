@@ -205,6 +205,13 @@ class Payments:
             )
         return result
 
+    async def cancel_charge(self, *, charge_ref: str) -> ChargeResult | None:
+        """Cancel a charge that took no money, or read it as it stands; None when the provider cannot cancel."""
+        result = await self._call("cancel_charge", charge_ref=charge_ref)
+        if result is not None and not isinstance(result, ChargeResult):
+            raise MissingHookResult(f"cancel_charge returned {type(result).__name__}, expected ChargeResult")
+        return result
+
     async def refund(
         self, *, charge_ref: str, amount: int, idempotency_key: str, reason: str
     ) -> RefundResult:

@@ -212,7 +212,8 @@ def charge(
         arguments returns the original result, with other arguments raises IdempotencyConflict.
     :param payment_method_ref: the payment method to charge, or None for the customer's default.
     :param on_session: True when the cardholder is at the console now and can authenticate the
-        payment (a purchase); False for charges made without them (auto-recharge, settlement, renewals).
+        payment (a purchase, a subscription's first month or upgrade); False for charges made without
+        them (auto-recharge, settlement, renewals).
     :param charge_ref: the reference ``create_charge`` gave for this charge, or None: with one, the
         provider confirms that charge (or reports it as it stands) and never creates another.
     :returns: the charge's status (succeeded, declined, requires action, processing, failed) and reference.
@@ -227,6 +228,19 @@ def retrieve_charge(charge_ref: str) -> MaybeAwaitable[ChargeResult] | None:
 
     :param charge_ref: the provider's reference of the charge.
     :returns: the charge's status and reference; a REQUIRES_ACTION charge carries its client secret.
+    """
+
+
+@hookspec(firstresult=True)
+def cancel_charge(charge_ref: str) -> MaybeAwaitable[ChargeResult] | None:
+    """Cancel a charge that has taken no money, e.g. one the cardholder never authenticated.
+
+    The first non-None result wins. Once canceled, a late authentication cannot take the money. A
+    charge that succeeded (or is being processed) meanwhile is not canceled: it is returned as it
+    stands, and the caller applies it.
+
+    :param charge_ref: the provider's reference of the charge.
+    :returns: the charge as it stands after the attempt: FAILED when canceled, else its status.
     """
 
 

@@ -242,6 +242,22 @@ class FakeProvider:
         return self._run("retrieve_charge", action=lambda: self._charge_result(charge_ref), mutates=False)
 
     @hookimpl
+    def cancel_charge(self, charge_ref: str) -> Awaitable[ChargeResult]:
+        def cancel() -> ChargeResult:
+            charge = self._charge_result(charge_ref)  # an unknown charge is a request error
+            if charge.status is ChargeStatus.SUCCEEDED:
+                return charge  # the money is taken: it is applied, not canceled
+            self._store["charges"][charge_ref] |= {
+                "status": ChargeStatus.FAILED.value,
+                "decline_code": "abandoned",
+                "message": "The payment was canceled.",
+                "client_secret": None,
+            }
+            return self._charge_result(charge_ref)
+
+        return self._run("cancel_charge", action=cancel)
+
+    @hookimpl
     def refund(
         self, charge_ref: str, amount: int, idempotency_key: str, reason: str
     ) -> Awaitable[RefundResult]:

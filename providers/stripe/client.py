@@ -275,6 +275,17 @@ class StripeGateway:
         intent = await _translated(self._client.v1.payment_intents.retrieve_async(charge_ref))
         return _intent_result(intent.to_dict())
 
+    async def cancel_charge(self, *, charge_ref: str) -> ChargeResult:
+        """Cancel a PaymentIntent that took no money; one that succeeded or is processing is reported as it stands."""
+        call = self._client.v1.payment_intents.cancel_async(charge_ref, {"cancellation_reason": "abandoned"})
+        try:
+            intent = await _translated(call)
+        except PaymentRequestError as refused:
+            if refused.code != "payment_intent_unexpected_state":
+                raise
+            intent = await _translated(self._client.v1.payment_intents.retrieve_async(charge_ref))
+        return _intent_result(intent.to_dict())
+
     async def refund(
         self, *, charge_ref: str, amount: int, idempotency_key: str, reason: str
     ) -> RefundResult:
@@ -418,6 +429,9 @@ def _intent_result(intent: dict[str, Any]) -> ChargeResult:
         return _needs_authentication(ref, amount, currency, intent.get("client_secret"))
     if status == "requires_payment_method":
         error = intent.get("last_payment_error") or {}
+        if _AUTHENTICATION_REQUIRED in {error.get("code"), error.get("decline_code")}:
+            # declined off-session for want of 3-D Secure: still the cardholder's to confirm, on-session
+            return _needs_authentication(ref, amount, currency, intent.get("client_secret"))
         return ChargeResult(
             status=ChargeStatus.DECLINED,
             charge_ref=ref,

@@ -147,6 +147,10 @@ class StripeProvider:
         return self.gateway.retrieve_charge(charge_ref=charge_ref)
 
     @hookimpl
+    def cancel_charge(self, charge_ref: str) -> Awaitable[ChargeResult]:
+        return self.gateway.cancel_charge(charge_ref=charge_ref)
+
+    @hookimpl
     def refund(
         self, charge_ref: str, amount: int, idempotency_key: str, reason: str
     ) -> Awaitable[RefundResult]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import count
@@ -196,6 +197,12 @@ class StripeApi:
                 re.compile(r"/v1/payment_intents/(?P<ref>[^/]+)/confirm"),
                 "PaymentIntentConfirmParams",
                 self._confirm_payment_intent,
+            ),
+            (
+                "POST",
+                re.compile(r"/v1/payment_intents/(?P<ref>[^/]+)/cancel"),
+                "PaymentIntentCancelParams",
+                self._cancel_payment_intent,
             ),
             ("POST", re.compile(r"/v1/refunds"), "RefundCreateParams", self._create_refund),
             ("GET", re.compile(r"/v1/refunds/(?P<ref>[^/]+)"), "RefundRetrieveParams", self._refund),
@@ -448,6 +455,22 @@ class StripeApi:
         self._use_method(intent, params.get("payment_method"))
         return self._confirm(intent, params)
 
+    def _cancel_payment_intent(self, params: dict[str, Any], ref: str) -> dict[str, Any]:
+        intent = self._payment_intent(params, ref)
+        if intent["status"] not in _CANCELABLE:
+            raise _invalid(
+                f"You cannot cancel this PaymentIntent because it has a status of {intent['status']}. Only a "
+                f"PaymentIntent with one of the following statuses may be canceled: {', '.join(sorted(_CANCELABLE))}.",
+                code="payment_intent_unexpected_state",
+            )
+        intent |= {
+            "status": "canceled",
+            "cancellation_reason": params.get("cancellation_reason"),
+            "canceled_at": int(time.time()),
+            "next_action": None,
+        }
+        return intent
+
     def _confirm(self, intent: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         if intent["payment_method"] is None:
             raise _invalid(
@@ -500,9 +523,19 @@ class StripeApi:
         raise RequestError(402, "card_error", card.message, **details, payment_intent=dict(intent))
 
     def authenticate(self, payment_intent_ref: str) -> dict[str, Any]:
-        """The cardholder passes 3-D Secure in Stripe's UI in the console: the payment goes through."""
+        """The cardholder passes 3-D Secure in Stripe's UI in the console: the payment goes through.
+
+        An intent declined off-session for want of authentication is confirmed again on-session by
+        Stripe.js with its client secret (the same card), which asks for it.
+        """
         intent = self.payment_intents[payment_intent_ref]
-        assert intent["status"] == "requires_action", intent["status"]
+        declined_for_authentication = (intent.get("last_payment_error") or {}).get(
+            "code"
+        ) == "authentication_required"
+        assert intent["status"] == "requires_action" or (
+            intent["status"] == "requires_payment_method" and declined_for_authentication
+        ), intent["status"]
+        intent["last_payment_error"] = None
         return self._pay(intent, TEST_CARDS["pm_card_visa"])
 
     def finish(self, payment_intent_ref: str) -> dict[str, Any]:
@@ -579,6 +612,10 @@ class StripeApi:
         if refund is None:
             raise _missing("refund", ref)
         return refund
+
+
+# Stripe cancels an intent in these states only (processing only for some payment methods: not cards)
+_CANCELABLE = {"requires_payment_method", "requires_capture", "requires_confirmation", "requires_action"}
 
 
 def _object(kind: str, prefix: str) -> dict[str, Any]:

@@ -352,3 +352,30 @@ async def test_a_card_refused_when_saved_is_a_request_error_with_a_sentence_for_
 
     assert refused.value.user_message.endswith(".") and "_" not in refused.value.user_message
     assert await provider.list_payment_methods(customer_ref=customer_ref) == []
+
+
+async def test_cancel_charge_cancels_what_took_no_money_and_reports_a_paid_charge_as_it_stands(
+    provider: Payments, customer_ref: str, add_card: AddCard
+) -> None:
+    await add_card("pm_card_authenticationRequired")
+    waiting = await provider.charge(
+        customer_ref=customer_ref,
+        amount=2500,
+        currency="usd",
+        purpose=ChargePurpose.SUBSCRIPTION,
+        description="Subscription",
+        idempotency_key="renewal-3ds",
+        on_session=True,
+    )
+    canceled = await provider.cancel_charge(charge_ref=waiting.charge_ref)
+    if canceled is None:
+        pytest.skip(f"{provider.provider_name} cannot cancel charges (cancel_charge is optional)")
+    await add_card("pm_card_visa")
+    paid = await buy(provider, customer_ref, "purchase-kept")
+
+    kept = await provider.cancel_charge(charge_ref=paid.charge_ref)
+    read = await provider.retrieve_charge(charge_ref=waiting.charge_ref)
+
+    assert (canceled.status, canceled.charge_ref) == (ChargeStatus.FAILED, waiting.charge_ref)
+    assert (kept is not None and kept.status, paid.status) == (ChargeStatus.SUCCEEDED, ChargeStatus.SUCCEEDED)
+    assert read is not None and read.status is ChargeStatus.FAILED and not read.client_secret

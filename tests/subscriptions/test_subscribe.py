@@ -49,7 +49,6 @@ async def test_the_first_month_is_charged_and_activates_it(
     [
         ("pm_card_chargeDeclined", "PAYMENT_DECLINED"),
         ("pm_card_chargeDeclinedInsufficientFunds", "PAYMENT_DECLINED"),
-        ("pm_card_authenticationRequired", "PAYMENT_REQUIRES_ACTION"),
     ],
 )
 async def test_a_declined_first_charge_leaves_nothing_behind(

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.mail_server import smtp_server, smtp_settings
 from tests.providers.stripe_standin import STRIPE_ENV, StripeStandIn, stripe_plugins_toml
+from tests.support import GraphQL, World
+from tests.webhooks.support import Console
+
+__all__ = ["console", "plugins_toml", "smtp_server", "smtp_settings"]
 
 
 @pytest.fixture
@@ -17,3 +22,9 @@ def plugins_toml(tmp_path: Path, stripe_standin: StripeStandIn, monkeypatch: pyt
     path = tmp_path / "plugins.toml"
     path.write_text(stripe_plugins_toml(stripe_standin))
     return path
+
+
+@pytest.fixture
+def console(gql: GraphQL, world: World) -> Console:
+    """The console of Acme's admin: GraphQL operations by name."""
+    return Console(gql, world)

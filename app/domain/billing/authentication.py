@@ -55,6 +55,7 @@ async def _read_again(db: Database, charge: Charge, *, payments: Payments) -> Ch
         provider_charge_ref=result.charge_ref,
         decline_code=result.decline_code,
         message=result.message,
+        cardholder_present=True,  # an admin at the console asked: the answer is theirs
     )
     if settled.status is ChargeStatus.REQUIRES_ACTION and is_open(settled):
         raise PaymentActionRequired(

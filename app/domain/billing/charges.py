@@ -51,10 +51,9 @@ logger = logging.getLogger(__name__)
 
 Applier = Callable[[AsyncSession, Charge], Awaitable[None]]
 
-# Purposes whose charge waits for the cardholder's authentication (nothing is applied meanwhile, and a
-# settlement's debt stays reserved); a subscription charge needing it has failed, and the renewal's own
-# daily retries take it from there.
-AWAITS_CARDHOLDER = frozenset({ChargePurpose.PURCHASE, ChargePurpose.AUTO_RECHARGE, ChargePurpose.SETTLEMENT})
+# A charge waiting for the cardholder's authentication (3-D Secure) is open, whatever it pays: nothing is
+# applied meanwhile (a settlement's debt stays reserved, a renewal is past due), and it ends once the
+# provider says succeeded, or the retry job gives it up after its age limit (retries.py).
 OPEN_STATUSES = (ChargeStatus.PENDING, ChargeStatus.PROCESSING, ChargeStatus.REQUIRES_ACTION)
 # Retries wait 1, 2, 4, … minutes after a failed attempt, at most an hour (the retry job: retries.py)
 RETRY_FIRST_WAIT = timedelta(minutes=1)
@@ -79,10 +78,14 @@ _PROVIDER_PURPOSE = {
 
 @dataclass(frozen=True, slots=True)
 class ChargeHandlers:
-    """What a settled charge does, by purpose: a success handler for each, a failure handler where needed."""
+    """What a charge's outcome does, by purpose: a success handler for each, the others where needed.
+
+    ``awaiting_cardholder`` runs once when a charge starts waiting for the cardholder's authentication.
+    """
 
     on_success: Mapping[ChargePurpose, Applier]
     on_failure: Mapping[ChargePurpose, Applier] = field(default_factory=dict)
+    awaiting_cardholder: Mapping[ChargePurpose, Applier] = field(default_factory=dict)
 
 
 class MissingChargeHandler(RuntimeError):
@@ -262,6 +265,7 @@ async def _ask_provider(
         provider_charge_ref=result.charge_ref or None,
         decline_code=result.decline_code,
         message=result.message,
+        cardholder_present=on_session,
     )
 
 
@@ -321,6 +325,7 @@ async def settle(
     provider_charge_ref: str | None,
     decline_code: str | None = None,
     message: str | None = None,
+    cardholder_present: bool = False,
 ) -> Charge:
     """Record an open charge's outcome and apply a success, once (later settlements change nothing)."""
     async with db.transaction() as session:
@@ -331,14 +336,13 @@ async def settle(
             provider_charge_ref=provider_charge_ref,
             decline_code=decline_code,
             message=message,
+            cardholder_present=cardholder_present,
         )
 
 
 def is_open(charge: Charge) -> bool:
     """Whether the charge's outcome may still change: pending, processing, or awaiting the cardholder."""
-    if charge.status is ChargeStatus.REQUIRES_ACTION:
-        return charge.purpose in AWAITS_CARDHOLDER
-    return charge.status in (ChargeStatus.PENDING, ChargeStatus.PROCESSING)
+    return charge.status in OPEN_STATUSES
 
 
 async def settle_in(
@@ -349,8 +353,13 @@ async def settle_in(
     provider_charge_ref: str | None,
     decline_code: str | None = None,
     message: str | None = None,
+    cardholder_present: bool = False,
 ) -> Charge:
-    """``settle`` inside the caller's transaction (a webhook records its event id in the same one)."""
+    """``settle`` inside the caller's transaction (a webhook records its event id in the same one).
+
+    ``cardholder_present``: the outcome goes back to an admin at the console (an on-session request),
+    who is then not emailed when the payment needs their authentication.
+    """
     stored = await session.get(Charge, charge_id, with_for_update=True)
     if stored is None:
         raise LookupError(charge_id)
@@ -365,12 +374,15 @@ async def settle_in(
     stored.provider_charge_ref = provider_charge_ref or stored.provider_charge_ref
     stored.decline_code, stored.message = decline_code, message
     stored.next_attempt_at = None
+    handlers = installed_handlers()
     if is_open(stored):
-        if status is ChargeStatus.REQUIRES_ACTION and stored.purpose is not ChargePurpose.PURCHASE:
-            await _ask_admins_to_authenticate(session, stored)  # made without them: they are told
+        if status is ChargeStatus.REQUIRES_ACTION:
+            if stored.purpose in handlers.awaiting_cardholder:
+                await handlers.awaiting_cardholder[stored.purpose](session, stored)
+            if not cardholder_present:
+                await _ask_admins_to_authenticate(session, stored)  # made without them: they are told
         return stored
     stored.settled_at = clock.now()
-    handlers = installed_handlers()
     if status is ChargeStatus.SUCCEEDED:
         await handlers.on_success[stored.purpose](session, stored)
         await issue_receipt(session, stored)  # in this transaction: numbered without gaps

@@ -58,7 +58,7 @@ class ChargeStatus(Enum):
     PROCESSING = "PROCESSING"  # the provider accepted it and tells the outcome later (webhook, or read back)
     SUCCEEDED = "SUCCEEDED"
     DECLINED = "DECLINED"
-    # the cardholder must authenticate it (3-D Secure): open for purchases and auto-recharges, a failure otherwise
+    # the cardholder must authenticate it (3-D Secure): open until the provider says succeeded, or given up
     REQUIRES_ACTION = "REQUIRES_ACTION"
     FAILED = "FAILED"
 

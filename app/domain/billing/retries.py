@@ -3,7 +3,8 @@
 A charge with no provider reference is asked again under its idempotency key, so the provider charges
 once; one with a reference is read back at the provider (``retrieve_charge``). The waits between
 attempts double (``charges.retry_later``); a charge still open past its age limit is given up, FAILED
-with its reason, and the organization's admins are told.
+with its reason, and the organization's admins are told; one that waited for the cardholder's
+authentication is canceled at the provider first, so that a late authentication takes no money.
 """
 
 from __future__ import annotations
@@ -27,19 +28,23 @@ from app.domain.billing.charges import (
     settle,
     settle_in,
 )
-from app.domain.billing.models import Charge, ChargeStatus
+from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.money import format_cents
 from app.domain.notifications.models import Notice
 from app.domain.notifications.recipients import email_notice
+from app.payments import types as provider
 from app.payments.errors import PaymentProviderError, PaymentRequestError
 from app.payments.facade import Payments
 
 logger = logging.getLogger(__name__)
 
 # A charge without a provider reference is asked again under its key only within the 24 hours providers
-# (Stripe) keep the key, then given up; one awaiting the cardholder's authentication, after a week.
+# (Stripe) keep the key, then given up; one awaiting the cardholder's authentication, after a week, but a
+# subscription's after a day: a renewal past due meanwhile keeps covering the model unpaid, and a first
+# month or an upgrade holds a tier's place, so it waits no longer than a declined renewal's next retry.
 RETRY_AGE_LIMIT = timedelta(hours=23)
 AUTHENTICATION_TIME_LIMIT = timedelta(days=7)
+AUTHENTICATION_TIME_LIMITS = {ChargePurpose.SUBSCRIPTION: timedelta(days=1)}
 
 
 async def retry_pending(
@@ -71,7 +76,7 @@ async def follow_up(db: Database, charge_id: str, *, payments: Payments) -> Char
 
     A charge the provider never got a reference for is given up after RETRY_AGE_LIMIT (inside the
     24 hours a provider keeps a key, so asking again can never charge twice); one that waits for the
-    cardholder's authentication is given up after AUTHENTICATION_TIME_LIMIT.
+    cardholder's authentication is given up after its purpose's time limit.
     """
     async with db.reader() as session:
         stored = await session.get(Charge, charge_id)
@@ -95,8 +100,8 @@ async def follow_up(db: Database, charge_id: str, *, payments: Payments) -> Char
     if result is None:
         return stored  # this provider cannot be asked: its webhook tells
     status = STATUS_OF_RESULT[result.status]
-    if status is ChargeStatus.REQUIRES_ACTION and age > AUTHENTICATION_TIME_LIMIT:
-        return await give_up(db, charge_id, "The payment was not authenticated in time; nothing was charged.")
+    if status is ChargeStatus.REQUIRES_ACTION and age > authentication_time_limit(stored):
+        return await abandon(db, stored, payments=payments)
     settled = await settle(
         db,
         charge_id,
@@ -108,6 +113,41 @@ async def follow_up(db: Database, charge_id: str, *, payments: Payments) -> Char
     if is_open(settled):
         await retry_later(db, charge_id, result.message or "still open at the provider")
     return settled
+
+
+async def abandon(db: Database, stored: Charge, *, payments: Payments) -> Charge:
+    """Give up a charge never authenticated, canceling it at the provider first: a late authentication
+    then cannot take money that nothing here applies. One that succeeded meanwhile is applied instead."""
+    assert stored.provider_charge_ref is not None
+    try:
+        result = await payments.cancel_charge(charge_ref=stored.provider_charge_ref)
+    except PaymentProviderError as exc:
+        await retry_later(db, stored.id, f"provider unavailable: {exc}")
+        return stored
+    except PaymentRequestError as exc:  # nothing left to cancel at the provider
+        logger.warning("charge %s could not be canceled at the provider: %s", stored.id, exc)
+        result = None
+    if result is not None and result.status in (
+        provider.ChargeStatus.SUCCEEDED,
+        provider.ChargeStatus.PROCESSING,
+    ):
+        settled = await settle(
+            db,
+            stored.id,
+            status=STATUS_OF_RESULT[result.status],
+            provider_charge_ref=result.charge_ref,
+            decline_code=result.decline_code,
+            message=result.message,
+        )
+        if is_open(settled):
+            await retry_later(db, stored.id, result.message or "processing at the provider")
+        return settled
+    return await give_up(db, stored.id, "The payment was not authenticated in time; nothing was charged.")
+
+
+def authentication_time_limit(charge: Charge) -> timedelta:
+    """How long a charge may wait for the cardholder's authentication before it is given up."""
+    return AUTHENTICATION_TIME_LIMITS.get(charge.purpose, AUTHENTICATION_TIME_LIMIT)
 
 
 async def give_up(db: Database, charge_id: str, reason: str) -> Charge:

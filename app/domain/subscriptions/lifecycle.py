@@ -6,6 +6,11 @@ provider is then asked outside any transaction (billing.charges). A success is a
 SUBSCRIPTION handler in billing's settling transaction, exactly once; a failure is applied by
 `payment_failed`, called by whoever first sees it settled (the request, or the renewal job after
 a retry). Both check the subscription's pending key under its row lock, so each applies once.
+
+A charge the bank wants the cardholder to authenticate (3-D Secure) stays the pending charge: the
+console's admin gets the provider's client secret (first month, upgrade), or the admins are emailed a
+link (a renewal, made off-session, which is past due meanwhile). Nothing is applied until the provider
+says succeeded; one never authenticated is given up by billing's retry job and then fails as above.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from app.payments.facade import Payments
 logger = logging.getLogger(__name__)
 
 START, UPGRADE, RENEWAL = "start", "upgrade", "renewal"
-FAILED = (ChargeStatus.DECLINED, ChargeStatus.REQUIRES_ACTION, ChargeStatus.FAILED)
+FAILED = (ChargeStatus.DECLINED, ChargeStatus.FAILED)
 RETRY_INTERVAL = timedelta(days=1)
 
 
@@ -74,10 +79,13 @@ def record_bill(session: AsyncSession, subscription: Subscription, bill: Bill) -
     session.add(subscription)
 
 
-async def pay(db: Database, key: str, *, payments: Payments, retries: int) -> Charge:
+async def pay(
+    db: Database, key: str, *, payments: Payments, retries: int, on_session: bool = False
+) -> Charge:
     """Ask the provider for the recorded charge `key` (once, whoever asks) and apply a failure.
 
     Raises PaymentUnavailable when the provider did not answer: the charge stays pending.
+    ``on_session``: an admin at the console asked for the change, and can authenticate the payment.
     """
     async with db.reader() as session:
         recorded = await session.scalar(select(Charge).where(col(Charge.idempotency_key) == key))
@@ -91,6 +99,7 @@ async def pay(db: Database, key: str, *, payments: Payments, retries: int) -> Ch
         description=recorded.description,
         idempotency_key=key,
         details=recorded.details,
+        on_session=on_session,
     )
     if settled.status in FAILED:
         async with db.transaction() as session:
@@ -118,6 +127,20 @@ async def payment_succeeded(session: AsyncSession, charge: Charge) -> None:
     else:
         await apply_renewal(session, subscription, period_of(charge.details))
     session.add(subscription)
+
+
+async def awaiting_cardholder(session: AsyncSession, charge: Charge) -> None:
+    """A subscription charge waits for the cardholder's authentication: an unpaid renewal is past due meanwhile.
+
+    The paid period is not extended before the provider says succeeded; a first month stays INCOMPLETE
+    and an upgrade keeps the current tier (billing emails the admins, or the console authenticates it).
+    """
+    subscription = await locked(session, charge.details["subscription_id"])
+    if subscription is None or subscription.pending_charge_key != charge.idempotency_key:
+        return
+    if charge.details["kind"] == RENEWAL and subscription.state is SubscriptionState.ACTIVE:
+        subscription.state = SubscriptionState.PAST_DUE
+        session.add(subscription)
 
 
 def activate(subscription: Subscription) -> None:

@@ -21,7 +21,8 @@ class SubscriptionState(Enum):
     # the first month's charge is being processed: the subscription holds its place, covers nothing yet
     INCOMPLETE = "INCOMPLETE"
     ACTIVE = "ACTIVE"
-    # a renewal charge failed: retried daily; the subscription still covers the model meanwhile
+    # the renewal is unpaid (its charge failed: retried daily; or it waits for the cardholder's authentication);
+    # the subscription still covers the model meanwhile, and the new period starts only once it is paid
     PAST_DUE = "PAST_DUE"
     CANCELED = "CANCELED"
 

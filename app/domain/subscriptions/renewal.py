@@ -130,4 +130,8 @@ async def renew(
         settled = await pay(db, key, payments=payments, retries=retries)
     except PaymentUnavailable:
         return "pending"
-    return "renewed" if settled.status is ChargeStatus.SUCCEEDED else "payment failed"
+    if settled.status is ChargeStatus.SUCCEEDED:
+        return "renewed"
+    if settled.status is ChargeStatus.REQUIRES_ACTION:
+        return "awaiting authentication"  # past due meanwhile; the admins were emailed a link
+    return "payment failed" if settled.status in FAILED else "pending"

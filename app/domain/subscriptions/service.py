@@ -16,8 +16,9 @@ from sqlmodel import col
 from app import clock
 from app.db import Database
 from app.domain.actor import Actor
-from app.domain.billing import charges
 from app.domain.billing.accounts import default_payment_method, ensure_customer
+from app.domain.billing.authentication import require_paid
+from app.domain.billing.models import Charge, ChargeStatus
 from app.domain.catalog.models import Catalog, CatalogModel, SubscriptionTier
 from app.domain.errors import Conflict, ErrorCode, NotFound
 from app.domain.orgs.access import require_org_admin
@@ -148,7 +149,7 @@ async def change_tier(
     bill: Bill | None = None
     async with db.transaction() as session:
         subscription = await _admin_subscription(session, actor, subscription_id, lock=True)
-        _require_changeable(subscription)
+        await _require_changeable(session, subscription)
         model, new = offered(catalog, subscription.model_id, tier_id)
         current = model.tier(subscription.tier_id) or new
         if new.id not in (subscription.tier_id, subscription.scheduled_tier_id):
@@ -186,9 +187,7 @@ async def cancel(db: Database, actor: Actor, subscription_id: str) -> Subscripti
         if subscription.state is SubscriptionState.CANCELED:
             raise Conflict("The subscription has ended already.", code=ErrorCode.SUBSCRIPTION_ENDED)
         if subscription.pending_charge_key is not None:
-            raise Conflict(
-                "A payment for this subscription is being processed.", code=ErrorCode.PAYMENT_PENDING
-            )
+            raise await _payment_in_flight(session, subscription.pending_charge_key)
         if subscription.state is SubscriptionState.PAST_DUE:
             subscription.canceled_at = now
             await end(session, subscription, EndReason.CANCELED, at=now)
@@ -272,16 +271,30 @@ async def _may_subscribe(
     )
 
 
-def _require_changeable(subscription: Subscription) -> None:
+async def _require_changeable(session: AsyncSession, subscription: Subscription) -> None:
     if subscription.state is SubscriptionState.CANCELED:
         raise Conflict("The subscription has ended: subscribe again.", code=ErrorCode.SUBSCRIPTION_ENDED)
-    if subscription.state is SubscriptionState.INCOMPLETE or subscription.pending_charge_key is not None:
+    if subscription.pending_charge_key is not None:
+        raise await _payment_in_flight(session, subscription.pending_charge_key)
+    if subscription.state is SubscriptionState.INCOMPLETE:
         raise Conflict("A payment for this subscription is being processed.", code=ErrorCode.PAYMENT_PENDING)
     if subscription.state is SubscriptionState.PAST_DUE:
         raise Conflict(
             "The subscription's renewal is unpaid: update the payment method; it is retried daily.",
             code=ErrorCode.SUBSCRIPTION_PAST_DUE,
         )
+
+
+async def _payment_in_flight(session: AsyncSession, key: str) -> Conflict:
+    """Why the subscription cannot change while its charge is open, saying what the admin can do."""
+    charge = await session.scalar(select(Charge).where(col(Charge.idempotency_key) == key))
+    if charge is not None and charge.status is ChargeStatus.REQUIRES_ACTION:
+        return Conflict(
+            "A payment for this subscription waits for the cardholder's authentication: complete it from the "
+            "Billing page, or wait until it is given up after a day.",
+            code=ErrorCode.PAYMENT_REQUIRES_ACTION,
+        )
+    return Conflict("A payment for this subscription is being processed.", code=ErrorCode.PAYMENT_PENDING)
 
 
 def _current_period(subscription: Subscription) -> Period:
@@ -301,9 +314,14 @@ def _dates(span: Period) -> str:
 async def _complete(
     db: Database, payments: Payments, subscription_id: str, key: str | None, retries: int
 ) -> Subscription:
-    """Pay the recorded charge `key` (if any) and return the subscription; a failure is a typed error."""
+    """Pay the recorded charge `key` (if any) and return the subscription; a failure is a typed error.
+
+    The admin is at the console: a card that needs authentication answers PaymentActionRequired with
+    the provider's client secret, and the change is applied once the payment succeeds.
+    """
     if key is not None:
-        charges.require_success(await pay(db, key, payments=payments, retries=retries))
+        settled = await pay(db, key, payments=payments, retries=retries, on_session=True)
+        await require_paid(db, settled, payments=payments)
     async with db.reader() as session:
         subscription = await session.get(Subscription, subscription_id)
     assert subscription is not None

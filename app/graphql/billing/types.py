@@ -38,9 +38,9 @@ ChargeStatusEnum = describe_enum(
     PROCESSING="Accepted by the payment provider, which tells the outcome shortly; nothing is granted until then.",
     SUCCEEDED="The money was taken.",
     DECLINED="The provider declined the card; nothing was taken.",
-    REQUIRES_ACTION="The card needs the cardholder's authentication (3-D Secure); nothing was taken. A purchase, "
-    "auto-recharge or settlement completes once it is authenticated (`completePayment`); a subscription "
-    "charge has failed (its renewal is retried).",
+    REQUIRES_ACTION="The card needs the cardholder's authentication (3-D Secure); nothing was taken yet. The "
+    "charge completes once it is authenticated (`completePayment`, or the provider's own report); one never "
+    "authenticated is given up (FAILED) after its time limit.",
     FAILED="The charge could not be made (e.g. no payment method); nothing was taken.",
 )
 

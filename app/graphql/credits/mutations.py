@@ -180,7 +180,8 @@ class CreditMutations:
 
     @mutation(
         "Complete a payment the cardholder has authenticated (3-D Secure: a purchase, an auto-recharge, a "
-        "month's settlement; Organization Admins): it is read again at the provider and applied once, "
+        "month's settlement, a subscription's charge; Organization Admins): it is read again at the provider "
+        "and applied once, "
         "whether this or the provider's own report comes first. Still waiting for the cardholder: "
         "PaymentAuthenticationRequired again."
     )

@@ -9,7 +9,7 @@ from strawberry import relay
 
 from app.domain.subscriptions import service as subscriptions
 from app.graphql.context import Info
-from app.graphql.errors import INPUT, PaymentError, mutation, result_union
+from app.graphql.errors import INPUT, PaymentAuthenticationRequired, PaymentError, mutation, result_union
 from app.graphql.ids import node_id, org_id
 from app.graphql.orgs.types import InOrganization
 from app.graphql.subscriptions.types import ModelSubscription, present
@@ -43,8 +43,12 @@ class SubscriptionPayload(InOrganization):
     subscription: ModelSubscription = strawberry.field(description="The subscription.")
 
 
-SubscribeResult = result_union("SubscribeResult", SubscriptionPayload, PaymentError)
-ChangeSubscriptionTierResult = result_union("ChangeSubscriptionTierResult", SubscriptionPayload, PaymentError)
+SubscribeResult = result_union(
+    "SubscribeResult", SubscriptionPayload, PaymentError, PaymentAuthenticationRequired
+)
+ChangeSubscriptionTierResult = result_union(
+    "ChangeSubscriptionTierResult", SubscriptionPayload, PaymentError, PaymentAuthenticationRequired
+)
 CancelSubscriptionResult = result_union("CancelSubscriptionResult", SubscriptionPayload)
 ResumeSubscriptionResult = result_union("ResumeSubscriptionResult", SubscriptionPayload)
 
@@ -57,7 +61,9 @@ def _subscription_id(gid: relay.GlobalID) -> str:
 class SubscriptionMutations:
     @mutation(
         "Subscribe a Team organization to a model's tier (Organization Admins, with a payment method on file). "
-        "Only a successful charge of the first month activates it; a sold-out tier is refused (SOLD_OUT)."
+        "Only a successful charge of the first month activates it; a sold-out tier is refused (SOLD_OUT). A card "
+        "that needs the cardholder's authentication answers PaymentAuthenticationRequired: the subscription "
+        "stays INCOMPLETE, holding its place, until the payment completes (`completePayment`)."
     )
     async def subscribe(self, info: Info, input: Annotated[SubscribeInput, INPUT]) -> SubscribeResult:
         context = info.context
@@ -74,7 +80,9 @@ class SubscriptionMutations:
         return SubscriptionPayload(organization_id=row.organization_id, subscription=await present(info, row))
 
     @mutation(
-        "Change a subscription's tier (Organization Admins): upgrades now, pro rata; downgrades at the period end."
+        "Change a subscription's tier (Organization Admins): upgrades now, pro rata; downgrades at the period end. "
+        "An upgrade whose card needs authentication answers PaymentAuthenticationRequired and applies once "
+        "the payment completes (`completePayment`)."
     )
     async def change_subscription_tier(
         self, info: Info, input: Annotated[ChangeSubscriptionTierInput, INPUT]

@@ -23,9 +23,11 @@ from app.graphql.visibility import visible_nodes
 SubscriptionStateEnum = describe_enum(
     SubscriptionState,
     "Where a subscription stands.",
-    INCOMPLETE="The first month's charge is being processed; it covers nothing until it succeeds.",
+    INCOMPLETE="The first month's charge is being processed or waits for the cardholder's authentication; it "
+    "covers nothing until it succeeds.",
     ACTIVE="Paid: usage of the model is covered by the subscription, never by credits.",
-    PAST_DUE="A renewal charge failed: it keeps working while the charge is retried daily, then it is canceled.",
+    PAST_DUE="The renewal is unpaid (its charge failed, or waits for the cardholder's authentication): it keeps "
+    "working meanwhile; a failed charge is retried daily, then it is canceled.",
     CANCELED="Ended (see `endReason`): usage of the model is paid with credits again.",
 )
 
