@@ -8,6 +8,8 @@ asked besides the app's, and only because the page's policy names them while Str
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.console.browser import Server, Visitor, open_visitor, run_server
+from tests.console.browser import Server, Visitor, open_visitor, run_server, text_of
 from tests.console.test_story import billing_tab, expect, go, sign_up
 from tests.providers.stripe_standin import STRIPE_ENV, StripeStandIn, running_standin, stripe_plugins_toml
 
@@ -60,6 +62,18 @@ def with_stripe(visitor: Visitor, standin: StripeStandIn) -> list[str]:
     visitor.page.route(STRIPE_JS + "**", script)
     visitor.page.route(STRIPE_API + "**", api)
     return asked
+
+
+def mailed_console_link(server: Server, address: str, timeout: float = 15) -> str:
+    """The console link of the latest email to the address asking to confirm a payment."""
+    link = re.compile(re.escape(server.url) + r"/#/o/[A-Za-z0-9_]+/billing/overview")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in reversed(server.inbox.to(address)):
+            if found := link.search(text_of(message)):
+                return found.group(0)
+        time.sleep(0.1)
+    raise AssertionError(f"no console link mailed to {address}")
 
 
 def test_stripe_mode_page_policy_allows_stripe_and_nothing_else(server: Server) -> None:
@@ -128,6 +142,38 @@ def test_a_card_through_stripe_elements_and_a_purchase_through_3d_secure(
         (intent,) = standin.api.payment_intents.values()
         assert intent["status"] == "succeeded" and intent["amount"] == 2500
         assert any(url.endswith("/v1/3ds2/authenticate") for url in asked)
+
+        # a subscription whose first month the bank asks to confirm: Stripe.js, then the API completes it
+        billing_tab(dana, "Subscriptions")
+        model = page.get_by_role("region", name=re.compile("GPT OSS 120B"))
+        model.get_by_role("button", name="Subscribe to GPT OSS 120B Starter").click()
+        expect(page.get_by_text("Subscribed to Starter.")).to_be_visible()
+        expect(model).to_contain_text("Subscribed: Starter")
+        expect(model).to_contain_text("Active")
+        dana.screen("stripe-3ds-subscription")
+        assert (
+            sorted(intent["status"] for intent in standin.api.payment_intents.values()) == ["succeeded"] * 2
+        )
+        assert sum(url.endswith("/v1/3ds2/authenticate") for url in asked) == 2
+
+        # auto-recharge charges off-session: the bank's question waits in Recent charges (the admins'
+        # email links there) until the cardholder confirms it; nothing is granted before
+        billing_tab(dana, "Pay as you go")
+        page.get_by_label("Threshold (USD)").fill("100")
+        page.get_by_label("Recharge to (USD)").fill("200")
+        page.get_by_role("button", name="Enable auto-recharge").click()
+        expect(page.get_by_text("Auto-recharge is on.")).to_be_visible()
+        page.goto("about:blank")
+        page.goto(mailed_console_link(server, "dana@stripe.example"))  # the email's link opens the Overview
+        expect(page.get_by_role("heading", name="Credit balance")).to_be_visible()
+        waiting = page.get_by_role("row").filter(has_text="Requires action")
+        expect(waiting).to_contain_text("$175.00")
+        expect(page.locator("[data-balance]")).to_have_text("$25.00")
+        dana.screen("stripe-charge-waiting")
+        waiting.get_by_role("button", name="Confirm payment").click()
+        expect(page.locator("[data-balance]")).to_have_text("$200.00")
+        expect(page.get_by_role("button", name="Confirm payment")).to_have_count(0)
+        assert sum(url.endswith("/v1/3ds2/authenticate") for url in asked) == 3
 
         assert [url for url in asked if not url.startswith((STRIPE_JS, STRIPE_API))] == []
         assert dana.outside == [] and dana.errors == []

@@ -80,7 +80,7 @@ async def test_a_renewal_needing_authentication_grants_nothing_until_it_succeeds
     assert (waiting.state, waiting.period_number) == (SubscriptionState.PAST_DUE, 1)  # no new period unpaid
     assert waiting.pending_charge_key == renewal.idempotency_key
     assert await subjects(database) == [AUTHENTICATION_ASKED]  # every admin: only they can authenticate
-    assert any(f"/billing?charge={renewal.id}" in body for body in await bodies(database))
+    assert any(f"/#/o/{renewal.organization_id}/billing/overview" in body for body in await bodies(database))
     assert await renew(database, services) == {"pending": 1}  # the renewal job waits, charges nothing more
     clock.advance(hours=2)
     assert await retries.retry_pending(database, payments=services.payments) == 0  # still waiting

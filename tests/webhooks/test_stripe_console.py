@@ -347,7 +347,7 @@ async def test_an_auto_recharge_needing_authentication_waits_and_grants_once_str
 
     assert enabled["recharge"]["status"] == "PENDING" and await grants(database) != []
     assert waiting is not None and waiting.status is ChargeStatus.REQUIRES_ACTION
-    assert any(f"/billing?charge={waiting.id}" in body for body in mail)
+    assert any(f"/#/o/{waiting.organization_id}/billing/overview" in body for body in mail)
     assert intent["status"] == "succeeded"
     [grant] = await grants(database)
     assert grant.amount_nanos == 30 * 10**9
@@ -511,7 +511,7 @@ async def test_a_settlement_needing_authentication_waits_and_is_completed_from_t
         waiting = await session.scalar(select(Charge))
         mail = list(await session.scalars(select(OutboxMessage.body_text)))
     assert waiting is not None and waiting.status is ChargeStatus.REQUIRES_ACTION
-    assert any(f"/billing?charge={waiting.id}" in body for body in mail)
+    assert any(f"/#/o/{waiting.organization_id}/billing/overview" in body for body in mail)
     stripe_standin.api.authenticate(waiting.provider_charge_ref or "")
     completed = await console.complete(console.world.gid("Charge", waiting.id))
 

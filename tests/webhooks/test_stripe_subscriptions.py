@@ -123,7 +123,7 @@ async def test_a_renewal_needing_authentication_waits_emails_the_admins_and_appl
         admins = [address for _, address in await admin_emails(session, console.world.acme_id)]
     assert [to for to, _, _ in sent] == admins and len(admins) == 1  # only an admin can authenticate it
     [(_, subject, text)] = sent
-    assert "authentication" in subject and f"/billing?charge={renewal.id}" in text
+    assert "authentication" in subject and f"/#/o/{renewal.organization_id}/billing/overview" in text
     clock.advance(hours=3)
     assert await retries.retry_pending(database, payments=services.payments) == 0  # read back: still waiting
     assert await renew(database, services) == {"pending": 1}
@@ -275,7 +275,7 @@ async def test_a_renewal_whose_answer_was_lost_waits_for_the_cardholder_once_str
         ChargeStatus.REQUIRES_ACTION,
         SubscriptionState.PAST_DUE,
     )
-    assert sum(f"/billing?charge={lost.id}" in body for body in bodies) == 1
+    assert sum(f"/#/o/{lost.organization_id}/billing/overview" in body for body in bodies) == 1
     assert paid == "processed" and (await the_subscription(database)).period_number == 2
     assert len(stripe_standin.api.payment_intents) == 2
 

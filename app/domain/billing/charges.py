@@ -400,7 +400,8 @@ async def _ask_admins_to_authenticate(session: AsyncSession, charge: Charge) -> 
         body=(
             f"{charge.description} ({format_cents(charge.amount_cents, charge.currency)}) needs the "
             "cardholder's authentication (3-D Secure) before the bank pays it. Nothing is granted until "
-            f"it is done: open {console}/billing?charge={charge.id} and authenticate the payment."
+            f"it is done: open {console}/#/o/{charge.organization_id}/billing/overview and confirm the payment "
+            "under Recent charges."
         ),
         console_path=CONSOLE_PATH,
         notice=None,  # only an admin can authenticate it: the admins, always

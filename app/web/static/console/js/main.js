@@ -33,11 +33,13 @@ function Shell({ me, reloadMe }) {
   const orgs = me.organizations.map((m) => m.organization);
   const creating = route[0] === "teams" && route[1] === "new";
   const account = route[0] === "account";
-  const org = orgs.find((o) => o.id === route[1]) ?? orgs.find((o) => o.type === "TEAM") ?? orgs[0];
+  // an email's link names the organization by its Organization ID (what Settings shows)
+  const org =
+    orgs.find((o) => o.id === route[1] || o.organizationId === route[1]) ?? orgs.find((o) => o.type === "TEAM") ?? orgs[0];
   const screen = SCREENS.find((s) => s.path === route[2] && s.visible(org)) ?? SCREENS[0];
   useEffect(() => {
     if (creating || account) return;
-    if (route[0] !== "o" || route[1] !== org.id || route[2] !== screen.path) navigate("o", org.id, screen.path);
+    if (route[0] !== "o" || route[1] !== org.id || route[2] !== screen.path) navigate("o", org.id, screen.path, ...(route[2] === screen.path ? route.slice(3) : []));
   }, [route.join("/"), org.id]);
   useEffect(() => {
     document.title = creating

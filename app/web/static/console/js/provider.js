@@ -2,7 +2,7 @@
 // Stripe.js, loaded from Stripe itself when first needed (Stripe's rule: never a copy, never bundled); the
 // page's policy allows Stripe's origins only while Stripe is the provider. The fake provider has none:
 // the console's own test-card form stands for it.
-import { query } from "./api.js";
+import { ERROR, mutate, query } from "./api.js";
 
 const PROVIDER = `query PaymentProvider { paymentProvider { __typename ... on Error { message }
   ... on PaymentProvider { name publishableKey scriptUrl } } }`;
@@ -50,3 +50,28 @@ export async function authenticatePayment(clientSecret) {
   const { error } = await provider.stripe.confirmCardPayment(clientSecret);
   return error ? error.message : null;
 }
+
+const AWAITING = "... on PaymentAuthenticationRequired { chargeId clientSecret }";
+
+/**
+ * Finish a payment the bank wants the cardholder to confirm (the answer `PaymentAuthenticationRequired` of a
+ * purchase, subscription or upgrade, or a charge waiting in the list): the provider's UI asks for it, then
+ * `completePayment` applies it. `payload` is what to read back on success (e.g. the organization), with the
+ * `fragments` it spreads. Resolves like `mutate`.
+ */
+export async function confirmPayment({ chargeId, clientSecret }, payload = "charge { id status }", fragments = "") {
+  const complete = `mutation CompletePayment($input: CompletePaymentInput!) { completePayment(input: $input) {
+    ${ERROR} ${AWAITING} ... on CompletePaymentPayload { ${payload} } } } ${fragments}`;
+  if (!clientSecret) {
+    // a charge from the list: the API says whether it is still waiting, and gives the secret if so
+    const asked = await mutate(complete, { chargeId });
+    if (asked.error?.__typename !== "PaymentAuthenticationRequired") return asked;
+    clientSecret = asked.error.clientSecret;
+  }
+  const problem = await authenticatePayment(clientSecret);
+  if (problem) return { error: { message: problem } };
+  return mutate(complete, { chargeId });
+}
+
+/** The fields a mutation whose card may need the cardholder's confirmation asks for. */
+export const MAY_NEED_CONFIRMATION = AWAITING;

@@ -3,7 +3,7 @@ import { ERROR, mutate, query } from "../api.js";
 import { label, localDate, localTime, money } from "../format.js";
 import { html, useState } from "../html.js";
 import { href } from "../router.js";
-import { authenticatePayment } from "../provider.js";
+import { confirmPayment } from "../provider.js";
 import { Field, FormError, ListError, Loading, Notice, showOrganization, useLoad, useSubmit } from "../ui.js";
 import { AlertsCard } from "./alerts.js";
 import { DocumentsTab } from "./documents.js";
@@ -27,9 +27,7 @@ const ORG = `organization { ...CreditTabs }`;
 const ADD = `mutation AddCredits($input: AddCreditsInput!) { addCredits(input: $input) { ${ERROR}
   ... on PaymentError { declineCode } ... on PaymentAuthenticationRequired { chargeId clientSecret }
   ... on AddCreditsPayload { balance ${M} grant { amount ${M} } ${ORG} } } } ${TABS_DATA}`;
-const COMPLETE = `mutation CompletePayment($input: CompletePaymentInput!) { completePayment(input: $input) { ${ERROR}
-  ... on PaymentAuthenticationRequired { chargeId clientSecret }
-  ... on CompletePaymentPayload { balance ${M} grant { amount ${M} } ${ORG} } } } ${TABS_DATA}`;
+const PAID = `charge { id status } balance ${M} grant { amount ${M} } ${ORG}`; // what a confirmed payment reads back
 const CONFIGURE = `mutation AutoRecharge($input: ConfigureAutoRechargeInput!) { configureAutoRecharge(input: $input) { ${ERROR}
   ... on AutoRechargePayload { ${ORG} } } } ${TABS_DATA}`;
 const DISABLE = `mutation NoAutoRecharge($input: DisableAutoRechargeInput!) { disableAutoRecharge(input: $input) { ${ERROR}
@@ -77,9 +75,20 @@ function CreditsTab({ org, paygo }) {
 async function buyCredits(input) {
   const bought = await mutate(ADD, input);
   if (bought.error?.__typename !== "PaymentAuthenticationRequired") return bought;
-  const problem = await authenticatePayment(bought.error.clientSecret);
-  if (problem) return { error: { message: problem } };
-  return mutate(COMPLETE, { chargeId: bought.error.chargeId });
+  return confirmPayment(bought.error, PAID, TABS_DATA);
+}
+
+/** A charge waiting for the cardholder (an auto-recharge, a renewal: the email links here): confirm it. */
+function ConfirmCharge({ charge, update }) {
+  const [state, setState] = useState({ busy: false, error: null });
+  const confirm = async () => {
+    setState({ busy: true, error: null });
+    const result = await confirmPayment({ chargeId: charge.id }, PAID, TABS_DATA).catch((e) => ({ error: e }));
+    setState({ busy: false, error: result.error ?? null });
+    if (result.ok) update(result.ok.organization);
+  };
+  return html`<button class="secondary" disabled=${state.busy} onClick=${confirm}>Confirm payment</button>
+    ${state.error && html`<span role="alert"> ${state.error.message}</span>`}`;
 }
 
 function Overview({ org, credits, billing, update }) {
@@ -98,12 +107,12 @@ function Overview({ org, credits, billing, update }) {
       <h2>Credit balance</h2>
       <p class="balance"><strong data-balance>${money(credits.balance)}</strong></p>
       ${credits.debt.amount !== "0.00" && html`<p>Debt to be charged at the end of the month: ${money(credits.debt)}</p>`}
-      <p>Auto-recharge: ${credits.autoRecharge.enabled ? `on, below ${money(credits.autoRecharge.threshold)} back to ${money(credits.autoRecharge.rechargeTo)}` : "off"}
+      <p>Auto-recharge: ${credits.autoRecharge.enabled ? `on, below ${money(credits.autoRecharge.threshold)} back to ${money(credits.autoRecharge.rechargeTo)}` : "off"}${" "}
         (<a href=${href("o", org.id, "billing", "paygo")}>change</a>)</p>
     </section>
     <section class="card">
       <h2>Add credits</h2>
-      <p>${card ? `Charged to ${card.brand} ending ${card.last4}.` : html`No card yet: <a href=${href("o", org.id, "billing", "payment")}>add one</a> first.`}
+      <p>${card ? `Charged to ${card.brand} ending ${card.last4}.` : html`No card yet: <a href=${href("o", org.id, "billing", "payment")}>add one</a> first.`}${" "}
         Credits expire one year after purchase. All purchases are final.</p>
       <form class="inline" onSubmit=${onSubmit}>
         <${Field} label="Amount (USD)" name="amount" inputmode="decimal" required placeholder="25.00" error=${state.error}
@@ -111,7 +120,7 @@ function Overview({ org, credits, billing, update }) {
         <button disabled=${state.busy}>Add credits</button>
       </form>
       <${FormError} error=${state.error} fields=${["amount"]} />
-      ${state.ok && html`<${Notice} kind="good">Added ${money(state.ok.grant.amount)}; the balance is ${money(state.ok.balance)}.</${Notice}>`}
+      ${state.ok?.grant && html`<${Notice} kind="good">Added ${money(state.ok.grant.amount)}; the balance is ${money(state.ok.balance)}.</${Notice}>`}
     </section>
     ${billing.__typename === "Billing" &&
     html`<section class="card">
@@ -120,7 +129,8 @@ function Overview({ org, credits, billing, update }) {
         <thead><tr><th>Date</th><th>What</th><th class="num">Amount</th><th>Status</th></tr></thead>
         <tbody>${billing.charges.edges.map(({ node: c }) => html`<tr>
           <td>${localTime(c.createdAt)}</td><td>${c.description || label(c.purpose)}</td>
-          <td class="num">${money(c.amount)}</td><td>${label(c.status)}${c.message ? `: ${c.message}` : ""}</td></tr>`)}</tbody>
+          <td class="num">${money(c.amount)}</td><td>${label(c.status)}${c.message ? `: ${c.message}` : ""}
+            ${c.status === "REQUIRES_ACTION" && html` <${ConfirmCharge} charge=${c} update=${update} />`}</td></tr>`)}</tbody>
       </table>
     </section>`}`;
 }

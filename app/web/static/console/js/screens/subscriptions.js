@@ -2,6 +2,7 @@
 import { ERROR, mutate, query } from "../api.js";
 import { count, label, localDate, money } from "../format.js";
 import { html, useState } from "../html.js";
+import { MAY_NEED_CONFIRMATION, confirmPayment } from "../provider.js";
 import { ListError, Loading, Notice, useLoad } from "../ui.js";
 
 const M = "{ amount currency }";
@@ -14,8 +15,9 @@ const DATA = `query Subscriptions($id: ID!) {
       id modelId tierId state cancelAtPeriodEnd currentPeriodEnd monthlyPrice ${M}
       tier { displayName } scheduledTier { displayName } pendingTier { displayName } } } } } } } } }`;
 
-const SUBSCRIBE = `mutation Subscribe($input: SubscribeInput!) { subscribe(input: $input) { ${ERROR} } }`;
-const CHANGE = `mutation ChangeTier($input: ChangeSubscriptionTierInput!) { changeSubscriptionTier(input: $input) { ${ERROR} } }`;
+const SUBSCRIBE = `mutation Subscribe($input: SubscribeInput!) { subscribe(input: $input) { ${ERROR} ${MAY_NEED_CONFIRMATION} } }`;
+const CHANGE = `mutation ChangeTier($input: ChangeSubscriptionTierInput!) { changeSubscriptionTier(input: $input) {
+  ${ERROR} ${MAY_NEED_CONFIRMATION} } }`;
 const CANCEL = `mutation Cancel($input: SubscriptionIdInput!) { cancelSubscription(input: $input) { ${ERROR} } }`;
 const RESUME = `mutation Resume($input: SubscriptionIdInput!) { resumeSubscription(input: $input) { ${ERROR} } }`;
 
@@ -69,7 +71,11 @@ export function Subscriptions({ org }) {
   const [outcome, setOutcome] = useState(null);
   const act = async (mutation, input, done) => {
     const withOrg = "model" in input ? { organizationId: org.id, ...input } : input;
-    const result = await mutate(mutation, withOrg).catch((e) => ({ error: e }));
+    let result = await mutate(mutation, withOrg).catch((e) => ({ error: e }));
+    if (result.error?.__typename === "PaymentAuthenticationRequired") {
+      // the bank asks the cardholder to confirm the first month or the upgrade (3-D Secure)
+      result = await confirmPayment(result.error).catch((e) => ({ error: e }));
+    }
     setOutcome(result.error ? { kind: "bad", text: result.error.message } : { kind: "good", text: done });
     // asked again rather than taken from the payload's organization: the tiers' places left
     // (the catalog, outside the organization) change with a subscription too
