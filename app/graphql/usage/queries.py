@@ -13,6 +13,7 @@ from app.domain.usage import buckets
 from app.domain.usage import service as usage
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, describe_enum, field_with_errors, result_union
+from app.graphql.execution import SerializedList
 from app.graphql.ids import node_id, org_id
 from app.graphql.money import Money
 from app.graphql.scalars import BigInt
@@ -189,22 +190,32 @@ class UsageSeries:
             if not found and self.group_by is usage.GroupBy.NONE:
                 found = [usage.UsageColumns(None)]  # nothing used is still a line at zero
             found = [buckets.zero_filled(c, starts) for c in found]
+        # the columns in their JSON form, taken by the response as they are (app/graphql/execution.py):
+        # BigInts are ints already, and each bucket's start is written once, whatever the groups
+        iso = _IsoTimes()
         return [
             UsageGroupSeries(
                 group_kind=self.group_by,
                 group_id=c.group,
                 found=c,
                 group=self._group(c.group),
-                starts=c.starts,
-                # BigInt is int: the lists are taken as they are, not copied to retype them
-                requests=cast(list[BigInt], c.requests),
-                input_tokens=cast(list[BigInt], c.input_tokens),
-                output_tokens=cast(list[BigInt], c.output_tokens),
-                spend=[format_amount(nanos) for nanos in c.spend_nanos],
+                starts=cast(list[datetime], SerializedList(map(iso.__getitem__, c.starts))),
+                requests=cast(list[BigInt], SerializedList(c.requests)),
+                input_tokens=cast(list[BigInt], SerializedList(c.input_tokens)),
+                output_tokens=cast(list[BigInt], SerializedList(c.output_tokens)),
+                spend=SerializedList(map(format_amount, c.spend_nanos)),
                 currency=CURRENCY,
             )
             for c in found
         ]
+
+
+class _IsoTimes(dict[datetime, str]):
+    """Each time's ISO 8601 text, as the DateTime scalar serializes it, made once per time."""
+
+    def __missing__(self, at: datetime) -> str:
+        text = self[at] = at.isoformat()
+        return text
 
 
 UsageResult = result_union(
