@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 from strawberry.dataloader import DataLoader
 
@@ -60,6 +62,44 @@ async def _project_roles(session: Session, keys: Sequence[tuple[str, str]]) -> l
     return [groups[key] for key in keys]
 
 
+@dataclass(frozen=True)
+class PartRequest:
+    """One partition of a query (the rows whose `column` is `value`, e.g. a project's keys): its first
+    `limit` rows in the query's order, or (`limit` None) how many rows it holds.
+
+    Requests with equal `batch` ask the same query and limit of other values: they are read together.
+    """
+
+    batch: Hashable
+    value: Any
+    query: Select[Any] = field(compare=False)
+    column: Any = field(compare=False)
+    limit: int | None = field(compare=False)
+
+
+async def _partitions(session: Session, requests: Sequence[PartRequest]) -> list[Any]:
+    """Each batch's partitions in one statement: ROW_NUMBER() OVER (PARTITION BY ...) keeps each one's page."""
+    batches: dict[Hashable, list[PartRequest]] = defaultdict(list)
+    for request in requests:
+        batches[request.batch].append(request)
+    found: dict[tuple[Hashable, Any], Any] = {}
+    for batch, asked in batches.items():
+        query, column, limit = asked[0].query, asked[0].column, asked[0].limit
+        chosen = query.where(column.in_({request.value for request in asked})).order_by(None)
+        if limit is None:
+            counted = chosen.subquery()
+            statement = select(counted.c[column.key], func.count()).group_by(counted.c[column.key])
+            found.update(((batch, value), n) for value, n in await (await session()).execute(statement))
+            continue
+        place = func.row_number().over(partition_by=column, order_by=list(query._order_by_clauses))
+        ranked = chosen.add_columns(place.label("page_place")).subquery()
+        rows = aliased(query.column_descriptions[0]["entity"], ranked)
+        statement = select(rows).where(ranked.c.page_place <= limit).order_by(ranked.c.page_place)
+        for row in await (await session()).scalars(statement):
+            found.setdefault((batch, getattr(row, column.key)), []).append(row)
+    return [found.get((r.batch, r.value), [] if r.limit is not None else 0) for r in requests]
+
+
 class Loaders:
     """The request's loaders; they read through the request's read session."""
 
@@ -68,7 +108,7 @@ class Loaders:
         self.project = _by_id(session, Project)
         self.project_roles = DataLoader(load_fn=partial(_project_roles, session))
         self.api_key = _by_id(session, ApiKey)
-        self.api_keys_by_project = _grouped(session, ApiKey.project_id, (ApiKey.created_at, ApiKey.id))  # type: ignore[arg-type]
+        self.partitions = DataLoader(load_fn=partial(_partitions, session))
         self.project_members_by_project = _grouped(
             session,
             ProjectMembership.project_id,
