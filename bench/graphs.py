@@ -110,7 +110,7 @@ async def build(db: Database, org_id: str, records: int) -> None:
 async def prepare(engine: str, records: int, rebuild: bool) -> tuple[str, list[dict[str, Any]]]:
     """The database of `records` on `engine` (built on first use), and the graphs to ask for."""
     url, built = await bench_database(engine, f"graphs-{records}", rebuild=rebuild)
-    db = Database(url)
+    db = Database(url, statement_timeout=3600)  # a build's statements sum millions of rows
     org_id, token = await organization_admin(db, bench_settings(url), "Bench graphs")
     if not built:
         print(f"  building {records:,} records on {engine} (once; kept for later runs)", flush=True)
