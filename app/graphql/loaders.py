@@ -109,11 +109,6 @@ class Loaders:
         self.project_roles = DataLoader(load_fn=partial(_project_roles, session))
         self.api_key = _by_id(session, ApiKey)
         self.partitions = DataLoader(load_fn=partial(_partitions, session))
-        self.project_members_by_project = _grouped(
-            session,
-            ProjectMembership.project_id,
-            (ProjectMembership.created_at, ProjectMembership.user_id),  # type: ignore[arg-type]
-        )
         self.projects_by_org = _grouped(session, Project.organization_id, (Project.created_at, Project.id))  # type: ignore[arg-type]
         self.credit_grant = _by_id(session, CreditGrant)
         self.consumptions_by_entry = _grouped(session, CreditConsumption.entry_id, (CreditConsumption.id,))

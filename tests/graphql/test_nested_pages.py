@@ -1,4 +1,4 @@
-"""A list inside each item of a page (every project's API keys) reads each list's page only, all in one statement."""
+"""A list inside each item of a page (every project's API keys or members) reads each list's page only, at once."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from sqlalchemy import event, select
 from sqlmodel import col
 
 from app.db import Database
+from app.domain.accounts.models import User
 from app.domain.actor import Actor
 from app.domain.api_keys.models import ApiKey
 from app.domain.api_keys.service import create_api_key, revoke_api_key
-from app.domain.projects.service import create_project
+from app.domain.orgs.models import Membership, OrganizationRole
+from app.domain.projects.models import ProjectRole
+from app.domain.projects.service import create_project, set_project_member
 from tests.graphql.test_query_count import count_statements
 from tests.support import GraphQL, World
 
@@ -97,3 +100,38 @@ async def test_the_last_keys_of_each_project_and_by_state(
         PROJECT_KEYS, {"o": organization, "first": 5, "state": "REVOKED"}, token=world.token("admin")
     )
     assert [e["node"]["name"] for e in by_project(revoked)["Five"]["edges"]] == ["Five k0", "Five k2"]
+
+
+PROJECT_MEMBERS = """query($p: ID!, $first: Int, $after: String) { node(id: $p) { ... on Project {
+  members(first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor }
+    edges { node { role user { email } } } } } } }"""
+
+
+async def test_a_projects_members_page_by_keyset(gql: GraphQL, database: Database, world: World) -> None:
+    admin = Actor(world.people["admin"].user_id)
+    async with database.transaction() as session:
+        project = await create_project(session, admin, world.acme_id, name="Crowded")
+        for n in range(5):
+            user = User(email=f"pm{n}@example.com", email_normalized=f"pm{n}@example.com", password_hash="x")
+            session.add(user)
+            await session.flush()
+            session.add(
+                Membership(organization_id=world.acme_id, user_id=user.id, role=OrganizationRole.MEMBER)
+            )
+            await session.flush()
+            await set_project_member(
+                session, admin, project.id, user_id=user.id, role=ProjectRole.PROJECT_MEMBER
+            )
+    seen, after = [], None
+    while True:
+        data = await gql(
+            PROJECT_MEMBERS, {"p": world.gid("Project", project.id), "first": 2, "after": after},
+            token=world.token("admin"),
+        )  # fmt: skip
+        members = data["node"]["members"]
+        assert members["totalCount"] == 5 and len(members["edges"]) <= 2
+        seen += [e["node"]["user"]["email"] for e in members["edges"]]
+        if not members["pageInfo"]["hasNextPage"]:
+            break
+        after = members["pageInfo"]["endCursor"]
+    assert seen == [f"pm{n}@example.com" for n in range(5)]

@@ -222,15 +222,21 @@ class Project(relay.Node):
             batch=("project api keys", state),
         )
 
-    @strawberry.field(
-        description="The project's members and their project roles (Organization Admins are implied)."
+    @relay.connection(
+        KeysetConnection[ProjectMember],  # type: ignore[type-var]
+        description="The project's members and their project roles (Organization Admins are implied), "
+        "longest-standing first.",
     )
-    async def members(self, info: Info) -> list[ProjectMember]:
-        assert info.context.loaders
-        rows: list[ProjectMembership] = await info.context.loaders.project_members_by_project.load(
-            self.project_id
+    def members(self, info: Info) -> Iterable[ProjectMember]:
+        # one read for the members of every project on the page, each project's page only
+        return PartitionedPage(  # type: ignore[return-value]
+            info,
+            projects.project_member_list(),
+            ProjectMember.from_model,
+            column=col(ProjectMembership.project_id),
+            value=self.project_id,
+            batch="project members",
         )
-        return [ProjectMember(user_id=m.user_id, role=m.role, added_at=m.created_at) for m in rows]
 
     @field_with_errors(
         "The organization's members who are not in this project (Organization Admins are in every project "
