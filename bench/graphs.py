@@ -9,7 +9,8 @@ database bench_graphs_<records> on $BENCH_POSTGRES_URL): the records are generat
 database (one INSERT ... SELECT over a generated series), the hourly roll-up summed from the same series,
 and the other hour and day roll-ups from it with the app's rebuild_from_hours (the minute roll-up, which
 no 30-day graph reads, is left out). Later runs reuse it. It then asks for the console's 30-day hourly
-spend graph through the GraphQL API as columns (`series`), by model and by key, on each engine, served
+spend graph through the GraphQL API as columns (`series`), by model and by key (and by key with every
+field the console's charts ask for: zero-filled, all figures, names, totals), on each engine, served
 by this code and by the code of REV (default: where this branch left main, `git merge-base HEAD main`),
 each in a process of its own against the same database (bench/baseline.py), and prints the median of
 `runs` requests of each side by side.
@@ -35,6 +36,12 @@ KEYS, MODELS, PROJECTS, DAYS = 100, 4, 5, 30
 GRAPH = """query($o: ID!, $from: DateTime!, $to: DateTime!, $by: UsageGroupBy!) {
   usage(input: {organizationId: $o, from: $from, to: $to, granularity: HOUR, groupBy: $by}) {
     ... on UsageSeries { series { group starts spend currency } } } }"""
+# the columns as the console's usage charts ask for them: every bucket, every figure, names and totals
+TOTAL = "total { requests inputTokens outputTokens spend { amount currency } }"
+CONSOLE_GRAPH = f"""query($o: ID!, $from: DateTime!, $to: DateTime!, $by: UsageGroupBy!) {{
+  usage(input: {{organizationId: $o, from: $from, to: $to, granularity: HOUR, groupBy: $by}}) {{
+    ... on UsageSeries {{ {TOTAL} series(zeroFilled: true) {{ group name starts requests inputTokens outputTokens
+      spend {TOTAL} }} }} }} }}"""
 
 # record n: key n % 100 (in project key % 5); j = n / 100 counts the key's records: model j % 4, and a
 # minute of the 30 days that 7919 (prime to 43,200) spreads evenly, so every key has every hour and model
@@ -121,15 +128,20 @@ async def prepare(engine: str, records: int, rebuild: bool) -> tuple[str, list[d
     variables = {"o": to_base64("Organization", org_id),
                  "from": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end - DAYS * 86400)),
                  "to": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end + 60))}  # fmt: skip
+    cases = (
+        ("by model", GRAPH, "MODEL", MODELS),
+        ("by api key", GRAPH, "API_KEY", KEYS),
+        ("by api key, console's fields", CONSOLE_GRAPH, "API_KEY", KEYS),
+    )
     return url, [
         {
-            "name": f"by {by.lower().replace('_', ' ')}",
-            "query": GRAPH,
+            "name": name,
+            "query": query,
             "variables": {**variables, "by": by},
             "token": token,
             "count": ["usage", "series", groups],
         }  # fmt: skip
-        for by, groups in (("MODEL", MODELS), ("API_KEY", KEYS))
+        for name, query, by, groups in cases
     ]
 
 
@@ -144,9 +156,9 @@ def main(records: int, runs: int, engines: list[str], baseline: str | None, rebu
         rows += [(engine, name, now[name], then[name]) for name in now]
     print(f"\n30-day hourly spend graph (series), {KEYS} keys x {MODELS} models, {records:,} records; "
           f"median ms per request, through GraphQL; before = {rev[:10]}:")  # fmt: skip
-    print(f"  {'engine':<11}{'case':<14}{'now':>9}{'before':>10}")
+    print(f"  {'engine':<11}{'case':<31}{'now':>9}{'before':>10}")
     for engine, name, now_ms, then_ms in rows:
-        print(f"  {engine:<11}{name:<14}{now_ms:>9.1f}{then_ms:>10.1f}")
+        print(f"  {engine:<11}{name:<31}{now_ms:>9.1f}{then_ms:>10.1f}")
 
 
 if __name__ == "__main__":
