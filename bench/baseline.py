@@ -28,8 +28,11 @@ def baseline_code(rev: str | None) -> tuple[str, Path]:
     return rev, code
 
 
-def measured(code: Path, url: str, cases: list[dict[str, Any]], runs: int) -> dict[str, float]:
-    """The median ms of each case's request, served by the app of `code` in a fresh process.
+def measured(code: Path, url: str, cases: list[dict[str, Any]], runs: int) -> dict[str, tuple[float, float]]:
+    """The median wall and CPU ms of each case's request, served by the app of `code` in a fresh process.
+
+    CPU is the process's (the app, its SQLite thread, the test client; not PostgreSQL's server): on a
+    machine shared with other work it moves far less than wall time does.
 
     A case: {"name", "query", "variables", "token"}, and optionally "count": [path..., n], the length
     the answer's list at that path must have.
@@ -39,10 +42,12 @@ def measured(code: Path, url: str, cases: list[dict[str, Any]], runs: int) -> di
     done = subprocess.run([sys.executable, __file__, spec.name], capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"measuring {code} failed:\n{done.stderr[-3000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {
+        name: (wall, cpu) for name, (wall, cpu) in json.loads(done.stdout.strip().splitlines()[-1]).items()
+    }
 
 
-async def _measure(code: str, url: str, cases: list[dict[str, Any]], runs: int) -> dict[str, float]:
+async def _measure(code: str, url: str, cases: list[dict[str, Any]], runs: int) -> dict[str, list[float]]:
     sys.path.insert(0, code)
     from litestar.testing import AsyncTestClient
 
@@ -55,12 +60,13 @@ async def _measure(code: str, url: str, cases: list[dict[str, Any]], runs: int) 
         for case in cases:
             headers = {"Authorization": f"Bearer {case['token']}"}
             body = {"query": case["query"], "variables": case["variables"]}
-            times = []
+            times, cpu = [], []
             for n in range(runs + 1):
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 answer = (await client.post("/graphql", json=body, headers=headers)).json()
                 if n:  # the first one warms the caches up
                     times.append((time.perf_counter() - started) * 1000)
+                    cpu.append((time.process_time() - cpu_started) * 1000)
                 assert not answer.get("errors"), answer["errors"]
                 if "count" in case:
                     *path, length = case["count"]
@@ -68,7 +74,7 @@ async def _measure(code: str, url: str, cases: list[dict[str, Any]], runs: int) 
                     for step in path:
                         found = found[step]
                     assert len(found) == length, (case["name"], len(found))
-            figures[case["name"]] = statistics.median(times)
+            figures[case["name"]] = [statistics.median(times), statistics.median(cpu)]
     return figures
 
 

@@ -155,10 +155,10 @@ def main(records: int, runs: int, engines: list[str], baseline: str | None, rebu
         print(f"  {engine}: now {now}, before {then}", flush=True)
         rows += [(engine, name, now[name], then[name]) for name in now]
     print(f"\n30-day hourly spend graph (series), {KEYS} keys x {MODELS} models, {records:,} records; "
-          f"median ms per request, through GraphQL; before = {rev[:10]}:")  # fmt: skip
-    print(f"  {'engine':<11}{'case':<31}{'now':>9}{'before':>10}")
-    for engine, name, now_ms, then_ms in rows:
-        print(f"  {engine:<11}{name:<31}{now_ms:>9.1f}{then_ms:>10.1f}")
+          f"median ms per request through GraphQL, wall and this process's CPU; before = {rev[:10]}:")  # fmt: skip
+    print(f"  {'engine':<11}{'case':<31}{'now':>9}{'before':>10}{'CPU now':>10}{'before':>10}")
+    for engine, name, (now_ms, now_cpu), (then_ms, then_cpu) in rows:
+        print(f"  {engine:<11}{name:<31}{now_ms:>9.1f}{then_ms:>10.1f}{now_cpu:>10.1f}{then_cpu:>10.1f}")
 
 
 if __name__ == "__main__":

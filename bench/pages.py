@@ -133,10 +133,10 @@ def main(runs: int, engines: list[str], baseline: str | None, rebuild: bool) -> 
         now = measured(ROOT, url, cases, runs)
         then = measured(before, url, cases, max(3, runs // 5))
         rows += [(engine, name, now[name], then[name]) for name in now]
-    print(f"\nmedian ms per request, through GraphQL; before = {rev[:10]}:")
-    print(f"  {'engine':<11}{'case':<31}{'now':>9}{'before':>10}")
-    for engine, name, now_ms, then_ms in rows:
-        print(f"  {engine:<11}{name:<31}{now_ms:>9.1f}{then_ms:>10.1f}")
+    print(f"\nmedian ms per request through GraphQL, wall and this process's CPU; before = {rev[:10]}:")
+    print(f"  {'engine':<11}{'case':<31}{'now':>9}{'before':>10}{'CPU now':>10}{'before':>10}")
+    for engine, name, (now_ms, now_cpu), (then_ms, then_cpu) in rows:
+        print(f"  {engine:<11}{name:<31}{now_ms:>9.1f}{then_ms:>10.1f}{now_cpu:>10.1f}{then_cpu:>10.1f}")
 
 
 if __name__ == "__main__":
