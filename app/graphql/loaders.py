@@ -116,7 +116,6 @@ class Loaders:
         self.project_roles = DataLoader(load_fn=partial(_project_roles, session, self.project))
         self.api_key = _by_id(session, ApiKey)
         self.partitions = DataLoader(load_fn=partial(_partitions, session))
-        self.projects_by_org = _grouped(session, Project.organization_id, (Project.created_at, Project.id))  # type: ignore[arg-type]
         self.credit_grant = _by_id(session, CreditGrant)
         self.consumptions_by_entry = _grouped(session, CreditConsumption.entry_id, (CreditConsumption.id,))
         self._session = session
