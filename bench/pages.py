@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from baseline import baseline_code, measured
 
 ROOT = Path(__file__).resolve().parent.parent
 MEMBERS_PAGE = """query($id: ID!) { node(id: $id) { ... on Organization { members { ... on MemberList {
@@ -90,41 +88,6 @@ def _at(seconds: float) -> Any:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-async def measure(code: str, url: str, cases: list[dict[str, Any]], runs: int) -> dict[str, float]:
-    """Median ms of each case's request, served by the app of `code` (in this process)."""
-    sys.path.insert(0, code)
-    from litestar.testing import AsyncTestClient
-
-    from app.asgi import create_app
-    from app.settings import Settings
-
-    settings = Settings(database_url=url, jobs_enabled=False, log_level="WARNING", graphql_ide=False)
-    figures = {}
-    async with AsyncTestClient(create_app(settings)) as client:
-        for case in cases:
-            headers = {"Authorization": f"Bearer {case['token']}"}
-            body = {"query": case["query"], "variables": case["variables"]}
-            times = []
-            for n in range(runs + 1):
-                started = time.perf_counter()
-                answer = (await client.post("/graphql", json=body, headers=headers)).json()
-                if n:  # the first one warms the caches up
-                    times.append((time.perf_counter() - started) * 1000)
-                assert not answer.get("errors"), answer["errors"]
-            figures[case["name"]] = statistics.median(times)
-    return figures
-
-
-def _measured(code: Path, url: str, cases: list[dict[str, Any]], runs: int) -> dict[str, float]:
-    """`measure` in a fresh process, so that `code` is the only app it imports."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec:
-        json.dump({"code": str(code), "url": url, "cases": cases, "runs": runs}, spec)
-    done = subprocess.run([sys.executable, __file__, "--measure", spec.name], capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"measuring {code} failed:\n{done.stderr[-3000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
 async def prepare(engine: str, rebuild: bool) -> tuple[str, list[dict[str, Any]]]:
     from sqlalchemy import text
     from strawberry.relay import to_base64
@@ -163,23 +126,17 @@ async def prepare(engine: str, rebuild: bool) -> tuple[str, list[dict[str, Any]]
 
 def main(runs: int, engines: list[str], baseline: str | None, rebuild: bool) -> None:
     sys.path.insert(0, str(ROOT))
-    rev = (
-        baseline
-        or subprocess.check_output(["git", "merge-base", "HEAD", "main"], cwd=ROOT, text=True).strip()
-    )
-    before = Path(tempfile.mkdtemp(prefix="bench-pages-before-"))
-    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
+    rev, before = baseline_code(baseline)
     rows = []
     for engine in engines:
         url, cases = asyncio.run(prepare(engine, rebuild))
-        now = _measured(ROOT, url, cases, runs)
-        then = _measured(before, url, cases, max(3, runs // 5))
+        now = measured(ROOT, url, cases, runs)
+        then = measured(before, url, cases, max(3, runs // 5))
         rows += [(engine, name, now[name], then[name]) for name in now]
-    print(f"\nmedian ms per request, through GraphQL; before = {rev[:10]}:")
-    print(f"  {'engine':<11}{'case':<31}{'now':>9}{'before':>10}")
-    for engine, name, now_ms, then_ms in rows:
-        print(f"  {engine:<11}{name:<31}{now_ms:>9.1f}{then_ms:>10.1f}")
+    print(f"\nmedian ms per request through GraphQL, wall and this process's CPU; before = {rev[:10]}:")
+    print(f"  {'engine':<11}{'case':<31}{'now':>9}{'before':>10}{'CPU now':>10}{'before':>10}")
+    for engine, name, (now_ms, now_cpu), (then_ms, then_cpu) in rows:
+        print(f"  {engine:<11}{name:<31}{now_ms:>9.1f}{then_ms:>10.1f}{now_cpu:>10.1f}{then_cpu:>10.1f}")
 
 
 if __name__ == "__main__":
@@ -188,10 +145,5 @@ if __name__ == "__main__":
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--baseline", help="the revision to compare with (default: git merge-base HEAD main)")
     parser.add_argument("--rebuild", action="store_true", help="build the data again")
-    parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: a JSON spec, see _measured
     args = parser.parse_args()
-    if args.measure:
-        spec = json.loads(Path(args.measure).read_text())
-        print(json.dumps(asyncio.run(measure(spec["code"], spec["url"], spec["cases"], spec["runs"]))))
-    else:
-        main(args.runs, args.engines.split(","), args.baseline, args.rebuild)
+    main(args.runs, args.engines.split(","), args.baseline, args.rebuild)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Controller
 from strawberry.litestar import make_graphql_controller
 
@@ -28,5 +29,13 @@ def graphql_controller(schema: Any, settings: Settings) -> type[Controller]:
 
         def decode_json(self, data: str | bytes) -> object:
             return decode_body(data)
+
+        def encode_json(self, data: object) -> str | bytes:
+            # the same JSON values as json.dumps (compact; UTF-8 rather than \\u escapes), faster: a
+            # 100-key graph's answer is 3 MB, 13 ms with json.dumps here, 2-7 ms with msgspec
+            try:
+                return msgspec.json.encode(data)
+            except UnicodeEncodeError:  # a lone surrogate (none gets past the edge): json.dumps escapes it
+                return super().encode_json(data)
 
     return GraphQLController

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from strawberry import relay
 from strawberry.relay.types import NodeType
 
 from app.graphql.context import Info
+from app.graphql.loaders import PartRequest
 
 CURSOR_PREFIX = "keyset:"
 
@@ -112,8 +113,7 @@ class QueryPage:
             query = query.order_by(None).order_by(
                 *[column.asc() if descending else column.desc() for column, descending in self._keys]
             )
-        session = await self._info.context.session()
-        rows = list((await session.scalars(query.limit(size + 1))).all())
+        rows = await self._rows(query, size + 1, window=(after, before, size, backwards))
         more, rows = len(rows) > size, rows[:size]
         if backwards:
             rows.reverse()
@@ -133,11 +133,51 @@ class QueryPage:
         connection.count = self.count  # type: ignore[attr-defined]
         return connection
 
+    async def _rows(self, query: Select[Any], limit: int, *, window: Hashable) -> list[Any]:
+        """The page's rows (`limit` at most) of the query with the page's conditions and order."""
+        session = await self._info.context.session()
+        return list((await session.scalars(query.limit(limit))).all())
+
     async def count(self) -> int:
         """How many rows the whole list holds (its filters applied), asked only when a client wants it."""
         session = await self._info.context.session()
         total = await session.scalar(select(func.count()).select_from(self._query.order_by(None).subquery()))
         return total or 0
+
+
+class PartitionedPage(QueryPage):
+    """A list that is one partition of a query, such as one project's keys among all keys.
+
+    The lists of the same field on a page (each project of a page of projects) are read together: one
+    statement keeps each partition's first rows (ROW_NUMBER() OVER (PARTITION BY ...)), so their cost
+    does not grow with the projects, and none is read beyond its page.
+    """
+
+    def __init__(
+        self,
+        info: Info,
+        query: Select[Any],
+        to_node: Callable[[Any], Any],
+        *,
+        column: Any,
+        value: Any,
+        batch: Hashable,
+    ) -> None:
+        """`query` spans every partition; `batch` names it (with its filters), for the lists read together."""
+        super().__init__(info, query, to_node)
+        self._column, self._value, self._batch = column, value, batch
+
+    def _part(self, batch: Hashable, query: Select[Any], limit: int | None) -> Awaitable[Any]:
+        assert self._info.context.loaders
+        return self._info.context.loaders.partitions.load(
+            PartRequest(batch, self._value, query=query, column=self._column, limit=limit)
+        )
+
+    async def _rows(self, query: Select[Any], limit: int, *, window: Hashable) -> list[Any]:
+        return list(await self._part((self._batch, window, limit), query, limit))
+
+    async def count(self) -> int:
+        return int(await self._part((self._batch, "count"), self._query, None))
 
 
 def _constant(value: int) -> Callable[[], Awaitable[int]]:

@@ -30,6 +30,7 @@ from app.graphql.credits.mutations import CreditMutations
 from app.graphql.credits.types import CreditGrant, CreditLedgerEntry
 from app.graphql.edge import hide_suggestions
 from app.graphql.errors import MalformedGlobalId
+from app.graphql.execution import ColumnExecutionContext
 from app.graphql.invitations.mutations import InvitationMutations
 from app.graphql.invitations.queries import InvitationQueries
 from app.graphql.limits import query_limits
@@ -131,6 +132,7 @@ def _typed_schema() -> Schema:
         types=NODE_TYPES,
         config=StrawberryConfig(scalar_map=SCALARS),
         exception_handlers=[MalformedGlobalId()],
+        execution_context_class=ColumnExecutionContext,
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from app.domain.usage.buckets import zero_filled
+from app.domain.usage.service import UsageColumns
 from tests.fleet.test_graphs import three_days_of_usage  # noqa: F401  (the fixture)
 from tests.support import GraphQL, World
 
@@ -54,3 +56,17 @@ async def test_series_carry_names_every_bucket_and_totals(
     )
     [empty] = nothing["usage"]["series"]  # nothing used: still a line at zero
     assert (empty["name"], set(empty["requests"]), empty["total"]["requests"]) == (None, {0}, 0)
+
+
+def test_zero_filling_puts_each_figure_at_its_bucket() -> None:
+    hour = [datetime(2026, 11, 2, h, tzinfo=UTC) for h in range(5)]
+    found = UsageColumns("m", [hour[1], hour[3]], [7, 9], [70, 90], [1, 2], [700, 900])
+    filled = zero_filled(found, hour)
+    assert filled == UsageColumns(
+        "m", hour, [0, 7, 0, 9, 0], [0, 70, 0, 90, 0], [0, 1, 0, 2, 0], [0, 700, 0, 900, 0]
+    )
+    assert zero_filled(found, hour[3:4]) == UsageColumns("m", hour[3:4], [9], [90], [2], [900])
+    assert zero_filled(UsageColumns(None), hour[:2]) == UsageColumns(
+        None, hour[:2], [0, 0], [0, 0], [0, 0], [0, 0]
+    )
+    assert zero_filled(filled, hour) is filled  # every bucket there already

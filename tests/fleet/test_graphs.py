@@ -145,6 +145,11 @@ async def test_every_graph_sums_the_raw_records(
         assert sorted(columns, key=by_start_and_group) == sorted(expected, key=by_start_and_group)
         assert len({series["group"] for series in graph["series"]}) == len(graph["series"])
         assert {series["currency"] for series in graph["series"]} == {"USD"}
+        # the columns are written as the scalars write each point (app/graphql/execution.py), oldest first
+        assert {start for series in graph["series"] for start in series["starts"]} == {
+            p["start"] for p in graph["points"]
+        }
+        assert all(series["starts"] == sorted(series["starts"]) for series in graph["series"])
 
 
 async def test_a_range_ending_inside_a_bucket_includes_it_whole(

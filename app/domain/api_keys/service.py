@@ -6,8 +6,11 @@ import secrets
 import string
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import clock
 from app.domain.actor import Actor
@@ -42,9 +45,14 @@ class ApiKeyState(Enum):
     REVOKED = "REVOKED"
 
 
-def in_state(api_key: ApiKey, state: ApiKeyState | None) -> bool:
-    """Whether a key is in the state a list asks for (None: any)."""
-    return state is None or (api_key.revoked_at is not None) == (state is ApiKeyState.REVOKED)
+def key_list(state: ApiKeyState | None = None) -> Select[Any]:
+    """API keys in a state (None: any), oldest first; a caller picks the project (and checked who asks)."""
+    query = select(ApiKey)
+    if state is ApiKeyState.ACTIVE:
+        query = query.where(col(ApiKey.revoked_at).is_(None))
+    elif state is ApiKeyState.REVOKED:
+        query = query.where(col(ApiKey.revoked_at).is_not(None))
+    return query.order_by(col(ApiKey.created_at), col(ApiKey.id))
 
 
 async def create_api_key(session: AsyncSession, actor: Actor, project_id: str, *, name: str) -> CreatedApiKey:

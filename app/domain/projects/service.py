@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,6 +86,13 @@ def projects_query(
         archived_at = col(Project.archived_at)
         query = query.where(archived_at.is_not(None) if archived else archived_at.is_(None))
     return query
+
+
+def project_member_list() -> Select[Any]:
+    """Project memberships, longest-standing first; a caller picks the project (and checked who asks)."""
+    return select(ProjectMembership).order_by(
+        col(ProjectMembership.created_at), col(ProjectMembership.user_id)
+    )
 
 
 async def project_roles(session: AsyncSession, actor: Actor, org_id: str) -> dict[str, ProjectRole]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import repeat
+from operator import itemgetter
 
 from app.domain.usage.service import Granularity, UsageColumns
 
@@ -17,10 +19,18 @@ def bucket_starts(start: datetime, end: datetime, granularity: Granularity) -> l
 
 def zero_filled(columns: UsageColumns, starts: list[datetime]) -> UsageColumns:
     """One group's columns at every bucket start, zeros where it has none."""
-    index = {start: n for n, start in enumerate(columns.starts)}
+    if columns.starts == starts:
+        return columns
+    # each start's index in the group's columns, or one past them, where a zero is appended: C-level
+    # maps and item lookups, no Python code per point (100 series of 720 hours in a console graph)
+    found = dict(zip(columns.starts, range(len(columns.starts)), strict=True))
+    positions = list(map(found.get, starts, repeat(len(columns.starts))))
+    pick = (
+        itemgetter(*positions) if len(positions) > 1 else lambda values: tuple(values[p] for p in positions)
+    )
 
     def at_every_start(values: list[int]) -> list[int]:
-        return [values[index[start]] if start in index else 0 for start in starts]
+        return list(pick([*values, 0]))
 
     return UsageColumns(
         columns.group,

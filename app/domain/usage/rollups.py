@@ -23,6 +23,8 @@ from app.domain.usage.models import (
 
 SUMMED = ("requests", "input_tokens", "output_tokens", "billed_nanos", "cost_nanos")
 ALL_DIMENSIONS = ("project_id", "api_key_id", "model_id")
+# a key belongs to one project for life: its usage is in that project's alone
+IMPLIES = {"api_key_id": ("project_id",)}
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,12 @@ class Rollup:
     @property
     def table(self) -> Table:
         return table_of(self.model)
+
+    def one_row_per(self, dimensions: Iterable[str]) -> bool:
+        """Whether a bucket holds at most one row for each value of these dimensions (nothing to sum)."""
+        given = set(dimensions)
+        implied = given.union(*(IMPLIES.get(d, ()) for d in given))
+        return set(self.dimensions) <= implied
 
 
 ROLLUPS = (

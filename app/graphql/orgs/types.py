@@ -19,6 +19,7 @@ from strawberry import relay
 
 from app import clock
 from app.domain.api_keys import service as api_key_service
+from app.domain.api_keys.models import ApiKey as ApiKeyModel
 from app.domain.errors import Forbidden, NotFound
 from app.domain.invitations.models import Invitation as InvitationModel
 from app.domain.invitations.models import InvitationProject
@@ -40,7 +41,7 @@ from app.graphql.credits.types import CreditsResult, load_credits
 from app.graphql.enums import OrganizationRoleEnum, OrganizationTypeEnum, ProjectRoleEnum
 from app.graphql.errors import ConflictError, ForbiddenError, field_with_errors
 from app.graphql.invitations.types import InvitationStateEnum, OutboxStateEnum
-from app.graphql.paging import KeysetConnection, QueryPage
+from app.graphql.paging import KeysetConnection, PartitionedPage, QueryPage
 from app.graphql.plans.types import ModelPlan, plans_of_organization
 from app.graphql.projects.types import ProjectMember, ProjectRateLimit
 from app.graphql.subscriptions.types import SubscriptionsResult, subscription_list
@@ -203,7 +204,7 @@ class Project(relay.Node):
         return Organization.from_model(organization, role)
 
     @relay.connection(KeysetConnection[ApiKey], description="The project's API keys, masked, oldest first.")
-    async def api_keys(
+    def api_keys(
         self,
         info: Info,
         state: Annotated[
@@ -211,20 +212,31 @@ class Project(relay.Node):
             strawberry.argument(description="ACTIVE or REVOKED keys only; null: both."),
         ] = None,
     ) -> Iterable[ApiKey]:
-        # one batched read for every project on the page (a query per project would grow with them)
-        assert info.context.loaders
-        keys = await info.context.loaders.api_keys_by_project.load(self.project_id)
-        return [ApiKey.from_model(k) for k in keys if api_key_service.in_state(k, state)]
-
-    @strawberry.field(
-        description="The project's members and their project roles (Organization Admins are implied)."
-    )
-    async def members(self, info: Info) -> list[ProjectMember]:
-        assert info.context.loaders
-        rows: list[ProjectMembership] = await info.context.loaders.project_members_by_project.load(
-            self.project_id
+        # one read for the keys of every project on the page, each project's page only
+        return PartitionedPage(  # type: ignore[return-value]
+            info,
+            api_key_service.key_list(state),
+            ApiKey.from_model,
+            column=col(ApiKeyModel.project_id),
+            value=self.project_id,
+            batch=("project api keys", state),
         )
-        return [ProjectMember(user_id=m.user_id, role=m.role, added_at=m.created_at) for m in rows]
+
+    @relay.connection(
+        KeysetConnection[ProjectMember],  # type: ignore[type-var]
+        description="The project's members and their project roles (Organization Admins are implied), "
+        "longest-standing first.",
+    )
+    def members(self, info: Info) -> Iterable[ProjectMember]:
+        # one read for the members of every project on the page, each project's page only
+        return PartitionedPage(  # type: ignore[return-value]
+            info,
+            projects.project_member_list(),
+            ProjectMember.from_model,
+            column=col(ProjectMembership.project_id),
+            value=self.project_id,
+            batch="project members",
+        )
 
     @field_with_errors(
         "The organization's members who are not in this project (Organization Admins are in every project "

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from app.domain.projects.models import ProjectMembership
 from app.domain.projects.models import ProjectRateLimit as RateLimitModel
 from app.graphql.accounts.types import User, load_user
 from app.graphql.context import Info
@@ -17,6 +18,10 @@ class ProjectMember:
     user_id: strawberry.Private[str]
     role: ProjectRoleEnum = strawberry.field(description="The member's role in this project.")
     added_at: datetime = strawberry.field(description="When they were added to the project (UTC).")
+
+    @classmethod
+    def from_model(cls, membership: ProjectMembership) -> ProjectMember:
+        return cls(user_id=membership.user_id, role=membership.role, added_at=membership.created_at)
 
     @strawberry.field(description="The member's account.")
     async def user(self, info: Info) -> User:

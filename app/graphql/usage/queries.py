@@ -13,6 +13,7 @@ from app.domain.usage import buckets
 from app.domain.usage import service as usage
 from app.graphql.context import Info
 from app.graphql.errors import INPUT, describe_enum, field_with_errors, result_union
+from app.graphql.execution import SerializedList
 from app.graphql.ids import node_id, org_id
 from app.graphql.money import Money
 from app.graphql.scalars import BigInt
@@ -85,6 +86,14 @@ class UsageTotals:
         )
 
 
+class _IsoTimes(dict[datetime, str]):
+    """Each time's ISO 8601 text, as the DateTime scalar serializes it, made once per time."""
+
+    def __missing__(self, at: datetime) -> str:
+        text = self[at] = at.isoformat()
+        return text
+
+
 @strawberry.type(
     description="One group's usage as columns, index by index: what chart libraries take, and much "
     "lighter than points for long ranges."
@@ -93,19 +102,38 @@ class UsageGroupSeries:
     group_kind: strawberry.Private[usage.GroupBy]
     group_id: strawberry.Private[str | None]
     found: strawberry.Private[usage.UsageColumns]
+    iso_times: strawberry.Private[_IsoTimes]
     group: str | None = strawberry.field(
         description="The model id, or the global ID of the project or API key; null when not grouped."
     )
-    starts: list[datetime] = strawberry.field(
+
+    # Each column is made only when asked for, in its JSON form, which the response takes as it is
+    # (app/graphql/execution.py): BigInts are ints already, and a bucket's start is written once.
+    @strawberry.field(
         description="Start of each bucket (UTC), oldest first: the non-empty ones, or all with `zeroFilled`."
     )
-    requests: list[BigInt] = strawberry.field(description="Requests per bucket.")
-    input_tokens: list[BigInt] = strawberry.field(description="Input tokens per bucket.")
-    output_tokens: list[BigInt] = strawberry.field(description="Output tokens per bucket.")
-    spend: list[str] = strawberry.field(
-        description="What each bucket cost in credits, as exact decimal strings in `currency`."
-    )
-    currency: str = strawberry.field(description="ISO 4217 currency of `spend`, e.g. `USD`.")
+    def starts(self) -> list[datetime]:
+        return cast(list[datetime], SerializedList(map(self.iso_times.__getitem__, self.found.starts)))
+
+    @strawberry.field(description="Requests per bucket.")
+    def requests(self) -> list[BigInt]:
+        return cast(list[BigInt], SerializedList(self.found.requests))
+
+    @strawberry.field(description="Input tokens per bucket.")
+    def input_tokens(self) -> list[BigInt]:
+        return cast(list[BigInt], SerializedList(self.found.input_tokens))
+
+    @strawberry.field(description="Output tokens per bucket.")
+    def output_tokens(self) -> list[BigInt]:
+        return cast(list[BigInt], SerializedList(self.found.output_tokens))
+
+    @strawberry.field(description="What each bucket cost in credits, as exact decimal strings in `currency`.")
+    def spend(self) -> list[str]:
+        return SerializedList(map(format_amount, self.found.spend_nanos))
+
+    @strawberry.field(description="ISO 4217 currency of `spend`, e.g. `USD`.")
+    def currency(self) -> str:
+        return CURRENCY
 
     @strawberry.field(description="The group's sums over the whole range.")
     def total(self) -> UsageTotals:
@@ -189,19 +217,14 @@ class UsageSeries:
             if not found and self.group_by is usage.GroupBy.NONE:
                 found = [usage.UsageColumns(None)]  # nothing used is still a line at zero
             found = [buckets.zero_filled(c, starts) for c in found]
+        iso_times = _IsoTimes()  # shared by the groups: their buckets are the same times
         return [
             UsageGroupSeries(
                 group_kind=self.group_by,
                 group_id=c.group,
                 found=c,
+                iso_times=iso_times,
                 group=self._group(c.group),
-                starts=c.starts,
-                # BigInt is int: the lists are taken as they are, not copied to retype them
-                requests=cast(list[BigInt], c.requests),
-                input_tokens=cast(list[BigInt], c.input_tokens),
-                output_tokens=cast(list[BigInt], c.output_tokens),
-                spend=[format_amount(nanos) for nanos in c.spend_nanos],
-                currency=CURRENCY,
             )
             for c in found
         ]

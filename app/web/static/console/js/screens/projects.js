@@ -10,7 +10,7 @@ const PROJECTS = `query Projects($id: ID!, $archived: Boolean) {
   node(id: $id) { ... on Organization {
     projects(first: 100, archived: $archived) { totalCount edges { node {
     id name isDefault createdAt archivedAt viewerRole ${PROJECT_CAN}
-    members { role user { id name email } }
+    members(first: 100) { totalCount edges { node { role user { id name email } } } }
     addableMembers { __typename ... on ProjectCandidates { candidates { userId name email } } }
     rateLimits { model requestsPerMinute tokensPerMinute requestsPerDay tokensPerDay } } } } } } }`;
 
@@ -71,11 +71,14 @@ function AddMember({ project, candidates, onAdded }) {
 
 function ProjectMembers({ project, manage, act, reload }) {
   const addable = project.addableMembers;
+  const members = project.members.edges.map((e) => e.node);
+  const more = project.members.totalCount - members.length;
   return html`<h3>Members</h3>
-    ${project.members.length === 0 && html`<p>No project members yet; Organization Admins work in every project.</p>`}
-    <table hidden=${project.members.length === 0}>
+    ${members.length === 0 && html`<p>No project members yet; Organization Admins work in every project.</p>`}
+    ${more > 0 && html`<p>The first ${members.length} of ${project.members.totalCount} members, longest-standing first.</p>`}
+    <table hidden=${members.length === 0}>
       <thead><tr><th>Name</th><th>Email</th><th>Project role</th><th><span class="sr-only">Actions</span></th></tr></thead>
-      <tbody>${project.members.map((m) => html`<tr>
+      <tbody>${members.map((m) => html`<tr>
         <td>${m.user.name || "—"}</td><td>${m.user.email}</td>
         <td>${manage
           ? html`<label class="sr-only" for=${`pr-${project.id}-${m.user.id}`}>Project role of ${m.user.email}</label>
