@@ -127,7 +127,7 @@ class Admissions:
         self.guarded = guarded  # several replicas: check the organization's generation in the limiter call
 
     async def admit(self, api_key: str, model_id: str, input_tokens: int, max_output_tokens: int) -> Answer:
-        """The answer for one request: 200 with an admission id, or 401 / 402 / 404 / 429."""
+        """The answer for one request: 200 with an admission id, or 400 (over the model's context) / 401 / 402 / 404 / 429."""
         model = self.catalog.model(model_id)
         tokens = input_tokens + max_output_tokens
         for _ in range(2):  # a second round after a stale organization entry was forgotten
@@ -143,6 +143,14 @@ class Admissions:
                 return error(
                     404, "not_found_error", "model_not_found", f"The model '{model_id}' {reason}.", "model"
                 )
+            if model.context_tokens is not None and tokens > model.context_tokens:
+                return error(
+                    400, "invalid_request_error", "context_length_exceeded",
+                    f"{input_tokens:,} input tokens plus max_output_tokens {max_output_tokens:,} do not fit in the "
+                    f"context of '{model_id}' ({model.context_tokens:,} tokens). Shorten the prompt or lower "
+                    "max_output_tokens.",
+                    "max_output_tokens",
+                )  # fmt: skip
             state = await self.directory.organization(entry.organization_id)
             if state is None:
                 return error(

@@ -304,13 +304,14 @@ class FleetController(Controller):
         responses={
             200: ResponseSpec(Admitted, description="Admitted; tokens are reserved until the usage is reported.", generate_examples=False),
             **_REFUSALS,
+            400: ResponseSpec(FleetError, description="The request is malformed (`param` names the field), or its input plus max_output_tokens exceed the model's context (`context_length_exceeded`).", generate_examples=False),
             402: ResponseSpec(FleetError, description="A Team organization with neither a subscription for the model nor credit.", generate_examples=False),
             404: ResponseSpec(FleetError, description="The model is unknown or deprecated.", generate_examples=False),
             429: ResponseSpec(FleetError, description="Over a requests or tokens limit of the organization or the project; see Retry-After.", generate_examples=False),
         },
     )  # fmt: skip
     async def admit(self, request: Request[Any, Any, Any]) -> FleetResponse:
-        """Admission: 200 with an admission id and the plan, or 401 / 402 / 404 / 429 (with Retry-After).
+        """Admission: 200 with an admission id and the plan, or 400 / 401 / 402 / 404 / 429 (with Retry-After).
 
         Every answer carries x-ratelimit-{limit,remaining,reset}-{requests,tokens}-minute headers
         (and -day where a daily limit applies). Tokens are reserved (input plus the most the

@@ -92,8 +92,8 @@ class Limiter(Protocol):
 
     async def give_back(self, bucket: Bucket, amount: int) -> None: ...
 
-    async def billed(self, key: str) -> int:
-        """What settled usage has billed under a credit key so far (micro-dollars)."""
+    async def billed(self, keys: Sequence[str]) -> list[int]:
+        """What settled usage has billed under each credit key so far (micro-dollars)."""
         ...
 
     async def settle_credit(self, changes: dict[str, tuple[int, int]]) -> None:
@@ -148,8 +148,8 @@ class LocalLimiter:
             self._levels[bucket.key] = (level, now)
         return Decision(True, after)
 
-    async def billed(self, key: str) -> int:
-        return self._credit.get(key, [0, 0])[1]
+    async def billed(self, keys: Sequence[str]) -> list[int]:
+        return [self._credit.get(key, [0, 0])[1] for key in keys]
 
     async def settle_credit(self, changes: dict[str, tuple[int, int]]) -> None:
         for key, (held, billed) in changes.items():
@@ -299,8 +299,11 @@ class RedisLimiter:
             keys=[self._prefix + bucket.key], args=[bucket.capacity, bucket.window * 1000, amount]
         )
 
-    async def billed(self, key: str) -> int:
-        return int(await self._redis.hget(key, "billed") or 0)
+    async def billed(self, keys: Sequence[str]) -> list[int]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hget(key, "billed")
+            return [int(value or 0) for value in await pipe.execute()]
 
     async def settle_credit(self, changes: dict[str, tuple[int, int]]) -> None:
         if not changes:
