@@ -15,7 +15,16 @@ from app.domain.durations import in_words
 from app.domain.plans.service import payment_required_message
 from app.fleet.credit import credit_key, micros_of, worst_case_micros
 from app.fleet.directory import Directory, ModelPlan, OrgState
-from app.fleet.ratelimit import WINDOWS, Bucket, CreditHold, Decision, Guard, Limiter, reset_seconds
+from app.fleet.ratelimit import (
+    WINDOWS,
+    Bucket,
+    CreditHold,
+    Decision,
+    Guard,
+    Limiter,
+    Reservation,
+    reset_seconds,
+)
 from app.fleet.reservations import Reservations
 from app.fleet.tokens import Admission, AdmissionCodec, new_nonce
 from app.observability import metrics
@@ -175,7 +184,14 @@ class Admissions:
                 assert model is not None
                 hold = worst_case_micros(model, input_tokens, max_output_tokens)
                 credit = CreditHold(credit_key(state.organization_id), state.credit_floor, hold)
-            decision = await self.limiter.acquire(buckets, costs, guard, credit)
+            # the admission is made up front, so that the limiter can record its reservation in the same step
+            admission = Admission(
+                state.organization_id, entry.project_id, entry.api_key_id, model_id, plan.kind,
+                tokens, int(time.time()), new_nonce(), hold,
+            )  # fmt: skip
+            admission_id = self.codec.encode(admission)
+            reservation = Reservation(admission_id, time.time() + self.ttl_seconds)
+            decision = await self.limiter.acquire(buckets, costs, guard, credit, reservation)
             if decision.stale:
                 self.directory.forget({state.organization_id})
                 continue
@@ -184,12 +200,8 @@ class Admissions:
             headers = self._headers(limits, decision)
             if not decision.allowed:
                 return self._too_many(state, model_id, plan.kind, limits, costs, decision, headers)
-            admission = Admission(
-                state.organization_id, entry.project_id, entry.api_key_id, model_id, plan.kind,
-                tokens, int(time.time()), new_nonce(), hold,
-            )  # fmt: skip
-            admission_id = self.codec.encode(admission)
-            await self.reservations.hold(admission_id, self.ttl_seconds)
+            if not decision.reserved:
+                await self.reservations.hold(admission_id, self.ttl_seconds)
             body = {
                 "allowed": True,
                 "admission_id": admission_id,

@@ -44,6 +44,7 @@ class Decision:
     retry_after: float = 0.0  # seconds until that bucket holds the cost (inf: never)
     stale: bool = False  # the guard's generation moved: nothing was taken, reload and ask again
     credit_left: int | None = None  # set when the credit could not cover the hold (micro-dollars available)
+    reserved: bool = False  # admitted, and the reservation was recorded in the same step
 
     def remaining(self, index: int) -> int:
         return max(0, math.floor(self.levels[index]))
@@ -55,6 +56,14 @@ class Guard:
 
     key: str
     generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Record the admission as awaiting its usage until `due` (epoch seconds), if it is admitted."""
+
+    admission_id: str
+    due: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +95,13 @@ class Limiter(Protocol):
         costs: Sequence[int],
         guard: Guard | None = None,
         credit: CreditHold | None = None,
+        reservation: Reservation | None = None,
     ) -> Decision:
-        """Take `costs[i]` from each `buckets[i]` and hold the credit, all or nothing."""
+        """Take `costs[i]` from each `buckets[i]` and hold the credit, all or nothing.
+
+        A limiter that records the reservation in the same step says so (`Decision.reserved`); else
+        the caller records it.
+        """
         ...
 
     async def give_back(self, bucket: Bucket, amount: int) -> None: ...
@@ -125,8 +139,10 @@ class LocalLimiter:
         costs: Sequence[int],
         guard: Guard | None = None,
         credit: CreditHold | None = None,
+        reservation: Reservation | None = None,
     ) -> Decision:
-        # one process: the caller's cache is invalidated synchronously, a guard has nothing to add
+        # one process: the caller's cache is invalidated synchronously, a guard has nothing to add; the
+        # reservation is the caller's, in this process's memory too
         return self.acquire_now(buckets, costs, credit)
 
     def acquire_now(
@@ -166,13 +182,14 @@ class LocalLimiter:
         self._levels[bucket.key] = (min(float(bucket.capacity), self._level(bucket, now) + amount), now)
 
 
-# KEYS: bucket keys, then the guard key, then the credit key. ARGV: capacity, window (ms), cost for
-# each bucket, then the guard's generation ("" for none), the credit floor ("" for none) and the
-# amount to hold. Returns {refused index (0: none, -1: stale guard, -2: credit short), wait ms (-1:
+# KEYS: bucket keys, then the guard key, the credit key and the reservations' sorted set. ARGV:
+# capacity, window (ms), cost for each bucket, then the guard's generation ("" for none), the credit
+# floor ("" for none), the amount to hold, the admission id to reserve ("" for none) and its due time
+# (the set's score). Returns {refused index (0: none, -1: stale guard, -2: credit short), wait ms (-1:
 # never) or the credit left, level 1, level 2, …} with levels as strings. Credit figures are
 # micro-dollars, exact in Lua's doubles up to $9 billion.
 _ACQUIRE = """
-local n = #KEYS - 2
+local n = #KEYS - 3
 local expected = ARGV[n * 3 + 1]
 if expected ~= '' and tonumber(redis.call('GET', KEYS[n + 1]) or '0') ~= tonumber(expected) then
   return {-1, 0}
@@ -203,6 +220,9 @@ if floor ~= '' then
     return {-2, tostring(left)}
   end
   redis.call('HINCRBY', KEYS[n + 2], 'held', hold)
+end
+if ARGV[n * 3 + 4] ~= '' then
+  redis.call('ZADD', KEYS[n + 3], ARGV[n * 3 + 5], ARGV[n * 3 + 4])
 end
 local out = {0, 0}
 for i = 1, n do
@@ -245,11 +265,18 @@ return 1
 
 
 class RedisLimiter:
-    """Buckets in Redis, shared by every replica; each decision is one atomic script call."""
+    """Buckets in Redis, shared by every replica; each decision is one atomic script call.
 
-    def __init__(self, redis: Any, prefix: str = "rl:") -> None:
+    The script also records the admission's reservation in `reservations_key` (the sorted set of
+    fleet.reservations.RedisReservations): one round trip per admission. That set is the one key a
+    decision touches outside the organization's hash slot (on Redis Cluster it would be sharded by
+    the organization's tag, and the sweep would visit each shard).
+    """
+
+    def __init__(self, redis: Any, prefix: str = "rl:", *, reservations_key: str = "reservations") -> None:
         self._redis = redis
         self._prefix = prefix
+        self._reservations_key = reservations_key
         self._acquire = redis.register_script(_ACQUIRE)
         self._give_back = redis.register_script(_GIVE_BACK)
         self._peek = redis.register_script(_PEEK)
@@ -260,16 +287,22 @@ class RedisLimiter:
         costs: Sequence[int],
         guard: Guard | None = None,
         credit: CreditHold | None = None,
+        reservation: Reservation | None = None,
     ) -> Decision:
-        args: list[int | str] = []
+        args: list[int | float | str] = []
         for bucket, cost in zip(buckets, costs, strict=True):
-            args += [bucket.capacity, bucket.window * 1000, cost]
-        args += [str(guard.generation) if guard else "", str(credit.floor) if credit else ""]
-        args.append(credit.amount if credit else 0)
+            args += (bucket.capacity, bucket.window * 1000, cost)
+        args += (
+            str(guard.generation) if guard else "",
+            str(credit.floor) if credit else "",
+            credit.amount if credit else 0,
+            reservation.admission_id if reservation else "",
+            reservation.due if reservation else 0,
+        )
         # the guard and credit keys are the organization's (same hash tag), or a bucket's when absent
         spare = self._prefix + buckets[0].key if buckets else self._prefix + "-"
         keys = [self._prefix + b.key for b in buckets]
-        keys += [guard.key if guard else spare, credit.key if credit else spare]
+        keys += (guard.key if guard else spare, credit.key if credit else spare, self._reservations_key)
         reply = await self._acquire(keys=keys, args=args)
         refused, wait_ms, *levels = reply
         if int(refused) == -1:
@@ -278,7 +311,7 @@ class RedisLimiter:
             return Decision(False, (), credit_left=int(float(wait_ms)))
         parsed = tuple(float(level) for level in levels)
         if int(refused) == 0:
-            return Decision(True, parsed)
+            return Decision(True, parsed, reserved=reservation is not None)
         index = int(refused) - 1
         full = parsed + tuple(float(b.capacity) for b in buckets[len(parsed) :])
         return Decision(False, full, index, math.inf if int(wait_ms) < 0 else int(wait_ms) / 1000)

@@ -54,7 +54,11 @@ class Fleet:
         change_poll_seconds: float = 0.5,
     ) -> None:
         self._db = db
-        limiter = RedisLimiter(redis) if redis is not None else LocalLimiter()
+        limiter = (
+            RedisLimiter(redis, reservations_key=RedisReservations.KEY)
+            if redis is not None
+            else LocalLimiter()
+        )
 
         async def billed(organization_ids: list[str]) -> list[int]:
             return await limiter.billed([credit_key(organization_id) for organization_id in organization_ids])

@@ -137,3 +137,32 @@ async def test_the_redis_keys_of_an_organization_share_one_cluster_hash_tag(
     # buckets of the organization and of the project, the generation, the credit counters
     assert {key.split(":")[0] for key in keys} >= {"rl", "gen", "cr"} and len(keys) >= 5
     assert all(f"{{{world.acme_id}}}" in key for key in keys), keys
+
+
+async def test_an_admission_is_one_redis_round_trip(
+    replicas: list[tuple[Database, Fleet]], world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis.asyncio.connection import AbstractConnection
+
+    (db_a, fleet_a), _ = replicas
+    admin = Actor(world.people["admin"].user_id)
+    async with db_a.transaction() as session:
+        created = await create_api_key(session, admin, world.project_a_id, name="shared")
+    assert (
+        await fleet_a.admissions.admit(created.secret, "gpt-oss-120b", 10, 10)
+    ).status == 200  # entries read
+    sent: list[bytes] = []
+    send = AbstractConnection.send_packed_command
+
+    async def counted(self: AbstractConnection, command: Any, *args: Any, **kwargs: Any) -> None:
+        sent.append(command if isinstance(command, bytes) else b"".join(command))
+        await send(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    admitted = await fleet_a.admissions.admit(created.secret, "gpt-oss-120b", 10, 10)
+    monkeypatch.undo()
+    assert admitted.status == 200
+    # buckets, generation guard, credit hold and the reservation: one script, one round trip
+    assert len(sent) == 1 and b"EVALSHA" in sent[0]
+    admission_id = admitted.body["admission_id"]
+    assert await fleet_a.admissions.reservations.claim([admission_id]) == {admission_id}  # it was reserved
