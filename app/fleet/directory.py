@@ -22,13 +22,15 @@ served again, so exactness is as before, and the next request usually finds the 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -93,7 +95,15 @@ class LoadedPlans:
     balance_nanos: int = 0
 
 
-PlanLoader = Callable[[AsyncSession, Sequence[Organization]], Awaitable[dict[str, LoadedPlans]]]
+class OrganizationRow(NamedTuple):
+    """What the directory reads of an organization (no ORM object: a warm-up reads them by the thousand)."""
+
+    id: str
+    name: str
+    type: OrganizationType
+
+
+PlanLoader = Callable[[AsyncSession, Sequence[OrganizationRow]], Awaitable[dict[str, LoadedPlans]]]
 """Each organization's plans (by organization id), read together in the caller's session."""
 
 _KEY_COLUMNS = (
@@ -170,8 +180,8 @@ class Directory:
                 self._remember(digest, entry)
         return found
 
-    def _remember(self, digest: str, entry: KeyEntry | None) -> None:
-        self._keys[digest] = (entry, time.monotonic())
+    def _remember(self, digest: str, entry: KeyEntry | None, at: float | None = None) -> None:
+        self._keys[digest] = (entry, time.monotonic() if at is None else at)
         self._keys.move_to_end(digest)
         if entry is not None:
             self._keys_of_org.setdefault(entry.organization_id, set()).add(digest)
@@ -190,17 +200,28 @@ class Directory:
         metrics.cache_lookup("organization", hit=True)
         return state
 
-    async def _load_organizations(self, organization_ids: list[str]) -> dict[str, OrgState]:
-        """Read the organizations' states together; each is kept unless it changed meanwhile."""
+    async def _load_organizations(
+        self, organization_ids: list[str], *, spread: bool = False
+    ) -> dict[str, OrgState]:
+        """Read the organizations' states together; each is kept unless it changed meanwhile.
+
+        `spread`: entries read together are aged at random by up to half the max age, so that they do
+        not all expire in the same second (a warm-up would otherwise turn cold again all at once).
+        """
         # Read before the states: the generations, the billed counters and the forget counts, so that
         # a change committed in between makes an entry stale (reloaded), never wrong for long.
         forgotten, epoch = {o: self._forgotten.get(o, 0) for o in organization_ids}, self._epoch
         generations = await self._generations(organization_ids)
         billed = dict(zip(organization_ids, await self._billed(organization_ids), strict=True))
         async with self._open_session() as session:
-            organizations = list(
-                await session.scalars(select(Organization).where(col(Organization.id).in_(organization_ids)))
-            )
+            organizations = [
+                OrganizationRow(*row)
+                for row in await session.execute(
+                    select(col(Organization.id), col(Organization.name), col(Organization.type)).where(
+                        col(Organization.id).in_(organization_ids)
+                    )
+                )
+            ]
             loaded = await self._load_plans(session, organizations) if organizations else {}
             project_limits: dict[str, dict[tuple[str, str], ProjectRateLimit]] = {}
             if organizations:
@@ -221,7 +242,7 @@ class Directory:
                 project_limits.get(organization_id, {}),
                 expires_at=min((plan.until for plan in plans.values() if plan.until is not None), default=None),
                 credit_floor=balance_micros(loaded[organization_id].balance_nanos) + billed[organization_id],
-                loaded_at=now,
+                loaded_at=now - random.uniform(0, self.max_age_seconds / 2) if spread else now,
             )  # fmt: skip
             if self._forgotten.get(organization_id, 0) == forgotten[organization_id] and epoch == self._epoch:
                 self._orgs[organization_id] = (
@@ -256,6 +277,12 @@ class Directory:
 
     async def _warm(self) -> None:
         started = time.monotonic()
+        # A warm-up makes some ten objects per key and organization, all long-lived: the cyclic
+        # collector walking them again and again costs a third of the warm-up. It is paused meanwhile,
+        # and what the warm-up made is frozen out of its reach after (as start-up does: asgi.py), cyclic
+        # garbage of requests served meanwhile included (a few seconds' worth, once per warm-up).
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             forgotten, epoch = dict(self._forgotten), self._epoch
             async with self._open_session() as session:
@@ -275,12 +302,15 @@ class Directory:
                     and epoch == self._epoch
                     and (self._forgotten.get(organization_id, 0) == forgotten.get(organization_id, 0))
                 ):  # a key read before its organization changed may be stale: read on its first use
-                    self._remember(digest, KeyEntry(key_id, project_id, organization_id, True))
+                    at = time.monotonic() - random.uniform(
+                        0, self.max_age_seconds / 2
+                    )  # see _load_organizations
+                    self._remember(digest, KeyEntry(key_id, project_id, organization_id, True), at)
             wanted = list(organization_ids)
             for start in range(0, len(wanted), WARM_BATCH):
                 missing = [o for o in wanted[start : start + WARM_BATCH] if o not in self._orgs]
                 if missing:
-                    await self._load_organizations(missing)
+                    await self._load_organizations(missing, spread=True)
             self.warmed_at = time.monotonic()
             logger.info(
                 "directory warmed: %d keys, %d organizations in %.1f s",
@@ -290,6 +320,10 @@ class Directory:
             raise
         except Exception:  # noqa: BLE001  (the cache fills on use instead)
             logger.warning("warming the directory failed; entries load on first use", exc_info=True)
+        finally:
+            if collecting:
+                gc.freeze()
+                gc.enable()
 
     def sizes(self) -> dict[str, int]:
         """How many keys and organizations are held (metrics)."""

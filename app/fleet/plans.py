@@ -8,15 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.domain.catalog.models import Catalog
-from app.domain.orgs.models import Organization
 from app.domain.plans.service import plans_of_many
-from app.fleet.directory import LoadedPlans, ModelPlan, PlanLoader
+from app.fleet.directory import LoadedPlans, ModelPlan, OrganizationRow, PlanLoader
 
 
 def plan_loader(catalog: Catalog) -> PlanLoader:
     """Every catalog model's plan for each organization, from the one who-pays rule (one read each)."""
 
-    async def load(session: AsyncSession, organizations: Sequence[Organization]) -> dict[str, LoadedPlans]:
+    async def load(session: AsyncSession, organizations: Sequence[OrganizationRow]) -> dict[str, LoadedPlans]:
         found = await plans_of_many(session, catalog, organizations=organizations, at=clock.now())
         return {
             organization_id: LoadedPlans(

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +72,17 @@ class Plan:
         return self.kind is PlanKind.PAYGO
 
 
+class OrganizationFacts(Protocol):
+    """What the rule reads of an organization (an `Organization`, or a row of these columns)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> OrganizationType: ...
+
+
 def covers(subscription: Subscription, at: datetime) -> bool:
     """Whether the subscription pays for the model's usage at `at`."""
     if subscription.state not in COVERING_STATES:
@@ -81,7 +93,7 @@ def covers(subscription: Subscription, at: datetime) -> bool:
 def decide(
     model_id: str,
     model: CatalogModel | None,
-    organization: Organization,
+    organization: OrganizationFacts,
     *,
     at: datetime,
     subscription: Subscription | None,
@@ -170,7 +182,7 @@ class OrganizationPlans:
 
 
 async def plans_of_many(
-    session: AsyncSession, catalog: Catalog, *, organizations: Sequence[Organization], at: datetime
+    session: AsyncSession, catalog: Catalog, *, organizations: Sequence[OrganizationFacts], at: datetime
 ) -> dict[str, OrganizationPlans]:
     """`plans_of` for many organizations at once, by organization id (for the fleet's cache).
 
@@ -199,7 +211,7 @@ async def balances_of(session: AsyncSession, organization_ids: list[str]) -> dic
 async def _plans(
     session: AsyncSession,
     catalog: Catalog,
-    organizations: Sequence[Organization],
+    organizations: Sequence[OrganizationFacts],
     model_ids: Iterable[str],
     at: datetime,
 ) -> dict[str, OrganizationPlans]:
