@@ -18,13 +18,17 @@ timed by the Redis server's clock). Every key of one organization carries its id
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from redis.exceptions import NoScriptError
+
 WINDOWS = {"minute": 60, "hour": 3600, "day": 86400}
+PIPELINE_MAX = 256  # acquire calls per Redis pipeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +282,8 @@ class RedisLimiter:
         self._prefix = prefix
         self._reservations_key = reservations_key
         self._acquire = redis.register_script(_ACQUIRE)
+        self._pending: list[tuple[list[str], list[int | float | str], asyncio.Future[Any]]] = []
+        self._sending: asyncio.Task[None] | None = None
         self._give_back = redis.register_script(_GIVE_BACK)
         self._peek = redis.register_script(_PEEK)
 
@@ -303,7 +309,7 @@ class RedisLimiter:
         spare = self._prefix + buckets[0].key if buckets else self._prefix + "-"
         keys = [self._prefix + b.key for b in buckets]
         keys += (guard.key if guard else spare, credit.key if credit else spare, self._reservations_key)
-        reply = await self._acquire(keys=keys, args=args)
+        reply = await self._acquire_together(keys, args)
         refused, wait_ms, *levels = reply
         if int(refused) == -1:
             return Decision(False, (), stale=True)
@@ -315,6 +321,58 @@ class RedisLimiter:
         index = int(refused) - 1
         full = parsed + tuple(float(b.capacity) for b in buckets[len(parsed) :])
         return Decision(False, full, index, math.inf if int(wait_ms) < 0 else int(wait_ms) / 1000)
+
+    async def _acquire_together(self, keys: list[str], args: list[int | float | str]) -> Any:
+        """The acquire script's reply, sent in one pipeline with the other admissions of the moment.
+
+        Each admission still runs its own atomic script; only the client's work and the round trip
+        are shared: the calls made while a pipeline is out go together in the next one. The client's
+        cost per command (connection checkout, retry wrapper, one write and read each) was most of an
+        admission's time in Redis; per pipeline it is paid once.
+        """
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((keys, args, future))
+        if self._sending is None:
+            self._sending = asyncio.create_task(self._send_pending(), name="rate-limit pipeline")
+        return await asyncio.shield(future)  # one admission timing out does not cancel the others'
+
+    async def _send_pending(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:PIPELINE_MAX], self._pending[PIPELINE_MAX:]
+                try:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for keys, args, _ in batch:
+                            pipe.evalsha(self._acquire.sha, len(keys), *keys, *args)
+                        replies = await pipe.execute(raise_on_error=False)
+                except asyncio.CancelledError:
+                    for *_, future in batch:
+                        future.cancel()
+                    raise
+                except Exception as exc:  # noqa: BLE001  (each admission answers it: Redis away is a 503)
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                            future.exception()  # retrieved here too: an admission may have given up
+                    continue
+                for (keys, args, future), reply in zip(batch, replies, strict=True):
+                    if isinstance(reply, NoScriptError):  # Redis restarted or flushed its scripts: load it
+                        try:
+                            reply = await self._acquire(keys=keys, args=args)
+                        except Exception as exc:  # noqa: BLE001  (this admission answers it)
+                            reply = exc
+                    if future.done():
+                        continue
+                    if isinstance(reply, Exception):
+                        future.set_exception(reply)
+                        future.exception()
+                    else:
+                        future.set_result(reply)
+        finally:
+            self._sending = None
+            for *_, future in self._pending:  # cancelled (shutdown): nobody waits in vain
+                future.cancel()
+            self._pending.clear()
 
     async def peek(self, buckets: Sequence[Bucket]) -> list[float]:
         if not buckets:
