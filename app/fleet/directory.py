@@ -144,6 +144,8 @@ class Directory:
         self._org_loads = Batcher(self._load_organizations, name="organizations", max_batch=MISS_BATCH)
         self._warming: asyncio.Task[None] | None = None
         self._started = False
+        self._gc_pauses = 0  # warm-ups running (see _warm)
+        self._gc_was_enabled = True
         self.warmed_at: float | None = None  # time.monotonic() when the last warm-up ended
 
     @staticmethod
@@ -281,8 +283,10 @@ class Directory:
         # collector walking them again and again costs a third of the warm-up. It is paused meanwhile,
         # and what the warm-up made is frozen out of its reach after (as start-up does: asgi.py), cyclic
         # garbage of requests served meanwhile included (a few seconds' worth, once per warm-up).
-        collecting = gc.isenabled()
-        gc.disable()
+        if self._gc_pauses == 0:  # a warm-up cancelled for a new one may not have ended yet
+            self._gc_was_enabled = gc.isenabled()
+            gc.disable()
+        self._gc_pauses += 1
         try:
             forgotten, epoch = dict(self._forgotten), self._epoch
             async with self._open_session() as session:
@@ -321,7 +325,8 @@ class Directory:
         except Exception:  # noqa: BLE001  (the cache fills on use instead)
             logger.warning("warming the directory failed; entries load on first use", exc_info=True)
         finally:
-            if collecting:
+            self._gc_pauses -= 1
+            if self._gc_pauses == 0 and self._gc_was_enabled:
                 gc.freeze()
                 gc.enable()
 

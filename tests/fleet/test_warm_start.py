@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -179,3 +180,16 @@ async def test_a_warm_up_that_read_before_a_change_keeps_nothing_of_that_organiz
         assert (await fleet.admissions.admit(keys["evil"][0], "gpt-oss-120b", 10, 10)).status == 402
     assert sent == []
     assert (await fleet.admissions.admit(keys["acme"][0], "gpt-oss-120b", 10, 10)).status == 200
+
+
+async def test_warm_ups_started_one_after_the_other_leave_the_garbage_collector_on(
+    replica: tuple[Database, Fleet], keys: dict[str, list[str]]
+) -> None:
+    _, fleet = replica
+    assert gc.isenabled()
+    for _ in range(3):  # as news missed three times in a row (forget_all) would
+        fleet.directory.start()
+        await asyncio.sleep(0)
+    await warmed(fleet)
+    await asyncio.sleep(0.05)
+    assert gc.isenabled()
