@@ -346,11 +346,14 @@ class FleetFastPath:
             response = _token_refusal(scope, self._settings) or await route(
                 self._fleet, self._settings, receive
             )
-        except Exception:  # a bug: answered as one, in the fleet's error shape, and logged with its traceback
-            logger.exception("fleet call %s failed", scope["path"])
-            response = FleetResponse.of(
-                error(500, "api_error", "internal_error", "An internal error occurred.")
-            )
+        except Exception as exc:  # as the app's outage handler would: an outage is a 503, a bug a logged 500
+            if is_outage(exc):
+                logger.error("fleet call %s: %s: %s", scope["path"], type(exc).__name__, exc)
+                answer = unavailable("The billing database or Redis is not answering.")
+            else:
+                logger.exception("fleet call %s failed", scope["path"])
+                answer = error(500, "api_error", "internal_error", "An internal error occurred.")
+            response = FleetResponse.of(answer)
         await response(scope, receive, send)
 
 
