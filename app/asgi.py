@@ -19,6 +19,7 @@ from app.billing_webhooks import receive_webhook
 from app.db import Database
 from app.domain.charge_handlers import install_charge_handlers
 from app.domain.notifications.mailer import MailWorker
+from app.domain.receipts.links import install_shared_key
 from app.fleet.api import FleetController, FleetFastPath, FleetResponse, unavailable
 from app.fleet.service import build_fleet, connect_redis
 from app.graphql.http import graphql_controller
@@ -145,7 +146,27 @@ def create_app(
     redis = connect_redis(settings.redis_url) if settings.redis_url else None
     fleet = build_fleet(db, services, settings, redis)
 
+    async def install_link_key() -> None:
+        """Read the shared document-link key; a database down at start is waited for in the background."""
+
+        async def until_installed() -> None:
+            while True:
+                try:
+                    return await install_shared_key(db, settings)
+                except Exception as exc:
+                    if not is_outage(exc):
+                        raise
+                    logger.warning("document link key not read yet (%s); retrying", type(exc).__name__)
+                    await asyncio.sleep(RETRY_AFTER_SECONDS)
+
+        try:
+            await asyncio.wait_for(asyncio.shield(task := asyncio.create_task(until_installed())), timeout=5)
+        except TimeoutError:
+            app.state.link_key_task = task  # kept referenced until it is done
+
     async def shutdown() -> None:
+        if (waiting := getattr(app.state, "link_key_task", None)) is not None:
+            waiting.cancel()
         await scheduler.stop()
         await fleet.stop(settings.shutdown_grace_seconds)  # drains the usage received, awaits recharges
         if redis is not None:
@@ -176,7 +197,7 @@ def create_app(
     app = Litestar(
         route_handlers=handlers,
         exception_handlers=dict.fromkeys(OUTAGES, answer_outage),
-        on_startup=[mail_worker.start, scheduler.start, fleet.start, freeze_startup_heap],
+        on_startup=[install_link_key, mail_worker.start, scheduler.start, fleet.start, freeze_startup_heap],
         on_shutdown=[shutdown, gc.unfreeze, tracing.flush],
         cors_config=cors,
         openapi_config=OPENAPI if settings.graphql_ide else None,  # /schema behind the same switch

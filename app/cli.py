@@ -110,6 +110,7 @@ def _run_jobs(args: argparse.Namespace) -> None:
     from app.db import Database
     from app.domain.billing.charges import MissingChargeHandler
     from app.domain.charge_handlers import install_charge_handlers
+    from app.domain.receipts.links import install_shared_key
     from app.jobs import load_jobs, run_all, run_job
     from app.services import build_services
 
@@ -126,6 +127,7 @@ def _run_jobs(args: argparse.Namespace) -> None:
         settings = get_settings()
         db, services = Database.of(settings), build_services(settings)
         try:
+            await install_shared_key(db, settings)  # the receipts and statements it mails link with it
             if args.names:
                 for name in args.names:
                     print(f"{name}: {await run_job(name, db, services)}")

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     )
     document_link_key: SecretStr | None = Field(
         default=None,
-        description="Key signing receipt and statement links; set the same on every replica (default: random)",
+        description="Key signing receipt and statement links (default: one made once and kept in the database)",
     )
     document_link_ttl_hours: int = Field(default=72, ge=1, le=24 * 90)
     graphql_max_depth: int = 12

@@ -24,7 +24,7 @@ from app.domain.orgs.models import Membership, Organization
 from app.domain.plans.models import ModelLimitOverride
 from app.domain.projects.models import Project, ProjectMembership, ProjectRateLimit
 from app.domain.provider_events.models import ChargeDispute, ChargeRefund, ProcessedWebhookEvent
-from app.domain.receipts.models import Receipt, ReceiptCounter
+from app.domain.receipts.models import DocumentLinkKey, Receipt, ReceiptCounter
 from app.domain.subscriptions.models import Subscription, TierCapacity
 from app.domain.usage.models import (
     UsageDay,
@@ -72,6 +72,7 @@ __all__ = [
     "ProjectRateLimit",
     "Receipt",
     "ReceiptCounter",
+    "DocumentLinkKey",
     "RefundRequest",
     "SpendAlert",
     "SpendAlertFiring",

@@ -1,4 +1,8 @@
-"""Unexpected errors: logged with a correlation id, shown to the client only as that id."""
+"""Unexpected errors: logged with a correlation id, shown to the client only as that id.
+
+A database or Redis that stops answering while a resolver runs is not a bug: it is answered
+SERVICE_UNAVAILABLE (retry shortly), as the same outage before GraphQL runs is (app.asgi.answer_outage).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from strawberry.relay.types import GlobalIDValueError
 from strawberry.types import ExecutionContext
 
 from app.graphql.edge import page_argument_error
+from app.outage import is_outage
 
 logger = logging.getLogger("app.graphql")
 
@@ -35,6 +40,21 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
             logger.info("GraphQL request error [%s]: %s", request_id, error.message)
             continue
         correlation_id = request_id if index == 0 else f"{request_id}-{index}"
+        # the database or Redis stopped answering mid-request: not a bug
+        if error.original_error is not None and is_outage(error.original_error):
+            logger.error(
+                "service unavailable [%s] at %s: %s: %s",
+                correlation_id,
+                error.path,
+                type(error.original_error).__name__,
+                error.original_error,
+                extra={"correlation_id": correlation_id},
+            )
+            error.message = (
+                f"The service is temporarily unavailable; retry shortly (reference {correlation_id})."
+            )
+            error.extensions = {"code": "SERVICE_UNAVAILABLE", "correlationId": correlation_id}
+            continue
         logger.error(
             "Unexpected error [%s] at %s",
             correlation_id,

@@ -151,11 +151,17 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> loggi
 
 
 def litestar_logging() -> LoggingConfig:
-    """Litestar's own lines (unhandled exceptions) go to the root handler; it must not replace that handler."""
+    """Litestar's own lines (unhandled exceptions) go to the root handler; it must not replace that handler.
+
+    A client's mistake answered 4xx (a body over the size limit, a malformed one) is the client's: the
+    access line records it, and it is not logged as an error with its traceback (which anyone could
+    otherwise fill the logs with).
+    """
     return LoggingConfig(
         configure_root_logger=False,
         loggers={"litestar": {"level": "INFO", "handlers": [], "propagate": True}},
         log_exceptions="always",
+        disable_stack_trace=set(range(400, 500)),
     )
 
 

@@ -98,6 +98,11 @@ USAGE_RECORDS = Counter(
     ["status"],
     registry=REGISTRY,
 )
+USAGE_OVER_RESERVATION_TOKENS = Counter(
+    "billing_fleet_usage_over_reservation_tokens",
+    "Tokens reported beyond what their admission reserved: billed, since they were used, and taken from the limits.",
+    registry=REGISTRY,
+)
 USAGE_COMMIT_SECONDS = Histogram(
     "billing_fleet_usage_commit_seconds",
     "Time to commit one group of usage records.",
@@ -159,10 +164,17 @@ def rate_limited(level: str, kind: str, window: str) -> None:
 
 
 def usage_answered(results: Iterable[dict[str, Any]]) -> None:
-    """Count the outcome of each usage record of an answer."""
+    """Count the outcome of each usage record of an answer, and the tokens used over their reservations."""
     if _enabled:
-        for status, count in Tally(result.get("status") or "rejected" for result in results).items():
+        outcomes: Tally[str] = Tally()
+        over = 0
+        for result in results:
+            outcomes[result.get("status") or "rejected"] += 1
+            over += result.get("over_reservation_tokens", 0)
+        for status, count in outcomes.items():
             _child(USAGE_RECORDS, status).inc(count)
+        if over:
+            USAGE_OVER_RESERVATION_TOKENS.inc(over)
 
 
 def usage_committed(seconds: float) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from app.asgi import create_app
 from app.db import Database
@@ -116,6 +117,28 @@ async def test_a_masked_error_s_correlation_id_is_on_its_log_line(
     errors = [line for line in lines() if line.get("correlation_id") == correlation_id]
     assert len(errors) == 1 and errors[0]["level"] == "ERROR" and errors[0]["operation"] == "Me"
     assert "the database fell over" in errors[0]["exc_info"]
+
+
+async def test_an_outage_inside_a_resolver_is_service_unavailable_not_a_bug(
+    client: httpx.AsyncClient, lines: Lines, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def cut_off(*_: Any, **__: Any) -> None:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError(111, "Connection refused"))
+
+    monkeypatch.setattr("app.domain.orgs.service.memberships_of", cut_off)
+    answer = await client.post(
+        "/graphql",
+        json={"query": "query Me { me { organizations { role } } }"},
+        headers={"Authorization": f"Bearer {world.token('admin')}"},
+    )
+    (error,) = answer.json()["errors"]
+    assert error["extensions"] == {
+        "code": "SERVICE_UNAVAILABLE",
+        "correlationId": answer.headers["x-request-id"],
+    }
+    assert "retry shortly" in error["message"]
+    logged = [line for line in lines() if line.get("correlation_id") == answer.headers["x-request-id"]]
+    assert len(logged) == 1 and "service unavailable" in logged[0]["message"] and "exc_info" not in logged[0]
 
 
 async def test_no_secret_reaches_the_logs(

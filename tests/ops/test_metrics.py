@@ -62,8 +62,12 @@ async def test_a_scripted_day_shows_in_the_metrics(
     # a purchase, then the fleet's traffic: three admitted, three refused, usage accepted, repeated, rejected
     await buy_credits(database, payments, settings, world, "100.00")
     key = await new_key(gql, world.token("admin") or "", world.gid("Project", world.project_a_id))
-    ran = await fleet.run(key)
-    assert ran["result"]["status"] == "accepted"
+    ran = await fleet.run(key, output_tokens=150)  # 50 tokens over the 200 its admission reserved
+    assert ran["result"] == {
+        "request_id": ran["record"]["request_id"],
+        "status": "accepted",
+        "over_reservation_tokens": 50,
+    }
     assert (await fleet.report([ran["record"]])).json()["results"][0]["status"] == "duplicate"
     assert (await fleet.admit(key)).status_code == 200
     assert (await fleet.admit(key)).status_code == 200
@@ -116,6 +120,7 @@ async def test_a_scripted_day_shows_in_the_metrics(
     assert delta(before, after, "billing_fleet_usage_records_total", status="accepted") == 1
     assert delta(before, after, "billing_fleet_usage_records_total", status="duplicate") == 1
     assert delta(before, after, "billing_fleet_usage_records_total", status="rejected") == 1
+    assert delta(before, after, "billing_fleet_usage_over_reservation_tokens_total") == 50
     assert delta(before, after, "billing_fleet_usage_commit_seconds_count") == 2
     assert figure(after, "billing_fleet_usage_queue_depth") == 0
     assert figure(after, "billing_fleet_cache_entries", cache="key") == 2  # the key, and the unknown one

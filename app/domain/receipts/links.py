@@ -1,7 +1,10 @@
 """Signed, expiring links to billing documents, for people who open them from an email.
 
 A link names the document and its expiry and carries an HMAC-SHA256 over both under the
-``DOCUMENT_LINK_KEY`` setting (random per process when unset: links then last until a restart).
+``DOCUMENT_LINK_KEY`` setting. When it is unset, the key is made once and kept in the database
+(``document_link_key``), and every process on that database (replicas, `app.cli run-jobs`) signs and
+verifies with it from its start (`install_shared_key`): a link made by one opens on any other, and
+after a restart. A process that has not installed it (a script) signs with a key of its own.
 """
 
 from __future__ import annotations
@@ -13,8 +16,16 @@ from datetime import datetime, timedelta
 from functools import cache
 from urllib.parse import urlencode
 
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
+
 from app import clock
+from app.db import Database
+from app.domain.receipts.models import DocumentLinkKey
 from app.settings import Settings
+
+_shared: dict[str, bytes] = {}  # database URL -> the key kept in that database
 
 
 @cache
@@ -24,7 +35,24 @@ def _process_key() -> bytes:
 
 def _key(settings: Settings) -> bytes:
     configured = settings.document_link_key
-    return configured.get_secret_value().encode() if configured else _process_key()
+    if configured:
+        return configured.get_secret_value().encode()
+    return _shared.get(settings.database_url) or _process_key()
+
+
+async def install_shared_key(db: Database, settings: Settings) -> None:
+    """Read the database's link key (made by the first process that needs it) unless DOCUMENT_LINK_KEY is set."""
+    if settings.document_link_key:
+        return
+    insert = sqlite.insert if db.is_sqlite else postgresql.insert
+    async with db.transaction() as session:
+        await session.execute(
+            insert(DocumentLinkKey.__table__)  # type: ignore[attr-defined]
+            .values(id=1, secret=secrets.token_urlsafe(32), created_at=clock.now())
+            .on_conflict_do_nothing()
+        )
+        row = (await session.scalars(select(DocumentLinkKey).where(col(DocumentLinkKey.id) == 1))).one()
+    _shared[settings.database_url] = row.secret.encode()
 
 
 def signature(settings: Settings, kind: str, document_id: str, expires: int) -> str:

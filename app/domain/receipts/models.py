@@ -47,3 +47,13 @@ class Receipt(SQLModel, table=True):
     issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # when the receipt email was queued to the recipients who chose receipts (None: not yet)
     emailed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DocumentLinkKey(SQLModel, table=True):
+    """The key signing document links when DOCUMENT_LINK_KEY is unset: made once, shared by every process."""
+
+    __tablename__ = "document_link_key"
+
+    id: int = Field(default=1, primary_key=True)  # one row: two processes starting at once agree on it
+    secret: str = Field(max_length=100)  # URL-safe base64 of 32 random bytes
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
