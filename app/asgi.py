@@ -20,7 +20,7 @@ from app.db import Database
 from app.domain.charge_handlers import install_charge_handlers
 from app.domain.notifications.mailer import MailWorker
 from app.domain.receipts.links import install_shared_key
-from app.fleet.api import FleetController, FleetResponse, unavailable
+from app.fleet.api import FleetController, FleetFastPath, FleetResponse, unavailable
 from app.fleet.service import build_fleet, connect_redis
 from app.graphql.http import graphql_controller
 from app.graphql.schema import build_schema
@@ -204,8 +204,12 @@ def create_app(
         plugins=plugins,
         logging_config=litestar_logging(),
     )
+    # the fleet's hot path skips Litestar's routing (unless tracing wants its spans)
+    handler = app.asgi_handler
+    if not settings.tracing_enabled:
+        handler = FleetFastPath(handler, fleet=fleet, settings=settings)
     # around everything Litestar does, routing errors included: every answer has its id and access line
-    app.asgi_handler = RequestLogging(app.asgi_handler, access_log=settings.access_log)
+    app.asgi_handler = RequestLogging(handler, access_log=settings.access_log)
     app.state.db, app.state.settings, app.state.services = db, settings, services
     app.state.mail_worker = mail_worker
     app.state.fleet = fleet

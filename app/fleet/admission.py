@@ -15,7 +15,16 @@ from app.domain.durations import in_words
 from app.domain.plans.service import payment_required_message
 from app.fleet.credit import credit_key, micros_of, worst_case_micros
 from app.fleet.directory import Directory, ModelPlan, OrgState
-from app.fleet.ratelimit import WINDOWS, Bucket, CreditHold, Decision, Guard, Limiter, reset_seconds
+from app.fleet.ratelimit import (
+    WINDOWS,
+    Bucket,
+    CreditHold,
+    Decision,
+    Guard,
+    Limiter,
+    Reservation,
+    reset_seconds,
+)
 from app.fleet.reservations import Reservations
 from app.fleet.tokens import Admission, AdmissionCodec, new_nonce
 from app.observability import metrics
@@ -127,7 +136,7 @@ class Admissions:
         self.guarded = guarded  # several replicas: check the organization's generation in the limiter call
 
     async def admit(self, api_key: str, model_id: str, input_tokens: int, max_output_tokens: int) -> Answer:
-        """The answer for one request: 200 with an admission id, or 401 / 402 / 404 / 429."""
+        """The answer for one request: 200 with an admission id, or 400 (over the model's context) / 401 / 402 / 404 / 429."""
         model = self.catalog.model(model_id)
         tokens = input_tokens + max_output_tokens
         for _ in range(2):  # a second round after a stale organization entry was forgotten
@@ -143,6 +152,14 @@ class Admissions:
                 return error(
                     404, "not_found_error", "model_not_found", f"The model '{model_id}' {reason}.", "model"
                 )
+            if model.context_tokens is not None and tokens > model.context_tokens:
+                return error(
+                    400, "invalid_request_error", "context_length_exceeded",
+                    f"{input_tokens:,} input tokens plus max_output_tokens {max_output_tokens:,} do not fit in the "
+                    f"context of '{model_id}' ({model.context_tokens:,} tokens). Shorten the prompt or lower "
+                    "max_output_tokens.",
+                    "max_output_tokens",
+                )  # fmt: skip
             state = await self.directory.organization(entry.organization_id)
             if state is None:
                 return error(
@@ -167,7 +184,14 @@ class Admissions:
                 assert model is not None
                 hold = worst_case_micros(model, input_tokens, max_output_tokens)
                 credit = CreditHold(credit_key(state.organization_id), state.credit_floor, hold)
-            decision = await self.limiter.acquire(buckets, costs, guard, credit)
+            # the admission is made up front, so that the limiter can record its reservation in the same step
+            admission = Admission(
+                state.organization_id, entry.project_id, entry.api_key_id, model_id, plan.kind,
+                tokens, int(time.time()), new_nonce(), hold,
+            )  # fmt: skip
+            admission_id = self.codec.encode(admission)
+            reservation = Reservation(admission_id, time.time() + self.ttl_seconds)
+            decision = await self.limiter.acquire(buckets, costs, guard, credit, reservation)
             if decision.stale:
                 self.directory.forget({state.organization_id})
                 continue
@@ -176,12 +200,8 @@ class Admissions:
             headers = self._headers(limits, decision)
             if not decision.allowed:
                 return self._too_many(state, model_id, plan.kind, limits, costs, decision, headers)
-            admission = Admission(
-                state.organization_id, entry.project_id, entry.api_key_id, model_id, plan.kind,
-                tokens, int(time.time()), new_nonce(), hold,
-            )  # fmt: skip
-            admission_id = self.codec.encode(admission)
-            await self.reservations.hold(admission_id, self.ttl_seconds)
+            if not decision.reserved:
+                await self.reservations.hold(admission_id, self.ttl_seconds)
             body = {
                 "allowed": True,
                 "admission_id": admission_id,

@@ -4,9 +4,10 @@ Authenticated with the fleet's service token (FLEET_TOKEN). Errors are JSON
 `{"message", "type", "param", "code"}` in the style inference providers use.
 
 Every request of the fleet passes through here, so the handlers stay close to the ASGI metal:
-bodies are decoded by msgspec straight into their structs, the token is checked in a
-before-request hook (a guard would copy the handler and run in a thread on each call), and
-answers are sent with their headers encoded once. The OpenAPI schema still describes it all.
+bodies are decoded by msgspec straight into their structs, answers are sent with their headers
+encoded once, and the two POSTs are answered by FleetFastPath before Litestar routes them (the
+controller's before-request hook checks the token when they do come through Litestar). The
+OpenAPI schema still describes it all.
 """
 
 from __future__ import annotations
@@ -158,9 +159,14 @@ _encode = msgspec.json.Encoder().encode
 
 async def require_fleet_token(request: Request[Any, Any, Any]) -> FleetResponse | None:
     """Only the fleet, holding the service token, may call these endpoints (None: go on)."""
-    expected = request.app.state.settings.fleet_token
+    return _token_refusal(request.scope, request.app.state.settings)
+
+
+def _token_refusal(scope: Scope, settings: Any) -> FleetResponse | None:
+    """The 401 for a call without the fleet's service token, or None."""
+    expected = settings.fleet_token
     header = ""
-    for name, value in request.scope["headers"]:
+    for name, value in scope["headers"]:
         if name == b"authorization":
             header = value.decode("latin-1")
     token = header[7:] if header[:7].lower() == "bearer " else ""
@@ -181,12 +187,12 @@ class _BadRequest(Exception):
         self.answer = answer
 
 
-async def _read_body(request: Request[Any, Any, Any]) -> bytes:
+async def _read_body(receive: Receive) -> bytes:
     """The body, straight from ASGI (Litestar's request.body() costs a third of an admission)."""
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await request.receive()
+        message = await receive()
         if message["type"] != "http.request":  # the client went away
             raise _BadRequest(error(400, "invalid_request_error", "disconnected", "The client went away."))
         chunks.append(message.get("body", b""))
@@ -261,10 +267,10 @@ def unavailable(what: str) -> Answer:
     return answer
 
 
-async def answer_within(request: Request[Any, Any, Any], work: Awaitable[Answer]) -> Answer:
-    """The answer of `work`, or 503 when the database or Redis fails or it takes over FLEET_TIMEOUT_SECONDS."""
+async def answer_within(timeout_seconds: float, work: Awaitable[Answer]) -> Answer:
+    """The answer of `work`, or 503 when the database or Redis fails or it takes over `timeout_seconds`."""
     try:
-        async with asyncio.timeout(request.app.state.settings.fleet_timeout_seconds):
+        async with asyncio.timeout(timeout_seconds):
             return await work
     except ShuttingDown:
         return unavailable("This server is shutting down; send the request to another one.")
@@ -289,6 +295,68 @@ async def _recorded(fleet: Fleet, reports: list[UsageReport]) -> Answer:
     return Answer(200, {"results": results})
 
 
+async def admission_response(fleet: Fleet, settings: Any, receive: Receive) -> FleetResponse:
+    """POST /fleet/v1/admissions, once the service token was checked."""
+    started = time.perf_counter()
+    try:
+        body: AdmissionRequest = _decode(await _read_body(receive), AdmissionRequest)
+    except _BadRequest as bad:
+        answer = _with_rate_headers(bad.answer)
+    else:
+        admitted = fleet.admit(body.api_key, body.model, body.input_tokens, body.max_output_tokens)
+        answer = _with_rate_headers(await answer_within(settings.fleet_timeout_seconds, admitted))
+    metrics.admission_answered(answer.status, answer.body, time.perf_counter() - started)
+    annotate(organization_id=answer.body.get("organization_id"))
+    return FleetResponse.of(answer)
+
+
+async def usage_response(fleet: Fleet, settings: Any, receive: Receive) -> FleetResponse:
+    """POST /fleet/v1/usage, once the service token was checked."""
+    try:
+        reports = _usage_reports(await _read_body(receive))
+    except _BadRequest as bad:
+        return FleetResponse.of(bad.answer)
+    return FleetResponse.of(await answer_within(settings.fleet_timeout_seconds, _recorded(fleet, reports)))
+
+
+class FleetFastPath:
+    """ASGI: the fleet's two POSTs answered without the framework's routing and handler machinery.
+
+    The hot path does not need what Litestar does for a request (route resolution, the handler's
+    signature and dependencies, the before-request hook's call): a fifth of an admission's time in a
+    profile. Everything else reaches `app`, and so do these paths when tracing is on (its spans come
+    from Litestar's plugin). FleetController describes them in the OpenAPI schema and answers them
+    the same way, through the same functions, when they come through Litestar.
+    """
+
+    def __init__(self, app: Any, *, fleet: Fleet, settings: Any) -> None:
+        self.app = app
+        self._fleet = fleet
+        self._settings = settings
+        self._routes = {"/fleet/v1/admissions": admission_response, "/fleet/v1/usage": usage_response}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self._routes.get(scope["path"]) if scope["type"] == "http" else None
+        if route is not None and scope.get("method") != "POST":
+            route = None
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            response = _token_refusal(scope, self._settings) or await route(
+                self._fleet, self._settings, receive
+            )
+        except Exception as exc:  # as the app's outage handler would: an outage is a 503, a bug a logged 500
+            if is_outage(exc):
+                logger.error("fleet call %s: %s: %s", scope["path"], type(exc).__name__, exc)
+                answer = unavailable("The billing database or Redis is not answering.")
+            else:
+                logger.exception("fleet call %s failed", scope["path"])
+                answer = error(500, "api_error", "internal_error", "An internal error occurred.")
+            response = FleetResponse.of(answer)
+        await response(scope, receive, send)
+
+
 class FleetController(Controller):
     path = "/fleet/v1"
     # Litestar unbinds a function set here: it is called with the request alone
@@ -304,30 +372,20 @@ class FleetController(Controller):
         responses={
             200: ResponseSpec(Admitted, description="Admitted; tokens are reserved until the usage is reported.", generate_examples=False),
             **_REFUSALS,
+            400: ResponseSpec(FleetError, description="The request is malformed (`param` names the field), or its input plus max_output_tokens exceed the model's context (`context_length_exceeded`).", generate_examples=False),
             402: ResponseSpec(FleetError, description="A Team organization with neither a subscription for the model nor credit.", generate_examples=False),
             404: ResponseSpec(FleetError, description="The model is unknown or deprecated.", generate_examples=False),
             429: ResponseSpec(FleetError, description="Over a requests or tokens limit of the organization or the project; see Retry-After.", generate_examples=False),
         },
     )  # fmt: skip
     async def admit(self, request: Request[Any, Any, Any]) -> FleetResponse:
-        """Admission: 200 with an admission id and the plan, or 401 / 402 / 404 / 429 (with Retry-After).
+        """Admission: 200 with an admission id and the plan, or 400 / 401 / 402 / 404 / 429 (with Retry-After).
 
         Every answer carries x-ratelimit-{limit,remaining,reset}-{requests,tokens}-minute headers
         (and -day where a daily limit applies). Tokens are reserved (input plus the most the
         request may generate) until its usage is reported.
         """
-        fleet: Fleet = request.app.state.fleet
-        started = time.perf_counter()
-        try:
-            body: AdmissionRequest = _decode(await _read_body(request), AdmissionRequest)
-        except _BadRequest as bad:
-            answer = _with_rate_headers(bad.answer)
-        else:
-            admitted = fleet.admit(body.api_key, body.model, body.input_tokens, body.max_output_tokens)
-            answer = _with_rate_headers(await answer_within(request, admitted))
-        metrics.admission_answered(answer.status, answer.body, time.perf_counter() - started)
-        annotate(organization_id=answer.body.get("organization_id"))
-        return FleetResponse.of(answer)
+        return await admission_response(request.app.state.fleet, request.app.state.settings, request.receive)
 
     @post(
         "/usage",
@@ -341,9 +399,4 @@ class FleetController(Controller):
 
         Answered once the records are committed: each is "accepted" or "duplicate" (already counted).
         """
-        fleet: Fleet = request.app.state.fleet
-        try:
-            reports = _usage_reports(await _read_body(request))
-        except _BadRequest as bad:
-            return FleetResponse.of(bad.answer)
-        return FleetResponse.of(await answer_within(request, _recorded(fleet, reports)))
+        return await usage_response(request.app.state.fleet, request.app.state.settings, request.receive)

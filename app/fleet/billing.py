@@ -1,4 +1,4 @@
-"""What the fleet asks of the billing domain: who pays for each model, burning credits, recharging."""
+"""What the fleet asks of the billing domain: burning credits, recharging (who pays: fleet.plans)."""
 
 from __future__ import annotations
 
@@ -6,29 +6,10 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock
 from app.db import Database
-from app.domain.catalog.models import Catalog
 from app.domain.credits.auto_recharge import maybe_auto_recharge
-from app.domain.credits.ledger import balance_of, burn_credits
-from app.domain.orgs.models import Organization
-from app.domain.plans.service import plans_of
-from app.fleet.directory import LoadedPlans, ModelPlan, PlanLoader
+from app.domain.credits.ledger import burn_credits
 from app.payments.facade import Payments
-
-
-def plan_loader(catalog: Catalog) -> PlanLoader:
-    """Every catalog model's plan for one organization, from the one who-pays rule."""
-
-    async def load(session: AsyncSession, organization: Organization) -> LoadedPlans:
-        plans = await plans_of(session, catalog, organization=organization, at=clock.now())
-        loaded = {
-            model_id: ModelPlan(plan.kind.value, plan.limits, plan.until) for model_id, plan in plans.items()
-        }
-        paygo = any(plan.kind == "paygo" for plan in loaded.values())
-        return LoadedPlans(loaded, await balance_of(session, organization.id) if paygo else 0)
-
-    return load
 
 
 async def burn(session: AsyncSession, organization_id: str, amount_nanos: int, reference: str) -> bool:

@@ -18,13 +18,17 @@ timed by the Redis server's clock). Every key of one organization carries its id
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from redis.exceptions import NoScriptError
+
 WINDOWS = {"minute": 60, "hour": 3600, "day": 86400}
+PIPELINE_MAX = 256  # acquire calls per Redis pipeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,7 @@ class Decision:
     retry_after: float = 0.0  # seconds until that bucket holds the cost (inf: never)
     stale: bool = False  # the guard's generation moved: nothing was taken, reload and ask again
     credit_left: int | None = None  # set when the credit could not cover the hold (micro-dollars available)
+    reserved: bool = False  # admitted, and the reservation was recorded in the same step
 
     def remaining(self, index: int) -> int:
         return max(0, math.floor(self.levels[index]))
@@ -55,6 +60,14 @@ class Guard:
 
     key: str
     generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Record the admission as awaiting its usage until `due` (epoch seconds), if it is admitted."""
+
+    admission_id: str
+    due: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +99,19 @@ class Limiter(Protocol):
         costs: Sequence[int],
         guard: Guard | None = None,
         credit: CreditHold | None = None,
+        reservation: Reservation | None = None,
     ) -> Decision:
-        """Take `costs[i]` from each `buckets[i]` and hold the credit, all or nothing."""
+        """Take `costs[i]` from each `buckets[i]` and hold the credit, all or nothing.
+
+        A limiter that records the reservation in the same step says so (`Decision.reserved`); else
+        the caller records it.
+        """
         ...
 
     async def give_back(self, bucket: Bucket, amount: int) -> None: ...
 
-    async def billed(self, key: str) -> int:
-        """What settled usage has billed under a credit key so far (micro-dollars)."""
+    async def billed(self, keys: Sequence[str]) -> list[int]:
+        """What settled usage has billed under each credit key so far (micro-dollars)."""
         ...
 
     async def settle_credit(self, changes: dict[str, tuple[int, int]]) -> None:
@@ -125,8 +143,10 @@ class LocalLimiter:
         costs: Sequence[int],
         guard: Guard | None = None,
         credit: CreditHold | None = None,
+        reservation: Reservation | None = None,
     ) -> Decision:
-        # one process: the caller's cache is invalidated synchronously, a guard has nothing to add
+        # one process: the caller's cache is invalidated synchronously, a guard has nothing to add; the
+        # reservation is the caller's, in this process's memory too
         return self.acquire_now(buckets, costs, credit)
 
     def acquire_now(
@@ -148,8 +168,8 @@ class LocalLimiter:
             self._levels[bucket.key] = (level, now)
         return Decision(True, after)
 
-    async def billed(self, key: str) -> int:
-        return self._credit.get(key, [0, 0])[1]
+    async def billed(self, keys: Sequence[str]) -> list[int]:
+        return [self._credit.get(key, [0, 0])[1] for key in keys]
 
     async def settle_credit(self, changes: dict[str, tuple[int, int]]) -> None:
         for key, (held, billed) in changes.items():
@@ -166,13 +186,14 @@ class LocalLimiter:
         self._levels[bucket.key] = (min(float(bucket.capacity), self._level(bucket, now) + amount), now)
 
 
-# KEYS: bucket keys, then the guard key, then the credit key. ARGV: capacity, window (ms), cost for
-# each bucket, then the guard's generation ("" for none), the credit floor ("" for none) and the
-# amount to hold. Returns {refused index (0: none, -1: stale guard, -2: credit short), wait ms (-1:
+# KEYS: bucket keys, then the guard key, the credit key and the reservations' sorted set. ARGV:
+# capacity, window (ms), cost for each bucket, then the guard's generation ("" for none), the credit
+# floor ("" for none), the amount to hold, the admission id to reserve ("" for none) and its due time
+# (the set's score). Returns {refused index (0: none, -1: stale guard, -2: credit short), wait ms (-1:
 # never) or the credit left, level 1, level 2, …} with levels as strings. Credit figures are
 # micro-dollars, exact in Lua's doubles up to $9 billion.
 _ACQUIRE = """
-local n = #KEYS - 2
+local n = #KEYS - 3
 local expected = ARGV[n * 3 + 1]
 if expected ~= '' and tonumber(redis.call('GET', KEYS[n + 1]) or '0') ~= tonumber(expected) then
   return {-1, 0}
@@ -203,6 +224,9 @@ if floor ~= '' then
     return {-2, tostring(left)}
   end
   redis.call('HINCRBY', KEYS[n + 2], 'held', hold)
+end
+if ARGV[n * 3 + 4] ~= '' then
+  redis.call('ZADD', KEYS[n + 3], ARGV[n * 3 + 5], ARGV[n * 3 + 4])
 end
 local out = {0, 0}
 for i = 1, n do
@@ -245,12 +269,21 @@ return 1
 
 
 class RedisLimiter:
-    """Buckets in Redis, shared by every replica; each decision is one atomic script call."""
+    """Buckets in Redis, shared by every replica; each decision is one atomic script call.
 
-    def __init__(self, redis: Any, prefix: str = "rl:") -> None:
+    The script also records the admission's reservation in `reservations_key` (the sorted set of
+    fleet.reservations.RedisReservations): one round trip per admission. That set is the one key a
+    decision touches outside the organization's hash slot (on Redis Cluster it would be sharded by
+    the organization's tag, and the sweep would visit each shard).
+    """
+
+    def __init__(self, redis: Any, prefix: str = "rl:", *, reservations_key: str = "reservations") -> None:
         self._redis = redis
         self._prefix = prefix
+        self._reservations_key = reservations_key
         self._acquire = redis.register_script(_ACQUIRE)
+        self._pending: list[tuple[list[str], list[int | float | str], asyncio.Future[Any]]] = []
+        self._sending: asyncio.Task[None] | None = None
         self._give_back = redis.register_script(_GIVE_BACK)
         self._peek = redis.register_script(_PEEK)
 
@@ -260,17 +293,23 @@ class RedisLimiter:
         costs: Sequence[int],
         guard: Guard | None = None,
         credit: CreditHold | None = None,
+        reservation: Reservation | None = None,
     ) -> Decision:
-        args: list[int | str] = []
+        args: list[int | float | str] = []
         for bucket, cost in zip(buckets, costs, strict=True):
-            args += [bucket.capacity, bucket.window * 1000, cost]
-        args += [str(guard.generation) if guard else "", str(credit.floor) if credit else ""]
-        args.append(credit.amount if credit else 0)
+            args += (bucket.capacity, bucket.window * 1000, cost)
+        args += (
+            str(guard.generation) if guard else "",
+            str(credit.floor) if credit else "",
+            credit.amount if credit else 0,
+            reservation.admission_id if reservation else "",
+            reservation.due if reservation else 0,
+        )
         # the guard and credit keys are the organization's (same hash tag), or a bucket's when absent
         spare = self._prefix + buckets[0].key if buckets else self._prefix + "-"
         keys = [self._prefix + b.key for b in buckets]
-        keys += [guard.key if guard else spare, credit.key if credit else spare]
-        reply = await self._acquire(keys=keys, args=args)
+        keys += (guard.key if guard else spare, credit.key if credit else spare, self._reservations_key)
+        reply = await self._acquire_together(keys, args)
         refused, wait_ms, *levels = reply
         if int(refused) == -1:
             return Decision(False, (), stale=True)
@@ -278,10 +317,62 @@ class RedisLimiter:
             return Decision(False, (), credit_left=int(float(wait_ms)))
         parsed = tuple(float(level) for level in levels)
         if int(refused) == 0:
-            return Decision(True, parsed)
+            return Decision(True, parsed, reserved=reservation is not None)
         index = int(refused) - 1
         full = parsed + tuple(float(b.capacity) for b in buckets[len(parsed) :])
         return Decision(False, full, index, math.inf if int(wait_ms) < 0 else int(wait_ms) / 1000)
+
+    async def _acquire_together(self, keys: list[str], args: list[int | float | str]) -> Any:
+        """The acquire script's reply, sent in one pipeline with the other admissions of the moment.
+
+        Each admission still runs its own atomic script; only the client's work and the round trip
+        are shared: the calls made while a pipeline is out go together in the next one. The client's
+        cost per command (connection checkout, retry wrapper, one write and read each) was most of an
+        admission's time in Redis; per pipeline it is paid once.
+        """
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((keys, args, future))
+        if self._sending is None:
+            self._sending = asyncio.create_task(self._send_pending(), name="rate-limit pipeline")
+        return await asyncio.shield(future)  # one admission timing out does not cancel the others'
+
+    async def _send_pending(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:PIPELINE_MAX], self._pending[PIPELINE_MAX:]
+                try:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for keys, args, _ in batch:
+                            pipe.evalsha(self._acquire.sha, len(keys), *keys, *args)
+                        replies = await pipe.execute(raise_on_error=False)
+                except asyncio.CancelledError:
+                    for *_, future in batch:
+                        future.cancel()
+                    raise
+                except Exception as exc:  # noqa: BLE001  (each admission answers it: Redis away is a 503)
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                            future.exception()  # retrieved here too: an admission may have given up
+                    continue
+                for (keys, args, future), reply in zip(batch, replies, strict=True):
+                    if isinstance(reply, NoScriptError):  # Redis restarted or flushed its scripts: load it
+                        try:
+                            reply = await self._acquire(keys=keys, args=args)
+                        except Exception as exc:  # noqa: BLE001  (this admission answers it)
+                            reply = exc
+                    if future.done():
+                        continue
+                    if isinstance(reply, Exception):
+                        future.set_exception(reply)
+                        future.exception()
+                    else:
+                        future.set_result(reply)
+        finally:
+            self._sending = None
+            for *_, future in self._pending:  # cancelled (shutdown): nobody waits in vain
+                future.cancel()
+            self._pending.clear()
 
     async def peek(self, buckets: Sequence[Bucket]) -> list[float]:
         if not buckets:
@@ -299,8 +390,11 @@ class RedisLimiter:
             keys=[self._prefix + bucket.key], args=[bucket.capacity, bucket.window * 1000, amount]
         )
 
-    async def billed(self, key: str) -> int:
-        return int(await self._redis.hget(key, "billed") or 0)
+    async def billed(self, keys: Sequence[str]) -> list[int]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hget(key, "billed")
+            return [int(value or 0) for value in await pipe.execute()]
 
     async def settle_credit(self, changes: dict[str, tuple[int, int]]) -> None:
         if not changes:

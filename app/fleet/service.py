@@ -54,10 +54,14 @@ class Fleet:
         change_poll_seconds: float = 0.5,
     ) -> None:
         self._db = db
-        limiter = RedisLimiter(redis) if redis is not None else LocalLimiter()
+        limiter = (
+            RedisLimiter(redis, reservations_key=RedisReservations.KEY)
+            if redis is not None
+            else LocalLimiter()
+        )
 
-        async def billed(organization_id: str) -> int:
-            return await limiter.billed(credit_key(organization_id))
+        async def billed(organization_ids: list[str]) -> list[int]:
+            return await limiter.billed([credit_key(organization_id) for organization_id in organization_ids])
 
         self.directory = Directory(
             db.reader, load_plans, redis, billed=billed, max_age_seconds=cache_max_age_seconds
@@ -186,6 +190,7 @@ class Fleet:
         if self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep(), name="reservation-sweeper")
         self.feed.start()
+        self.directory.start()
 
     async def stop(self, grace_seconds: float | None = None) -> None:
         """Drain: commit and answer the usage received, await recharges in flight, then stop."""
@@ -200,6 +205,7 @@ class Fleet:
                 logger.error("auto-recharge %s still running at shutdown; cancelled", task.get_name())
                 task.cancel()
         await self.feed.stop()
+        await self.directory.stop()
 
     async def _sweep(self) -> None:
         rounds = 0
@@ -233,7 +239,8 @@ def _outcome(item: UsageItem) -> dict[str, Any]:
 
 def build_fleet(db: Database, services: Any, settings: Any, redis: Any = None) -> Fleet:
     """The fleet service as the settings describe it."""
-    from app.fleet.billing import burn, plan_loader, recharger
+    from app.fleet.billing import burn, recharger
+    from app.fleet.plans import plan_loader
 
     key = settings.fleet_admission_key.get_secret_value().encode() if settings.fleet_admission_key else None
     previous = settings.fleet_admission_previous_key

@@ -211,7 +211,7 @@ async def test_bad_admission_requests_are_400(
 async def test_the_console_sees_what_is_used_of_the_limits_now(
     fleet: Fleet, gql: GraphQL, world: World, acme_key: str
 ) -> None:
-    await fleet.admit(acme_key, input_tokens=100_000, max_output_tokens=300_000)
+    await fleet.admit(acme_key, input_tokens=100_000, max_output_tokens=31_000)  # within the model's context
     data = await gql(
         "query($id: ID!) { node(id: $id) { ... on Organization { plans { modelId kind "
         "usageNow { kind window limit remaining used } } } } }",
@@ -222,5 +222,20 @@ async def test_the_console_sees_what_is_used_of_the_limits_now(
     usage = {(u["kind"], u["window"]): u for u in plan["usageNow"]}
     assert usage[("requests", "minute")]["limit"] == 1000 and usage[("requests", "minute")]["used"] in (1, 0)
     tokens = usage[("tokens", "minute")]
-    # 400,000 reserved, refilling at 1,000,000 a minute: a few seconds of slack for a slow machine
-    assert tokens["limit"] == 1_000_000 and 300_000 <= tokens["used"] <= 400_000
+    # 131,000 reserved, refilling at 1,000,000 a minute: a few seconds of slack for a slow machine
+    assert tokens["limit"] == 1_000_000 and 31_000 <= tokens["used"] <= 131_000
+
+
+async def test_a_request_over_the_models_context_is_refused_at_admission(
+    fleet: Fleet, personal_key: str
+) -> None:
+    # gpt-oss-120b holds 131,072 tokens: prompt plus the most it may generate must fit
+    refused = await fleet.admit(personal_key, input_tokens=131_000, max_output_tokens=73)
+    assert refused.status_code == 400
+    assert (refused.json()["code"], refused.json()["param"]) == (
+        "context_length_exceeded",
+        "max_output_tokens",
+    )
+    assert "131,072" in refused.json()["message"]
+    assert refused.headers["x-ratelimit-remaining-requests-minute"] == "0"  # no limit was consulted
+    assert (await fleet.admit(personal_key, input_tokens=131_000, max_output_tokens=72)).status_code != 400

@@ -62,3 +62,43 @@ async def test_the_openapi_schema_describes_the_fleet_api(client: httpx.AsyncCli
     assert record["title"] == "UsageReport" and "output_tokens" in record["properties"]
     assert batch["properties"]["records"]["items"] == record
     assert batch["properties"]["records"]["maxItems"] == 10_000
+
+
+async def test_the_fleets_posts_skip_the_framework_and_other_methods_reach_it(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from litestar.routes.http import HTTPRoute
+
+    routed: list[str] = []
+    handle = HTTPRoute.handle
+
+    async def counted(self: HTTPRoute, scope: object, receive: object, send: object) -> None:
+        routed.append(self.path)
+        await handle(self, scope, receive, send)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(HTTPRoute, "handle", counted)
+    auth = {"Authorization": f"Bearer {FLEET_TOKEN}"}
+    admitted = await client.post("/fleet/v1/admissions", headers=auth, json={"api_key": "csk-unknown", "model": "m",
+                                                                              "input_tokens": 1, "max_output_tokens": 1})  # fmt: skip
+    assert admitted.status_code == 401 and admitted.headers["x-request-id"]  # answered, with its request id
+    assert (
+        await client.post("/fleet/v1/usage", json={})
+    ).status_code == 401  # the token is checked there too
+    assert routed == []  # Litestar routed neither
+    assert (await client.get("/fleet/v1/admissions", headers=auth)).status_code == 405  # Litestar's answer
+
+
+async def test_a_bug_on_the_fast_path_is_a_500_in_the_fleets_error_shape(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet = client._transport.app.state.fleet  # type: ignore[attr-defined]
+
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(fleet, "admit", broken)
+    answer = await client.post("/fleet/v1/admissions", headers={"Authorization": f"Bearer {FLEET_TOKEN}"},
+                               json={"api_key": "k", "model": "m", "input_tokens": 1, "max_output_tokens": 1})  # fmt: skip
+    assert answer.status_code == 500
+    assert answer.json() == {"message": "An internal error occurred.", "type": "api_error", "param": None,
+                             "code": "internal_error"}  # fmt: skip

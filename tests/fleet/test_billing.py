@@ -232,13 +232,13 @@ async def test_a_hold_on_credit_comes_back_when_the_admission_lapses(
 ) -> None:
     await custom_terms(database, services, world)
     await buy_credits(database, services.payments, settings, world, "10.00")
-    # 8,000,000 output tokens at $0.75/M may cost $6: $10 covers one such request at a time
-    big = {"input_tokens": 0, "max_output_tokens": 8_000_000}
-    assert (await fleet.admit(acme_key_without_credit, **big)).status_code == 200
-    assert (await fleet.admit(acme_key_without_credit, **big)).status_code == 402
+    # 131,072 output tokens (the model's context) at $0.75/M may cost $0.098304: $10 holds 101 of them
+    big = {"input_tokens": 0, "max_output_tokens": 131_072}
+    answers = [(await fleet.admit(acme_key_without_credit, **big)).status_code for _ in range(102)]
+    assert answers == [200] * 101 + [402]
     admissions = fleet.http.app.state.fleet.admissions  # type: ignore[attr-defined]
-    admissions.reservations._clock = lambda: time.monotonic() + 10_000  # its usage never came
-    assert await admissions.release_lapsed() == 1
+    admissions.reservations._clock = lambda: time.monotonic() + 10_000  # their usage never came
+    assert await admissions.release_lapsed() == 101
     assert (await fleet.admit(acme_key_without_credit, **big)).status_code == 200
 
 

@@ -97,3 +97,33 @@ async def test_peek_takes_nothing(limiter: Limiter) -> None:
     assert [round(level) for level in await limiter.peek([bucket])] == [100]
     await limiter.acquire([bucket], [30])
     assert [round(level) for level in await limiter.peek([bucket, bucket])] == [70, 70]
+
+
+async def test_concurrent_admissions_share_a_pipeline_and_each_is_decided_alone(redis: Any) -> None:
+    from redis.asyncio.connection import AbstractConnection
+
+    limiter = RedisLimiter(redis)
+    await limiter.acquire([Bucket("warm", capacity=1, window=60)], [0])  # the script is known to Redis
+    sent: list[bytes] = []
+    send = AbstractConnection.send_packed_command
+
+    async def counted(self: AbstractConnection, command: Any, *args: Any, **kwargs: Any) -> None:
+        sent.append(command if isinstance(command, bytes) else b"".join(command))
+        await send(self, command, *args, **kwargs)
+
+    AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+    try:
+        results = await asyncio.gather(
+            *(limiter.acquire([Bucket("shared", capacity=10_000, window=86400)], [300]) for _ in range(50))
+        )
+    finally:
+        AbstractConnection.send_packed_command = send  # type: ignore[method-assign]
+    assert sum(result.allowed for result in results) == 33  # all or nothing each, as one by one
+    assert len(sent) < 50  # the calls of one moment went together
+
+
+async def test_a_script_redis_does_not_know_is_loaded_and_run(redis: Any) -> None:
+    limiter = RedisLimiter(redis)
+    limiter._acquire.sha = "0" * 40  # as after a Redis restart: EVALSHA answers NOSCRIPT
+    decision = await limiter.acquire([Bucket("n", capacity=10, window=60)], [4])
+    assert decision.allowed and decision.remaining(0) == 6

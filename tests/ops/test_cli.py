@@ -52,7 +52,7 @@ async def test_check_ledger_passes_after_the_money_flows_and_names_a_tampered_or
     await buy(database, payments, world, settings, "50.00")
     key = await new_key(gql, world.token("admin") or "", world.gid("Project", world.project_a_id))
     for _ in range(3):
-        await Fleet(client).run(key, input_tokens=200_000, output_tokens=100_000, max_output_tokens=100_000)
+        await Fleet(client).run(key, input_tokens=31_072, output_tokens=100_000, max_output_tokens=100_000)
     await burn(database, world.acme_id, 60 * 10**9)  # into debt
     config = auto_recharge_config(threshold="5", recharge_to="20", monthly_cap=None, settings=settings)
     await configure_auto_recharge(

@@ -20,8 +20,8 @@ def balances(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Credit balances by organization id (nanos) as who-pays reads them; absent: 0."""
     figures: dict[str, int] = {}
 
-    async def balance_of(session: object, organization_id: str) -> int:
-        return figures.get(organization_id, 0)
+    async def balances_of(session: object, organization_ids: list[str]) -> dict[str, int]:
+        return {organization_id: figures.get(organization_id, 0) for organization_id in organization_ids}
 
-    monkeypatch.setattr("app.domain.plans.service.balance_of", balance_of)
+    monkeypatch.setattr("app.domain.plans.service.balances_of", balances_of)
     return figures

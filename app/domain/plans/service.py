@@ -15,17 +15,18 @@ Only PAYGO burns credits; usage of a subscribed model never does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.domain.catalog.models import Catalog, CatalogModel, RateLimits
-from app.domain.credits.ledger import balance_of
+from app.domain.credits.ledger import ACCOUNT
 from app.domain.orgs.models import Organization, OrganizationType
 from app.domain.plans.models import ModelLimitOverride
 from app.domain.subscriptions.models import COVERING_STATES, Subscription
@@ -71,6 +72,17 @@ class Plan:
         return self.kind is PlanKind.PAYGO
 
 
+class OrganizationFacts(Protocol):
+    """What the rule reads of an organization (an `Organization`, or a row of these columns)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> OrganizationType: ...
+
+
 def covers(subscription: Subscription, at: datetime) -> bool:
     """Whether the subscription pays for the model's usage at `at`."""
     if subscription.state not in COVERING_STATES:
@@ -81,7 +93,7 @@ def covers(subscription: Subscription, at: datetime) -> bool:
 def decide(
     model_id: str,
     model: CatalogModel | None,
-    organization: Organization,
+    organization: OrganizationFacts,
     *,
     at: datetime,
     subscription: Subscription | None,
@@ -147,67 +159,113 @@ async def who_pays(
     session: AsyncSession, catalog: Catalog, *, organization: Organization, model_id: str, at: datetime
 ) -> Plan:
     """Who pays for `model_id` in the organization at `at`."""
-    return (await _plans(session, catalog, organization, [model_id], at))[model_id]
+    return (await _plans(session, catalog, [organization], [model_id], at))[organization.id].plans[model_id]
 
 
 async def plans_of(
     session: AsyncSession, catalog: Catalog, *, organization: Organization, at: datetime
 ) -> dict[str, Plan]:
-    """Every catalog model's plan for the organization, by model id (for the fleet's cache).
+    """Every catalog model's plan for the organization, by model id.
 
     Three indexed reads at most: its covering subscriptions, staff's overrides, and the credit balance
     (read only for a Team organization that has a model left to pay for with credits).
     """
-    return await _plans(session, catalog, organization, [model.id for model in catalog.models], at)
+    return (await plans_of_many(session, catalog, organizations=[organization], at=at))[organization.id].plans
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationPlans:
+    """Every catalog model's plan for one organization, and its balance (nanos) when it was read."""
+
+    plans: dict[str, Plan]
+    balance_nanos: int | None
+
+
+async def plans_of_many(
+    session: AsyncSession, catalog: Catalog, *, organizations: Sequence[OrganizationFacts], at: datetime
+) -> dict[str, OrganizationPlans]:
+    """`plans_of` for many organizations at once, by organization id (for the fleet's cache).
+
+    The same three reads for all of them together, `PLANS_BATCH` organizations per statement.
+    """
+    models = [model.id for model in catalog.models]
+    found: dict[str, OrganizationPlans] = {}
+    for start in range(0, len(organizations), PLANS_BATCH):
+        found.update(await _plans(session, catalog, organizations[start : start + PLANS_BATCH], models, at))
+    return found
+
+
+PLANS_BATCH = 2000  # organizations per statement: far below every driver's parameter limit
+
+
+async def balances_of(session: AsyncSession, organization_ids: list[str]) -> dict[str, int]:
+    """The balances (nanos) of the organizations that have a credit account (the others have none: 0)."""
+    rows = await session.execute(
+        select(ACCOUNT.c.organization_id, ACCOUNT.c.balance_nanos).where(
+            ACCOUNT.c.organization_id.in_(organization_ids)
+        )
+    )
+    return {organization_id: balance for organization_id, balance in rows}
 
 
 async def _plans(
     session: AsyncSession,
     catalog: Catalog,
-    organization: Organization,
+    organizations: Sequence[OrganizationFacts],
     model_ids: Iterable[str],
     at: datetime,
-) -> dict[str, Plan]:
+) -> dict[str, OrganizationPlans]:
     wanted = list(model_ids)
-    subscriptions = {
-        row.model_id: row
+    ids = [organization.id for organization in organizations]
+    subscriptions: dict[tuple[str, str], Subscription] = {
+        (row.organization_id, row.model_id): row
         for row in await session.scalars(
             select(Subscription)
-            .where(col(Subscription.organization_id) == organization.id)
+            .where(col(Subscription.organization_id).in_(ids))
             .where(col(Subscription.model_id).in_(wanted))
             .where(col(Subscription.state).in_(COVERING_STATES))
         )
         if covers(row, at)
     }
-    overrides: dict[str, ModelLimitOverride] = {}
-    balance: int | None = None
-    if organization.type is OrganizationType.TEAM:
-        paying_with_credit = [
+    # Team organizations with a model left to pay for with credits: their overrides and balances matter
+    paying = {
+        organization.id: [
             model_id
             for model_id in wanted
-            if model_id not in subscriptions
+            if (organization.id, model_id) not in subscriptions
             and (model := catalog.model(model_id)) is not None
             and not model.is_deprecated(at)
         ]
-        if paying_with_credit:
-            overrides = {
-                row.model_id: row
-                for row in await session.scalars(
-                    select(ModelLimitOverride)
-                    .where(col(ModelLimitOverride.organization_id) == organization.id)
-                    .where(col(ModelLimitOverride.model_id).in_(paying_with_credit))
-                )
-            }
-            balance = await balance_of(session, organization.id)
-    return {
-        model_id: decide(
-            model_id,
-            catalog.model(model_id),
-            organization,
-            at=at,
-            subscription=subscriptions.get(model_id),
-            override=overrides.get(model_id),
-            balance=balance,
-        )
-        for model_id in wanted
+        for organization in organizations
+        if organization.type is OrganizationType.TEAM
     }
+    paying = {organization_id: models for organization_id, models in paying.items() if models}
+    overrides: dict[tuple[str, str], ModelLimitOverride] = {}
+    balances: dict[str, int] = {}
+    if paying:
+        overrides = {
+            (row.organization_id, row.model_id): row
+            for row in await session.scalars(
+                select(ModelLimitOverride)
+                .where(col(ModelLimitOverride.organization_id).in_(list(paying)))
+                .where(col(ModelLimitOverride.model_id).in_(wanted))
+            )
+        }
+        balances = await balances_of(session, list(paying))
+    found = {}
+    for organization in organizations:
+        balance = balances.get(organization.id, 0) if organization.id in paying else None
+        plans = {
+            model_id: decide(
+                model_id,
+                catalog.model(model_id),
+                organization,
+                at=at,
+                subscription=subscriptions.get((organization.id, model_id)),
+                override=overrides.get((organization.id, model_id)),
+                balance=balance,
+            )
+            for model_id in wanted
+        }
+        found[organization.id] = OrganizationPlans(plans, balance)
+    return found
