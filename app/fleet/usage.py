@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +46,8 @@ from app.outage import is_outage
 
 logger = logging.getLogger(__name__)
 
-# (session, organization id, nanos to burn, reference) -> whether auto-recharge should look at the org
-Burn = Callable[[AsyncSession, str, int, str], Awaitable[bool]]
+# (session, nanos to burn by organization, reference) -> the organizations auto-recharge should look at
+Burn = Callable[[AsyncSession, Mapping[str, int], str], Awaitable[set[str]]]
 MAX_GROUP = 4000
 
 
@@ -289,11 +289,8 @@ class UsageWriter:
             if row["billed_nanos"]:
                 billed[row["organization_id"]] += row["billed_nanos"]
         await self._rollups.add(session, rows, minute)
-        recharge = set()
-        reference = f"usage:{rows[0]['request_id']}+{len(rows) - 1}"
-        for organization_id, amount in sorted(billed.items()):  # a fixed order: no deadlock between replicas
-            if await self._burn(session, organization_id, amount, reference):
-                recharge.add(organization_id)
+        # every organization's burn in a few statements, accounts locked in a fixed order (no deadlock)
+        recharge = await self._burn(session, billed, f"usage:{rows[0]['request_id']}+{len(rows) - 1}")
         keys = sorted({row["api_key_id"] for row in rows})
         table = table_of(ApiKey)
         await session.execute(

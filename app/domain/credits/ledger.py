@@ -8,7 +8,7 @@ read followed by a write, so concurrent writers never lose an update.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -71,7 +71,7 @@ def auto_recharge_due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-_STATE = (
+STATE_COLUMNS = (
     ACCOUNT.c.balance_nanos,
     ACCOUNT.c.debt_nanos,
     ACCOUNT.c.settling_nanos,
@@ -96,22 +96,12 @@ def _insert(session: AsyncSession) -> Any:
     return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
 
 
-async def move(
-    session: AsyncSession, organization_id: str, balance: int = 0, *, debt: int = 0, settling: int = 0
-) -> AccountState:
-    """Add to the balance (and debt, settling) in one atomic statement; creates the account and locks it."""
-    now = clock.now()
-    statement = _insert(session)(ACCOUNT).values(
-        organization_id=organization_id,
-        balance_nanos=balance,
-        debt_nanos=debt,
-        debt_since=now if debt > 0 else None,
-        settling_nanos=settling,
-        updated_at=now,
-    )
+def move_statement(session: AsyncSession) -> Any:
+    """The upsert behind `move`, run with one parameter set per organization (each name once)."""
+    statement = _insert(session)(ACCOUNT)
     excluded = statement.excluded
     new_debt = ACCOUNT.c.debt_nanos + excluded.debt_nanos
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[ACCOUNT.c.organization_id],
         set_={
             "balance_nanos": ACCOUNT.c.balance_nanos + excluded.balance_nanos,
@@ -124,8 +114,30 @@ async def move(
             "settling_nanos": ACCOUNT.c.settling_nanos + excluded.settling_nanos,
             "updated_at": excluded.updated_at,
         },
-    ).returning(*_STATE)
-    return AccountState(*(await session.execute(statement)).one())
+    ).returning(ACCOUNT.c.organization_id, *STATE_COLUMNS)
+
+
+def move_parameters(
+    organization_id: str, balance: int, debt: int, settling: int, now: datetime
+) -> dict[str, Any]:
+    """One organization's row for `move_statement`."""
+    return {
+        "organization_id": organization_id,
+        "balance_nanos": balance,
+        "debt_nanos": debt,
+        "debt_since": now if debt > 0 else None,
+        "settling_nanos": settling,
+        "updated_at": now,
+    }
+
+
+async def move(
+    session: AsyncSession, organization_id: str, balance: int = 0, *, debt: int = 0, settling: int = 0
+) -> AccountState:
+    """Add to the balance (and debt, settling) in one atomic statement; creates the account and locks it."""
+    parameters = move_parameters(organization_id, balance, debt, settling, clock.now())
+    row = (await session.execute(move_statement(session).values(**parameters))).one()
+    return AccountState(*row[1:])
 
 
 async def lock_account(session: AsyncSession, organization_id: str) -> CreditAccount:
@@ -146,7 +158,9 @@ async def lock_account(session: AsyncSession, organization_id: str) -> CreditAcc
 
 async def account_state(session: AsyncSession, organization_id: str) -> AccountState:
     """The account's figures without locking it (zero for an organization that never had credits)."""
-    row = (await session.execute(select(*_STATE).where(ACCOUNT.c.organization_id == organization_id))).first()
+    row = (
+        await session.execute(select(*STATE_COLUMNS).where(ACCOUNT.c.organization_id == organization_id))
+    ).first()
     return EMPTY if row is None else AccountState(*row)
 
 
@@ -188,7 +202,7 @@ async def append_entry(
 
 
 @dataclass
-class _Plan:
+class GrantPlan:
     """Which grants pay an amount, decided from one read of the usable grants."""
 
     covered: int
@@ -196,25 +210,31 @@ class _Plan:
     uses: list[tuple[str, int]]
 
 
-async def _plan(session: AsyncSession, organization_id: str, amount: int, now: datetime) -> _Plan:
-    # burn order: promotional first, then the grant that expires first, then the oldest
-    rows: Sequence[Any] = (
-        await session.execute(
-            select(GRANT.c.id, GRANT.c.remaining_nanos)
-            .where(GRANT.c.organization_id == organization_id)
-            .where(GRANT.c.state == GrantState.ACTIVE)
-            .where(GRANT.c.remaining_nanos > 0)
-            .where(GRANT.c.expires_at > now)
-            .order_by(
-                case((GRANT.c.source == GrantSource.PROMOTIONAL, 0), else_=1),
-                GRANT.c.expires_at,
-                GRANT.c.bought_at,
-                GRANT.c.id,
-            )
+def usable_grants(organization_ids: Sequence[str], now: datetime) -> Any:
+    """The grants that can pay usage now, by organization and then in burn order.
+
+    Burn order: promotional first, then the grant that expires first, then the oldest.
+    """
+    return (
+        select(GRANT.c.organization_id, GRANT.c.id, GRANT.c.remaining_nanos)
+        .where(GRANT.c.organization_id.in_(organization_ids))
+        .where(GRANT.c.state == GrantState.ACTIVE)
+        .where(GRANT.c.remaining_nanos > 0)
+        .where(GRANT.c.expires_at > now)
+        .order_by(
+            GRANT.c.organization_id,
+            case((GRANT.c.source == GrantSource.PROMOTIONAL, 0), else_=1),
+            GRANT.c.expires_at,
+            GRANT.c.bought_at,
+            GRANT.c.id,
         )
-    ).all()
-    plan, left = _Plan(0, [], []), amount
-    for grant_id, remaining in rows:
+    )
+
+
+def allocate(grants: Iterable[tuple[str, int]], amount: int) -> GrantPlan:
+    """Which of the usable grants, (id, remaining) in burn order, pay `amount`, and how much each."""
+    plan, left = GrantPlan(0, [], []), amount
+    for grant_id, remaining in grants:
         if left == 0:
             break
         take = min(left, remaining)
@@ -231,10 +251,17 @@ async def _plan(session: AsyncSession, organization_id: str, amount: int, now: d
     return plan
 
 
-async def _apply(
-    session: AsyncSession, organization_id: str, plan: _Plan, entry_id: str | None, now: datetime
+async def _plan(session: AsyncSession, organization_id: str, amount: int, now: datetime) -> GrantPlan:
+    rows = (await session.execute(usable_grants([organization_id], now))).all()
+    return allocate(((grant_id, remaining) for _, grant_id, remaining in rows), amount)
+
+
+async def apply_plans(
+    session: AsyncSession, plans: Sequence[tuple[str, GrantPlan, str | None]], now: datetime
 ) -> None:
-    if not plan.uses:
+    """Take what each plan uses from its grants and record it: (organization, plan, ledger entry)."""
+    updates = [update for _, plan, _ in plans for update in plan.grant_updates]
+    if not updates:
         return
     await session.execute(
         update(GRANT)
@@ -243,7 +270,7 @@ async def _apply(
             remaining_nanos=bindparam("new_remaining"),
             state=bindparam("new_state", type_=GRANT.c.state.type),
         ),
-        plan.grant_updates,
+        updates,
     )
     await session.execute(
         insert(CONSUMPTION),
@@ -256,9 +283,16 @@ async def _apply(
                 "amount_nanos": amount,
                 "created_at": now,
             }
+            for organization_id, plan, entry_id in plans
             for grant_id, amount in plan.uses
         ],
     )
+
+
+async def _apply(
+    session: AsyncSession, organization_id: str, plan: GrantPlan, entry_id: str | None, now: datetime
+) -> None:
+    await apply_plans(session, [(organization_id, plan, entry_id)], now)
 
 
 async def burn_credits(
