@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of usage group commits: batches of 500 records over 1, 50 and 500 organizations.
 
-    .venv/bin/python bench/usage_batches.py [--batches 20] [--engines sqlite,postgresql] [--baseline REV]
+    .venv/bin/python bench/usage_batches.py [--batches 20] [--rounds 2] [--engines sqlite,postgresql] [--baseline REV]
                                             [--profile FILE]
 
 On a fresh database per engine (SQLite: var/bench/usage-batches.sqlite3; PostgreSQL: the database
@@ -11,7 +11,8 @@ Then it submits `batches` reports of 500 records, one after the other, straight 
 group commit: records, roll-ups, burns, ledger entries, grant consumption, the keys' last use), with the
 records spread evenly over 1, 50 or 500 organizations, and prints records per second and the median time
 per batch, by this code and by the code of REV (default: where this branch left main, `git merge-base HEAD
-main`), side by side in one run, each in a process of its own against the same database.
+main`), side by side in one run, each in a process of its own against the same database, the two
+alternated `rounds` times (the best of each is printed: the machine is shared and noisy).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 ORGANIZATIONS = 500
 BATCH = 500
-SPREADS = (1, 50, 500)
+SPREADS = tuple(int(s) for s in __import__("os").environ.get("BENCH_SPREADS", "1,50,500").split(","))
 MODEL = "gpt-oss-120b"
 
 
@@ -152,7 +153,7 @@ async def prepare(engine: str) -> str:
     return url
 
 
-def main(batches: int, engines: list[str], baseline: str | None, profile: str | None) -> None:
+def main(batches: int, rounds: int, engines: list[str], baseline: str | None, profile: str | None) -> None:
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
     rev = (
@@ -165,10 +166,18 @@ def main(batches: int, engines: list[str], baseline: str | None, profile: str | 
     rows = []
     for engine in engines:
         url = asyncio.run(prepare(engine))
-        then = _measured(before, url, batches, "before", None)
-        now = _measured(ROOT, url, batches, "now", f"{profile}.{engine}" if profile else None)
-        rows += [(engine, spread, now[spread], then[spread]) for spread in now]
-    print(f"\nbatches of {BATCH} PayGo records, committed one after the other; before = {rev[:10]}:")
+        best: dict[str, dict[str, Any]] = {"before": {}, "now": {}}
+        for round_ in range(rounds):  # alternated, best of each: the machine is shared and noisy
+            for label, code in (("before", before), ("now", ROOT)):
+                trace = f"{profile}.{engine}" if profile and label == "now" and not round_ else None
+                for spread, figures in _measured(code, url, batches, f"{label}{round_}", trace).items():
+                    if spread not in best[label] or figures["rate"] > best[label][spread]["rate"]:
+                        best[label][spread] = figures
+        rows += [(engine, spread, best["now"][spread], best["before"][spread]) for spread in best["now"]]
+    print(
+        f"\nbatches of {BATCH} PayGo records, committed one after the other, best of {rounds} alternated runs;"
+    )
+    print(f"before = {rev[:10]}:")
     print(f"  {'engine':<11}{'organizations':>14}{'records/s':>12}{'before':>10}{'p50 ms':>9}{'before':>9}")
     for engine, spread, now_f, then_f in rows:
         print(
@@ -180,6 +189,9 @@ def main(batches: int, engines: list[str], baseline: str | None, profile: str | 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="runs of each code, alternated; the best is printed"
+    )
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--baseline", help="the revision to compare with (default: git merge-base HEAD main)")
     parser.add_argument(
@@ -194,4 +206,4 @@ if __name__ == "__main__":
         )
         print(json.dumps(figures))
     else:
-        main(args.batches, args.engines.split(","), args.baseline, args.profile)
+        main(args.batches, args.rounds, args.engines.split(","), args.baseline, args.profile)

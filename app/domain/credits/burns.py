@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
@@ -22,29 +22,42 @@ from app.domain.credits.ledger import (
     ACCOUNT,
     EMPTY,
     ENTRY,
+    LEDGER_ROWS,
     STATE_COLUMNS,
     AccountState,
     BurnResult,
     GrantPlan,
     allocate,
     apply_plans,
-    move_parameters,
-    move_statement,
+    as_move,
     usable_grants,
 )
 from app.domain.credits.models import EntryKind
+from app.domain.rowsets import INT, TEXT, RowSet
 
 
 async def move_many(
-    session: AsyncSession, moves: Sequence[tuple[str, int, int]], now: datetime
+    session: AsyncSession, amounts: Sequence[tuple[str, int]], now: datetime, *, debt: bool = False
 ) -> dict[str, AccountState]:
-    """`ledger.move` for many organizations in one statement: (organization, balance, debt), each once."""
-    if not moves:
+    """`ledger.move` for many organizations in one statement: (organization, nanos) each once.
+
+    The nanos add to the balance, or with `debt` (then each is positive) to the debt.
+    """
+    if not amounts:
         return {}
-    rows = await session.execute(
-        move_statement(session),
-        [move_parameters(org, balance, debt, 0, now) for org, balance, debt in sorted(moves)],
+    moved = "debt_nanos" if debt else "balance_nanos"
+    added = RowSet(session, "moves", [("organization_id", TEXT), (moved, INT)], sorted(amounts))
+    statement = added.insert(
+        ACCOUNT,
+        {
+            "debt_nanos" if not debt else "balance_nanos": 0,
+            "debt_since": now if debt else None,
+            "settling_nanos": 0,
+            "updated_at": now,
+        },
+        order_by=["organization_id"],  # accounts locked in one order: concurrent groups never deadlock
     )
+    rows = await added.execute(as_move(statement))
     return {row[0]: AccountState(*row[1:]) for row in rows}
 
 
@@ -73,7 +86,7 @@ async def burn_many(session: AsyncSession, costs: Mapping[str, int], reference: 
     }
     if not burning:
         return results
-    states = await move_many(session, [(org, -costs[org], 0) for org in burning], now)
+    states = await move_many(session, [(org, -costs[org]) for org in burning], now)
     grants: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for org, grant_id, remaining in await session.execute(usable_grants(burning, now)):
         grants[org].append((grant_id, remaining))
@@ -85,27 +98,36 @@ async def burn_many(session: AsyncSession, costs: Mapping[str, int], reference: 
         uncovered = costs[org] - plan.covered
         entry_id = new_id("cle")
         plans.append((org, plan, entry_id))
-        entries.append(
-            {
-                "id": entry_id,
-                "organization_id": org,
-                "kind": EntryKind.USAGE,
-                "amount_nanos": -costs[org],
-                "balance_after_nanos": states[org].balance_nanos,
-                "uncovered_nanos": uncovered,
-                "grant_id": None,
-                "charge_id": None,
-                "reference": reference[:200],
-                "created_at": now,
-            }
-        )
+        entries.append((entry_id, org, -costs[org], states[org].balance_nanos, uncovered))
         if uncovered:
-            debts.append((org, 0, uncovered))
-    # one parameter set per row: the version tracking (fleet.versions) sees each entry's balance
-    await session.execute(insert(ENTRY), entries)
+            debts.append((org, uncovered))
+    await _append_usage_entries(session, entries, reference, now)
     await apply_plans(session, plans, now)
-    states.update(await move_many(session, debts, now))
+    states.update(await move_many(session, debts, now, debt=True))
     results.update(
         (org, BurnResult(states[org].balance_nanos, states[org].auto_recharge_due(now))) for org in burning
     )
     return results
+
+
+async def _append_usage_entries(
+    session: AsyncSession, entries: list[tuple[str, str, int, int, int]], reference: str, now: datetime
+) -> None:
+    """The burns' ledger entries, (id, organization, amount, balance after, uncovered), in one statement."""
+    columns = [
+        ("id", TEXT),
+        ("organization_id", TEXT),
+        ("amount_nanos", INT),
+        ("balance_after_nanos", INT),
+        ("uncovered_nanos", INT),
+    ]
+    added = RowSet(session, "entries", columns, entries)
+    statement = added.insert(
+        ENTRY, {"kind": EntryKind.USAGE, "reference": reference[:200], "created_at": now}
+    )
+    # the version tracking (fleet.versions) cannot see the rows of an INSERT … SELECT: here they are
+    rows = [
+        {"organization_id": org, "kind": EntryKind.USAGE, "balance_after_nanos": b}
+        for _, org, _, b, _ in entries
+    ]
+    await added.execute(statement, **{LEDGER_ROWS: rows})

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -32,6 +32,7 @@ from app.domain.credits.models import (
     GrantState,
 )
 from app.domain.money import cents_to_nanos
+from app.domain.rowsets import INT, TEXT, RowSet, is_sqlite
 
 ACCOUNT = table_of(CreditAccount)
 GRANT = table_of(CreditGrant)
@@ -80,6 +81,9 @@ STATE_COLUMNS = (
     ACCOUNT.c.auto_recharge_in_flight,
     ACCOUNT.c.auto_recharge_paused_until,
 )
+# the execution option an INSERT … SELECT into the ledger names its rows by (organization_id, kind,
+# balance_after_nanos each): the organizations' version tracking cannot read them from the statement
+LEDGER_ROWS = "ledger_rows"
 EMPTY = AccountState(0, 0, 0, False, 0, False, None)
 
 
@@ -92,13 +96,14 @@ class BurnResult:
 
 
 def _insert(session: AsyncSession) -> Any:
-    assert session.bind is not None
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    return sqlite.insert if is_sqlite(session) else postgresql.insert
 
 
-def move_statement(session: AsyncSession) -> Any:
-    """The upsert behind `move`, run with one parameter set per organization (each name once)."""
-    statement = _insert(session)(ACCOUNT)
+def as_move(statement: Any) -> Any:
+    """`statement` (an INSERT of accounts' balance, debt, debt_since, settling) as the upsert that adds them.
+
+    It returns the organization id and the figures after the move (STATE_COLUMNS).
+    """
     excluded = statement.excluded
     new_debt = ACCOUNT.c.debt_nanos + excluded.debt_nanos
     return statement.on_conflict_do_update(
@@ -117,26 +122,20 @@ def move_statement(session: AsyncSession) -> Any:
     ).returning(ACCOUNT.c.organization_id, *STATE_COLUMNS)
 
 
-def move_parameters(
-    organization_id: str, balance: int, debt: int, settling: int, now: datetime
-) -> dict[str, Any]:
-    """One organization's row for `move_statement`."""
-    return {
-        "organization_id": organization_id,
-        "balance_nanos": balance,
-        "debt_nanos": debt,
-        "debt_since": now if debt > 0 else None,
-        "settling_nanos": settling,
-        "updated_at": now,
-    }
-
-
 async def move(
     session: AsyncSession, organization_id: str, balance: int = 0, *, debt: int = 0, settling: int = 0
 ) -> AccountState:
     """Add to the balance (and debt, settling) in one atomic statement; creates the account and locks it."""
-    parameters = move_parameters(organization_id, balance, debt, settling, clock.now())
-    row = (await session.execute(move_statement(session).values(**parameters))).one()
+    now = clock.now()
+    statement = _insert(session)(ACCOUNT).values(
+        organization_id=organization_id,
+        balance_nanos=balance,
+        debt_nanos=debt,
+        debt_since=now if debt > 0 else None,
+        settling_nanos=settling,
+        updated_at=now,
+    )
+    row = (await session.execute(as_move(statement))).one()
     return AccountState(*row[1:])
 
 
@@ -206,8 +205,8 @@ class GrantPlan:
     """Which grants pay an amount, decided from one read of the usable grants."""
 
     covered: int
-    grant_updates: list[dict[str, Any]]
-    uses: list[tuple[str, int]]
+    remaining: list[tuple[str, int]]  # (grant, what it keeps): at 0 it is depleted
+    uses: list[tuple[str, int]]  # (grant, what it pays)
 
 
 def usable_grants(organization_ids: Sequence[str], now: datetime) -> Any:
@@ -241,13 +240,7 @@ def allocate(grants: Iterable[tuple[str, int]], amount: int) -> GrantPlan:
         left -= take
         plan.covered += take
         plan.uses.append((grant_id, take))
-        plan.grant_updates.append(
-            {
-                "grant_key": grant_id,
-                "new_remaining": remaining - take,
-                "new_state": GrantState.DEPLETED if take == remaining else GrantState.ACTIVE,
-            }
-        )
+        plan.remaining.append((grant_id, remaining - take))
     return plan
 
 
@@ -259,34 +252,41 @@ async def _plan(session: AsyncSession, organization_id: str, amount: int, now: d
 async def apply_plans(
     session: AsyncSession, plans: Sequence[tuple[str, GrantPlan, str | None]], now: datetime
 ) -> None:
-    """Take what each plan uses from its grants and record it: (organization, plan, ledger entry)."""
-    updates = [update for _, plan, _ in plans for update in plan.grant_updates]
-    if not updates:
+    """Take what each plan uses from its grants and record it: (organization, plan, ledger entry).
+
+    Two statements however many plans: the grants' rows and the consumptions are each one bound set.
+    """
+    remaining = [pair for _, plan, _ in plans for pair in plan.remaining]
+    if not remaining:
         return
-    await session.execute(
+    taken = RowSet(session, "taken", [("grant_id", TEXT), ("remaining", INT)], remaining)
+    depleted = literal(GrantState.DEPLETED, GRANT.c.state.type)
+    await taken.execute(
         update(GRANT)
-        .where(GRANT.c.id == bindparam("grant_key"))
         .values(
-            remaining_nanos=bindparam("new_remaining"),
-            state=bindparam("new_state", type_=GRANT.c.state.type),
-        ),
-        updates,
+            remaining_nanos=taken.c.remaining,
+            state=case((taken.c.remaining == 0, depleted), else_=GRANT.c.state),
+        )
+        .where(GRANT.c.id == taken.c.grant_id)
     )
-    await session.execute(
-        insert(CONSUMPTION),
+    columns = [
+        ("id", TEXT),
+        ("organization_id", TEXT),
+        ("grant_id", TEXT),
+        ("entry_id", TEXT),
+        ("amount_nanos", INT),
+    ]
+    uses = RowSet(
+        session,
+        "uses",
+        columns,
         [
-            {
-                "id": new_id("ccon"),
-                "organization_id": organization_id,
-                "grant_id": grant_id,
-                "entry_id": entry_id,
-                "amount_nanos": amount,
-                "created_at": now,
-            }
+            (new_id("ccon"), organization_id, grant_id, entry_id, amount)
             for organization_id, plan, entry_id in plans
             for grant_id, amount in plan.uses
         ],
     )
+    await uses.execute(uses.insert(CONSUMPTION, {"created_at": now}))
 
 
 async def _apply(

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.base import table_of
+from app.domain.rowsets import INT, TEXT, RowSet
 from app.domain.usage.models import (
     UsageDay,
     UsageDayByKey,
@@ -58,58 +58,44 @@ def rollup_for(bucket_minutes: int, dimensions: Iterable[str]) -> Rollup:
     return min(fitting, key=lambda r: (-r.minutes, len(r.dimensions)))
 
 
-class RollupWriter:
-    """Adds newly stored usage records to every roll-up, one upsert statement per table."""
-
-    def __init__(self, *, is_sqlite: bool) -> None:
-        insert = sqlite.insert if is_sqlite else postgresql.insert
-        self._upserts = []
-        for rollup in ROLLUPS:
-            table = rollup.table
-            upsert = insert(table)
-            statement = upsert.on_conflict_do_update(
+async def add_to_rollups(session: AsyncSession, records: Iterable[Mapping[str, Any]], minute: int) -> None:
+    """Sum newly stored records (stored in `minute`, since the epoch) into every roll-up: one statement each."""
+    finest: dict[tuple[str, ...], list[int]] = {}
+    for record in records:
+        key = (record["organization_id"], *(record[d] for d in ALL_DIMENSIONS))
+        figures = finest.get(key)
+        if figures is None:
+            figures = finest[key] = [0] * len(SUMMED)
+        figures[0] += 1
+        for index, name in enumerate(SUMMED[1:], 1):
+            figures[index] += record[name]
+    for rollup in ROLLUPS:
+        # one row per conflict key: PostgreSQL refuses to update a row twice in one statement
+        rows: dict[tuple[str, ...], list[int]] = {}
+        picks = [ALL_DIMENSIONS.index(d) + 1 for d in rollup.dimensions]
+        for key, figures in finest.items():
+            narrow = (key[0], *(key[i] for i in picks))
+            summed = rows.get(narrow)
+            if summed is None:
+                rows[narrow] = list(figures)
+            else:
+                summed[:] = [a + b for a, b in zip(summed, figures, strict=True)]
+        # rows in a fixed order (sorted by key): concurrent groups never deadlock
+        keys = ["organization_id", *rollup.dimensions]
+        added = RowSet(
+            session,
+            "added",
+            [(name, TEXT) for name in keys] + [(name, INT) for name in SUMMED],
+            [(*key, *figures) for key, figures in sorted(rows.items())],
+        )
+        table = rollup.table
+        upsert = added.insert(table, {rollup.bucket: minute // rollup.minutes}, order_by=keys)
+        await added.execute(
+            upsert.on_conflict_do_update(
                 index_elements=["organization_id", rollup.bucket, *rollup.dimensions],
                 set_={name: table.c[name] + upsert.excluded[name] for name in SUMMED},
             )
-            self._upserts.append((rollup, statement))
-
-    async def add(self, session: AsyncSession, records: Iterable[Mapping[str, Any]], minute: int) -> None:
-        """Sum the records (stored in `minute`, since the epoch) into each roll-up's rows."""
-        finest: dict[tuple[str, ...], list[int]] = {}
-        for record in records:
-            key = (record["organization_id"], *(record[d] for d in ALL_DIMENSIONS))
-            figures = finest.get(key)
-            if figures is None:
-                figures = finest[key] = [0] * len(SUMMED)
-            figures[0] += 1
-            for index, name in enumerate(SUMMED[1:], 1):
-                figures[index] += record[name]
-        for rollup, statement in self._upserts:
-            # one row per conflict key: PostgreSQL refuses to update a row twice in one statement
-            rows: dict[tuple[str, ...], list[int]] = {}
-            picks = [ALL_DIMENSIONS.index(d) + 1 for d in rollup.dimensions]
-            for key, figures in finest.items():
-                narrow = (key[0], *(key[i] for i in picks))
-                summed = rows.get(narrow)
-                if summed is None:
-                    rows[narrow] = list(figures)
-                else:
-                    summed[:] = [a + b for a, b in zip(summed, figures, strict=True)]
-            bucket = minute // rollup.minutes
-            await session.execute(
-                statement,
-                [
-                    {
-                        "organization_id": key[0],
-                        rollup.bucket: bucket,
-                        **dict(zip(rollup.dimensions, key[1:], strict=True)),
-                        **dict(zip(SUMMED, figures, strict=True)),
-                    }
-                    for key, figures in sorted(
-                        rows.items()
-                    )  # a fixed order: concurrent groups never deadlock
-                ],
-            )
+        )
 
 
 async def rebuild_from_hours(session: AsyncSession) -> None:
