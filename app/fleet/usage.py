@@ -31,9 +31,10 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import bindparam, or_, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -233,20 +234,12 @@ class UsageWriter:
         # a fixed order of rows (and of roll-ups, burns and keys below): concurrent groups never deadlock
         rows = [self._record(item, now) for _, item in sorted(first.items())]
         async with self._db.transaction() as session:
-            # one statement whatever the number of rows; RETURNING names the rows that were new, so a
-            # repeat counts once even across replicas
+            # one statement whatever the number of rows
             inserted: set[tuple[str, str]] = set()
             if rows:
-                added = RowSet(
-                    session, "records", RECORD_COLUMNS, [[row[c] for c, _ in RECORD_COLUMNS] for row in rows]
-                )
-                table = self._records
-                statement = added.insert(
-                    table, {"recorded_at": now}, order_by=["organization_id", "request_id"]
-                )
-                returned = await added.execute(
-                    statement.on_conflict_do_nothing().returning(table.c.organization_id, table.c.request_id)
-                )
+                added, statement = _record_insert(self._db.is_sqlite)
+                values = [[row[column] for column, _ in RECORD_COLUMNS] for row in rows]
+                returned = await session.execute(statement, added.parameters(values, {"recorded_at": now}))
                 inserted = {(row.organization_id, row.request_id) for row in returned}
             await self._explain_conflicts(
                 [item for key, item in first.items() if key not in inserted], session
@@ -310,21 +303,42 @@ class UsageWriter:
         await add_to_rollups(session, rows, minute)
         # every organization's burn in a few statements, accounts locked in a fixed order (no deadlock)
         recharge = await self._burn(session, billed, f"usage:{rows[0]['request_id']}+{len(rows) - 1}")
-        keys = RowSet(session, "keys", [("id", TEXT)], sorted({(row["api_key_id"],) for row in rows}))
-        table = table_of(ApiKey)
-        # a key's last use to the minute (a busy key is not rewritten by every group), the keys locked in
-        # the order of their ids (on PostgreSQL): concurrent groups never deadlock
-        locked = (
-            select(table.c.id)
-            .where(table.c.id.in_(select(keys.c.id)))
-            .where(
-                or_(table.c.last_used_at.is_(None), table.c.last_used_at <= now - KEY_LAST_USED_RESOLUTION)
-            )
-            .order_by(table.c.id)
-            .with_for_update()
+        keys, statement = _key_update(self._db.is_sqlite)
+        used = {"used_at": now, "stale_before": now - KEY_LAST_USED_RESOLUTION}
+        await session.execute(
+            statement, keys.parameters(sorted({(row["api_key_id"],) for row in rows}), used)
         )
-        await keys.execute(update(table).where(table.c.id.in_(locked)).values(last_used_at=now))
         return recharge
+
+
+@cache
+def _record_insert(is_sqlite: bool) -> tuple[RowSet, Any]:
+    """The records' INSERT; a conflict on the request id (a repeat) or the admission (a second request) stores nothing."""
+    added = RowSet(is_sqlite, "records", RECORD_COLUMNS)
+    table = table_of(UsageRecord)
+    statement = added.insert(table, ["recorded_at"], order_by=["organization_id", "request_id"])
+    # RETURNING names the rows that were new, so a repeat counts once even across replicas
+    return added, statement.on_conflict_do_nothing().returning(table.c.organization_id, table.c.request_id)
+
+
+@cache
+def _key_update(is_sqlite: bool) -> tuple[RowSet, Any]:
+    """The keys' last use, to the minute (a busy key is not rewritten by every group)."""
+    keys = RowSet(is_sqlite, "keys", [("id", TEXT)])
+    table = table_of(ApiKey)
+    at = table.c.last_used_at
+    stale = or_(at.is_(None), at <= bindparam("stale_before", type_=at.type))
+    # locked in the order of their ids (on PostgreSQL): concurrent groups never deadlock
+    locked = (
+        select(table.c.id)
+        .where(table.c.id.in_(select(keys.c.id)))
+        .where(stale)
+        .order_by(table.c.id)
+        .with_for_update()
+    )
+    return keys, update(table).where(table.c.id.in_(locked)).values(
+        last_used_at=bindparam("used_at", type_=at.type)
+    )
 
 
 def _refuse_second_request(item: UsageItem, billed_request_id: str) -> None:

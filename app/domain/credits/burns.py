@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,7 +35,7 @@ from app.domain.credits.ledger import (
     usable_grants,
 )
 from app.domain.credits.models import EntryKind
-from app.domain.rowsets import INT, TEXT, RowSet
+from app.domain.rowsets import INT, TEXT, RowSet, is_sqlite
 
 
 async def move_many(
@@ -45,20 +47,20 @@ async def move_many(
     """
     if not amounts:
         return {}
-    moved = "debt_nanos" if debt else "balance_nanos"
-    added = RowSet(session, "moves", [("organization_id", TEXT), (moved, INT)], sorted(amounts))
-    statement = added.insert(
-        ACCOUNT,
-        {
-            "debt_nanos" if not debt else "balance_nanos": 0,
-            "debt_since": now if debt else None,
-            "settling_nanos": 0,
-            "updated_at": now,
-        },
-        order_by=["organization_id"],  # accounts locked in one order: concurrent groups never deadlock
-    )
-    rows = await added.execute(as_move(statement))
+    added, statement = _move(is_sqlite(session), debt)
+    constants = {"debt_nanos" if not debt else "balance_nanos": 0, "debt_since": now if debt else None,
+                 "settling_nanos": 0, "updated_at": now}  # fmt: skip
+    rows = await session.execute(statement, added.parameters(sorted(amounts), constants))
     return {row[0]: AccountState(*row[1:]) for row in rows}
+
+
+@cache
+def _move(is_sqlite: bool, debt: bool) -> tuple[RowSet, Any]:
+    moved = "debt_nanos" if debt else "balance_nanos"
+    added = RowSet(is_sqlite, "moves", [("organization_id", TEXT), (moved, INT)])
+    constants = ["debt_nanos" if not debt else "balance_nanos", "debt_since", "settling_nanos", "updated_at"]
+    # accounts locked in one order: concurrent groups never deadlock
+    return added, as_move(added.insert(ACCOUNT, constants, order_by=["organization_id"]))
 
 
 async def account_states(session: AsyncSession, organization_ids: Sequence[str]) -> dict[str, AccountState]:
@@ -114,6 +116,20 @@ async def _append_usage_entries(
     session: AsyncSession, entries: list[tuple[str, str, int, int, int]], reference: str, now: datetime
 ) -> None:
     """The burns' ledger entries, (id, organization, amount, balance after, uncovered), in one statement."""
+    added, statement = _entries(is_sqlite(session))
+    constants = {"kind": EntryKind.USAGE, "reference": reference[:200], "created_at": now}
+    # the version tracking (fleet.versions) cannot see the rows of an INSERT … SELECT: here they are
+    rows = [
+        {"organization_id": org, "kind": EntryKind.USAGE, "balance_after_nanos": b}
+        for _, org, _, b, _ in entries
+    ]
+    await session.execute(
+        statement, added.parameters(entries, constants), execution_options={LEDGER_ROWS: rows}
+    )
+
+
+@cache
+def _entries(is_sqlite: bool) -> tuple[RowSet, Any]:
     columns = [
         ("id", TEXT),
         ("organization_id", TEXT),
@@ -121,13 +137,5 @@ async def _append_usage_entries(
         ("balance_after_nanos", INT),
         ("uncovered_nanos", INT),
     ]
-    added = RowSet(session, "entries", columns, entries)
-    statement = added.insert(
-        ENTRY, {"kind": EntryKind.USAGE, "reference": reference[:200], "created_at": now}
-    )
-    # the version tracking (fleet.versions) cannot see the rows of an INSERT … SELECT: here they are
-    rows = [
-        {"organization_id": org, "kind": EntryKind.USAGE, "balance_after_nanos": b}
-        for _, org, _, b, _ in entries
-    ]
-    await added.execute(statement, **{LEDGER_ROWS: rows})
+    added = RowSet(is_sqlite, "entries", columns)
+    return added, added.insert(ENTRY, ["kind", "reference", "created_at"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, insert, literal, or_, select, update
@@ -259,9 +260,22 @@ async def apply_plans(
     remaining = [pair for _, plan, _ in plans for pair in plan.remaining]
     if not remaining:
         return
-    taken = RowSet(session, "taken", [("grant_id", TEXT), ("remaining", INT)], remaining)
+    taken, update_grants = _grant_update(is_sqlite(session))
+    await session.execute(update_grants, taken.parameters(remaining))
+    uses, insert_uses = _consumption_insert(is_sqlite(session))
+    rows = [
+        (new_id("ccon"), organization_id, grant_id, entry_id, amount)
+        for organization_id, plan, entry_id in plans
+        for grant_id, amount in plan.uses
+    ]
+    await session.execute(insert_uses, uses.parameters(rows, {"created_at": now}))
+
+
+@cache
+def _grant_update(is_sqlite: bool) -> tuple[RowSet, Any]:
+    taken = RowSet(is_sqlite, "taken", [("grant_id", TEXT), ("remaining", INT)])
     depleted = literal(GrantState.DEPLETED, GRANT.c.state.type)
-    await taken.execute(
+    return taken, (
         update(GRANT)
         .values(
             remaining_nanos=taken.c.remaining,
@@ -269,6 +283,10 @@ async def apply_plans(
         )
         .where(GRANT.c.id == taken.c.grant_id)
     )
+
+
+@cache
+def _consumption_insert(is_sqlite: bool) -> tuple[RowSet, Any]:
     columns = [
         ("id", TEXT),
         ("organization_id", TEXT),
@@ -276,17 +294,8 @@ async def apply_plans(
         ("entry_id", TEXT),
         ("amount_nanos", INT),
     ]
-    uses = RowSet(
-        session,
-        "uses",
-        columns,
-        [
-            (new_id("ccon"), organization_id, grant_id, entry_id, amount)
-            for organization_id, plan, entry_id in plans
-            for grant_id, amount in plan.uses
-        ],
-    )
-    await uses.execute(uses.insert(CONSUMPTION, {"created_at": now}))
+    uses = RowSet(is_sqlite, "uses", columns)
+    return uses, uses.insert(CONSUMPTION, ["created_at"])
 
 
 async def _apply(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.base import table_of
-from app.domain.rowsets import INT, TEXT, RowSet
+from app.domain.rowsets import INT, TEXT, RowSet, is_sqlite
 from app.domain.usage.models import (
     UsageDay,
     UsageDayByKey,
@@ -80,22 +81,25 @@ async def add_to_rollups(session: AsyncSession, records: Iterable[Mapping[str, A
                 rows[narrow] = list(figures)
             else:
                 summed[:] = [a + b for a, b in zip(summed, figures, strict=True)]
+        added, upsert = _upsert(rollup, is_sqlite(session))
         # rows in a fixed order (sorted by key): concurrent groups never deadlock
-        keys = ["organization_id", *rollup.dimensions]
-        added = RowSet(
-            session,
-            "added",
-            [(name, TEXT) for name in keys] + [(name, INT) for name in SUMMED],
-            [(*key, *figures) for key, figures in sorted(rows.items())],
+        rows_in_order = [(*key, *figures) for key, figures in sorted(rows.items())]
+        await session.execute(
+            upsert, added.parameters(rows_in_order, {rollup.bucket: minute // rollup.minutes})
         )
-        table = rollup.table
-        upsert = added.insert(table, {rollup.bucket: minute // rollup.minutes}, order_by=keys)
-        await added.execute(
-            upsert.on_conflict_do_update(
-                index_elements=["organization_id", rollup.bucket, *rollup.dimensions],
-                set_={name: table.c[name] + upsert.excluded[name] for name in SUMMED},
-            )
-        )
+
+
+@cache
+def _upsert(rollup: Rollup, is_sqlite: bool) -> tuple[RowSet, Any]:
+    """The statement that adds a group's rows to one roll-up (built once)."""
+    keys = ["organization_id", *rollup.dimensions]
+    added = RowSet(is_sqlite, "added", [(name, TEXT) for name in keys] + [(name, INT) for name in SUMMED])
+    table = rollup.table
+    upsert = added.insert(table, [rollup.bucket], order_by=keys)
+    return added, upsert.on_conflict_do_update(
+        index_elements=["organization_id", rollup.bucket, *rollup.dimensions],
+        set_={name: table.c[name] + upsert.excluded[name] for name in SUMMED},
+    )
 
 
 async def rebuild_from_hours(session: AsyncSession) -> None:
