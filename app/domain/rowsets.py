@@ -5,7 +5,7 @@ and the statement reads them with `jsonb_array_elements` (INSERT … SELECT, UPD
 one parameter (PostgreSQL takes at most 32,767), one plan. (An array per column and `unnest` measured
 slower: asyncpg checks every element of an array in Python.) On SQLite, where a statement costs no round
 trip, the same statement reads one row of parameters and runs as an executemany (sqlite3 loops in C; a
-JSON array unpacked by `json_each` measured six times slower). Values are ints, strings or None.
+JSON array unpacked by `json_each` measured six times slower, and so did a one-row subquery per row). Values are ints, strings or None.
 
 A RowSet and the statements built on it hold no values, so they are built once (`functools.cache`) and
 compiled once; `parameters` gives each execution its rows.
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import BigInteger, FromClause, Select, String, Table, bindparam, cast, func, select, true
+from sqlalchemy import BigInteger, Select, String, Table, bindparam, cast, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,17 +34,17 @@ def is_sqlite(session: AsyncSession) -> bool:
 
 
 class RowSet:
-    """Rows of `columns` (each a (name, INT or TEXT)) as the FROM clause `source`, for one statement."""
+    """Rows of `columns` (each a (name, INT or TEXT)) for one statement, which reads them as `c.<column>`."""
 
     def __init__(self, is_sqlite: bool, name: str, columns: Sequence[tuple[str, TypeEngine[Any]]]) -> None:
         self._sqlite = is_sqlite
         self._name = name
         self.names = [column_name for column_name, _ in columns]
         self._constants: list[str] | None = None  # set by `insert`
-        if is_sqlite:
-            self.source: FromClause = select(
-                *(bindparam(f"{name}_{column}", type_=type_).label(column) for column, type_ in columns)
-            ).subquery(name)
+        if is_sqlite:  # the row's values themselves: an UPDATE by them needs no FROM (executemany)
+            self.c: Any = SimpleNamespace(
+                **{column: bindparam(f"{name}_{column}", type_=type_) for column, type_ in columns}
+            )
         else:
             document = cast(bindparam(f"{name}_json", type_=TEXT), JSONB)
             each = func.jsonb_array_elements(document).table_valued("value")
@@ -52,10 +53,7 @@ class RowSet:
                 for index, (column, type_) in enumerate(columns)
             )
             self.source = select(*fields).select_from(each).subquery(name)
-
-    @property
-    def c(self) -> Any:
-        return self.source.c
+            self.c = self.source.c
 
     def insert(self, table: Table, constants: Sequence[str] = (), *, order_by: Sequence[str] = ()) -> Any:
         """An INSERT of the rows into `table`, with the columns `constants` alike in every row.

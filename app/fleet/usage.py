@@ -56,13 +56,9 @@ logger = logging.getLogger(__name__)
 Burn = Callable[[AsyncSession, Mapping[str, int], str], Awaitable[set[str]]]
 MAX_GROUP = 4000
 KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)
-RECORD_COLUMNS = [
-    *(
-        (name, TEXT)
-        for name in ("organization_id", "request_id", "admission_nonce", "project_id", "api_key_id")
-    ),
-    *((name, TEXT) for name in ("model_id", "plan")),
-    *((name, INT) for name in ("input_tokens", "output_tokens", "cost_nanos", "billed_nanos")),
+_TEXTS = ("organization_id", "request_id", "admission_nonce", "project_id", "api_key_id", "model_id", "plan")
+RECORD_COLUMNS = [(name, TEXT) for name in _TEXTS] + [
+    (name, INT) for name in ("input_tokens", "output_tokens", "cost_nanos", "billed_nanos")
 ]
 
 
@@ -328,17 +324,12 @@ def _key_update(is_sqlite: bool) -> tuple[RowSet, Any]:
     table = table_of(ApiKey)
     at = table.c.last_used_at
     stale = or_(at.is_(None), at <= bindparam("stale_before", type_=at.type))
-    # locked in the order of their ids (on PostgreSQL): concurrent groups never deadlock
-    locked = (
-        select(table.c.id)
-        .where(table.c.id.in_(select(keys.c.id)))
-        .where(stale)
-        .order_by(table.c.id)
-        .with_for_update()
-    )
-    return keys, update(table).where(table.c.id.in_(locked)).values(
-        last_used_at=bindparam("used_at", type_=at.type)
-    )
+    used = update(table).values(last_used_at=bindparam("used_at", type_=at.type))
+    if is_sqlite:  # the write lock is the database's: an UPDATE by id per key, run as an executemany
+        return keys, used.where(table.c.id == keys.c.id, stale)
+    # the rows locked in the order of their ids first: concurrent groups never deadlock
+    locked = select(table.c.id).where(table.c.id.in_(select(keys.c.id)), stale).order_by(table.c.id)
+    return keys, used.where(table.c.id.in_(locked.with_for_update()))
 
 
 def _refuse_second_request(item: UsageItem, billed_request_id: str) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, select, update
 
 from app import clock as clock_module
 from app.db import Database
+from app.domain.api_keys.models import ApiKey
 from app.domain.catalog.loader import load_catalog
 from app.domain.credits.ledger import create_grant
 from app.domain.credits.models import (
@@ -27,6 +28,7 @@ from app.fleet.billing import burn
 from app.fleet.tokens import Admission, new_nonce
 from app.fleet.usage import Committed, UsageItem, UsageWriter
 from tests.credits.support import DOLLAR, check_ledger
+from tests.support import World
 
 PRICE_IN, PRICE_OUT = 350, 750  # gpt-oss-120b, nano-dollars per token
 
@@ -177,3 +179,26 @@ async def test_a_bad_record_among_500_organizations_fails_no_neighbour(
         assert await session.scalar(select(func.count()).select_from(UsageRecord)) == 500
         assert await session.scalar(select(func.sum(UsageDay.requests))) == 500
     await check_ledger(database)
+
+
+async def test_a_keys_last_use_is_kept_to_the_minute(
+    database: Database, writer: Writer, world: World, clock: Any
+) -> None:
+    def used(request_id: str) -> UsageItem:
+        admission = Admission(world.acme_id, world.project_a_id, world.key_a_id, "gpt-oss-120b", "free", 500, 0,
+                              new_nonce())  # fmt: skip
+        return UsageItem(request_id, f"adm-{request_id}", admission, 10, 5)
+
+    async def last_use() -> Any:
+        async with database.reader() as session:
+            return await session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == world.key_a_id))  # type: ignore[arg-type]
+
+    first = clock.at
+    await writer.submit([used("k-1")])
+    assert await last_use() == first
+    clock.at = first + timedelta(seconds=40)  # a busy key is not rewritten by every group
+    await writer.submit([used("k-2")])
+    assert await last_use() == first
+    clock.at = first + timedelta(seconds=61)
+    await writer.submit([used("k-3")])
+    assert await last_use() == clock.at
