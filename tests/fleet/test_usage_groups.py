@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from app.domain.credits.models import (
 )
 from app.domain.orgs.models import Organization, OrganizationType
 from app.domain.usage.models import UsageDay, UsageRecord
+from app.fleet import usage
 from app.fleet.billing import burn
 from app.fleet.tokens import Admission, new_nonce
 from app.fleet.usage import Committed, UsageItem, UsageWriter
@@ -202,3 +204,27 @@ async def test_a_keys_last_use_is_kept_to_the_minute(
     clock.at = first + timedelta(seconds=61)
     await writer.submit([used("k-3")])
     assert await last_use() == clock.at
+
+
+async def test_concurrent_groups_over_the_same_organizations_never_deadlock(
+    database: Database, writer: Writer, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(usage, "MAX_GROUP", 40)  # one report per group: PostgreSQL's writers run side by side
+    names = [f"org-{n:02d}" for n in range(40)]
+    await organizations(database, *names)
+    for name in names[::3]:
+        await grant(database, name, GrantSource.PROMOTIONAL, 1, 365)
+
+    def report(n: int) -> list[UsageItem]:  # each report lists the organizations in its own order
+        order = names[n % 40 :] + names[: n % 40]
+        return [item(name, f"c{n}-{name}") for name in (order if n % 2 else order[::-1])]
+
+    answers = await asyncio.gather(*(writer.submit(report(n)) for n in range(12)))
+    assert all(statuses == ["accepted"] * 40 for statuses in answers)
+    async with database.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(UsageRecord)) == 480
+        billed = await session.scalar(
+            select(func.sum(CreditLedgerEntry.amount_nanos)).where(CreditLedgerEntry.kind == EntryKind.USAGE)
+        )
+    assert billed == -480 * price()
+    await check_ledger(database)
