@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 ORGANIZATIONS = 500
 BATCH = 500
-SPREADS = tuple(int(s) for s in __import__("os").environ.get("BENCH_SPREADS", "1,50,500").split(","))
+SPREADS = (1, 50, 500)
 MODEL = "gpt-oss-120b"
 
 
