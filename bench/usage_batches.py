@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Benchmark of usage group commits: batches of 500 records over 1, 50 and 500 organizations.
 
-    .venv/bin/python bench/usage_batches.py [--batches 20] [--rounds 2] [--engines sqlite,postgresql] [--baseline REV]
-                                            [--profile FILE]
+    .venv/bin/python bench/usage_batches.py [--batches 20] [--in-flight 1] [--rounds 2]
+                                            [--engines sqlite,postgresql] [--baseline REV] [--profile FILE]
 
 On a fresh database per engine (SQLite: var/bench/usage-batches.sqlite3; PostgreSQL: the database
 bench_usage_batches on $BENCH_POSTGRES_URL) it creates 500 PayGo organizations, each with a project, a key,
 a credit account and three grants (a promotional one, two bought), the way the fleet's writer finds them.
-Then it submits `batches` reports of 500 records, one after the other, straight to the UsageWriter (the
+Then it submits `batches` reports of 500 records, one after the other (or `in_flight` at a time, which
+PostgreSQL's writers commit side by side and SQLite's one writer in larger groups), straight to the UsageWriter (the
 group commit: records, roll-ups, burns, ledger entries, grant consumption, the keys' last use), with the
 records spread evenly over 1, 50 or 500 organizations, and prints records per second and the median time
 per batch, by this code and by the code of REV (default: where this branch left main, `git merge-base HEAD
@@ -82,7 +83,9 @@ async def build(url: str) -> None:
     await db.dispose()
 
 
-async def measure(code: str, url: str, batches: int, tag: str, profile: str | None) -> dict[str, Any]:
+async def measure(
+    code: str, url: str, batches: int, in_flight: int, tag: str, profile: str | None
+) -> dict[str, Any]:
     """Records per second and median ms per batch for each spread, committed by the writer of `code`."""
     sys.path.insert(0, code)
     from app.db import Database
@@ -105,26 +108,32 @@ async def measure(code: str, url: str, batches: int, tag: str, profile: str | No
 
         profiler = cProfile.Profile()
     for spread in SPREADS:
-        times = []
-        for batch in range(batches + 1):  # the first one warms the statement caches up
+        times: list[float] = []
+
+        async def commit(batch: int, spread: int = spread, times: list[float] = times) -> None:
             items = []
             for n in range(BATCH):
                 org = f"org_bench_{n % spread * (ORGANIZATIONS // spread):04d}"
                 nonce = f"{tag}-{spread}-{batch}-{n}"
                 admission = Admission(org, f"proj_{org}", f"key_{org}", MODEL, "paygo", 2000, issued, nonce)
                 items.append(UsageItem(f"req-{nonce}", f"adm-{nonce}", admission, 1000 + n, 100 + batch))
-            if profiler is not None and spread == SPREADS[-1] and batch:
-                profiler.enable()
             started = time.perf_counter()
             statuses = await writer.submit(items)
-            elapsed = time.perf_counter() - started
-            if profiler is not None:
-                profiler.disable()
+            if batch >= in_flight:  # the first ones warm the statement caches up
+                times.append(time.perf_counter() - started)
             assert statuses == ["accepted"] * BATCH, statuses[:3]
-            if batch:
-                times.append(elapsed)
+
+        await asyncio.gather(*(commit(batch) for batch in range(in_flight)))
+        if profiler is not None and spread == SPREADS[-1]:
+            profiler.enable()
+        started = time.perf_counter()
+        for first in range(in_flight, in_flight + batches, in_flight):  # `in_flight` reports at a time
+            await asyncio.gather(*(commit(batch) for batch in range(first, first + in_flight)))
+        elapsed = time.perf_counter() - started
+        if profiler is not None:
+            profiler.disable()
         figures[str(spread)] = {
-            "rate": BATCH * len(times) / sum(times),
+            "rate": BATCH * len(times) / elapsed,
             "p50_ms": statistics.median(times) * 1000,
         }
     await writer.stop()
@@ -134,9 +143,18 @@ async def measure(code: str, url: str, batches: int, tag: str, profile: str | No
     return figures
 
 
-def _measured(code: Path, url: str, batches: int, tag: str, profile: str | None) -> dict[str, Any]:
+def _measured(
+    code: Path, url: str, batches: int, in_flight: int, tag: str, profile: str | None
+) -> dict[str, Any]:
     """`measure` in a fresh process, so that `code` is the only app it imports."""
-    spec = {"code": str(code), "url": url, "batches": batches, "tag": tag, "profile": profile}
+    spec = {
+        "code": str(code),
+        "url": url,
+        "batches": batches,
+        "in_flight": in_flight,
+        "tag": tag,
+        "profile": profile,
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
         json.dump(spec, file)
     done = subprocess.run([sys.executable, __file__, "--measure", file.name], capture_output=True, text=True)
@@ -153,7 +171,9 @@ async def prepare(engine: str) -> str:
     return url
 
 
-def main(batches: int, rounds: int, engines: list[str], baseline: str | None, profile: str | None) -> None:
+def main(
+    batches: int, in_flight: int, rounds: int, engines: list[str], baseline: str | None, profile: str | None
+) -> None:
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
     rev = (
@@ -170,13 +190,14 @@ def main(batches: int, rounds: int, engines: list[str], baseline: str | None, pr
         for round_ in range(rounds):  # alternated, best of each: the machine is shared and noisy
             for label, code in (("before", before), ("now", ROOT)):
                 trace = f"{profile}.{engine}" if profile and label == "now" and not round_ else None
-                for spread, figures in _measured(code, url, batches, f"{label}{round_}", trace).items():
+                for spread, figures in _measured(
+                    code, url, batches, in_flight, f"{label}{round_}", trace
+                ).items():
                     if spread not in best[label] or figures["rate"] > best[label][spread]["rate"]:
                         best[label][spread] = figures
         rows += [(engine, spread, best["now"][spread], best["before"][spread]) for spread in best["now"]]
-    print(
-        f"\nbatches of {BATCH} PayGo records, committed one after the other, best of {rounds} alternated runs;"
-    )
+    how = "one after the other" if in_flight == 1 else f"{in_flight} reports in flight"
+    print(f"\nbatches of {BATCH} PayGo records, {how}, best of {rounds} alternated runs;")
     print(f"before = {rev[:10]}:")
     print(f"  {'engine':<11}{'organizations':>14}{'records/s':>12}{'before':>10}{'p50 ms':>9}{'before':>9}")
     for engine, spread, now_f, then_f in rows:
@@ -190,6 +211,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument(
+        "--in-flight", type=int, default=1, help="reports submitted at once (PostgreSQL: 4 writers)"
+    )
+    parser.add_argument(
         "--rounds", type=int, default=2, help="runs of each code, alternated; the best is printed"
     )
     parser.add_argument("--engines", default="sqlite,postgresql")
@@ -202,8 +226,10 @@ if __name__ == "__main__":
     if args.measure:
         spec = json.loads(Path(args.measure).read_text())
         figures = asyncio.run(
-            measure(spec["code"], spec["url"], spec["batches"], spec["tag"], spec["profile"])
+            measure(
+                spec["code"], spec["url"], spec["batches"], spec["in_flight"], spec["tag"], spec["profile"]
+            )
         )
         print(json.dumps(figures))
     else:
-        main(args.batches, args.rounds, args.engines.split(","), args.baseline, args.profile)
+        main(args.batches, args.in_flight, args.rounds, args.engines.split(","), args.baseline, args.profile)
