@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
 from app.domain.credits.auto_recharge import maybe_auto_recharge
-from app.domain.credits.ledger import burn_credits
+from app.domain.credits.burns import burn_many
 from app.payments.facade import Payments
 
 
-async def burn(session: AsyncSession, organization_id: str, amount_nanos: int, reference: str) -> bool:
-    """Burn PayGo usage from the credits in the usage group's transaction; True: look at auto-recharge.
+async def burn(session: AsyncSession, costs: Mapping[str, int], reference: str) -> set[str]:
+    """Burn a usage group's PayGo prices, per organization, in its transaction; returns those to recharge.
 
-    A burn that leaves the balance at or below zero bumps the organization's version (its ledger
-    entry says so, see fleet.versions): from then on every replica answers 402, whatever the order
-    of events.
+    One burn (and one ledger entry, with the group's reference) per organization, all of them
+    set-based (credits.burns). A burn that leaves the balance at or below zero bumps the
+    organization's version (its ledger entry says so, see fleet.versions): from then on every
+    replica answers 402, whatever the order of events.
     """
-    result = await burn_credits(session, organization_id, amount_nanos, reference)
-    return result.auto_recharge_due
+    results = await burn_many(session, costs, reference)
+    return {organization_id for organization_id, result in results.items() if result.auto_recharge_due}
 
 
 def recharger(db: Database, payments: Payments) -> Callable[[str], Awaitable[object]]:

@@ -8,6 +8,10 @@ burn per organization per group). After the commit, and before the reports are a
 reservations are given back and organizations whose credits crossed a threshold are handed to
 auto-recharge (which runs on its own).
 
+A group's work is set-based, however many organizations it spans: one statement writes its records,
+one each of the roll-ups, a few burn every organization's credits (credits.burns), one refreshes the
+keys' last use (to the minute); the rows travel as one bound value (domain.rowsets).
+
 On PostgreSQL several groups are written at once (WRITERS), so one connection that hangs until
 the statement timeout holds back only its own group; rows are written in a fixed order so two
 groups never deadlock. On shutdown the writer drains: every report already received is committed
@@ -24,12 +28,13 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, or_, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,17 +43,23 @@ from app.db import Database
 from app.domain.api_keys.models import ApiKey
 from app.domain.base import table_of
 from app.domain.catalog.models import Catalog
+from app.domain.rowsets import INT, TEXT, RowSet
 from app.domain.usage.models import UsageRecord
-from app.domain.usage.rollups import RollupWriter
+from app.domain.usage.rollups import add_to_rollups
 from app.fleet.tokens import Admission
 from app.observability import metrics
 from app.outage import is_outage
 
 logger = logging.getLogger(__name__)
 
-# (session, organization id, nanos to burn, reference) -> whether auto-recharge should look at the org
-Burn = Callable[[AsyncSession, str, int, str], Awaitable[bool]]
+# (session, nanos to burn by organization, reference) -> the organizations auto-recharge should look at
+Burn = Callable[[AsyncSession, Mapping[str, int], str], Awaitable[set[str]]]
 MAX_GROUP = 4000
+KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)
+_TEXTS = ("organization_id", "request_id", "admission_nonce", "project_id", "api_key_id", "model_id", "plan")
+RECORD_COLUMNS = [(name, TEXT) for name in _TEXTS] + [
+    (name, INT) for name in ("input_tokens", "output_tokens", "cost_nanos", "billed_nanos")
+]
 
 
 @dataclass(slots=True)
@@ -114,16 +125,7 @@ class UsageWriter:
         self._writers = writers or (1 if db.is_sqlite else 4)
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
-        insert = sqlite.insert if db.is_sqlite else postgresql.insert
-        records = table_of(UsageRecord)
-        # a conflict on the request id (a repeat) or on the admission (a second request) stores nothing
-        self._insert_records = (
-            insert(records)
-            .on_conflict_do_nothing()
-            .returning(records.c.organization_id, records.c.request_id)
-        )
-        self._records = records
-        self._rollups = RollupWriter(is_sqlite=db.is_sqlite)
+        self._records = table_of(UsageRecord)
 
     async def submit(self, items: Sequence[UsageItem]) -> list[str]:
         """Queue the records and wait until they are committed: each "accepted", "duplicate" or "refused"."""
@@ -200,6 +202,9 @@ class UsageWriter:
                 raise  # the database is away, not refusing a record: every report gets the failure
             if len(group) == 1:
                 reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+                if any("\x00" in text for text in (group[0].request_id, *group[0].admission[:5])):
+                    # PostgreSQL stores no NUL; its own words depend on how the row reached it
+                    reason = f"PostgreSQL stores no NUL character (0x00) in text ({reason})"
                 logger.warning("usage record %r refused by the database: %s", group[0].request_id, reason)
                 group[0].refuse("unstorable_record", f"The record cannot be stored: {reason}")
                 return Committed([], set())
@@ -225,10 +230,13 @@ class UsageWriter:
         # a fixed order of rows (and of roll-ups, burns and keys below): concurrent groups never deadlock
         rows = [self._record(item, now) for _, item in sorted(first.items())]
         async with self._db.transaction() as session:
-            # one statement compiled once, run over all rows (SQLAlchemy's "insertmanyvalues" batching);
-            # RETURNING names the rows that were new, so a repeat counts once even across replicas
-            returned = await session.execute(self._insert_records, rows)
-            inserted = {(row.organization_id, row.request_id) for row in returned}
+            # one statement whatever the number of rows
+            inserted: set[tuple[str, str]] = set()
+            if rows:
+                added, statement = _record_insert(self._db.is_sqlite)
+                values = [[row[column] for column, _ in RECORD_COLUMNS] for row in rows]
+                returned = await session.execute(statement, added.parameters(values, {"recorded_at": now}))
+                inserted = {(row.organization_id, row.request_id) for row in returned}
             await self._explain_conflicts(
                 [item for key, item in first.items() if key not in inserted], session
             )
@@ -288,19 +296,40 @@ class UsageWriter:
         for row in rows:
             if row["billed_nanos"]:
                 billed[row["organization_id"]] += row["billed_nanos"]
-        await self._rollups.add(session, rows, minute)
-        recharge = set()
-        reference = f"usage:{rows[0]['request_id']}+{len(rows) - 1}"
-        for organization_id, amount in sorted(billed.items()):  # a fixed order: no deadlock between replicas
-            if await self._burn(session, organization_id, amount, reference):
-                recharge.add(organization_id)
-        keys = sorted({row["api_key_id"] for row in rows})
-        table = table_of(ApiKey)
+        await add_to_rollups(session, rows, minute)
+        # every organization's burn in a few statements, accounts locked in a fixed order (no deadlock)
+        recharge = await self._burn(session, billed, f"usage:{rows[0]['request_id']}+{len(rows) - 1}")
+        keys, statement = _key_update(self._db.is_sqlite)
+        used = {"used_at": now, "stale_before": now - KEY_LAST_USED_RESOLUTION}
         await session.execute(
-            update(table).where(table.c.id == bindparam("key_id")).values(last_used_at=now),
-            [{"key_id": key} for key in keys],
+            statement, keys.parameters(sorted({(row["api_key_id"],) for row in rows}), used)
         )
         return recharge
+
+
+@cache
+def _record_insert(is_sqlite: bool) -> tuple[RowSet, Any]:
+    """The records' INSERT; a conflict on the request id (a repeat) or the admission (a second request) stores nothing."""
+    added = RowSet(is_sqlite, "records", RECORD_COLUMNS)
+    table = table_of(UsageRecord)
+    statement = added.insert(table, ["recorded_at"], order_by=["organization_id", "request_id"])
+    # RETURNING names the rows that were new, so a repeat counts once even across replicas
+    return added, statement.on_conflict_do_nothing().returning(table.c.organization_id, table.c.request_id)
+
+
+@cache
+def _key_update(is_sqlite: bool) -> tuple[RowSet, Any]:
+    """The keys' last use, to the minute (a busy key is not rewritten by every group)."""
+    keys = RowSet(is_sqlite, "keys", [("id", TEXT)])
+    table = table_of(ApiKey)
+    at = table.c.last_used_at
+    stale = or_(at.is_(None), at <= bindparam("stale_before", type_=at.type))
+    used = update(table).values(last_used_at=bindparam("used_at", type_=at.type))
+    if is_sqlite:  # the write lock is the database's: an UPDATE by id per key, run as an executemany
+        return keys, used.where(table.c.id == keys.c.id, stale)
+    # the rows locked in the order of their ids first: concurrent groups never deadlock
+    locked = select(table.c.id).where(table.c.id.in_(select(keys.c.id)), stale).order_by(table.c.id)
+    return keys, used.where(table.c.id.in_(locked.with_for_update()))
 
 
 def _refuse_second_request(item: UsageItem, billed_request_id: str) -> None:

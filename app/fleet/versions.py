@@ -10,7 +10,7 @@ Redis that every rate-limit call checks (see directory.Directory).
 What admission depends on, and so what is watched: organizations (name, type), projects (archived),
 API keys (revoked), project and staff limits, subscriptions, and the credit ledger: every entry but
 a usage burn that leaves the balance above zero (the fleet counts those itself, see credit.py).
-ORM changes are seen at flush, ledger entries at their INSERT; code that writes a watched table
+ORM changes are seen at flush, ledger entries at their INSERT (an INSERT … SELECT names its rows); code that writes a watched table
 with another Core statement calls `note_organization` (none does today).
 """
 
@@ -26,6 +26,7 @@ from sqlmodel import col
 
 from app import clock
 from app.domain.api_keys.models import ApiKey
+from app.domain.credits.ledger import LEDGER_ROWS
 from app.domain.credits.models import CreditLedgerEntry, EntryKind
 from app.domain.orgs.models import Organization
 from app.domain.plans.models import ModelLimitOverride
@@ -99,7 +100,13 @@ def _do_orm_execute(state: Any) -> None:
     if not (state.is_insert and isinstance(statement, Insert) and statement.table is _LEDGER):
         return
     rows: Iterable[dict[str, Any]]
-    if isinstance(state.parameters, list):
+    if statement.select is not None:  # INSERT … SELECT: the writer names its rows (credits.ledger)
+        rows = state.execution_options.get(LEDGER_ROWS)
+        if rows is None:
+            raise ValueError(
+                f"an INSERT … SELECT into the ledger names its rows in the option {LEDGER_ROWS!r}"
+            )
+    elif isinstance(state.parameters, list):
         rows = state.parameters
     elif state.parameters:
         rows = [state.parameters]

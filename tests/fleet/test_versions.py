@@ -69,13 +69,13 @@ async def test_a_burn_bumps_only_when_the_balance_reaches_zero(
     await buy_credits(database, payments, settings, world, "10.00")
     before = await version(database, world.acme_id)
     async with database.transaction() as session:  # the fleet counts this burn itself (fleet.credit)
-        await burn(session, world.acme_id, 4 * 10**9, "usage:a")
+        await burn(session, {world.acme_id: 4 * 10**9}, "usage:a")
     assert await version(database, world.acme_id) == before
     async with database.transaction() as session:  # out of credit: every replica must hear it
-        await burn(session, world.acme_id, 6 * 10**9, "usage:b")
+        await burn(session, {world.acme_id: 6 * 10**9}, "usage:b")
     at_zero = await version(database, world.acme_id)
     async with database.transaction() as session:  # already below: again, whatever the order of events
-        await burn(session, world.acme_id, 1, "usage:c")
+        await burn(session, {world.acme_id: 1}, "usage:c")
     assert before < at_zero < await version(database, world.acme_id)
 
 

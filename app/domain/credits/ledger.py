@@ -8,12 +8,13 @@ read followed by a write, so concurrent writers never lose an update.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -32,6 +33,7 @@ from app.domain.credits.models import (
     GrantState,
 )
 from app.domain.money import cents_to_nanos
+from app.domain.rowsets import INT, TEXT, RowSet, is_sqlite
 
 ACCOUNT = table_of(CreditAccount)
 GRANT = table_of(CreditGrant)
@@ -71,7 +73,7 @@ def auto_recharge_due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-_STATE = (
+STATE_COLUMNS = (
     ACCOUNT.c.balance_nanos,
     ACCOUNT.c.debt_nanos,
     ACCOUNT.c.settling_nanos,
@@ -80,6 +82,9 @@ _STATE = (
     ACCOUNT.c.auto_recharge_in_flight,
     ACCOUNT.c.auto_recharge_paused_until,
 )
+# the execution option an INSERT … SELECT into the ledger names its rows by (organization_id, kind,
+# balance_after_nanos each): the organizations' version tracking cannot read them from the statement
+LEDGER_ROWS = "ledger_rows"
 EMPTY = AccountState(0, 0, 0, False, 0, False, None)
 
 
@@ -92,8 +97,30 @@ class BurnResult:
 
 
 def _insert(session: AsyncSession) -> Any:
-    assert session.bind is not None
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    return sqlite.insert if is_sqlite(session) else postgresql.insert
+
+
+def as_move(statement: Any) -> Any:
+    """`statement` (an INSERT of accounts' balance, debt, debt_since, settling) as the upsert that adds them.
+
+    It returns the organization id and the figures after the move (STATE_COLUMNS).
+    """
+    excluded = statement.excluded
+    new_debt = ACCOUNT.c.debt_nanos + excluded.debt_nanos
+    return statement.on_conflict_do_update(
+        index_elements=[ACCOUNT.c.organization_id],
+        set_={
+            "balance_nanos": ACCOUNT.c.balance_nanos + excluded.balance_nanos,
+            "debt_nanos": new_debt,
+            "debt_since": case(
+                (new_debt <= 0, None),
+                (ACCOUNT.c.debt_since.is_(None), excluded.debt_since),
+                else_=ACCOUNT.c.debt_since,
+            ),
+            "settling_nanos": ACCOUNT.c.settling_nanos + excluded.settling_nanos,
+            "updated_at": excluded.updated_at,
+        },
+    ).returning(ACCOUNT.c.organization_id, *STATE_COLUMNS)
 
 
 async def move(
@@ -109,23 +136,8 @@ async def move(
         settling_nanos=settling,
         updated_at=now,
     )
-    excluded = statement.excluded
-    new_debt = ACCOUNT.c.debt_nanos + excluded.debt_nanos
-    statement = statement.on_conflict_do_update(
-        index_elements=[ACCOUNT.c.organization_id],
-        set_={
-            "balance_nanos": ACCOUNT.c.balance_nanos + excluded.balance_nanos,
-            "debt_nanos": new_debt,
-            "debt_since": case(
-                (new_debt <= 0, None),
-                (ACCOUNT.c.debt_since.is_(None), excluded.debt_since),
-                else_=ACCOUNT.c.debt_since,
-            ),
-            "settling_nanos": ACCOUNT.c.settling_nanos + excluded.settling_nanos,
-            "updated_at": excluded.updated_at,
-        },
-    ).returning(*_STATE)
-    return AccountState(*(await session.execute(statement)).one())
+    row = (await session.execute(as_move(statement))).one()
+    return AccountState(*row[1:])
 
 
 async def lock_account(session: AsyncSession, organization_id: str) -> CreditAccount:
@@ -146,7 +158,9 @@ async def lock_account(session: AsyncSession, organization_id: str) -> CreditAcc
 
 async def account_state(session: AsyncSession, organization_id: str) -> AccountState:
     """The account's figures without locking it (zero for an organization that never had credits)."""
-    row = (await session.execute(select(*_STATE).where(ACCOUNT.c.organization_id == organization_id))).first()
+    row = (
+        await session.execute(select(*STATE_COLUMNS).where(ACCOUNT.c.organization_id == organization_id))
+    ).first()
     return EMPTY if row is None else AccountState(*row)
 
 
@@ -188,77 +202,106 @@ async def append_entry(
 
 
 @dataclass
-class _Plan:
+class GrantPlan:
     """Which grants pay an amount, decided from one read of the usable grants."""
 
     covered: int
-    grant_updates: list[dict[str, Any]]
-    uses: list[tuple[str, int]]
+    remaining: list[tuple[str, int]]  # (grant, what it keeps): at 0 it is depleted
+    uses: list[tuple[str, int]]  # (grant, what it pays)
 
 
-async def _plan(session: AsyncSession, organization_id: str, amount: int, now: datetime) -> _Plan:
-    # burn order: promotional first, then the grant that expires first, then the oldest
-    rows: Sequence[Any] = (
-        await session.execute(
-            select(GRANT.c.id, GRANT.c.remaining_nanos)
-            .where(GRANT.c.organization_id == organization_id)
-            .where(GRANT.c.state == GrantState.ACTIVE)
-            .where(GRANT.c.remaining_nanos > 0)
-            .where(GRANT.c.expires_at > now)
-            .order_by(
-                case((GRANT.c.source == GrantSource.PROMOTIONAL, 0), else_=1),
-                GRANT.c.expires_at,
-                GRANT.c.bought_at,
-                GRANT.c.id,
-            )
+def usable_grants(organization_ids: Sequence[str], now: datetime) -> Any:
+    """The grants that can pay usage now, by organization and then in burn order.
+
+    Burn order: promotional first, then the grant that expires first, then the oldest.
+    """
+    return (
+        select(GRANT.c.organization_id, GRANT.c.id, GRANT.c.remaining_nanos)
+        .where(GRANT.c.organization_id.in_(organization_ids))
+        .where(GRANT.c.state == GrantState.ACTIVE)
+        .where(GRANT.c.remaining_nanos > 0)
+        .where(GRANT.c.expires_at > now)
+        .order_by(
+            GRANT.c.organization_id,
+            case((GRANT.c.source == GrantSource.PROMOTIONAL, 0), else_=1),
+            GRANT.c.expires_at,
+            GRANT.c.bought_at,
+            GRANT.c.id,
         )
-    ).all()
-    plan, left = _Plan(0, [], []), amount
-    for grant_id, remaining in rows:
+    )
+
+
+def allocate(grants: Iterable[tuple[str, int]], amount: int) -> GrantPlan:
+    """Which of the usable grants, (id, remaining) in burn order, pay `amount`, and how much each."""
+    plan, left = GrantPlan(0, [], []), amount
+    for grant_id, remaining in grants:
         if left == 0:
             break
         take = min(left, remaining)
         left -= take
         plan.covered += take
         plan.uses.append((grant_id, take))
-        plan.grant_updates.append(
-            {
-                "grant_key": grant_id,
-                "new_remaining": remaining - take,
-                "new_state": GrantState.DEPLETED if take == remaining else GrantState.ACTIVE,
-            }
-        )
+        plan.remaining.append((grant_id, remaining - take))
     return plan
 
 
-async def _apply(
-    session: AsyncSession, organization_id: str, plan: _Plan, entry_id: str | None, now: datetime
+async def _plan(session: AsyncSession, organization_id: str, amount: int, now: datetime) -> GrantPlan:
+    rows = (await session.execute(usable_grants([organization_id], now))).all()
+    return allocate(((grant_id, remaining) for _, grant_id, remaining in rows), amount)
+
+
+async def apply_plans(
+    session: AsyncSession, plans: Sequence[tuple[str, GrantPlan, str | None]], now: datetime
 ) -> None:
-    if not plan.uses:
+    """Take what each plan uses from its grants and record it: (organization, plan, ledger entry).
+
+    Two statements however many plans: the grants' rows and the consumptions are each one bound set.
+    """
+    remaining = [pair for _, plan, _ in plans for pair in plan.remaining]
+    if not remaining:
         return
-    await session.execute(
+    taken, update_grants = _grant_update(is_sqlite(session))
+    await session.execute(update_grants, taken.parameters(remaining))
+    uses, insert_uses = _consumption_insert(is_sqlite(session))
+    rows = [
+        (new_id("ccon"), organization_id, grant_id, entry_id, amount)
+        for organization_id, plan, entry_id in plans
+        for grant_id, amount in plan.uses
+    ]
+    await session.execute(insert_uses, uses.parameters(rows, {"created_at": now}))
+
+
+@cache
+def _grant_update(is_sqlite: bool) -> tuple[RowSet, Any]:
+    taken = RowSet(is_sqlite, "taken", [("grant_id", TEXT), ("remaining", INT)])
+    depleted = literal(GrantState.DEPLETED, GRANT.c.state.type)
+    return taken, (
         update(GRANT)
-        .where(GRANT.c.id == bindparam("grant_key"))
         .values(
-            remaining_nanos=bindparam("new_remaining"),
-            state=bindparam("new_state", type_=GRANT.c.state.type),
-        ),
-        plan.grant_updates,
+            remaining_nanos=taken.c.remaining,
+            state=case((taken.c.remaining == 0, depleted), else_=GRANT.c.state),
+        )
+        .where(GRANT.c.id == taken.c.grant_id)
     )
-    await session.execute(
-        insert(CONSUMPTION),
-        [
-            {
-                "id": new_id("ccon"),
-                "organization_id": organization_id,
-                "grant_id": grant_id,
-                "entry_id": entry_id,
-                "amount_nanos": amount,
-                "created_at": now,
-            }
-            for grant_id, amount in plan.uses
-        ],
-    )
+
+
+@cache
+def _consumption_insert(is_sqlite: bool) -> tuple[RowSet, Any]:
+    columns = [
+        ("id", TEXT),
+        ("organization_id", TEXT),
+        ("grant_id", TEXT),
+        ("entry_id", TEXT),
+        ("amount_nanos", INT),
+    ]
+    uses = RowSet(is_sqlite, "uses", columns)
+    return uses, uses.insert(CONSUMPTION, ["created_at"])
+
+
+async def _apply(
+    session: AsyncSession, organization_id: str, plan: GrantPlan, entry_id: str | None, now: datetime
+) -> None:
+    await apply_plans(session, [(organization_id, plan, entry_id)], now)
 
 
 async def burn_credits(

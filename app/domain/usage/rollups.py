@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.base import table_of
+from app.domain.rowsets import INT, TEXT, RowSet, is_sqlite
 from app.domain.usage.models import (
     UsageDay,
     UsageDayByKey,
@@ -66,58 +67,47 @@ def rollup_for(bucket_minutes: int, dimensions: Iterable[str]) -> Rollup:
     return min(fitting, key=lambda r: (-r.minutes, len(r.dimensions)))
 
 
-class RollupWriter:
-    """Adds newly stored usage records to every roll-up, one upsert statement per table."""
+async def add_to_rollups(session: AsyncSession, records: Iterable[Mapping[str, Any]], minute: int) -> None:
+    """Sum newly stored records (stored in `minute`, since the epoch) into every roll-up: one statement each."""
+    finest: dict[tuple[str, ...], list[int]] = {}
+    for record in records:
+        key = (record["organization_id"], *(record[d] for d in ALL_DIMENSIONS))
+        figures = finest.get(key)
+        if figures is None:
+            figures = finest[key] = [0] * len(SUMMED)
+        figures[0] += 1
+        for index, name in enumerate(SUMMED[1:], 1):
+            figures[index] += record[name]
+    for rollup in ROLLUPS:
+        # one row per conflict key: PostgreSQL refuses to update a row twice in one statement
+        rows: dict[tuple[str, ...], list[int]] = {}
+        picks = [ALL_DIMENSIONS.index(d) + 1 for d in rollup.dimensions]
+        for key, figures in finest.items():
+            narrow = (key[0], *(key[i] for i in picks))
+            summed = rows.get(narrow)
+            if summed is None:
+                rows[narrow] = list(figures)
+            else:
+                summed[:] = [a + b for a, b in zip(summed, figures, strict=True)]
+        added, upsert = _upsert(rollup, is_sqlite(session))
+        # rows in a fixed order (sorted by key): concurrent groups never deadlock
+        rows_in_order = [(*key, *figures) for key, figures in sorted(rows.items())]
+        await session.execute(
+            upsert, added.parameters(rows_in_order, {rollup.bucket: minute // rollup.minutes})
+        )
 
-    def __init__(self, *, is_sqlite: bool) -> None:
-        insert = sqlite.insert if is_sqlite else postgresql.insert
-        self._upserts = []
-        for rollup in ROLLUPS:
-            table = rollup.table
-            upsert = insert(table)
-            statement = upsert.on_conflict_do_update(
-                index_elements=["organization_id", rollup.bucket, *rollup.dimensions],
-                set_={name: table.c[name] + upsert.excluded[name] for name in SUMMED},
-            )
-            self._upserts.append((rollup, statement))
 
-    async def add(self, session: AsyncSession, records: Iterable[Mapping[str, Any]], minute: int) -> None:
-        """Sum the records (stored in `minute`, since the epoch) into each roll-up's rows."""
-        finest: dict[tuple[str, ...], list[int]] = {}
-        for record in records:
-            key = (record["organization_id"], *(record[d] for d in ALL_DIMENSIONS))
-            figures = finest.get(key)
-            if figures is None:
-                figures = finest[key] = [0] * len(SUMMED)
-            figures[0] += 1
-            for index, name in enumerate(SUMMED[1:], 1):
-                figures[index] += record[name]
-        for rollup, statement in self._upserts:
-            # one row per conflict key: PostgreSQL refuses to update a row twice in one statement
-            rows: dict[tuple[str, ...], list[int]] = {}
-            picks = [ALL_DIMENSIONS.index(d) + 1 for d in rollup.dimensions]
-            for key, figures in finest.items():
-                narrow = (key[0], *(key[i] for i in picks))
-                summed = rows.get(narrow)
-                if summed is None:
-                    rows[narrow] = list(figures)
-                else:
-                    summed[:] = [a + b for a, b in zip(summed, figures, strict=True)]
-            bucket = minute // rollup.minutes
-            await session.execute(
-                statement,
-                [
-                    {
-                        "organization_id": key[0],
-                        rollup.bucket: bucket,
-                        **dict(zip(rollup.dimensions, key[1:], strict=True)),
-                        **dict(zip(SUMMED, figures, strict=True)),
-                    }
-                    for key, figures in sorted(
-                        rows.items()
-                    )  # a fixed order: concurrent groups never deadlock
-                ],
-            )
+@cache
+def _upsert(rollup: Rollup, is_sqlite: bool) -> tuple[RowSet, Any]:
+    """The statement that adds a group's rows to one roll-up (built once)."""
+    keys = ["organization_id", *rollup.dimensions]
+    added = RowSet(is_sqlite, "added", [(name, TEXT) for name in keys] + [(name, INT) for name in SUMMED])
+    table = rollup.table
+    upsert = added.insert(table, [rollup.bucket], order_by=keys)
+    return added, upsert.on_conflict_do_update(
+        index_elements=["organization_id", rollup.bucket, *rollup.dimensions],
+        set_={name: table.c[name] + upsert.excluded[name] for name in SUMMED},
+    )
 
 
 async def rebuild_from_hours(session: AsyncSession) -> None:

@@ -1,0 +1,230 @@
+"""Usage groups that span many organizations: each organization billed once, exactly, whatever its neighbours."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, insert, select, update
+
+from app import clock as clock_module
+from app.db import Database
+from app.domain.api_keys.models import ApiKey
+from app.domain.catalog.loader import load_catalog
+from app.domain.credits.ledger import create_grant
+from app.domain.credits.models import (
+    CreditAccount,
+    CreditConsumption,
+    CreditGrant,
+    CreditLedgerEntry,
+    EntryKind,
+    GrantSource,
+)
+from app.domain.orgs.models import Organization, OrganizationType
+from app.domain.usage.models import UsageDay, UsageRecord
+from app.fleet import usage
+from app.fleet.billing import burn
+from app.fleet.tokens import Admission, new_nonce
+from app.fleet.usage import Committed, UsageItem, UsageWriter
+from tests.credits.support import DOLLAR, check_ledger
+from tests.support import World
+
+PRICE_IN, PRICE_OUT = 350, 750  # gpt-oss-120b, nano-dollars per token
+
+
+class Writer:
+    """The fleet's group commit with the real burns, remembering what each group handed on after its commit."""
+
+    def __init__(self, db: Database) -> None:
+        self.committed: list[Committed] = []
+
+        async def after(committed: Committed) -> None:
+            self.committed.append(committed)
+
+        self.writer = UsageWriter(db, load_catalog(), burn=burn, after_commit=after)
+
+    async def submit(self, items: list[UsageItem]) -> list[str]:
+        return await self.writer.submit(items)
+
+
+@pytest.fixture
+async def writer(database: Database) -> AsyncIterator[Writer]:
+    made = Writer(database)
+    yield made
+    await made.writer.stop()
+
+
+async def organizations(db: Database, *names: str) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            insert(Organization), [{"id": n, "name": n, "type": OrganizationType.TEAM} for n in names]
+        )
+
+
+async def grant(db: Database, org: str, source: GrantSource, dollars: int, expires_in_days: int) -> str:
+    now = clock_module.now()
+    async with db.transaction() as session:
+        made = await create_grant(
+            session,
+            org,
+            source=source,
+            amount_nanos=dollars * DOLLAR,
+            bought_at=now,
+            expires_at=now + timedelta(days=expires_in_days),
+        )
+    return made.id
+
+
+def item(
+    org: str, request_id: str, plan: str = "paygo", tokens: int = 1000, nonce: str | None = None
+) -> UsageItem:
+    admission = Admission(
+        org, f"proj-{org}", f"key-{org}", "gpt-oss-120b", plan, 5000, 0, nonce or new_nonce()
+    )
+    return UsageItem(request_id, f"adm-{request_id}", admission, tokens, 100)
+
+
+def price(tokens: int = 1000) -> int:
+    return tokens * PRICE_IN + 100 * PRICE_OUT
+
+
+async def usage_entries(db: Database) -> dict[str, list[tuple[int, str]]]:
+    async with db.reader() as session:
+        rows = await session.execute(
+            select(
+                CreditLedgerEntry.organization_id, CreditLedgerEntry.amount_nanos, CreditLedgerEntry.reference
+            )
+            .where(CreditLedgerEntry.kind == EntryKind.USAGE)
+            .order_by(CreditLedgerEntry.organization_id)
+        )
+        entries: dict[str, list[tuple[int, str]]] = {}
+        for org, amount, reference in rows:
+            entries.setdefault(org, []).append((amount, reference))
+        return entries
+
+
+async def test_a_group_over_mixed_organizations_bills_each_once(
+    database: Database, writer: Writer, clock: Any
+) -> None:
+    await organizations(database, "o-grants", "o-debt", "o-recharge", "o-subscribed")
+    middle = await grant(database, "o-grants", GrantSource.PROMOTIONAL, 1, 300)
+    late = await grant(database, "o-grants", GrantSource.PROMOTIONAL, 1, 365)
+    soon = await grant(database, "o-grants", GrantSource.PROMOTIONAL, 1, 30)
+    await grant(database, "o-recharge", GrantSource.PROMOTIONAL, 10, 365)
+    async with database.transaction() as session:
+        await session.execute(
+            update(CreditAccount)
+            .where(CreditAccount.organization_id == "o-recharge")  # type: ignore[arg-type]
+            .values(auto_recharge_enabled=True, auto_recharge_threshold_nanos=9 * DOLLAR + DOLLAR // 2)
+        )
+    shared = new_nonce()
+    items = [
+        *(item("o-grants", f"g-{n}", tokens=1_000_000) for n in range(8)),  # $0.35 and a little, each
+        item("o-debt", "d-1"),
+        item("o-debt", "d-1"),  # the same request reported twice in one group
+        item("o-recharge", "r-1", tokens=1_000_000),
+        item("o-recharge", "r-2", tokens=1_000_000, nonce=shared),
+        item("o-recharge", "r-3", tokens=1_000_000, nonce=shared),  # a second request on one admission
+        item("o-subscribed", "s-1", plan="subscription"),
+    ]
+    statuses = await writer.submit(items)
+    assert statuses == ["accepted"] * 9 + ["duplicate", "accepted", "accepted", "refused", "accepted"]
+    assert items[12].refusal is not None and items[12].refusal[0] == "admission_already_used"
+    assert (await writer.submit([item("o-debt", "d-1")])) == ["duplicate"]  # a repeat in a later group
+
+    big = price(1_000_000)
+    entries = await usage_entries(database)
+    assert {org: [amount for amount, _ in found] for org, found in entries.items()} == {
+        "o-grants": [-8 * big], "o-debt": [-price()], "o-recharge": [-2 * big],
+    }  # fmt: skip
+    assert len({reference for found in entries.values() for _, reference in found}) == 1  # one group
+    assert writer.committed[0].recharge == {"o-recharge"}  # crossed $9.50; o-debt has no auto-recharge
+    assert [
+        i.billed_nanos for i in writer.committed[0].items if i.admission.organization_id == "o-subscribed"
+    ] == [0]
+    async with database.reader() as session:
+        taken = dict(
+            (await session.execute(select(CreditConsumption.grant_id, CreditConsumption.amount_nanos))).all()
+        )
+        debt = await session.scalar(
+            select(CreditAccount.debt_nanos).where(CreditAccount.organization_id == "o-debt")  # type: ignore[arg-type]
+        )
+        left = await session.scalar(select(CreditGrant.remaining_nanos).where(CreditGrant.id == late))  # type: ignore[arg-type]
+    # the grant that expires first goes first (promotional ones before bought ones: tests/credits)
+    assert taken[middle] == DOLLAR and taken[soon] == DOLLAR and taken[late] == 8 * big - 2 * DOLLAR
+    assert left == 3 * DOLLAR - 8 * big
+    assert debt == price()
+    await check_ledger(database)  # every balance is the sum of its ledger entries
+
+
+async def test_a_bad_record_among_500_organizations_fails_no_neighbour(
+    database: Database, writer: Writer, clock: Any
+) -> None:
+    names = [f"org-{n:03d}" for n in range(500)]
+    await organizations(database, *names)
+    for name in names[::50]:
+        await grant(database, name, GrantSource.PROMOTIONAL, 1, 365)
+    items = [item(name, f"req-{name}") for name in names]
+    items.insert(321, item(names[123], "bad\x00id"))
+    statuses = await writer.submit(items)
+    if database.is_sqlite:  # SQLite stores a NUL
+        assert statuses == ["accepted"] * 501
+        return
+    assert statuses[321] == "refused" and statuses.count("accepted") == 500
+    assert items[321].refusal is not None and "0x00" in items[321].refusal[1]
+    entries = await usage_entries(database)
+    assert sorted(entries) == names and all(found == [(-price(), found[0][1])] for found in entries.values())
+    async with database.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(UsageRecord)) == 500
+        assert await session.scalar(select(func.sum(UsageDay.requests))) == 500
+    await check_ledger(database)
+
+
+async def test_a_keys_last_use_is_kept_to_the_minute(
+    database: Database, writer: Writer, world: World, clock: Any
+) -> None:
+    def used(request_id: str) -> UsageItem:
+        admission = Admission(world.acme_id, world.project_a_id, world.key_a_id, "gpt-oss-120b", "free", 500, 0,
+                              new_nonce())  # fmt: skip
+        return UsageItem(request_id, f"adm-{request_id}", admission, 10, 5)
+
+    async def last_use() -> Any:
+        async with database.reader() as session:
+            return await session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == world.key_a_id))  # type: ignore[arg-type]
+
+    first = clock.at
+    await writer.submit([used("k-1")])
+    assert await last_use() == first
+    clock.at = first + timedelta(seconds=40)  # a busy key is not rewritten by every group
+    await writer.submit([used("k-2")])
+    assert await last_use() == first
+    clock.at = first + timedelta(seconds=61)
+    await writer.submit([used("k-3")])
+    assert await last_use() == clock.at
+
+
+async def test_concurrent_groups_over_the_same_organizations_never_deadlock(
+    database: Database, writer: Writer, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(usage, "MAX_GROUP", 40)  # one report per group: PostgreSQL's writers run side by side
+    names = [f"org-{n:02d}" for n in range(40)]
+    await organizations(database, *names)
+    for name in names[::3]:
+        await grant(database, name, GrantSource.PROMOTIONAL, 1, 365)
+
+    def report(n: int) -> list[UsageItem]:  # each report lists the organizations in its own order
+        order = names[n % 40 :] + names[: n % 40]
+        return [item(name, f"c{n}-{name}") for name in (order if n % 2 else order[::-1])]
+
+    answers = await asyncio.gather(*(writer.submit(report(n)) for n in range(12)))
+    assert all(statuses == ["accepted"] * 40 for statuses in answers)
+    async with database.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(UsageRecord)) == 480
+        billed = await session.scalar(
+            select(func.sum(CreditLedgerEntry.amount_nanos)).where(CreditLedgerEntry.kind == EntryKind.USAGE)
+        )
+    assert billed == -480 * price()
+    await check_ledger(database)
