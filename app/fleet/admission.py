@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -313,34 +313,17 @@ class Admissions:
     async def settle(self, settlements: Sequence[Settlement]) -> None:
         """Give back what admissions reserved and their requests did not use, once per admission.
 
-        One claim call for all of them, then one give-back per bucket however many records there
-        are (with Redis: a handful of round trips per usage group, not several per record).
+        Two calls for a whole usage group, however many records and organizations: the claim, then
+        the give-backs summed per bucket with the credit holds and prices (with Redis: one pipeline).
         """
         won = await self.reservations.claim([settlement.admission_id for settlement in settlements])
         await self._give_back(
-            (settlement.admission, settlement.admission.reserved_tokens - settlement.used_tokens)
-            for settlement in settlements
-            if settlement.admission_id in won
-        )
-        await self._settle_credit(
-            # a hold whose reservation lapsed was released by the sweep; the price counts all the same
-            (
-                s.admission.organization_id,
-                s.admission.held_micros if s.admission_id in won else 0,
-                s.billed_nanos,
-            )
-            for s in settlements
-        )
-
-    async def _settle_credit(self, changes: Iterable[tuple[str, int, int]]) -> None:
-        """Release holds and count prices: (organization, held micro-dollars, billed nanos), one call."""
-        per_key: dict[str, tuple[int, int]] = {}
-        for organization_id, held, billed_nanos in changes:
-            if held or billed_nanos:
-                key = credit_key(organization_id)
-                before = per_key.get(key, (0, 0))
-                per_key[key] = (before[0] + held, before[1] + micros_of(billed_nanos))
-        await self.limiter.settle_credit(per_key)
+            [
+                (s.admission, s.admission.reserved_tokens - s.used_tokens if s.admission_id in won else 0,
+                 s.admission.held_micros if s.admission_id in won else 0, s.billed_nanos)
+                for s in settlements
+            ]  # a hold whose reservation lapsed was released by the sweep; the price counts all the same
+        )  # fmt: skip
 
     async def release_lapsed(self, batch: int = 1000) -> int:
         """Give back every reservation whose usage never came, `batch` at a time; returns how many."""
@@ -348,30 +331,33 @@ class Admissions:
         while True:
             lapsed = await self.reservations.lapsed(batch)
             admissions = [admission for admission in map(self.codec.decode, lapsed) if admission is not None]
-            await self._give_back((admission, admission.reserved_tokens) for admission in admissions)
-            await self._settle_credit(
-                (admission.organization_id, admission.held_micros, 0) for admission in admissions
-            )
+            await self._give_back([(a, a.reserved_tokens, a.held_micros, 0) for a in admissions])
             released += len(lapsed)
             if len(lapsed) < batch:
                 return released
 
-    async def _give_back(self, unused: Iterable[tuple[Admission, int]]) -> None:
-        """Put unused reserved tokens back into the token buckets they were taken from.
+    async def _give_back(self, changes: Sequence[tuple[Admission, int, int, int]]) -> None:
+        """Settle (admission, unused tokens, held micro-dollars, billed nanos) in one limiter call.
 
-        Tokens used beyond the reservation come as a negative figure: they are taken from the
-        buckets then, so what the fleet ran over its reservation still counts against the limits.
+        The unused tokens go back into the token buckets they were taken from; tokens used beyond the
+        reservation come as a negative figure: they are taken from the buckets then, so what the fleet
+        ran over its reservation still counts against the limits. Holds are released and prices
+        counted per organization's credit key. The organizations' entries are looked up together.
         """
+        states = await self.directory.organizations(
+            {admission.organization_id for admission, tokens, _, _ in changes if tokens}
+        )
         per_bucket: dict[Bucket, int] = defaultdict(int)
-        for admission, tokens in unused:
-            if tokens == 0:
-                continue
-            state = await self.directory.organization(admission.organization_id)
-            if state is None:
-                continue
-            plan = state.plans.get(admission.model_id, ModelPlan("none", None))
-            for limit in self._limits(state, plan, admission.project_id, admission.model_id)[1]:
-                if limit.kind == "tokens":
-                    per_bucket[limit.bucket] += tokens
-        for bucket, tokens in per_bucket.items():
-            await self.limiter.give_back(bucket, tokens)
+        per_credit: dict[str, tuple[int, int]] = {}
+        for admission, tokens, held, billed_nanos in changes:
+            state = states.get(admission.organization_id)
+            if tokens and state is not None:
+                plan = state.plans.get(admission.model_id, ModelPlan("none", None))
+                for limit in self._limits(state, plan, admission.project_id, admission.model_id)[1]:
+                    if limit.kind == "tokens":
+                        per_bucket[limit.bucket] += tokens
+            if held or billed_nanos:
+                key = credit_key(admission.organization_id)
+                before = per_credit.get(key, (0, 0))
+                per_credit[key] = (before[0] + held, before[1] + micros_of(billed_nanos))
+        await self.limiter.give_back(per_bucket, per_credit)

@@ -191,15 +191,38 @@ class Directory:
             self._keys.popitem(last=False)
 
     async def organization(self, organization_id: str) -> OrgState | None:
+        state = self._cached(organization_id)
+        metrics.cache_lookup("organization", hit=state is not None)
+        return state if state is not None else await self._org_loads.get(organization_id)
+
+    async def organizations(self, organization_ids: Iterable[str]) -> dict[str, OrgState]:
+        """The states of these organizations (the unknown ones left out): the misses are loaded together."""
+        states: dict[str, OrgState] = {}
+        misses = []
+        for organization_id in set(organization_ids):
+            state = self._cached(organization_id)
+            metrics.cache_lookup("organization", hit=state is not None)
+            if state is None:
+                misses.append(organization_id)
+            else:
+                states[organization_id] = state
+        # asked in the same turn of the event loop: one batched read (or a few of MISS_BATCH)
+        for organization_id, loaded in zip(
+            misses, await asyncio.gather(*map(self._org_loads.get, misses)), strict=True
+        ):
+            if loaded is not None:
+                states[organization_id] = loaded
+        return states
+
+    def _cached(self, organization_id: str) -> OrgState | None:
+        """The organization's entry if it may be used now: present, young enough, no plan ended since."""
         state = self._orgs.get(organization_id)
         if (
             state is None
             or time.monotonic() - state.loaded_at >= self.max_age_seconds
             or (state.expires_at is not None and clock.now() >= state.expires_at)
         ):
-            metrics.cache_lookup("organization", hit=False)
-            return await self._org_loads.get(organization_id)
-        metrics.cache_lookup("organization", hit=True)
+            return None
         return state
 
     async def _load_organizations(

@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -108,14 +109,19 @@ class Limiter(Protocol):
         """
         ...
 
-    async def give_back(self, bucket: Bucket, amount: int) -> None: ...
+    async def give_back(
+        self, amounts: Mapping[Bucket, int], credit: Mapping[str, tuple[int, int]] | None = None
+    ) -> None:
+        """Settle reservations, all in one call (with Redis: one round trip however many buckets).
+
+        `amounts`: add each to its bucket, capped at its capacity; a negative amount (tokens used beyond
+        the reservation) is taken, below zero if need be. `credit`: for each credit key, release `held`
+        and add `billed` (micro-dollars).
+        """
+        ...
 
     async def billed(self, keys: Sequence[str]) -> list[int]:
         """What settled usage has billed under each credit key so far (micro-dollars)."""
-        ...
-
-    async def settle_credit(self, changes: dict[str, tuple[int, int]]) -> None:
-        """For each credit key: release `held` and add `billed` (micro-dollars)."""
         ...
 
     async def peek(self, buckets: Sequence[Bucket]) -> list[float]:
@@ -171,19 +177,20 @@ class LocalLimiter:
     async def billed(self, keys: Sequence[str]) -> list[int]:
         return [self._credit.get(key, [0, 0])[1] for key in keys]
 
-    async def settle_credit(self, changes: dict[str, tuple[int, int]]) -> None:
-        for key, (held, billed) in changes.items():
-            counters = self._credit.setdefault(key, [0, 0])
-            counters[0] -= held
-            counters[1] += billed
-
     async def peek(self, buckets: Sequence[Bucket]) -> list[float]:
         now = self._clock()
         return [self._level(bucket, now) for bucket in buckets]
 
-    async def give_back(self, bucket: Bucket, amount: int) -> None:
+    async def give_back(
+        self, amounts: Mapping[Bucket, int], credit: Mapping[str, tuple[int, int]] | None = None
+    ) -> None:
         now = self._clock()
-        self._levels[bucket.key] = (min(float(bucket.capacity), self._level(bucket, now) + amount), now)
+        for bucket, amount in amounts.items():
+            self._levels[bucket.key] = (min(float(bucket.capacity), self._level(bucket, now) + amount), now)
+        for key, (held, billed) in (credit or {}).items():
+            counters = self._credit.setdefault(key, [0, 0])
+            counters[0] -= held
+            counters[1] += billed
 
 
 # KEYS: bucket keys, then the guard key, the credit key and the reservations' sorted set. ARGV:
@@ -254,18 +261,31 @@ end
 return out
 """
 
+# KEYS: buckets (of one organization: one hash tag); ARGV: capacity, window (ms), amount for each.
+# A bucket absent (expired: full) gains nothing from a give-back; a take starts from its capacity.
 _GIVE_BACK = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local cap, win, amount = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 'v', 't')
-local v, at = tonumber(state[1]), tonumber(state[2])
-if v == nil then return 0 end
-v = math.min(cap, v + (now - at) * cap / win + amount)
-redis.call('HSET', KEYS[1], 'v', tostring(v), 't', now)
-redis.call('PEXPIRE', KEYS[1], win * 2)
+for i = 1, #KEYS do
+  local cap, win, amount = tonumber(ARGV[i*3-2]), tonumber(ARGV[i*3-1]), tonumber(ARGV[i*3])
+  local state = redis.call('HMGET', KEYS[i], 'v', 't')
+  local v, at = tonumber(state[1]), tonumber(state[2])
+  if v == nil and amount < 0 then v, at = cap, now end
+  if v ~= nil then
+    v = math.min(cap, v + (now - at) * cap / win + amount)
+    redis.call('HSET', KEYS[i], 'v', tostring(v), 't', now)
+    redis.call('PEXPIRE', KEYS[i], win * 2)
+  end
+end
 return 1
 """
+
+
+def hash_tag(key: str) -> str:
+    """The part of a key Redis Cluster hashes: what is between its first `{` and the next `}`, if any."""
+    start = key.find("{")
+    end = key.find("}", start + 1)
+    return key[start + 1 : end] if start >= 0 and end > start + 1 else key
 
 
 class RedisLimiter:
@@ -385,22 +405,38 @@ class RedisLimiter:
             for level in await self._peek(keys=[self._prefix + b.key for b in buckets], args=args)
         ]
 
-    async def give_back(self, bucket: Bucket, amount: int) -> None:
-        await self._give_back(
-            keys=[self._prefix + bucket.key], args=[bucket.capacity, bucket.window * 1000, amount]
-        )
+    async def give_back(
+        self, amounts: Mapping[Bucket, int], credit: Mapping[str, tuple[int, int]] | None = None
+    ) -> None:
+        """One pipeline, so one round trip: a script call per organization (one hash tag: a Redis
+        Cluster slot) over all its buckets, then the credit counters."""
+        calls: dict[str, tuple[list[str], list[int]]] = defaultdict(lambda: ([], []))
+        for bucket, amount in amounts.items():
+            if amount:
+                keys, args = calls[hash_tag(bucket.key)]
+                keys.append(self._prefix + bucket.key)
+                args += (bucket.capacity, bucket.window * 1000, amount)
+        changes = [(key, held, billed) for key, (held, billed) in (credit or {}).items() if held or billed]
+        if not calls and not changes:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for keys, args in calls.values():
+                pipe.evalsha(self._give_back.sha, len(keys), *keys, *args)
+            for key, held, billed in changes:
+                pipe.hincrby(key, "held", -held)
+                pipe.hincrby(key, "billed", billed)
+            replies = await pipe.execute(raise_on_error=False)
+        for (keys, args), reply in zip(calls.values(), replies, strict=False):
+            if isinstance(reply, NoScriptError):  # Redis restarted or flushed its scripts: load it
+                await self._give_back(keys=keys, args=args)
+            elif isinstance(reply, Exception):
+                raise reply
+        for reply in replies[len(calls) :]:
+            if isinstance(reply, Exception):
+                raise reply
 
     async def billed(self, keys: Sequence[str]) -> list[int]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.hget(key, "billed")
             return [int(value or 0) for value in await pipe.execute()]
-
-    async def settle_credit(self, changes: dict[str, tuple[int, int]]) -> None:
-        if not changes:
-            return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key, (held, billed) in changes.items():
-                pipe.hincrby(key, "held", -held)
-                pipe.hincrby(key, "billed", billed)
-            await pipe.execute()

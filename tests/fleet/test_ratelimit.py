@@ -48,9 +48,9 @@ async def test_a_request_larger_than_the_limit_never_fits(limiter: Limiter) -> N
 async def test_giving_back_is_capped_at_capacity(limiter: Limiter) -> None:
     tokens = Bucket("t", capacity=100, window=86400)
     assert (await limiter.acquire([tokens], [90])).allowed
-    await limiter.give_back(tokens, 50)
+    await limiter.give_back({tokens: 50})
     assert (await limiter.acquire([tokens], [60])).allowed
-    await limiter.give_back(tokens, 10_000)
+    await limiter.give_back({tokens: 10_000})
     assert (await limiter.acquire([tokens], [100])).allowed
 
 

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from redis.asyncio import Redis
+from redis.asyncio.connection import Connection, ConnectionPool
 
 from app.db import Database
+from app.domain.accounts.service import create_user
 from app.domain.actor import Actor
 from app.domain.api_keys.service import create_api_key, revoke_api_key
-from app.domain.projects.service import RateLimitInput, set_project_rate_limit
-from app.fleet.admission import Settlement
+from app.domain.orgs.models import OrganizationType
+from app.domain.orgs.service import create_organization
+from app.domain.projects.service import RateLimitInput, create_project, set_project_rate_limit
+from app.fleet.admission import Admissions, Settlement
 from app.fleet.api import UsageReport
+from app.fleet.ratelimit import Bucket
 from app.fleet.service import Fleet, build_fleet
 from app.services import Services
 from app.settings import Settings
+from tests.conftest import REDIS_URL
 from tests.fleet.conftest import buy_credits
 from tests.support import World
 
@@ -103,9 +111,9 @@ async def test_a_usage_report_is_answered_once_its_unused_tokens_are_back(
     limiter = fleet_a.admissions.limiter
     give_back = limiter.give_back
 
-    async def slow_give_back(bucket: Any, amount: int) -> None:  # a Redis far away
+    async def slow_give_back(amounts: Any, credit: Any = None) -> None:  # a Redis far away
         await asyncio.sleep(0.05)
-        await give_back(bucket, amount)
+        await give_back(amounts, credit)
 
     limiter.give_back = slow_give_back  # type: ignore[method-assign]
     report = UsageReport(
@@ -166,3 +174,76 @@ async def test_an_admission_is_one_redis_round_trip(
     assert len(sent) == 1 and b"EVALSHA" in sent[0]
     admission_id = admitted.body["admission_id"]
     assert await fleet_a.admissions.reservations.claim([admission_id]) == {admission_id}  # it was reserved
+
+
+async def test_settling_a_group_of_many_organizations_is_two_redis_round_trips(
+    database_url: str, database: Database, services: Services, settings: Settings, world: World, redis: Any
+) -> None:
+    """The claim, then every give-back and credit change of the group in one pipeline: not one per organization."""
+    sent: list[bytes] = []  # what each write to Redis carried: a command, or a whole pipeline
+
+    class Counting(Connection):
+        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            packed = command if isinstance(command, (bytes, str)) else b"".join(command)
+            sent.append(packed.encode() if isinstance(packed, str) else packed)
+            await super().send_packed_command(command, check_health)
+
+    counted = Redis(connection_pool=ConnectionPool.from_url(REDIS_URL, connection_class=Counting))
+    await buy_credits(database, services.payments, settings, world, "100.00")  # Acme: PayGo, holds credit
+    secrets: list[str] = []
+    async with database.transaction() as session:
+        admin = Actor(world.people["admin"].user_id)
+        for project_id in (world.project_a_id, world.project_b_id):
+            secrets.append((await create_api_key(session, admin, project_id, name="settle")).secret)
+        for n in range(6):  # six Personal organizations: the free tier
+            user = await create_user(session, email=f"solo{n}@example.com", password="long enough password",
+                                     name=f"solo {n}", settings=settings)  # fmt: skip
+            organization = await create_organization(
+                session, owner=user, name=f"Solo {n}", type=OrganizationType.PERSONAL
+            )
+            project = await create_project(session, Actor(user.id), organization.id, name="settle")
+            secrets.append((await create_api_key(session, Actor(user.id), project.id, name="k")).secret)
+    db = Database(database_url)
+    fleet = build_fleet(db, services, settings, counted)
+    try:
+        admissions: Admissions = fleet.admissions
+        started = time.monotonic()
+        settlements, expected = [], []
+        for n, secret in enumerate(secrets):
+            admitted = await admissions.admit(secret, "gpt-oss-120b", 100, 900)  # 1,000 reserved
+            assert admitted.status == 200, admitted.body
+            admission = admissions.codec.decode(admitted.body["admission_id"])
+            assert admission is not None
+            used = 1_500 if n % 3 == 0 else 400  # a third ran over their reservation: 500 taken more
+            billed = 1_000 if admission.plan == "paygo" else 0  # the free tier bills nothing
+            settlements.append(Settlement(admitted.body["admission_id"], admission, used, billed))
+            expected.append((admission, used))
+        assert len({admission.organization_id for admission, _ in expected}) == 7
+        sent.clear()
+        await admissions.settle(settlements)
+        assert len(sent) == 2  # the claim, then the give-backs and credit changes: one round trip each
+        give_backs = sent[1]
+        assert give_backs.count(b"EVALSHA") == 7 and give_backs.count(b"HINCRBY") == 2  # Acme: held, billed
+        elapsed = time.monotonic() - started
+        used_of: dict[Bucket, int] = {}  # Acme's two projects share its organization's buckets
+        for admission, used in expected:
+            state = await admissions.directory.organization(admission.organization_id)
+            assert state is not None
+            plan = state.plans[admission.model_id]
+            for limit in admissions._limits(state, plan, admission.project_id, admission.model_id)[1]:
+                if limit.kind == "tokens":
+                    used_of[limit.bucket] = used_of.get(limit.bucket, 0) + used
+        assert len(used_of) >= 7
+        # each token bucket holds its capacity less what was used (and what refilled since the admissions)
+        for (bucket, used), level in zip(
+            used_of.items(), await admissions.limiter.peek(list(used_of)), strict=True
+        ):
+            refill = bucket.capacity * elapsed / bucket.window + 1
+            assert bucket.capacity - used <= level <= min(bucket.capacity, bucket.capacity - used + refill)
+        sent.clear()
+        await admissions.settle([s._replace(billed_nanos=0) for s in settlements])  # a repeat gives nothing
+        assert len(sent) == 1  # the claim alone: nothing won, nothing to give back
+    finally:
+        await fleet.stop()
+        await db.dispose()
+        await counted.aclose(close_connection_pool=True)
