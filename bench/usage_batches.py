@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/usage_batches.py [--batches 20] [--in-flight 1] [--rounds 2]
                                             [--engines sqlite,postgresql] [--baseline REV] [--profile FILE]
+                                            [--redis redis://127.0.0.1:6379/4]
 
 On a fresh database per engine (SQLite: var/bench/usage-batches.sqlite3; PostgreSQL: the database
 bench_usage_batches on $BENCH_POSTGRES_URL) it creates 500 PayGo organizations, each with a project, a key,
@@ -14,6 +15,10 @@ records spread evenly over 1, 50 or 500 organizations, and prints records per se
 per batch, by this code and by the code of REV (default: where this branch left main, `git merge-base HEAD
 main`), side by side in one run, each in a process of its own against the same database, the two
 alternated `rounds` times (the best of each is printed: the machine is shared and noisy).
+
+With `--redis URL` (that Redis database is flushed) the writer is the fleet's, with Redis: each record's
+reservation is held in Redis before its batch (not timed), and a batch's time includes what follows its
+commit before the reports are answered: the settlement (claim, give-backs, credit counters).
 """
 
 from __future__ import annotations
@@ -84,7 +89,7 @@ async def build(url: str) -> None:
 
 
 async def measure(
-    code: str, url: str, batches: int, in_flight: int, tag: str, profile: str | None
+    code: str, url: str, batches: int, in_flight: int, tag: str, profile: str | None, redis_url: str | None
 ) -> dict[str, Any]:
     """Records per second and median ms per batch for each spread, committed by the writer of `code`."""
     sys.path.insert(0, code)
@@ -95,11 +100,26 @@ async def measure(
     from app.fleet.usage import UsageItem, UsageWriter
 
     db = Database(url)
+    redis: Any = None
+    fleet: Any = None
+    if redis_url:
+        from redis.asyncio import Redis
 
-    async def nothing_after(_committed: Any) -> None:
-        return None
+        from app.fleet.plans import plan_loader
+        from app.fleet.reservations import RedisReservations
+        from app.fleet.service import Fleet
 
-    writer = UsageWriter(db, load_catalog(), burn=burn, after_commit=nothing_after)
+        redis = Redis.from_url(redis_url)
+        catalog = load_catalog()
+        fleet = Fleet(db, catalog, load_plans=plan_loader(catalog), burn=burn, redis=redis,
+                      admission_key=b"bench-usage-batches-admission-key")  # fmt: skip
+        writer = fleet.writer
+    else:
+
+        async def nothing_after(_committed: Any) -> None:
+            return None
+
+        writer = UsageWriter(db, load_catalog(), burn=burn, after_commit=nothing_after)
     issued = int(time.time())
     figures: dict[str, Any] = {}
     profiler = None
@@ -117,6 +137,10 @@ async def measure(
                 nonce = f"{tag}-{spread}-{batch}-{n}"
                 admission = Admission(org, f"proj_{org}", f"key_{org}", MODEL, "paygo", 2000, issued, nonce)
                 items.append(UsageItem(f"req-{nonce}", f"adm-{nonce}", admission, 1000 + n, 100 + batch))
+            if redis is not None:  # reserved when admitted: the settlement wins and gives back
+                await redis.zadd(
+                    RedisReservations.KEY, {item.admission_id: time.time() + 600 for item in items}
+                )
             started = time.perf_counter()
             statuses = await writer.submit(items)
             if batch >= in_flight:  # the first ones warm the statement caches up
@@ -136,7 +160,13 @@ async def measure(
             "rate": BATCH * len(times) / elapsed,
             "p50_ms": statistics.median(times) * 1000,
         }
-    await writer.stop()
+    if fleet is not None:
+        left = await redis.zcard(RedisReservations.KEY)
+        assert left == 0, f"{left} reservations were not settled (a failed settlement is only logged)"
+        await fleet.stop()
+        await redis.aclose()
+    else:
+        await writer.stop()
     await db.dispose()
     if profiler is not None and profile:
         profiler.dump_stats(profile)
@@ -144,7 +174,7 @@ async def measure(
 
 
 def _measured(
-    code: Path, url: str, batches: int, in_flight: int, tag: str, profile: str | None
+    code: Path, url: str, batches: int, in_flight: int, tag: str, profile: str | None, redis_url: str | None
 ) -> dict[str, Any]:
     """`measure` in a fresh process, so that `code` is the only app it imports."""
     spec = {
@@ -154,6 +184,7 @@ def _measured(
         "in_flight": in_flight,
         "tag": tag,
         "profile": profile,
+        "redis": redis_url,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
         json.dump(spec, file)
@@ -172,7 +203,13 @@ async def prepare(engine: str) -> str:
 
 
 def main(
-    batches: int, in_flight: int, rounds: int, engines: list[str], baseline: str | None, profile: str | None
+    batches: int,
+    in_flight: int,
+    rounds: int,
+    engines: list[str],
+    baseline: str | None,
+    profile: str | None,
+    redis_url: str | None,
 ) -> None:
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
@@ -184,6 +221,10 @@ def main(
     archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
     rows = []
+    if redis_url:
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
     for engine in engines:
         url = asyncio.run(prepare(engine))
         best: dict[str, dict[str, Any]] = {"before": {}, "now": {}}
@@ -191,13 +232,14 @@ def main(
             for label, code in (("before", before), ("now", ROOT)):
                 trace = f"{profile}.{engine}" if profile and label == "now" and not round_ else None
                 for spread, figures in _measured(
-                    code, url, batches, in_flight, f"{label}{round_}", trace
+                    code, url, batches, in_flight, f"{label}{round_}", trace, redis_url
                 ).items():
                     if spread not in best[label] or figures["rate"] > best[label][spread]["rate"]:
                         best[label][spread] = figures
         rows += [(engine, spread, best["now"][spread], best["before"][spread]) for spread in best["now"]]
     how = "one after the other" if in_flight == 1 else f"{in_flight} reports in flight"
-    print(f"\nbatches of {BATCH} PayGo records, {how}, best of {rounds} alternated runs;")
+    settled = f", settled in Redis ({redis_url})" if redis_url else ", not settled (no Redis)"
+    print(f"\nbatches of {BATCH} PayGo records{settled}, {how}, best of {rounds} alternated runs;")
     print(f"before = {rev[:10]}:")
     print(f"  {'engine':<11}{'organizations':>14}{'records/s':>12}{'before':>10}{'p50 ms':>9}{'before':>9}")
     for engine, spread, now_f, then_f in rows:
@@ -221,15 +263,23 @@ if __name__ == "__main__":
     parser.add_argument(
         "--profile", help="write a cProfile of this code's 500-organization batches to FILE.<engine>"
     )
+    parser.add_argument("--redis", help="settle each batch in this Redis (flushed), as the fleet does")
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: a JSON spec, see _measured
     args = parser.parse_args()
     if args.measure:
         spec = json.loads(Path(args.measure).read_text())
         figures = asyncio.run(
             measure(
-                spec["code"], spec["url"], spec["batches"], spec["in_flight"], spec["tag"], spec["profile"]
+                spec["code"],
+                spec["url"],
+                spec["batches"],
+                spec["in_flight"],
+                spec["tag"],
+                spec["profile"],
+                spec["redis"],
             )
         )
         print(json.dumps(figures))
     else:
-        main(args.batches, args.in_flight, args.rounds, args.engines.split(","), args.baseline, args.profile)
+        main(args.batches, args.in_flight, args.rounds, args.engines.split(","), args.baseline, args.profile,
+             args.redis)  # fmt: skip
