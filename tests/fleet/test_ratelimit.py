@@ -127,3 +127,27 @@ async def test_a_script_redis_does_not_know_is_loaded_and_run(redis: Any) -> Non
     limiter._acquire.sha = "0" * 40  # as after a Redis restart: EVALSHA answers NOSCRIPT
     decision = await limiter.acquire([Bucket("n", capacity=10, window=60)], [4])
     assert decision.allowed and decision.remaining(0) == 6
+
+
+async def test_give_backs_of_several_buckets_and_credit_keys_in_one_call(limiter: Limiter) -> None:
+    a_tokens, a_day = Bucket("o:{a}:t", capacity=1000, window=86400), Bucket("o:{a}:d", 5000, 86400)
+    b_tokens, fresh = Bucket("o:{b}:t", capacity=1000, window=86400), Bucket("o:{b}:x", 1000, 86400)
+    assert (await limiter.acquire([a_tokens, a_day], [800, 800])).allowed
+    assert (await limiter.acquire([b_tokens], [300])).allowed
+    await limiter.give_back(
+        {a_tokens: 500, a_day: -200, b_tokens: 100, fresh: -400},  # a negative figure is taken
+        {"c:{a}": (7, 3), "c:{b}": (0, 5)},
+    )
+    levels = await limiter.peek([a_tokens, a_day, b_tokens, fresh])
+    # give-back capped at capacity; a take from a bucket never used (full) starts from its capacity
+    assert [math.floor(level) for level in levels] == [700, 4000, 800, 600]
+    assert await limiter.billed(["c:{a}", "c:{b}"]) == [3, 5]
+
+
+async def test_a_give_back_redis_does_not_know_is_loaded_and_run(redis: Any) -> None:
+    limiter = RedisLimiter(redis)
+    bucket = Bucket("o:{a}:t", capacity=100, window=86400)
+    assert (await limiter.acquire([bucket], [90])).allowed
+    limiter._give_back.sha = "0" * 40  # as after a Redis restart: EVALSHA answers NOSCRIPT
+    await limiter.give_back({bucket: 50})
+    assert math.floor((await limiter.peek([bucket]))[0]) == 60
