@@ -334,7 +334,9 @@ class RedisLimiter:
         self._pending.append((keys, args, future))
         if self._sending is None:
             self._sending = asyncio.create_task(self._send_pending(), name="rate-limit pipeline")
-        return await asyncio.shield(future)  # one admission timing out does not cancel the others'
+        # the future is this admission's alone: its timing out cancels nothing of the others (the
+        # sender skips a future already done), so it is awaited without a shield and its extra future
+        return await future
 
     async def _send_pending(self) -> None:
         try:
