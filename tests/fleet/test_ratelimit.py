@@ -127,3 +127,17 @@ async def test_a_script_redis_does_not_know_is_loaded_and_run(redis: Any) -> Non
     limiter._acquire.sha = "0" * 40  # as after a Redis restart: EVALSHA answers NOSCRIPT
     decision = await limiter.acquire([Bucket("n", capacity=10, window=60)], [4])
     assert decision.allowed and decision.remaining(0) == 6
+
+
+async def test_a_bucket_tuple_used_again_is_packed_once_and_a_changed_limit_is_seen(redis: Any) -> None:
+    limiter = RedisLimiter(redis)
+    buckets = (Bucket("c:r", capacity=10, window=60), Bucket("c:t", capacity=1000, window=60))
+    first = await limiter.acquire(buckets, [1, 300])
+    second = await limiter.acquire(buckets, [1, 600])  # the same tuple: its keys and limits packed once
+    assert [round(level) for level in first.levels] == [9, 700]
+    assert [round(level) for level in second.levels] == [8, 100]
+    assert not (await limiter.acquire(buckets, [1, 200])).allowed
+    # a raised limit comes as new buckets (a reloaded entry): packed anew, taken from the same keys
+    raised = (Bucket("c:r", capacity=10, window=60), Bucket("c:t", capacity=100_000, window=60))
+    decision = await limiter.acquire(raised, [1, 50])
+    assert decision.allowed and decision.remaining(1) < 1000
