@@ -8,6 +8,9 @@ queue in that order and one timer for its oldest call do the same work: the time
 per time limit under load (not once per call), cancels the calls it finds overdue, and is set again
 for the oldest call still running. Expiry is what `asyncio.timeout` does: the call's task is
 cancelled and the caller sees TimeoutError (a cancellation from elsewhere stays a cancellation).
+A finished call leaves the queue once the calls before it have finished: behind a call that hangs,
+the queue holds at most the calls of one time limit (a few small objects each), cleared when it
+expires.
 """
 
 from __future__ import annotations
