@@ -40,6 +40,8 @@ from fleet import (
 )
 from support import bench_database
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def run_together(jobs: list[dict[str, Any]]) -> list[dict[str, float]]:
     """Several wrk runs at the same time (each its own process), as wrk() would run them one by one."""
@@ -65,6 +67,9 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/4", help="REDIS_URL (flushed)")
     parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--replicas", action="store_true", help="one replica against two (PostgreSQL, Redis)")
+    parser.add_argument(
+        "--compare", metavar="REF", help="also admit on the app of this git ref, in the same rounds"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed as the load generator: apt-get install wrk")
@@ -83,11 +88,17 @@ def main() -> None:
            "FLEET_TOKEN": FLEET_TOKEN, "LOG_LEVEL": "WARNING", "JOBS_ENABLED": "false", "MAIL_WORKER": "false",
            "PLUGINS_TOML": str(workdir / "plugins.toml"), "FLEET_ADMISSION_KEY": ADMISSION_KEY}  # fmt: skip
     with_redis = {**env, "REDIS_URL": args.redis}
-    ports = [free_port() for _ in range(2)]
+    ports = [free_port() for _ in range(4 if args.compare else 2)]
     servers = [
         start_server(ports[0], with_redis if args.replicas else env),
         start_server(ports[1], with_redis),
     ]
+    if args.compare:  # the same two servers from the other ref's source (this virtualenv)
+        other = workdir / "compare"
+        other.mkdir()
+        archive = subprocess.run(["git", "archive", args.compare], cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(other)], input=archive.stdout, check=True)
+        servers += [start_server(ports[2], env, other), start_server(ports[3], with_redis, other)]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     admission_body = json.dumps(
         {"api_key": key, "model": "bench-model", "input_tokens": 100, "max_output_tokens": 100}
@@ -108,7 +119,7 @@ def main() -> None:
 
 
 def versus_noop(bases: list[str], admission_body: str, workdir: Path, args: Any) -> None:
-    embedded, shared = bases
+    embedded, shared = bases[:2]
     mint = admission_minter(admission_id(shared, json.loads(admission_body)["api_key"]), workdir)
     record = json.dumps({"request_id": "REQ", "admission_id": "ADM", "model": "bench-model", "input_tokens": 100,
                          "output_tokens": 20})  # fmt: skip
@@ -121,26 +132,36 @@ def versus_noop(bases: list[str], admission_body: str, workdir: Path, args: Any)
             f"{shared}/fleet/v1/usage", record, **run, prefix="s", admissions=mint(10_000 * args.duration)
         ),
     }
+    if args.compare:
+        cases[f"admission, embedded ({args.compare})"] = lambda: wrk(
+            f"{bases[2]}/fleet/v1/admissions", admission_body, **run
+        )
+        cases[f"admission, with Redis ({args.compare})"] = lambda: wrk(
+            f"{bases[3]}/fleet/v1/admissions", admission_body, **run
+        )
+        order = [0, 4, 1, 2, 5, 3]  # each admission case beside its counterpart on the other ref
+        cases = dict(list(cases.items())[i] for i in order)
     figures: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
     for index in range(args.rounds):
         for name, measure in cases.items():  # in turn: the machine's drift hits every case alike
             figures[name].append(measure())
         print(
             f"round {index + 1}: "
-            + ", ".join(f"{n.split(',')[0]} {f[-1]['rps']:,.0f}" for n, f in figures.items())
+            + ", ".join(f"{n.split(' (GET')[0]} {f[-1]['rps']:,.0f}" for n, f in figures.items())
         )
     noop = statistics.median(f["rps"] for f in figures["no-op JSON (GET /healthz)"])
     print(
         f"\nmedians of {args.rounds} rounds of {args.duration} s, {args.connections} connections, one worker each"
     )
-    print(f"{'case':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs no-op':>9} {'errors':>7}")
+    print(f"{'case':40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs no-op':>9} {'errors':>7}")
     for name, runs in figures.items():
         rps = statistics.median(r["rps"] for r in runs)
         p50 = statistics.median(r["p50_ms"] for r in runs)
         p99 = statistics.median(r["p99_ms"] for r in runs)
         print(
-            f"{name:34} {rps:9,.0f} {p50:8.2f} {p99:8.2f} {rps / noop:9.0%} {sum(r['errors'] for r in runs):7.0f}"
+            f"{name:40} {rps:9,.0f} {p50:8.2f} {p99:8.2f} {rps / noop:9.0%} {sum(r['errors'] for r in runs):7.0f}"
         )
+    print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{load:.1f}" for load in os.getloadavg()))
     print(
         "targets (issue 18): admission >= 75 % of no-op with p99 < 5 ms; with Redis >= 60 %; single usage >= 40 %"
     )

@@ -301,12 +301,12 @@ def metrics_cost_per_admission() -> tuple[float, float]:
     return costs[0], costs[1]
 
 
-def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """uvicorn with one worker, as production runs it, once it accepts connections."""
+def start_server(port: int, env: dict[str, str], root: Path = ROOT) -> subprocess.Popen[bytes]:
+    """uvicorn with one worker, as production runs it, once it accepts connections (the app of `root`)."""
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.asgi:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
          "--workers", "1", "--no-access-log", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        cwd=root, env=env,
     )  # fmt: skip
     for _ in range(100):
         try:

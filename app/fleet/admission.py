@@ -218,7 +218,7 @@ class Admissions:
     @staticmethod
     def _limits(
         state: OrgState, plan: ModelPlan, project_id: str, model_id: str
-    ) -> tuple[list[Bucket], list[Limit]]:
+    ) -> tuple[tuple[Bucket, ...], list[Limit]]:
         """The buckets an admission takes from: the organization's for the model, then the project's.
 
         Kept in the organization's entry: they change only with what the entry was loaded from.
@@ -231,7 +231,8 @@ class Admissions:
             project = state.project_limits.get((project_id, model_id))
             prefix = f"p:{{{state.organization_id}}}:{project_id}:{model_id}"
             limits += _level_limits(prefix, project, "project")
-            cached = state.limits[(project_id, model_id)] = ([limit.bucket for limit in limits], limits)
+            # a tuple: the limiter may keep what it derives from it by its identity
+            cached = state.limits[(project_id, model_id)] = (tuple(limit.bucket for limit in limits), limits)
         return cached
 
     @staticmethod

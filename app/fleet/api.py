@@ -12,7 +12,6 @@ OpenAPI schema still describes it all.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import re
@@ -28,6 +27,7 @@ from litestar.openapi.spec import Operation
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from app.fleet.admission import MAX_TOKENS_PER_REQUEST, Answer, error
+from app.fleet.deadlines import Deadlines
 from app.fleet.service import Fleet
 from app.fleet.usage import ShuttingDown
 from app.observability import metrics
@@ -267,11 +267,10 @@ def unavailable(what: str) -> Answer:
     return answer
 
 
-async def answer_within(timeout_seconds: float, work: Awaitable[Answer]) -> Answer:
-    """The answer of `work`, or 503 when the database or Redis fails or it takes over `timeout_seconds`."""
+async def answer_within(deadlines: Deadlines, work: Awaitable[Answer]) -> Answer:
+    """The answer of `work`, or 503 when the database or Redis fails or it takes over the deadlines' seconds."""
     try:
-        async with asyncio.timeout(timeout_seconds):
-            return await work
+        return await deadlines.run(work)
     except ShuttingDown:
         return unavailable("This server is shutting down; send the request to another one.")
     except OUTAGES as exc:
@@ -304,7 +303,7 @@ async def admission_response(fleet: Fleet, settings: Any, receive: Receive) -> F
         answer = _with_rate_headers(bad.answer)
     else:
         admitted = fleet.admit(body.api_key, body.model, body.input_tokens, body.max_output_tokens)
-        answer = _with_rate_headers(await answer_within(settings.fleet_timeout_seconds, admitted))
+        answer = _with_rate_headers(await answer_within(fleet.admission_deadlines, admitted))
     metrics.admission_answered(answer.status, answer.body, time.perf_counter() - started)
     annotate(organization_id=answer.body.get("organization_id"))
     return FleetResponse.of(answer)
@@ -316,7 +315,7 @@ async def usage_response(fleet: Fleet, settings: Any, receive: Receive) -> Fleet
         reports = _usage_reports(await _read_body(receive))
     except _BadRequest as bad:
         return FleetResponse.of(bad.answer)
-    return FleetResponse.of(await answer_within(settings.fleet_timeout_seconds, _recorded(fleet, reports)))
+    return FleetResponse.of(await answer_within(fleet.usage_deadlines, _recorded(fleet, reports)))
 
 
 class FleetFastPath:

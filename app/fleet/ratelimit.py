@@ -22,14 +22,40 @@ import asyncio
 import math
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 WINDOWS = {"minute": 60, "hour": 3600, "day": 86400}
 PIPELINE_MAX = 256  # acquire calls per Redis pipeline
+
+
+def _bulk(values: Iterable[str | int]) -> bytes:
+    """Values as Redis protocol bulk strings (UTF-8, integers in decimal: as the client encodes them)."""
+    parts = []
+    for value in values:
+        data = value.encode() if isinstance(value, str) else b"%d" % value
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+async def _exchange(connection: Any, packed: bytes, count: int) -> list[Any]:
+    """Send packed commands and read their `count` replies; an error reply is returned as its exception."""
+    try:
+        await connection.send_packed_command(packed)
+        replies: list[Any] = []
+        for _ in range(count):
+            try:
+                replies.append(await connection.read_response())
+            except ResponseError as exc:
+                replies.append(exc)
+        return replies
+    except BaseException:
+        # cancelled or failed halfway: replies may be left on the socket, which must not be reused
+        await connection.disconnect(nowait=True)
+        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,10 +220,12 @@ class LocalLimiter:
 
 
 # KEYS: bucket keys, then the guard key, the credit key and the reservations' sorted set. ARGV:
-# capacity, window (ms), cost for each bucket, then the guard's generation ("" for none), the credit
-# floor ("" for none), the amount to hold, the admission id to reserve ("" for none) and its due time
-# (the set's score). Returns {refused index (0: none, -1: stale guard, -2: credit short), wait ms (-1:
-# never) or the credit left, level 1, level 2, …} with levels as strings. Credit figures are
+# capacity and window (ms) of each bucket, then the cost of each, then the guard's generation ("" for
+# none), the credit floor ("" for none), the amount to hold, the admission id to reserve ("" for none)
+# and its due time (the set's score). The capacities and windows come first: with the keys, they are
+# the part of the call that is the same for every admission of a key and model (packed once).
+# Returns {refused index (0: none, -1: stale guard, -2: credit short), wait ms (-1: never) or the
+# credit left, level 1, level 2, …} with levels as strings. Credit figures are
 # micro-dollars, exact in Lua's doubles up to $9 billion.
 _ACQUIRE = """
 local n = #KEYS - 3
@@ -209,7 +237,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local levels = {}
 for i = 1, n do
-  local cap, win, cost = tonumber(ARGV[i*3-2]), tonumber(ARGV[i*3-1]), tonumber(ARGV[i*3])
+  local cap, win, cost = tonumber(ARGV[i*2-1]), tonumber(ARGV[i*2]), tonumber(ARGV[n*2+i])
   local state = redis.call('HMGET', KEYS[i], 'v', 't')
   local v, at = tonumber(state[1]), tonumber(state[2])
   if v == nil then v, at = cap, now end
@@ -237,7 +265,7 @@ if ARGV[n * 3 + 4] ~= '' then
 end
 local out = {0, 0}
 for i = 1, n do
-  local win, cost = tonumber(ARGV[i*3-1]), tonumber(ARGV[i*3])
+  local win, cost = tonumber(ARGV[i*2]), tonumber(ARGV[n*2+i])
   local v = levels[i] - cost
   redis.call('HSET', KEYS[i], 'v', tostring(v), 't', now)
   redis.call('PEXPIRE', KEYS[i], win * 2)
@@ -295,15 +323,24 @@ class RedisLimiter:
     fleet.reservations.RedisReservations): one round trip per admission. That set is the one key a
     decision touches outside the organization's hash slot (on Redis Cluster it would be sharded by
     the organization's tag, and the sweep would visit each shard).
+
+    The acquire calls are written in Redis's protocol here, not by the client's command packing:
+    the bucket keys, capacities and windows of a bucket list (the same for every admission of a key
+    and model) are packed once, and only the costs, the guard, the credit hold and the reservation
+    per call. Packing every argument of every call was the largest part of the client's work.
     """
+
+    PACKED_MAX = 10_000  # bucket tuples whose constant part is kept packed
 
     def __init__(self, redis: Any, prefix: str = "rl:", *, reservations_key: str = "reservations") -> None:
         self._redis = redis
         self._prefix = prefix
         self._reservations_key = reservations_key
         self._acquire = redis.register_script(_ACQUIRE)
-        self._pending: list[tuple[list[str], list[int | float | str], asyncio.Future[Any]]] = []
+        self._pending: list[tuple[int, bytes, asyncio.Future[Any]]] = []
         self._sending: asyncio.Task[None] | None = None
+        # id of a bucket tuple -> (the tuple, held so that its id is not reused; its packed parts)
+        self._packed: dict[int, tuple[Sequence[Bucket], bytes, bytes]] = {}
         self._give_back = redis.register_script(_GIVE_BACK)
         self._peek = redis.register_script(_PEEK)
 
@@ -315,21 +352,34 @@ class RedisLimiter:
         credit: CreditHold | None = None,
         reservation: Reservation | None = None,
     ) -> Decision:
-        args: list[int | float | str] = []
-        for bucket, cost in zip(buckets, costs, strict=True):
-            args += (bucket.capacity, bucket.window * 1000, cost)
-        args += (
-            str(guard.generation) if guard else "",
-            str(credit.floor) if credit else "",
-            credit.amount if credit else 0,
-            reservation.admission_id if reservation else "",
-            reservation.due if reservation else 0,
-        )
+        if len(costs) != len(buckets):
+            raise ValueError("one cost per bucket")
+        keys, limits = self._constant_part(buckets)
         # the guard and credit keys are the organization's (same hash tag), or a bucket's when absent
         spare = self._prefix + buckets[0].key if buckets else self._prefix + "-"
-        keys = [self._prefix + b.key for b in buckets]
-        keys += (guard.key if guard else spare, credit.key if credit else spare, self._reservations_key)
-        reply = await self._acquire_together(keys, args)
+        n = len(buckets)
+        body = b"".join(
+            (
+                _bulk((n + 3,)),
+                keys,
+                _bulk(
+                    (guard.key if guard else spare, credit.key if credit else spare, self._reservations_key)
+                ),
+                limits,
+                _bulk(costs),
+                _bulk(
+                    (
+                        str(guard.generation) if guard else "",
+                        str(credit.floor) if credit else "",
+                        credit.amount if credit else 0,
+                        reservation.admission_id if reservation else "",
+                        repr(reservation.due) if reservation else 0,
+                    )
+                ),
+            )
+        )
+        # EVALSHA, the script's digest, the number of keys, the keys (n + 3), then 3n + 5 arguments
+        reply = await self._acquire_together(4 * n + 11, body)
         refused, wait_ms, *levels = reply
         if int(refused) == -1:
             return Decision(False, (), stale=True)
@@ -342,7 +392,20 @@ class RedisLimiter:
         full = parsed + tuple(float(b.capacity) for b in buckets[len(parsed) :])
         return Decision(False, full, index, math.inf if int(wait_ms) < 0 else int(wait_ms) / 1000)
 
-    async def _acquire_together(self, keys: list[str], args: list[int | float | str]) -> Any:
+    def _constant_part(self, buckets: Sequence[Bucket]) -> tuple[bytes, bytes]:
+        """The bucket keys, and the capacities and windows (ms), in Redis's protocol."""
+        held = self._packed.get(id(buckets))
+        if held is not None and held[0] is buckets:
+            return held[1], held[2]
+        keys = _bulk([self._prefix + bucket.key for bucket in buckets])
+        limits = _bulk([part for b in buckets for part in (b.capacity, b.window * 1000)])
+        if len(self._packed) >= self.PACKED_MAX:
+            self._packed.clear()
+        if isinstance(buckets, tuple):  # immutable, hence safe to know by identity (the directory's are)
+            self._packed[id(buckets)] = (buckets, keys, limits)
+        return keys, limits
+
+    async def _acquire_together(self, count: int, body: bytes) -> Any:
         """The acquire script's reply, sent in one pipeline with the other admissions of the moment.
 
         Each admission still runs its own atomic script; only the client's work and the round trip
@@ -351,20 +414,19 @@ class RedisLimiter:
         admission's time in Redis; per pipeline it is paid once.
         """
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((keys, args, future))
+        self._pending.append((count, body, future))
         if self._sending is None:
             self._sending = asyncio.create_task(self._send_pending(), name="rate-limit pipeline")
-        return await asyncio.shield(future)  # one admission timing out does not cancel the others'
+        # the future is this admission's alone: its timing out cancels nothing of the others (the
+        # sender skips a future already done), so it is awaited without a shield and its extra future
+        return await future
 
     async def _send_pending(self) -> None:
         try:
             while self._pending:
                 batch, self._pending = self._pending[:PIPELINE_MAX], self._pending[PIPELINE_MAX:]
                 try:
-                    async with self._redis.pipeline(transaction=False) as pipe:
-                        for keys, args, _ in batch:
-                            pipe.evalsha(self._acquire.sha, len(keys), *keys, *args)
-                        replies = await pipe.execute(raise_on_error=False)
+                    replies = await self._run_scripts([(count, body) for count, body, _ in batch])
                 except asyncio.CancelledError:
                     for *_, future in batch:
                         future.cancel()
@@ -375,12 +437,7 @@ class RedisLimiter:
                             future.set_exception(exc)
                             future.exception()  # retrieved here too: an admission may have given up
                     continue
-                for (keys, args, future), reply in zip(batch, replies, strict=True):
-                    if isinstance(reply, NoScriptError):  # Redis restarted or flushed its scripts: load it
-                        try:
-                            reply = await self._acquire(keys=keys, args=args)
-                        except Exception as exc:  # noqa: BLE001  (this admission answers it)
-                            reply = exc
+                for (*_, future), reply in zip(batch, replies, strict=True):
                     if future.done():
                         continue
                     if isinstance(reply, Exception):
@@ -393,6 +450,34 @@ class RedisLimiter:
             for *_, future in self._pending:  # cancelled (shutdown): nobody waits in vain
                 future.cancel()
             self._pending.clear()
+
+    async def _run_scripts(self, calls: list[tuple[int, bytes]]) -> list[Any]:
+        """Each call's reply (an error reply as its exception), in one round trip."""
+        replies = await self._round_trip(calls)
+        missing = [index for index, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:  # Redis restarted or flushed its scripts: load it, and run those calls again
+            self._acquire.sha = await self._redis.script_load(_ACQUIRE)
+            for index, reply in zip(
+                missing, await self._round_trip([calls[i] for i in missing]), strict=True
+            ):
+                replies[index] = reply
+        return replies
+
+    async def _round_trip(self, calls: list[tuple[int, bytes]]) -> list[Any]:
+        sha = self._acquire.sha.encode()
+        packed = b"".join(
+            b"*%d\r\n$7\r\nEVALSHA\r\n$40\r\n%s\r\n%s" % (count, sha, body) for count, body in calls
+        )
+        pool = self._redis.connection_pool
+        connection = await pool.get_connection()
+        try:
+            # as the client's pipeline does: a lost connection is reconnected and the batch sent again
+            return await connection.retry.call_with_retry(  # type: ignore[no-any-return]
+                lambda: _exchange(connection, packed, len(calls)),
+                lambda _: connection.disconnect(),
+            )
+        finally:
+            await pool.release(connection)
 
     async def peek(self, buckets: Sequence[Bucket]) -> list[float]:
         if not buckets:

@@ -21,6 +21,7 @@ from app.db import Database
 from app.domain.catalog.models import Catalog
 from app.fleet.admission import Admissions, Answer, Settlement, error
 from app.fleet.credit import credit_key
+from app.fleet.deadlines import Deadlines
 from app.fleet.directory import Directory, PlanLoader
 from app.fleet.feed import ChangeFeed
 from app.fleet.keys import load_keys
@@ -52,8 +53,12 @@ class Fleet:
         admission_ttl_seconds: float = 600,
         cache_max_age_seconds: float = 60,
         change_poll_seconds: float = 0.5,
+        timeout_seconds: float = 5,
     ) -> None:
         self._db = db
+        # FLEET_TIMEOUT_SECONDS for every call, one timer per kind of call (not one per call)
+        self.admission_deadlines = Deadlines(timeout_seconds)
+        self.usage_deadlines = Deadlines(timeout_seconds)
         limiter = (
             RedisLimiter(redis, reservations_key=RedisReservations.KEY)
             if redis is not None
@@ -256,6 +261,7 @@ def build_fleet(db: Database, services: Any, settings: Any, redis: Any = None) -
         admission_ttl_seconds=settings.admission_ttl_seconds,
         cache_max_age_seconds=settings.fleet_cache_max_age_seconds,
         change_poll_seconds=settings.fleet_change_poll_seconds,
+        timeout_seconds=settings.fleet_timeout_seconds,
     )
 
 

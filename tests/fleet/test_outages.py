@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -53,6 +54,39 @@ async def test_while_redis_is_down_admission_answers_503_and_usage_is_still_reco
     assert reported.status_code == 200 and reported.json()["results"] == [
         {"request_id": "r-1", "status": "accepted"}
     ]
+
+
+async def test_a_redis_that_stops_answering_gets_503s_within_the_fleet_timeout(
+    settings: Settings, database: Database, services: Services, acme_key: str
+) -> None:
+    """A Redis that accepts connections and never answers: every admission still ends in time."""
+    connections: list[asyncio.StreamWriter] = []
+
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)  # read nothing, answer nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    app = create_app(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0", "fleet_timeout_seconds": 1}),
+                     database=database, services=services)  # fmt: skip
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as http:
+            fleet = Fleet(http)
+            started = time.monotonic()
+            answers = await asyncio.gather(*(fleet.admit(acme_key) for _ in range(20)))
+            assert 1 <= time.monotonic() - started < 2.5
+            assert {answer.status_code for answer in answers} == {503}
+            assert all(answer.json()["type"] == "service_unavailable_error" for answer in answers)
+            # the calls after them are bounded all the same
+            started = time.monotonic()
+            assert (await fleet.admit(acme_key)).status_code == 503 and time.monotonic() - started < 2.5
+    finally:
+        await app.state.fleet.stop()
+        for writer in connections:
+            writer.close()
+        server.close()
 
 
 async def test_readyz_says_whether_the_schema_is_at_the_migrations_head(

@@ -151,3 +151,17 @@ async def test_a_give_back_redis_does_not_know_is_loaded_and_run(redis: Any) -> 
     limiter._give_back.sha = "0" * 40  # as after a Redis restart: EVALSHA answers NOSCRIPT
     await limiter.give_back({bucket: 50})
     assert math.floor((await limiter.peek([bucket]))[0]) == 60
+
+
+async def test_a_bucket_tuple_used_again_is_packed_once_and_a_changed_limit_is_seen(redis: Any) -> None:
+    limiter = RedisLimiter(redis)
+    buckets = (Bucket("c:r", capacity=10, window=60), Bucket("c:t", capacity=1000, window=60))
+    first = await limiter.acquire(buckets, [1, 300])
+    second = await limiter.acquire(buckets, [1, 600])  # the same tuple: its keys and limits packed once
+    assert [round(level) for level in first.levels] == [9, 700]
+    assert [round(level) for level in second.levels] == [8, 100]
+    assert not (await limiter.acquire(buckets, [1, 200])).allowed
+    # a raised limit comes as new buckets (a reloaded entry): packed anew, taken from the same keys
+    raised = (Bucket("c:r", capacity=10, window=60), Bucket("c:t", capacity=100_000, window=60))
+    decision = await limiter.acquire(raised, [1, 50])
+    assert decision.allowed and decision.remaining(1) < 1000
