@@ -9,8 +9,11 @@ import time
 
 import httpx
 import pytest
+from graphql import GraphQLError
+from hypothesis import given
+from hypothesis import strategies as st
 
-from app.graphql.limits import PAGE_SIZE, measure_operations
+from app.graphql.limits import _TOKENS, PAGE_SIZE, _surely_over, measure_operations
 from tests.fleet.conftest import Fleet, acme_key, fleet  # noqa: F401  (fixtures)
 from tests.support import GraphQL, World
 
@@ -133,3 +136,31 @@ async def test_malformed_bodies_are_400(client: httpx.AsyncClient) -> None:
     for body in (b"42", b'"text"', b"null", b"\xff\xfe{}", b"[" * 10_000, variables_deep):
         answer = await client.post("/graphql", content=body, headers=headers)
         assert answer.status_code == 400, (body[:20], answer.status_code, answer.text[:200])
+
+
+TOKEN_PIECES = ["{", "}", "(", ")", "[", "]", ":", "=", "@", "$", "!", "&", "|", "...", " ", "\n", ",",
+                "me", "_id", "x1", "on", "1", "-2", "3.5", "4e10", "-0.5E-3", "1-2"]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(TOKEN_PIECES), max_size=200))
+def test_the_quick_token_count_never_counts_more_than_the_parser(pieces: list[str]) -> None:
+    """The regex refuses a document before parsing only when the parser would refuse it too."""
+    from graphql.language import Lexer, Source, TokenKind
+
+    document = " ".join(pieces)  # tokens apart, and also glued (`1-2`, `x1`) where the pieces are
+    lexer, tokens = Lexer(Source(document)), 0
+    try:
+        while lexer.advance().kind is not TokenKind.EOF:
+            tokens += 1
+    except GraphQLError:
+        return  # not GraphQL: the parser refuses it whatever its size
+    assert sum(1 for _ in _TOKENS.finditer(document)) <= tokens
+    for limit in (tokens, tokens + 1, max(0, tokens - 1)):
+        assert not _surely_over(document, limit) or tokens > limit
+
+
+def test_an_oversized_document_is_refused_without_parsing() -> None:
+    over = "{ " + "me { id } " * 700 + "}"
+    assert _surely_over(over, 1_000)
+    assert not _surely_over(over.replace("me", '"me"', 1), 1_000)  # strings: the parser counts
+    assert not _surely_over("{ " + "me { id } " * 200 + "}", 1_000)
