@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -104,19 +107,31 @@ def test_the_client_address_comes_from_the_trusted_proxy_header_only_when_config
     assert client_of({}, "10.0.0.2", trusted_header="X-Forwarded-For").address == "10.0.0.2"
 
 
-async def test_password_hashing_runs_off_the_event_loop_on_a_bounded_pool() -> None:
-    ticks = 0
+async def test_password_hashing_runs_off_the_event_loop_on_a_bounded_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each hash runs on the pool's threads, never on the loop's, and no more at once than the pool has."""
+    loop_thread, threads, running, most = threading.get_ident(), set(), 0, 0
+    lock = threading.Lock()
+    real_hash = passwords.hasher.hash
 
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.001)
-            ticks += 1
+    def hash_and_note(password: str) -> str:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+            threads.add(threading.get_ident())
+        try:
+            time.sleep(0.005)  # long enough for the hashes to overlap if the pool let them
+            return real_hash(password)
+        finally:
+            with lock:
+                running -= 1
 
-    running = asyncio.create_task(ticker())
+    monkeypatch.setattr(passwords, "hasher", SimpleNamespace(hash=hash_and_note))
     await asyncio.gather(*(passwords.hash_password(f"pass {i}") for i in range(20)))
-    running.cancel()
-    assert ticks > 0  # the loop kept turning while 20 hashes ran
+    assert threads and loop_thread not in threads
+    assert most <= passwords.HASH_WORKERS
     assert (
         passwords._pool._max_workers == passwords.HASH_WORKERS <= 1 + (__import__("os").cpu_count() or 2) // 2
     )
