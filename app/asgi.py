@@ -28,7 +28,7 @@ from app.jobs import Scheduler
 from app.migrate import schema_is_current
 from app.observability import metrics, tracing
 from app.observability.logs import RequestLogging, configure_logging, litestar_logging
-from app.outage import OUTAGES, RETRY_AFTER_SECONDS, is_outage
+from app.outage import OUTAGES, RETRY_AFTER_SECONDS, is_outage, unavailable_message
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
 from app.web import offline_graphiql, openapi_render_plugins, web_routes
@@ -93,7 +93,7 @@ def answer_outage(request: Request[Any, Any, Any], exc: Exception) -> Response[A
         "data": None,
         "errors": [
             {
-                "message": f"The service is temporarily unavailable; retry shortly (reference {correlation_id}).",
+                "message": unavailable_message(correlation_id),
                 "extensions": {"code": "SERVICE_UNAVAILABLE", "correlationId": correlation_id},
             }
         ],
@@ -159,14 +159,13 @@ def create_app(
                     logger.warning("document link key not read yet (%s); retrying", type(exc).__name__)
                     await asyncio.sleep(RETRY_AFTER_SECONDS)
 
-        try:
-            await asyncio.wait_for(asyncio.shield(task := asyncio.create_task(until_installed())), timeout=5)
-        except TimeoutError:
-            app.state.link_key_task = task  # kept referenced until it is done
+        app.state.link_key_task = task = asyncio.create_task(until_installed())  # referenced until done
+        await asyncio.wait({task}, timeout=5)  # normally read at once; else it goes on in the background
+        if task.done():
+            task.result()  # not an outage (a bug, a missing table): start-up stops here
 
     async def shutdown() -> None:
-        if (waiting := getattr(app.state, "link_key_task", None)) is not None:
-            waiting.cancel()
+        app.state.link_key_task.cancel()  # still waiting for the database, or done (nothing to cancel)
         await scheduler.stop()
         await fleet.stop(settings.shutdown_grace_seconds)  # drains the usage received, awaits recharges
         if redis is not None:

@@ -28,6 +28,11 @@ OUTAGES: tuple[type[Exception], ...] = (
 )
 
 
+def unavailable_message(reference: str) -> str:
+    """What a GraphQL client is told during an outage, with the reference the log shows too."""
+    return f"The service is temporarily unavailable; retry shortly (reference {reference})."
+
+
 def is_outage(exc: BaseException) -> bool:
     """Whether the exception says a backing service is unavailable (not that the request or code is wrong)."""
     if isinstance(exc, DBAPIError):

@@ -14,7 +14,7 @@ from strawberry.relay.types import GlobalIDValueError
 from strawberry.types import ExecutionContext
 
 from app.graphql.edge import page_argument_error
-from app.outage import is_outage
+from app.outage import is_outage, unavailable_message
 
 logger = logging.getLogger("app.graphql")
 
@@ -50,9 +50,7 @@ def process_errors(errors: list[GraphQLError], execution_context: ExecutionConte
                 error.original_error,
                 extra={"correlation_id": correlation_id},
             )
-            error.message = (
-                f"The service is temporarily unavailable; retry shortly (reference {correlation_id})."
-            )
+            error.message = unavailable_message(correlation_id)
             error.extensions = {"code": "SERVICE_UNAVAILABLE", "correlationId": correlation_id}
             continue
         logger.error(

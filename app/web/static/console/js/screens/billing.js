@@ -3,7 +3,7 @@ import { ERROR, mutate, query } from "../api.js";
 import { label, localDate, localTime, money } from "../format.js";
 import { html, useState } from "../html.js";
 import { href } from "../router.js";
-import { confirmPayment } from "../provider.js";
+import { MAY_NEED_CONFIRMATION, confirmPayment } from "../provider.js";
 import { Field, FormError, ListError, Loading, Notice, showOrganization, useLoad, useSubmit } from "../ui.js";
 import { AlertsCard } from "./alerts.js";
 import { DocumentsTab } from "./documents.js";
@@ -25,7 +25,7 @@ const CREDITS = `query Credits($id: ID!) { node(id: $id) { ...CreditTabs } } ${T
 const ORG = `organization { ...CreditTabs }`;
 
 const ADD = `mutation AddCredits($input: AddCreditsInput!) { addCredits(input: $input) { ${ERROR}
-  ... on PaymentError { declineCode } ... on PaymentAuthenticationRequired { chargeId clientSecret }
+  ... on PaymentError { declineCode } ${MAY_NEED_CONFIRMATION}
   ... on AddCreditsPayload { balance ${M} grant { amount ${M} } ${ORG} } } } ${TABS_DATA}`;
 const PAID = `charge { id status } balance ${M} grant { amount ${M} } ${ORG}`; // what a confirmed payment reads back
 const CONFIGURE = `mutation AutoRecharge($input: ConfigureAutoRechargeInput!) { configureAutoRecharge(input: $input) { ${ERROR}
