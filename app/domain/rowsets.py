@@ -33,6 +33,11 @@ def is_sqlite(session: AsyncSession) -> bool:
     return session.bind.dialect.name != "postgresql"
 
 
+def dialect_insert(sqlite_dialect: bool, table: Any) -> Any:
+    """An INSERT into `table` in the database's own dialect, the one that takes ON CONFLICT (upserts)."""
+    return sqlite.insert(table) if sqlite_dialect else postgresql.insert(table)
+
+
 class RowSet:
     """Rows of `columns` (each a (name, INT or TEXT)) for one statement, which reads them as `c.<column>`."""
 

@@ -14,10 +14,10 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from app.db import Database
+from app.domain.rowsets import dialect_insert
 from app.fleet.models import AdmissionKey
 
 RETIRED_MARGIN = timedelta(minutes=5)  # beyond the admission lifetime: clocks and slow reports
@@ -44,10 +44,11 @@ async def load_keys(db: Database, lifetime_seconds: float) -> tuple[bytes, list[
     async with db.reader() as session:
         rows = list(await session.scalars(query))
     if not any(row.retired_at is None for row in rows):
-        insert = sqlite.insert if db.is_sqlite else postgresql.insert
         async with db.transaction() as session:
             await session.execute(
-                insert(_TABLE).values(id=1, secret=_new_secret(), created_at=now).on_conflict_do_nothing()
+                dialect_insert(db.is_sqlite, _TABLE)
+                .values(id=1, secret=_new_secret(), created_at=now)
+                .on_conflict_do_nothing()
             )
             rows = list(await session.scalars(query))
     current = next(row for row in rows if row.retired_at is None)

@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from app.domain.rowsets import dialect_insert
 from app.jobs import registry  # noqa: F401  (importing it registers every job)
 from app.jobs.base import JOBS, Job
 from app.jobs.models import JobLease
@@ -64,8 +64,7 @@ async def run_job(name: str, db: Any, services: Any) -> Any:
 async def _take_lease(db: Any, name: str, holder: str) -> bool:
     """Take the job's lease unless someone holds it (leases are real time: app.clock may be frozen)."""
     now = datetime.now(UTC)
-    insert = sqlite.insert if db.is_sqlite else postgresql.insert
-    statement = insert(_LEASES).values(
+    statement = dialect_insert(db.is_sqlite, _LEASES).values(
         name=name, holder=holder, expires_at=now + timedelta(seconds=LEASE_SECONDS)
     )
     statement = statement.on_conflict_do_update(

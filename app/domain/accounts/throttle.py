@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.domain.accounts.models import AuthThrottle
 from app.domain.durations import in_words
 from app.domain.errors import Throttled
+from app.domain.rowsets import dialect_insert, is_sqlite
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,11 @@ def _delay(rule: Rule, attempts: int) -> timedelta:
 
 async def _locked(session: AsyncSession, key: str, now: datetime) -> AuthThrottle:
     """The key's row, created if needed, locked until the transaction ends (so attempts queue on it)."""
-    assert session.bind is not None
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     table: Any = AuthThrottle.__table__  # type: ignore[attr-defined]
     await session.execute(
-        insert(table).values(key=key, attempts=0, window_started_at=now).on_conflict_do_nothing()
+        dialect_insert(is_sqlite(session), table)
+        .values(key=key, attempts=0, window_started_at=now)
+        .on_conflict_do_nothing()
     )
     row = await session.get(AuthThrottle, key, with_for_update=True, populate_existing=True)
     assert row is not None

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, insert, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -33,7 +32,7 @@ from app.domain.credits.models import (
     GrantState,
 )
 from app.domain.money import cents_to_nanos
-from app.domain.rowsets import INT, TEXT, RowSet, is_sqlite
+from app.domain.rowsets import INT, TEXT, RowSet, dialect_insert, is_sqlite
 
 ACCOUNT = table_of(CreditAccount)
 GRANT = table_of(CreditGrant)
@@ -97,7 +96,7 @@ class BurnResult:
 
 
 def _insert(session: AsyncSession) -> Any:
-    return sqlite.insert if is_sqlite(session) else postgresql.insert
+    return partial(dialect_insert, is_sqlite(session))
 
 
 def as_move(statement: Any) -> Any:

@@ -17,12 +17,12 @@ from functools import cache
 from urllib.parse import urlencode
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from app import clock
 from app.db import Database
 from app.domain.receipts.models import DocumentLinkKey
+from app.domain.rowsets import dialect_insert
 from app.settings import Settings
 
 _shared: dict[str, bytes] = {}  # database URL -> the key kept in that database
@@ -44,10 +44,9 @@ async def install_shared_key(db: Database, settings: Settings) -> None:
     """Read the database's link key (made by the first process that needs it) unless DOCUMENT_LINK_KEY is set."""
     if settings.document_link_key:
         return
-    insert = sqlite.insert if db.is_sqlite else postgresql.insert
     async with db.transaction() as session:
         await session.execute(
-            insert(DocumentLinkKey.__table__)  # type: ignore[attr-defined]
+            dialect_insert(db.is_sqlite, DocumentLinkKey.__table__)  # type: ignore[attr-defined]
             .values(id=1, secret=secrets.token_urlsafe(32), created_at=clock.now())
             .on_conflict_do_nothing()
         )

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -30,6 +29,7 @@ from app.domain.orgs.access import require_org_admin
 from app.domain.orgs.models import Organization
 from app.domain.receipts.links import document_link
 from app.domain.receipts.models import Receipt, ReceiptCounter
+from app.domain.rowsets import dialect_insert, is_sqlite
 from app.settings import Settings
 
 RECEIPT_NOT_FOUND = "No receipt with this ID is visible to you."
@@ -38,11 +38,9 @@ ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "state", "cou
 
 async def next_number(session: AsyncSession, organization_id: str) -> int:
     """The organization's next receipt number, taken in the caller's transaction."""
-    assert session.bind is not None
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     table: Any = ReceiptCounter.__table__  # type: ignore[attr-defined]
     statement = (
-        insert(table)
+        dialect_insert(is_sqlite(session), table)
         .values(organization_id=organization_id, last_number=1)
         .on_conflict_do_update(
             index_elements=[table.c.organization_id], set_={"last_number": table.c.last_number + 1}

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -19,6 +18,7 @@ from app import clock
 from app.domain.actor import Actor
 from app.domain.catalog.models import Catalog, SubscriptionTier
 from app.domain.errors import Conflict, ErrorCode, Forbidden, InvalidInput, NotFound
+from app.domain.rowsets import dialect_insert, is_sqlite
 from app.domain.subscriptions.models import TierCapacity
 
 MAX_CAPACITY = 1_000_000
@@ -111,10 +111,8 @@ async def set_capacity(
 
 async def _ensure_row(session: AsyncSession, model_id: str, tier_id: str) -> None:
     # created on first use; concurrent creators both succeed, one of them inserting nothing
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
-        insert(TierCapacity)
+        dialect_insert(is_sqlite(session), TierCapacity)
         .values(model_id=model_id, tier_id=tier_id, taken=0)
         .on_conflict_do_nothing(index_elements=["model_id", "tier_id"])
     )
