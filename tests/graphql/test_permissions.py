@@ -86,21 +86,22 @@ async def test_an_archived_project_can_no_longer_be_managed(gql: GraphQL, world:
 async def test_a_project_admin_sees_whom_they_may_add_and_adds_them(gql: GraphQL, world: World) -> None:
     candidates_query = (
         "query($p: ID!) { node(id: $p) { ... on Project { addableMembers { __typename "
-        "... on ProjectCandidates { candidates { userId name email } } } } } }"
+        "... on ProjectCandidates { candidates { edges { node { userId name email } } } } } } } }"
     )
     project = world.gid("Project", world.project_b_id)
     token = world.token("other_project_admin")  # Project Admin of B, not an Organization Admin
     listed = (await gql(candidates_query, {"p": project}, token=token))["node"]["addableMembers"]
-    emails = [c["email"] for c in listed["candidates"]]
+    candidates = [edge["node"] for edge in listed["candidates"]["edges"]]
+    emails = [c["email"] for c in candidates]
     # members of A, not of B; neither the Organization Admin nor B's own admin
     assert emails == ["project_admin@example.com", "project_member@example.com"]
-    assert set(listed["candidates"][0]) == {"userId", "name", "email"}
+    assert set(candidates[0]) == {"userId", "name", "email"}
     added = await gql(
         "mutation($p: ID!, $u: ID!) { setProjectMember(input: {projectId: $p, userId: $u, role: PROJECT_MEMBER}) "
         "{ __typename } }",
-        {"p": project, "u": listed["candidates"][1]["userId"]},
+        {"p": project, "u": candidates[1]["userId"]},
         token=token,
     )
     assert added["setProjectMember"]["__typename"] == "ProjectMemberPayload"
     again = (await gql(candidates_query, {"p": project}, token=token))["node"]["addableMembers"]
-    assert [c["email"] for c in again["candidates"]] == ["project_admin@example.com"]
+    assert [e["node"]["email"] for e in again["candidates"]["edges"]] == ["project_admin@example.com"]

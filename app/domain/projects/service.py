@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -18,7 +18,7 @@ from app.domain.orgs.access import require_member, require_org_admin, require_pr
 from app.domain.orgs.models import Membership, Organization, OrganizationRole
 from app.domain.plans.service import who_pays
 from app.domain.projects.models import Project, ProjectMembership, ProjectRateLimit, ProjectRole
-from app.domain.validation import clean_name
+from app.domain.validation import MAX_EMAIL_LENGTH, clean_name
 
 MAX_LIMIT = 10**12
 
@@ -132,21 +132,36 @@ async def set_project_member(
     return membership
 
 
-async def addable_members(session: AsyncSession, actor: Actor, project_id: str) -> list[User]:
-    """The organization's members a Project Admin may add to the project: not in it, not Org Admins."""
+async def addable_members(
+    session: AsyncSession, actor: Actor, project_id: str, *, search: str | None = None
+) -> Select[Any]:
+    """The organization's members a Project Admin may add to the project: not in it, not Org Admins.
+
+    By email address (unique, so it alone is the cursor's key); `search` keeps those whose email or name
+    contains it, case aside. A caller pages the query: an organization may have thousands of members.
+    """
     project, _ = await require_project(session, actor, project_id, admin=True)
     _live(project)
     in_project = select(col(ProjectMembership.user_id)).where(col(ProjectMembership.project_id) == project_id)
-    return list(
-        await session.scalars(
-            select(User)
-            .join(Membership, col(Membership.user_id) == col(User.id))
-            .where(col(Membership.organization_id) == project.organization_id)
-            .where(col(Membership.role) != OrganizationRole.ORGANIZATION_ADMIN)
-            .where(col(User.id).not_in(in_project))
-            .order_by(col(User.email_normalized))
-        )
+    query = (
+        select(User)
+        .join(Membership, col(Membership.user_id) == col(User.id))
+        .where(col(Membership.organization_id) == project.organization_id)
+        .where(col(Membership.role) != OrganizationRole.ORGANIZATION_ADMIN)
+        .where(col(User.id).not_in(in_project))
+        .order_by(col(User.email_normalized))
     )
+    if search:
+        needle = search.lower()
+        if len(needle) > MAX_EMAIL_LENGTH:  # longer than any email or name: nothing to scan for
+            return query.where(false())
+        query = query.where(
+            or_(
+                col(User.email_normalized).contains(needle, autoescape=True),
+                func.lower(col(User.name)).contains(needle, autoescape=True),
+            )
+        )
+    return query
 
 
 async def remove_project_member(

@@ -58,6 +58,8 @@ class Subscription(SQLModel, table=True):
             postgresql_where=text(_LIVE_SQL),
         ),
         Index("ix_subscription_state_due", "state", "next_charge_at"),
+        # the list's order (newest first): a page is an index range scan, whatever the history's length
+        Index("ix_subscription_org_created", "organization_id", "created_at", "id"),
     )
 
     id: str = Field(default_factory=lambda: new_id("sub"), primary_key=True, max_length=40)

@@ -8,7 +8,9 @@ fail then. A move between tiers of the same price is immediate and free.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -212,15 +214,15 @@ async def resume(db: Database, actor: Actor, subscription_id: str) -> Subscripti
     return subscription
 
 
-async def list_subscriptions(
-    session: AsyncSession, organization_id: str, *, include_ended: bool = False
-) -> list[Subscription]:
-    """The organization's subscriptions, newest first (the caller checked who may read them)."""
+def subscription_list(organization_id: str, *, include_ended: bool = False) -> Select[Any]:
+    """The organization's subscriptions, newest first (the caller checked who may read them).
+
+    Both terms descend, so a page is one backward range scan of `ix_subscription_org_created`.
+    """
     query = select(Subscription).where(col(Subscription.organization_id) == organization_id)
     if not include_ended:
         query = query.where(col(Subscription.state).in_(LIVE_STATES))
-    query = query.order_by(col(Subscription.created_at).desc(), col(Subscription.id))
-    return list(await session.scalars(query))
+    return query.order_by(col(Subscription.created_at).desc(), col(Subscription.id).desc())
 
 
 async def get_subscription(session: AsyncSession, actor: Actor, subscription_id: str) -> Subscription:

@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlmodel import col
 from strawberry import relay
 
 from app import clock
+from app.domain.accounts.models import User as UserModel
 from app.domain.api_keys import service as api_key_service
 from app.domain.api_keys.models import ApiKey as ApiKeyModel
 from app.domain.errors import Forbidden, NotFound
@@ -44,7 +45,7 @@ from app.graphql.invitations.types import InvitationStateEnum, OutboxStateEnum
 from app.graphql.paging import KeysetConnection, PartitionedPage, QueryPage
 from app.graphql.plans.types import ModelPlan, plans_of_organization
 from app.graphql.projects.types import ProjectMember, ProjectRateLimit
-from app.graphql.subscriptions.types import SubscriptionsResult, subscription_list
+from app.graphql.subscriptions.types import SubscriptionList, SubscriptionsResult
 from app.graphql.visibility import visible_nodes
 
 
@@ -93,10 +94,18 @@ class ProjectCandidate:
     name: str = strawberry.field(description="Their display name (may be empty).")
     email: str = strawberry.field(description="Their email address.")
 
+    @classmethod
+    def of(cls, user: UserModel) -> ProjectCandidate:
+        return cls(user_id=relay.GlobalID("User", user.id), name=user.name, email=user.email)
+
 
 @strawberry.type(description="The organization's members who may be added to a project.")
 class ProjectCandidates:
-    candidates: list[ProjectCandidate] = strawberry.field(description="By email address.")
+    query: strawberry.Private[Select[Any]]
+
+    @relay.connection(KeysetConnection[ProjectCandidate], description="By email address.")  # type: ignore[type-var]
+    def candidates(self, info: Info) -> Iterable[ProjectCandidate]:
+        return QueryPage(info, self.query, ProjectCandidate.of)  # type: ignore[return-value]
 
 
 ProjectCandidatesResult = Annotated[
@@ -242,16 +251,20 @@ class Project(relay.Node):
         "The organization's members who are not in this project (Organization Admins are in every project "
         "already): whom its Project Admins may add. Project Admins only; others get FORBIDDEN."
     )
-    async def addable_members(self, info: Info) -> ProjectCandidatesResult:
-        users = await projects.addable_members(
-            await info.context.session(), info.context.actor(), self.project_id
+    async def addable_members(
+        self,
+        info: Info,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only those whose email address or name contains this, case aside."
+            ),
+        ] = None,
+    ) -> ProjectCandidatesResult:
+        query = await projects.addable_members(
+            await info.context.session(), info.context.actor(), self.project_id, search=search
         )
-        return ProjectCandidates(
-            candidates=[
-                ProjectCandidate(user_id=relay.GlobalID("User", u.id), name=u.name, email=u.email)
-                for u in users
-            ]
-        )
+        return ProjectCandidates(query=query)
 
     @strawberry.field(description="The project's own per-model rate limits.")
     async def rate_limits(self, info: Info) -> list[ProjectRateLimit]:
@@ -358,7 +371,7 @@ class Organization(relay.Node):
         ] = False,
     ) -> SubscriptionsResult:
         self._admins_only()
-        return await subscription_list(info, self.org_id, include_ended=include_ended)
+        return SubscriptionList(organization_id=self.org_id, include_ended=include_ended)
 
     @field_with_errors(
         "PayGo credits: balance, grant history, ledger, auto-recharge. Organization Admins only; others get FORBIDDEN."

@@ -18,6 +18,7 @@ from app.graphql.catalog.types import Availability, Model, SubscriptionTier
 from app.graphql.context import Info
 from app.graphql.errors import ForbiddenError, describe_enum
 from app.graphql.money import Money
+from app.graphql.paging import KeysetConnection, QueryPage
 from app.graphql.visibility import visible_nodes
 
 SubscriptionStateEnum = describe_enum(
@@ -136,11 +137,18 @@ async def present(info: Info, row: SubscriptionRow) -> ModelSubscription:
 
 @strawberry.type(description="The organization's subscriptions; Organization Admins only.")
 class SubscriptionList:
-    items: strawberry.Private[list[ModelSubscription]]
+    organization_id: strawberry.Private[str]
+    include_ended: strawberry.Private[bool]
 
-    @relay.connection(relay.ListConnection[ModelSubscription], description="The subscriptions, newest first.")
-    def subscriptions(self) -> Iterable[ModelSubscription]:
-        return self.items
+    @relay.connection(KeysetConnection[ModelSubscription], description="The subscriptions, newest first.")
+    def subscriptions(self, info: Info) -> Iterable[ModelSubscription]:
+        async def with_places(rows: list[SubscriptionRow]) -> list[ModelSubscription]:
+            catalog = info.context.services.catalog
+            places = await capacity.availability(await info.context.session(), catalog)
+            return [ModelSubscription.from_row(row, catalog, places) for row in rows]
+
+        query = subscriptions.subscription_list(self.organization_id, include_ended=self.include_ended)
+        return QueryPage(info, query, to_nodes=with_places)  # type: ignore[return-value]
 
 
 SubscriptionsResult = Annotated[
@@ -150,11 +158,3 @@ SubscriptionsResult = Annotated[
         description="The subscription list, or FORBIDDEN for anyone but an Organization Admin.",
     ),
 ]
-
-
-async def subscription_list(info: Info, organization_id: str, *, include_ended: bool) -> SubscriptionList:
-    session = await info.context.session()
-    rows = await subscriptions.list_subscriptions(session, organization_id, include_ended=include_ended)
-    catalog = info.context.services.catalog
-    places = await capacity.availability(session, catalog)
-    return SubscriptionList(items=[ModelSubscription.from_row(row, catalog, places) for row in rows])

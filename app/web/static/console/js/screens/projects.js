@@ -5,15 +5,22 @@ import { html, useState } from "../html.js";
 import { PROJECT_CAN, may } from "../permissions.js";
 import { Field, FormError, Loading, Notice, useLoad, useSubmit } from "../ui.js";
 
+// whom a Project Admin may add: the first ones by email, and a search when the organization has more
+// (the Projects page counts none of them: a count per project would be a statement per project)
+const CANDIDATE_PAGE = (count = "") =>
+  `... on ProjectCandidates { candidates(first: 50) { ${count} pageInfo { hasNextPage } edges { node { userId name email } } } }`;
+
 const PROJECTS = `query Projects($id: ID!, $archived: Boolean) {
   catalog { ... on Catalog { models { modelId displayName isDeprecated } } }
   node(id: $id) { ... on Organization {
     projects(first: 100, archived: $archived) { totalCount edges { node {
     id name isDefault createdAt archivedAt viewerRole ${PROJECT_CAN}
     members(first: 100) { totalCount edges { node { role user { id name email } } } }
-    addableMembers { __typename ... on ProjectCandidates { candidates { userId name email } } }
+    addableMembers { __typename ${CANDIDATE_PAGE()} }
     rateLimits { model requestsPerMinute tokensPerMinute requestsPerDay tokensPerDay } } } } } } }`;
 
+const FIND_CANDIDATES = `query FindCandidates($id: ID!, $search: String) { node(id: $id) { ... on Project {
+  addableMembers(search: $search) { ${ERROR} ${CANDIDATE_PAGE("totalCount")} } } } }`;
 const CREATE = `mutation CreateProject($input: CreateProjectInput!) { createProject(input: $input) { ${ERROR} } }`;
 const ARCHIVE = `mutation Archive($input: ArchiveProjectInput!) { archiveProject(input: $input) { ${ERROR} } }`;
 const SET_LIMIT = `mutation SetLimit($input: SetProjectRateLimitInput!) { setProjectRateLimit(input: $input) { ${ERROR} } }`;
@@ -49,24 +56,46 @@ const PROJECT_ROLES = [
   ["PROJECT_ADMIN", "Project admin"],
 ];
 
-/** Add one of the organization's members to the project (the API lists whom the viewer may add). */
+/** Add one of the organization's members to the project (the API lists whom the viewer may add, a page at a time). */
 function AddMember({ project, candidates, onAdded }) {
+  const [found, setFound] = useState(null); // what a search found, in place of the first page
+  const [search, onSearch] = useSubmit(async (values) => {
+    const addable = (await query(FIND_CANDIDATES, { id: project.id, search: values.search })).node.addableMembers;
+    if (addable.__typename !== "ProjectCandidates") return { error: addable };
+    setFound(addable.candidates);
+    return {};
+  });
   const [state, onSubmit] = useSubmit(async (values) => {
     const result = await mutate(SET_MEMBER, { projectId: project.id, userId: values.userId, role: values.role });
-    if (result.ok) onAdded();
+    if (result.ok) {
+      setFound(null); // the one added is no longer a candidate: back to the first page, read again
+      onAdded();
+    }
     return result;
   });
-  if (!candidates.length) return null;
-  return html`<form class="inline" onSubmit=${onSubmit} aria-label=${`Add a member to ${project.name}`}>
+  if (!candidates.edges.length) return null;
+  const shown = (found ?? candidates).edges.map((e) => e.node);
+  return html`${candidates.pageInfo.hasNextPage &&
+    html`<form class="inline" role="search" onSubmit=${onSearch} aria-label=${`Search the candidates for ${project.name}`}>
+      <${Field} label=${`Find a member for ${project.name}`} name="search" type="search" error=${search.error}
+        hint=${found
+          ? `${found.totalCount} found${found.pageInfo.hasNextPage ? `; the first ${shown.length} are listed` : ""}.`
+          : `The first ${shown.length} are listed; search by name or email.`} />
+      <button class="secondary" disabled=${search.busy}>Find</button>
+      <${FormError} error=${search.error} fields=${["search"]} />
+    </form>`}
+    ${shown.length === 0
+      ? html`<p>Nobody matches; try another search.</p>`
+      : html`<form class="inline" onSubmit=${onSubmit} aria-label=${`Add a member to ${project.name}`}>
     <${Field} label=${`Add to ${project.name}`} name="userId" error=${state.error}>
-      ${candidates.map((u) => html`<option value=${u.userId}>${u.name ? `${u.name} (${u.email})` : u.email}</option>`)}
+      ${shown.map((u) => html`<option value=${u.userId}>${u.name ? `${u.name} (${u.email})` : u.email}</option>`)}
     </${Field}>
     <${Field} label="Project role" name="role" error=${state.error}>
       ${PROJECT_ROLES.map(([value, text]) => html`<option value=${value}>${text}</option>`)}
     </${Field}>
     <button disabled=${state.busy}>Add member</button>
     <${FormError} error=${state.error} fields=${["userId", "role"]} />
-  </form>`;
+  </form>`}`;
 }
 
 function ProjectMembers({ project, manage, act, reload }) {
