@@ -220,6 +220,10 @@ class UsageWriter:
                     await self._after_commit(committed)
                 except Exception:  # noqa: BLE001  (the records are committed; what follows is best effort)
                     logger.exception("after-commit work of a usage group failed")
+        except asyncio.CancelledError:
+            if committed is not None:  # shutdown past its grace: the reservations lapse instead
+                logger.error("settlement of %d committed usage records cancelled", len(committed.items))
+            raise
         finally:
             self._answered(group)
 
