@@ -8,7 +8,8 @@
 Two servers (uvicorn, one worker each) on one database: one embedded (no Redis), one with REDIS_URL (its
 Redis database is flushed first). In each round, wrk drives in turn: the no-op endpoint, admission
 without Redis, admission with Redis, and single usage records with Redis (each with an admission id of
-its own); the table gives the medians over the rounds and each one's share of the no-op rate.
+its own, holding its reservation as a real admission's would); the table gives the medians over the
+rounds and each one's share of the no-op rate.
 With --replicas (PostgreSQL and Redis, as several replicas run): one replica alone, then two replicas
 driven at once by two wrk processes with half the connections each, alternated over the rounds.
 """
@@ -24,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -120,17 +122,23 @@ def main() -> None:
 
 def versus_noop(bases: list[str], admission_body: str, workdir: Path, args: Any) -> None:
     embedded, shared = bases[:2]
-    mint = admission_minter(admission_id(shared, json.loads(admission_body)["api_key"]), workdir)
+    mint = held(
+        admission_minter(admission_id(shared, json.loads(admission_body)["api_key"]), workdir), args.redis
+    )
     record = json.dumps({"request_id": "REQ", "admission_id": "ADM", "model": "bench-model", "input_tokens": 100,
                          "output_tokens": 20})  # fmt: skip
     run = {"duration": args.duration, "connections": args.connections}
+
+    def usage(base: str) -> dict[str, float]:
+        return wrk(
+            f"{base}/fleet/v1/usage", record, **run, prefix="s", admissions=mint(10_000 * args.duration)
+        )
+
     cases = {
         "no-op JSON (GET /healthz)": lambda: wrk(f"{embedded}/healthz", "", **run),
         "admission, embedded": lambda: wrk(f"{embedded}/fleet/v1/admissions", admission_body, **run),
         "admission, with Redis": lambda: wrk(f"{shared}/fleet/v1/admissions", admission_body, **run),
-        "usage single records, with Redis": lambda: wrk(
-            f"{shared}/fleet/v1/usage", record, **run, prefix="s", admissions=mint(10_000 * args.duration)
-        ),
+        "usage single records, with Redis": lambda: usage(shared),
     }
     if args.compare:
         cases[f"admission, embedded ({args.compare})"] = lambda: wrk(
@@ -139,7 +147,8 @@ def versus_noop(bases: list[str], admission_body: str, workdir: Path, args: Any)
         cases[f"admission, with Redis ({args.compare})"] = lambda: wrk(
             f"{bases[3]}/fleet/v1/admissions", admission_body, **run
         )
-        order = [0, 4, 1, 2, 5, 3]  # each admission case beside its counterpart on the other ref
+        cases[f"usage single records, with Redis ({args.compare})"] = lambda: usage(bases[3])
+        order = [0, 4, 1, 2, 5, 6, 3]  # each case beside its counterpart on the other ref
         cases = dict(list(cases.items())[i] for i in order)
     figures: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
     for index in range(args.rounds):
@@ -165,6 +174,30 @@ def versus_noop(bases: list[str], admission_body: str, workdir: Path, args: Any)
     print(
         "targets (issue 18): admission >= 75 % of no-op with p99 < 5 ms; with Redis >= 60 %; single usage >= 40 %"
     )
+
+
+def held(mint: Any, redis_url: str) -> Any:
+    """mint(count), each admission id also holding its reservation in Redis, as its admission would have.
+
+    So the usage reports settle as in production: each claims its reservation and gives back (or takes)
+    the tokens it did not use (RedisReservations.KEY, due in ten minutes).
+    """
+    import redis
+
+    from app.fleet.reservations import RedisReservations
+
+    client = redis.Redis.from_url(redis_url)
+
+    def mint_held(count: int) -> str:
+        path = mint(count)
+        due = time.time() + 600
+        with client.pipeline(transaction=False) as pipe:
+            for line in Path(path).read_text().split():
+                pipe.zadd(RedisReservations.KEY, {line: due})
+            pipe.execute()
+        return str(path)
+
+    return mint_held
 
 
 def replicas(bases: list[str], admission_body: str, args: Any) -> None:

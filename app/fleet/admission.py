@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -18,6 +18,7 @@ from app.fleet.directory import Directory, ModelPlan, OrgState
 from app.fleet.ratelimit import (
     WINDOWS,
     Bucket,
+    Claim,
     CreditHold,
     Decision,
     Guard,
@@ -314,17 +315,20 @@ class Admissions:
     async def settle(self, settlements: Sequence[Settlement]) -> None:
         """Give back what admissions reserved and their requests did not use, once per admission.
 
-        Two calls for a whole usage group, however many records and organizations: the claim, then
-        the give-backs summed per bucket with the credit holds and prices (with Redis: one pipeline).
+        One limiter call for a whole usage group, however many records and organizations (with
+        Redis: one round trip): each reservation is claimed and, if this call wins it, its unused
+        tokens and its credit hold go back in the same step. A hold whose reservation lapsed was
+        released by the sweep; the price counts all the same.
         """
-        won = await self.reservations.claim([settlement.admission_id for settlement in settlements])
-        await self._give_back(
-            [
-                (s.admission, s.admission.reserved_tokens - s.used_tokens if s.admission_id in won else 0,
-                 s.admission.held_micros if s.admission_id in won else 0, s.billed_nanos)
-                for s in settlements
-            ]  # a hold whose reservation lapsed was released by the sweep; the price counts all the same
-        )  # fmt: skip
+        states = await self.directory.organizations(
+            {s.admission.organization_id for s in settlements if s.admission.reserved_tokens != s.used_tokens}
+        )
+        claims = [
+            Claim(s.admission_id, credit_key(s.admission.organization_id), self._token_buckets(states, s.admission),
+                  s.admission.reserved_tokens - s.used_tokens, s.admission.held_micros, micros_of(s.billed_nanos))
+            for s in settlements
+        ]  # fmt: skip
+        await self.limiter.settle(claims, self.reservations)
 
     async def release_lapsed(self, batch: int = 1000) -> int:
         """Give back every reservation whose usage never came, `batch` at a time; returns how many."""
@@ -336,6 +340,15 @@ class Admissions:
             released += len(lapsed)
             if len(lapsed) < batch:
                 return released
+
+    def _token_buckets(self, states: Mapping[str, OrgState], admission: Admission) -> tuple[Bucket, ...]:
+        """The token buckets the admission took from (none if its organization's entry is not in `states`)."""
+        state = states.get(admission.organization_id)
+        if state is None:
+            return ()
+        plan = state.plans.get(admission.model_id, ModelPlan("none", None))
+        limits = self._limits(state, plan, admission.project_id, admission.model_id)[1]
+        return tuple(limit.bucket for limit in limits if limit.kind == "tokens")
 
     async def _give_back(self, changes: Sequence[tuple[Admission, int, int, int]]) -> None:
         """Settle (admission, unused tokens, held micro-dollars, billed nanos) in one limiter call.
@@ -351,12 +364,9 @@ class Admissions:
         per_bucket: dict[Bucket, int] = defaultdict(int)
         per_credit: dict[str, tuple[int, int]] = {}
         for admission, tokens, held, billed_nanos in changes:
-            state = states.get(admission.organization_id)
-            if tokens and state is not None:
-                plan = state.plans.get(admission.model_id, ModelPlan("none", None))
-                for limit in self._limits(state, plan, admission.project_id, admission.model_id)[1]:
-                    if limit.kind == "tokens":
-                        per_bucket[limit.bucket] += tokens
+            if tokens:
+                for bucket in self._token_buckets(states, admission):
+                    per_bucket[bucket] += tokens
             if held or billed_nanos:
                 key = credit_key(admission.organization_id)
                 before = per_credit.get(key, (0, 0))

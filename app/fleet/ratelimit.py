@@ -24,9 +24,12 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.exceptions import NoScriptError, ResponseError
+
+if TYPE_CHECKING:
+    from app.fleet.reservations import Reservations
 
 WINDOWS = {"minute": 60, "hour": 3600, "day": 86400}
 PIPELINE_MAX = 256  # acquire calls per Redis pipeline
@@ -106,6 +109,20 @@ class CreditHold:
     amount: int
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A reservation to settle. If this caller wins it (once: its usage report or the lapse sweep),
+    `tokens` go back into each of `buckets` (taken when negative) and the `held` micro-dollars are
+    released under `credit_key`; the `billed` micro-dollars count there either way."""
+
+    admission_id: str
+    credit_key: str
+    buckets: Sequence[Bucket]
+    tokens: int
+    held: int
+    billed: int
+
+
 def reset_seconds(bucket: Bucket, level: float) -> int:
     """Seconds until the bucket is full again."""
     if bucket.capacity <= 0:
@@ -143,6 +160,14 @@ class Limiter(Protocol):
         `amounts`: add each to its bucket, capped at its capacity; a negative amount (tokens used beyond
         the reservation) is taken, below zero if need be. `credit`: for each credit key, release `held`
         and add `billed` (micro-dollars).
+        """
+        ...
+
+    async def settle(self, claims: Sequence[Claim], reservations: Reservations) -> None:
+        """Claim each reservation in `reservations` and settle it, all in one call (see Claim).
+
+        RedisLimiter claims in its `reservations_key` (RedisReservations' set) within the same script
+        as the give-back: one round trip however many reservations and organizations.
         """
         ...
 
@@ -206,6 +231,20 @@ class LocalLimiter:
     async def peek(self, buckets: Sequence[Bucket]) -> list[float]:
         now = self._clock()
         return [self._level(bucket, now) for bucket in buckets]
+
+    async def settle(self, claims: Sequence[Claim], reservations: Reservations) -> None:
+        won = await reservations.claim([claim.admission_id for claim in claims])
+        amounts: dict[Bucket, int] = defaultdict(int)
+        credit: dict[str, tuple[int, int]] = {}
+        for claim in claims:
+            held = 0
+            if claim.admission_id in won:
+                held = claim.held
+                for bucket in claim.buckets:
+                    amounts[bucket] += claim.tokens
+            before = credit.get(claim.credit_key, (0, 0))
+            credit[claim.credit_key] = (before[0] + held, before[1] + claim.billed)
+        await self.give_back(amounts, credit)
 
     async def give_back(
         self, amounts: Mapping[Bucket, int], credit: Mapping[str, tuple[int, int]] | None = None
@@ -289,24 +328,68 @@ end
 return out
 """
 
-# KEYS: buckets (of one organization: one hash tag); ARGV: capacity, window (ms), amount for each.
-# A bucket absent (expired: full) gains nothing from a give-back; a take starts from its capacity.
-_GIVE_BACK = """
+# The Redis server's time (ms), and add(key, capacity, window, amount) on a bucket: a bucket absent
+# (expired: full) gains nothing from a give-back; a take starts from its capacity.
+_ADD_TO_BUCKET = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 1, #KEYS do
-  local cap, win, amount = tonumber(ARGV[i*3-2]), tonumber(ARGV[i*3-1]), tonumber(ARGV[i*3])
-  local state = redis.call('HMGET', KEYS[i], 'v', 't')
+local function add(key, cap, win, amount)
+  local state = redis.call('HMGET', key, 'v', 't')
   local v, at = tonumber(state[1]), tonumber(state[2])
   if v == nil and amount < 0 then v, at = cap, now end
   if v ~= nil then
     v = math.min(cap, v + (now - at) * cap / win + amount)
-    redis.call('HSET', KEYS[i], 'v', tostring(v), 't', now)
-    redis.call('PEXPIRE', KEYS[i], win * 2)
+    redis.call('HSET', key, 'v', tostring(v), 't', now)
+    redis.call('PEXPIRE', key, win * 2)
   end
+end
+"""
+
+# KEYS: buckets (of one organization: one hash tag); ARGV: capacity, window (ms), amount for each.
+_GIVE_BACK = (
+    _ADD_TO_BUCKET
+    + """
+for i = 1, #KEYS do
+  add(KEYS[i], tonumber(ARGV[i*3-2]), tonumber(ARGV[i*3-1]), tonumber(ARGV[i*3]))
 end
 return 1
 """
+)
+
+# KEYS: the reservations' sorted set, the organization's credit key, then its token buckets. ARGV: the
+# capacity and window (ms) of each bucket, then for each admission: its id, the tokens to give back
+# (negative: to take), the micro-dollars it held, those it billed, its number of buckets and their
+# indexes (from 1). A reservation is won by the ZREM that removes it; only a won one gives back its
+# tokens and its hold, the price counts either way. Returns how many were won. Integer figures are
+# written with %d: tostring would write a large sum as 1e+15, which HINCRBY refuses.
+_SETTLE = (
+    _ADD_TO_BUCKET
+    + """
+local n = #KEYS - 2
+local amounts, held, billed, won = {}, 0, 0, 0
+for b = 1, n do amounts[b] = 0 end
+local i = n * 2 + 1
+while i <= #ARGV do
+  local k = tonumber(ARGV[i + 4])
+  billed = billed + tonumber(ARGV[i + 3])
+  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
+    won = won + 1
+    held = held + tonumber(ARGV[i + 2])
+    for j = 1, k do
+      local b = tonumber(ARGV[i + 4 + j])
+      amounts[b] = amounts[b] + tonumber(ARGV[i + 1])
+    end
+  end
+  i = i + 5 + k
+end
+for b = 1, n do
+  if amounts[b] ~= 0 then add(KEYS[b + 2], tonumber(ARGV[b*2-1]), tonumber(ARGV[b*2]), amounts[b]) end
+end
+if held ~= 0 then redis.call('HINCRBY', KEYS[2], 'held', string.format('%d', -held)) end
+if billed ~= 0 then redis.call('HINCRBY', KEYS[2], 'billed', string.format('%d', billed)) end
+return won
+"""
+)
 
 
 def hash_tag(key: str) -> str:
@@ -342,6 +425,7 @@ class RedisLimiter:
         # id of a bucket tuple -> (the tuple, held so that its id is not reused; its packed parts)
         self._packed: dict[int, tuple[Sequence[Bucket], bytes, bytes]] = {}
         self._give_back = redis.register_script(_GIVE_BACK)
+        self._settle = redis.register_script(_SETTLE)
         self._peek = redis.register_script(_PEEK)
 
     async def acquire(
@@ -489,6 +573,40 @@ class RedisLimiter:
             float(level)
             for level in await self._peek(keys=[self._prefix + b.key for b in buckets], args=args)
         ]
+
+    async def settle(self, claims: Sequence[Claim], reservations: Reservations) -> None:
+        """One pipeline, so one round trip: per organization, one script claims its reservations (in
+        `reservations_key`) and gives back what the won ones did not use, with its credit counters.
+        Each script touches one organization's hash tag and the reservations' set, as an acquire does."""
+        by_organization: dict[str, list[Claim]] = defaultdict(list)
+        for claim in claims:
+            by_organization[claim.credit_key].append(claim)
+        calls: list[tuple[list[str], list[str | int]]] = []
+        for key, settled in by_organization.items():
+            index: dict[Bucket, int] = {}
+            for claim in settled:
+                for bucket in claim.buckets:
+                    index.setdefault(bucket, len(index) + 1)
+            keys = [self._reservations_key, key, *(self._prefix + bucket.key for bucket in index)]
+            args: list[str | int] = [part for b in index for part in (b.capacity, b.window * 1000)]
+            for claim in settled:
+                args += (claim.admission_id, claim.tokens, claim.held, claim.billed, len(claim.buckets))
+                args += [index[bucket] for bucket in claim.buckets]
+            calls.append((keys, args))
+        if not calls:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                pipe.evalsha(self._settle.sha, len(keys), *keys, *args)
+            replies = await pipe.execute(raise_on_error=False)
+        failed = None
+        for (keys, args), reply in zip(calls, replies, strict=True):
+            if isinstance(reply, NoScriptError):  # Redis restarted or flushed its scripts: nothing ran
+                await self._settle(keys=keys, args=args)
+            elif isinstance(reply, Exception):
+                failed = failed or reply
+        if failed is not None:
+            raise failed
 
     async def give_back(
         self, amounts: Mapping[Bucket, int], credit: Mapping[str, tuple[int, int]] | None = None

@@ -6,7 +6,8 @@ counts once; an admission bills one request), summed into the roll-ups (minutes,
 by key and by model), and, under PayGo, its price is burned from the organization's credits (one
 burn per organization per group). After the commit, and before the reports are answered, the admissions' unused
 reservations are given back and organizations whose credits crossed a threshold are handed to
-auto-recharge (which runs on its own).
+auto-recharge (which runs on its own). That settlement runs while the writer commits the next group
+(the database does not wait for Redis), one group after another in the order of their commits.
 
 A group's work is set-based, however many organizations it spans: one statement writes its records,
 one each of the roll-ups, a few burn every organization's credits (credits.burns), one refreshes the
@@ -124,6 +125,7 @@ class UsageWriter:
         # SQLite has one writer at a time anyway; PostgreSQL commits groups side by side
         self._writers = writers or (1 if db.is_sqlite else 4)
         self._tasks: list[asyncio.Task[None]] = []
+        self._settling: set[asyncio.Task[None]] = set()  # committed groups settling, then answered
         self._closing = False
         self._records = table_of(UsageRecord)
 
@@ -154,12 +156,21 @@ class UsageWriter:
                 await asyncio.wait_for(self._queue.join(), grace_seconds)
             except TimeoutError:
                 logger.error("usage writer still had %d reports queued at shutdown", self._queue.qsize())
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._settling]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = []
 
     async def _run(self) -> None:
+        """Commit group after group; each is settled and answered while the next one commits.
+
+        The settlement (Redis round trips) needs nothing of the database, so the writer does not hold
+        the next commit back for it. Settlements run one after another, in the order of the commits,
+        and the writer waits for one to end before committing past the next: at most one group
+        settles while another commits.
+        """
+        settling: asyncio.Task[None] | None = None
         while True:
             group = [await self._queue.get()]
             size = len(group[0].items)
@@ -167,31 +178,61 @@ class UsageWriter:
                 group.append(self._queue.get_nowait())
                 size += len(group[-1].items)
             try:
-                await self._commit_group(group, size)
-            finally:
+                committed = await self._commit_group(group, size)
+            except BaseException:  # cancelled mid-commit (shutdown past its grace): nothing is acknowledged
                 for _ in group:
                     self._queue.task_done()
+                raise
+            previous, settling = settling, asyncio.create_task(self._settle(group, committed, settling))
+            self._settling.add(settling)
+            settling.add_done_callback(self._settling.discard)
+            if previous is not None:
+                await asyncio.wait([previous])
 
-    async def _commit_group(self, group: list[_Submission], size: int) -> None:
+    async def _commit_group(self, group: list[_Submission], size: int) -> Committed | None:
+        """Commit the group's records; None when it failed (each report is then answered with the failure)."""
         started = time.perf_counter()
         try:
             committed = await self._write_isolating(
                 [item for submission in group for item in submission.items]
             )
             metrics.usage_committed(time.perf_counter() - started)
+            return committed
         except Exception as exc:  # noqa: BLE001  (each waiting report gets the failure, the writer goes on)
             logger.exception("usage group of %d records failed", size)
             for submission in group:
                 if not submission.committed.done():  # its caller may have gone away
                     submission.committed.set_exception(exc)
-            return
-        try:  # before the answers: the fleet's next admission sees the unused tokens back
-            await self._after_commit(committed)
-        except Exception:  # noqa: BLE001  (the records are committed; what follows is best effort)
-            logger.exception("after-commit work of a usage group failed")
+            return None
+
+    async def _settle(
+        self, group: list[_Submission], committed: Committed | None, previous: asyncio.Task[None] | None
+    ) -> None:
+        """After the previous group's settlement: this group's after-commit work, then its answers.
+
+        A group whose commit failed was answered with the failure already; it only keeps its turn.
+        """
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])
+            if committed is not None:
+                try:  # before the answers: the fleet's next admission sees the unused tokens back
+                    await self._after_commit(committed)
+                except Exception:  # noqa: BLE001  (the records are committed; what follows is best effort)
+                    logger.exception("after-commit work of a usage group failed")
+        except asyncio.CancelledError:
+            if committed is not None:  # shutdown past its grace: the reservations lapse instead
+                logger.error("settlement of %d committed usage records cancelled", len(committed.items))
+            raise
+        finally:
+            self._answered(group)
+
+    def _answered(self, group: list[_Submission]) -> None:
+        """Acknowledge the group's reports (those not answered with a failure) and mark them done."""
         for submission in group:
             if not submission.committed.done():
                 submission.committed.set_result(None)
+            self._queue.task_done()
 
     async def _write_isolating(self, group: list[UsageItem]) -> Committed:
         """Commit the group; if the database refuses a record, commit the rest and refuse that one alone."""

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from app.fleet.ratelimit import Bucket, Guard, Limiter, LocalLimiter, RedisLimiter
+from app.fleet.ratelimit import Bucket, Claim, CreditHold, Guard, Limiter, LocalLimiter, RedisLimiter
+from app.fleet.reservations import LocalReservations, RedisReservations, Reservations
 
 
 class ManualClock:
@@ -151,6 +152,53 @@ async def test_a_give_back_redis_does_not_know_is_loaded_and_run(redis: Any) -> 
     limiter._give_back.sha = "0" * 40  # as after a Redis restart: EVALSHA answers NOSCRIPT
     await limiter.give_back({bucket: 50})
     assert math.floor((await limiter.peek([bucket]))[0]) == 60
+
+
+def reservations_beside(limiter: Limiter) -> Reservations:
+    """The reservations the limiter settles: in the same Redis, or in memory beside a LocalLimiter."""
+    return RedisReservations(limiter._redis) if isinstance(limiter, RedisLimiter) else LocalReservations()
+
+
+async def credit_left(limiter: Limiter, key: str, floor: int = 100) -> int | None:
+    """What the credit counters under `key` leave of `floor` (an acquire that asks for more, refused)."""
+    return (await limiter.acquire([], [], credit=CreditHold(key, floor, floor + 1))).credit_left
+
+
+async def test_a_settlement_gives_back_what_it_won_once_and_counts_every_price(limiter: Limiter) -> None:
+    reservations = reservations_beside(limiter)
+    a_tokens, a_day = Bucket("o:{a}:t", capacity=1000, window=86400), Bucket("o:{a}:d", 5000, 86400)
+    b_tokens = Bucket("o:{b}:t", capacity=1000, window=86400)
+    assert (await limiter.acquire([a_tokens, a_day], [800, 800], credit=CreditHold("c:{a}", 100, 11))).allowed
+    assert (await limiter.acquire([b_tokens], [300], credit=CreditHold("c:{b}", 100, 5))).allowed
+    for admission_id in ("a-1", "a-2", "b-1"):
+        await reservations.hold(admission_id, 600)
+    claims = [
+        Claim("a-1", "c:{a}", (a_tokens, a_day), tokens=300, held=7, billed=2),
+        Claim("a-2", "c:{a}", (a_tokens, a_day), tokens=-100, held=4, billed=1),  # ran over: taken
+        Claim("b-1", "c:{b}", (b_tokens,), tokens=100, held=5, billed=3),
+        Claim("lapsed", "c:{b}", (b_tokens,), tokens=900, held=9, billed=4),  # the sweep won it: price only
+    ]
+    await limiter.settle(claims, reservations)
+    levels = await limiter.peek([a_tokens, a_day, b_tokens])
+    assert [math.floor(level) for level in levels] == [400, 4400, 800]
+    assert await limiter.billed(["c:{a}", "c:{b}"]) == [3, 7]
+    # the holds released: what is left of a floor of 100 is that less what was billed
+    assert [await credit_left(limiter, "c:{a}"), await credit_left(limiter, "c:{b}")] == [97, 93]
+    await limiter.settle(claims[:1], reservations)  # a repeat wins nothing; its price counts again
+    assert [math.floor(level) for level in await limiter.peek([a_tokens, a_day])] == [400, 4400]
+    assert await credit_left(limiter, "c:{a}") == 95
+    assert await reservations.claim(["a-1", "a-2", "b-1"]) == set()
+
+
+async def test_a_settlement_redis_does_not_know_is_loaded_and_run(redis: Any) -> None:
+    limiter, reservations = RedisLimiter(redis), RedisReservations(redis)
+    bucket = Bucket("o:{a}:t", capacity=100, window=86400)
+    assert (await limiter.acquire([bucket], [90])).allowed
+    await reservations.hold("a-1", 600)
+    limiter._settle.sha = "0" * 40  # as after a Redis restart: EVALSHA answers NOSCRIPT
+    await limiter.settle([Claim("a-1", "c:{a}", (bucket,), tokens=50, held=0, billed=2)], reservations)
+    assert math.floor((await limiter.peek([bucket]))[0]) == 60
+    assert await limiter.billed(["c:{a}"]) == [2]
 
 
 async def test_a_bucket_tuple_used_again_is_packed_once_and_a_changed_limit_is_seen(redis: Any) -> None:

@@ -21,6 +21,7 @@ from app.domain.orgs.service import create_organization
 from app.domain.projects.service import RateLimitInput, create_project, set_project_rate_limit
 from app.fleet.admission import Admissions, Settlement
 from app.fleet.api import UsageReport
+from app.fleet.credit import credit_key
 from app.fleet.ratelimit import Bucket
 from app.fleet.service import Fleet, build_fleet
 from app.services import Services
@@ -109,13 +110,13 @@ async def test_a_usage_report_is_answered_once_its_unused_tokens_are_back(
         created = await create_api_key(session, admin, world.project_a_id, name="shared")
     admitted = await fleet_a.admissions.admit(created.secret, "gpt-oss-120b", 100_000, 31_000)
     limiter = fleet_a.admissions.limiter
-    give_back = limiter.give_back
+    settle = limiter.settle
 
-    async def slow_give_back(amounts: Any, credit: Any = None) -> None:  # a Redis far away
+    async def slow_settle(claims: Any, reservations: Any) -> None:  # a Redis far away
         await asyncio.sleep(0.05)
-        await give_back(amounts, credit)
+        await settle(claims, reservations)
 
-    limiter.give_back = slow_give_back  # type: ignore[method-assign]
+    limiter.settle = slow_settle  # type: ignore[method-assign]
     report = UsageReport(
         "r-1", admitted.body["admission_id"], "gpt-oss-120b", input_tokens=100_000, output_tokens=0
     )
@@ -176,10 +177,10 @@ async def test_an_admission_is_one_redis_round_trip(
     assert await fleet_a.admissions.reservations.claim([admission_id]) == {admission_id}  # it was reserved
 
 
-async def test_settling_a_group_of_many_organizations_is_two_redis_round_trips(
+async def test_settling_a_group_of_many_organizations_is_one_redis_round_trip(
     database_url: str, database: Database, services: Services, settings: Settings, world: World, redis: Any
 ) -> None:
-    """The claim, then every give-back and credit change of the group in one pipeline: not one per organization."""
+    """Every claim, give-back and credit change of the group in one pipeline: a script per organization."""
     sent: list[bytes] = []  # what each write to Redis carried: a command, or a whole pipeline
 
     class Counting(Connection):
@@ -221,9 +222,12 @@ async def test_settling_a_group_of_many_organizations_is_two_redis_round_trips(
         assert len({admission.organization_id for admission, _ in expected}) == 7
         sent.clear()
         await admissions.settle(settlements)
-        assert len(sent) == 2  # the claim, then the give-backs and credit changes: one round trip each
-        give_backs = sent[1]
-        assert give_backs.count(b"EVALSHA") == 7 and give_backs.count(b"HINCRBY") == 2  # Acme: held, billed
+        assert len(sent) == 1  # the claims, give-backs and credit changes: one round trip
+        assert sent[0].count(b"EVALSHA") == 7
+        acme = admissions.codec.decode(settlements[0].admission_id)
+        assert acme is not None and acme.plan == "paygo" and acme.held_micros > 0
+        # Acme's two holds released, its two prices (1,000 nanos: a micro-dollar each) counted
+        assert await redis.hmget(credit_key(acme.organization_id), "held", "billed") == [b"0", b"2"]
         elapsed = time.monotonic() - started
         used_of: dict[Bucket, int] = {}  # Acme's two projects share its organization's buckets
         for admission, used in expected:
@@ -242,7 +246,8 @@ async def test_settling_a_group_of_many_organizations_is_two_redis_round_trips(
             assert bucket.capacity - used <= level <= min(bucket.capacity, bucket.capacity - used + refill)
         sent.clear()
         await admissions.settle([s._replace(billed_nanos=0) for s in settlements])  # a repeat gives nothing
-        assert len(sent) == 1  # the claim alone: nothing won, nothing to give back
+        assert len(sent) == 1 and sent[0].count(b"EVALSHA") == 7  # nothing won, nothing given back
+        assert await redis.hmget(credit_key(acme.organization_id), "held", "billed") == [b"0", b"2"]
     finally:
         await fleet.stop()
         await db.dispose()

@@ -228,3 +228,40 @@ async def test_concurrent_groups_over_the_same_organizations_never_deadlock(
         )
     assert billed == -480 * price()
     await check_ledger(database)
+
+
+async def test_the_next_group_commits_while_the_previous_one_settles(database: Database, clock: Any) -> None:
+    """The settlement (Redis) holds no commit back; a report is answered only after its own settlement."""
+    await organizations(database, "o-a")
+    release = asyncio.Event()
+    settled: list[list[str]] = []
+
+    async def after(committed: Committed) -> None:
+        if not settled:
+            await release.wait()  # the first group's settlement hangs (Redis far away)
+        settled.append([i.request_id for i in committed.items])
+
+    writer = UsageWriter(database, load_catalog(), burn=burn, after_commit=after, writers=1)
+
+    async def stored(count: int) -> None:
+        async with asyncio.timeout(5):
+            while True:
+                async with database.reader() as session:
+                    if await session.scalar(select(func.count()).select_from(UsageRecord)) == count:
+                        return
+                await asyncio.sleep(0.01)
+
+    first = asyncio.create_task(writer.submit([item("o-a", "first")]))
+    await stored(1)
+    second = asyncio.create_task(writer.submit([item("o-a", "second")]))
+    await stored(2)  # committed while the first group settles
+    assert not first.done() and not second.done()  # neither answered before its settlement
+    stopping = asyncio.create_task(writer.stop(grace_seconds=5))  # the drain waits for both
+    await asyncio.sleep(0.05)
+    assert not stopping.done()
+    release.set()
+    assert await first == ["accepted"] and await second == ["accepted"]
+    await stopping
+    assert settled == [["first"], ["second"]]  # once each, in the order of the commits
+    with pytest.raises(usage.ShuttingDown):
+        await writer.submit([item("o-a", "late")])
