@@ -15,7 +15,7 @@ from app.db import Database
 from app.domain.money import format_amount
 from app.domain.usage.models import UsageMinute, UsageRecord
 from app.domain.usage.rollups import ROLLUPS, SUMMED, add_to_rollups, rebuild_from_hours, rollup_for
-from app.domain.usage.service import UsageColumns, _as_columns
+from app.domain.usage.service import FIGURES, UsageColumns, _as_columns
 from tests.fleet.conftest import Fleet, new_key
 from tests.support import GraphQL, World
 
@@ -316,7 +316,44 @@ def test_columns_are_put_in_order_whatever_order_the_database_gives() -> None:
     rows = [("b", [3, 1, 2], [30, 10, 20], [3, 1, 2], [0, 0, 0], [300, 100, 200]),
             ("a", [2], [5], [6], [7], [8])]  # fmt: skip
     hour = [datetime.fromtimestamp(n * 3600, UTC) for n in range(4)]
-    assert _as_columns(rows, 60, None) == [
+    assert _as_columns(rows, list(FIGURES), 60, None) == [
         UsageColumns("b", hour[1:4], [10, 20, 30], [1, 2, 3], [0, 0, 0], [100, 200, 300]),
         UsageColumns("a", hour[2:3], [5], [6], [7], [8]),
     ]
+
+
+ONLY = """
+query($o: ID!, $from: DateTime!, $to: DateTime!) {
+  usage(input: {organizationId: $o, from: $from, to: $to, granularity: HOUR, groupBy: API_KEY}) {
+    ...Shown
+  }
+}
+fragment Shown on UsageResult { ... on UsageSeries { series { group starts spending: spend %s } } }
+"""
+
+
+async def test_a_graph_reads_the_figures_it_shows(
+    three_days_of_usage: datetime, gql: GraphQL, world: World, database: Database
+) -> None:
+    # the figures not asked for are not read; those asked for (through a fragment and an alias) are
+    lowest = three_days_of_usage
+    variables = {"o": world.gid("Organization", world.acme_id), "from": lowest.isoformat(),
+                 "to": (lowest + timedelta(days=3)).isoformat()}  # fmt: skip
+    expected = await expected_points(
+        database, world, 60, "API_KEY", lowest, {world.project_a_id, world.project_b_id}
+    )
+    for more in ("", "requests", "total { requests }"):
+        graph = (await gql(ONLY % more, variables, token=world.token("admin")))["usage"]
+        spent = sorted(
+            (datetime.fromisoformat(start).isoformat(), series["group"], amount)
+            for series in graph["series"]
+            for start, amount in zip(series["starts"], series["spending"], strict=True)
+        )
+        assert spent == sorted((start, group, amount) for start, group, *_, amount in expected), more
+        if more == "requests":
+            assert sum(sum(series["requests"]) for series in graph["series"]) == 40
+
+
+def test_a_figure_not_read_is_not_taken_for_nothing_used() -> None:
+    with pytest.raises(LookupError):
+        UsageColumns("m", [EPOCH], requests=None).figure("requests")
