@@ -242,7 +242,11 @@ _FIELD_FIGURE = {"requests": "requests", "inputTokens": "input_tokens", "outputT
 
 
 def _field_names(selections: list[Selection]) -> set[str]:
-    """Every field's name in these selections and below, through fragments (aliases do not matter)."""
+    """Every field's name in these selections and below, through fragments (aliases do not matter).
+
+    Fragments are walked at every spread, as Strawberry expands them: the document's cost counted that
+    way is bounded before anything runs (app/graphql/limits.py).
+    """
     names = set()
     for selection in selections:
         if isinstance(selection, SelectedField):
