@@ -14,7 +14,8 @@ from sqlalchemy import select
 from app.db import Database
 from app.domain.money import format_amount
 from app.domain.usage.models import UsageMinute, UsageRecord
-from app.domain.usage.rollups import ROLLUPS, SUMMED, rebuild_from_hours, rollup_for
+from app.domain.usage.rollups import ROLLUPS, SUMMED, add_to_rollups, rebuild_from_hours, rollup_for
+from app.domain.usage.service import FIGURES, UsageColumns, _as_columns
 from tests.fleet.conftest import Fleet, new_key
 from tests.support import GraphQL, World
 
@@ -265,3 +266,94 @@ async def test_rebuilding_from_the_hours_gives_what_the_writer_wrote(
     async with database.transaction() as session:
         await rebuild_from_hours(session)
     assert await derived() == written
+
+
+SERIES = """
+query($o: ID!, $from: DateTime!, $to: DateTime!, $g: UsageGranularity!, $by: UsageGroupBy!) {
+  usage(input: {organizationId: $o, from: $from, to: $to, granularity: $g, groupBy: $by}) {
+    ... on UsageSeries { series { group starts requests inputTokens outputTokens spend } }
+  }
+}
+"""
+
+
+async def test_series_carry_figures_past_a_floats_precision(
+    gql: GraphQL, world: World, database: Database
+) -> None:
+    # the database builds each series (SQLite as JSON, PostgreSQL as arrays): integers above 2**53, which
+    # a float would round, come back exact; the hours are stored newest first, the series oldest first
+    hour = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    big = 2**58 + 1  # sums up to 8 * big stay within a BIGINT
+    async with database.transaction() as session:
+        for n in (2, 0):
+            record = {"organization_id": world.acme_id, "project_id": world.project_a_id,
+                      "api_key_id": "key_big", "model_id": "gpt-oss-120b", "input_tokens": big,
+                      "output_tokens": big + n, "billed_nanos": big * (n + 1), "cost_nanos": big}  # fmt: skip
+            minute = int((hour - EPOCH).total_seconds()) // 60 + n * 60
+            await add_to_rollups(session, [record, record], minute)
+    # a range given in another time zone: 09:30 UTC, in the hour before the first
+    variables = {"o": world.gid("Organization", world.acme_id), "from": "2026-03-01T10:30:00+01:00",
+                 "to": "2026-03-02T00:00:00Z"}  # fmt: skip
+    for granularity, group_by in itertools.product(("HOUR", "DAY"), ("NONE", "MODEL", "PROJECT", "API_KEY")):
+        graph = await gql(SERIES, {**variables, "g": granularity, "by": group_by}, token=world.token("admin"))
+        [series] = graph["usage"]["series"]
+        if granularity == "HOUR":
+            assert series["starts"] == ["2026-03-01T10:00:00+00:00", "2026-03-01T12:00:00+00:00"]
+            assert series["requests"] == [2, 2], group_by
+            assert series["inputTokens"] == [2 * big, 2 * big], group_by
+            assert series["outputTokens"] == [2 * big, 2 * (big + 2)], group_by
+            assert series["spend"] == [format_amount(2 * big), format_amount(6 * big)], group_by
+        else:
+            assert series["starts"] == ["2026-03-01T00:00:00+00:00"]
+            assert (series["requests"], series["inputTokens"]) == ([4], [4 * big]), group_by
+            assert (series["outputTokens"], series["spend"]) == ([4 * big + 4], [format_amount(8 * big)]), (
+                group_by
+            )
+
+
+def test_columns_are_put_in_order_whatever_order_the_database_gives() -> None:
+    # SQLite before 3.44 does not promise the order of an aggregate's items
+    rows = [("b", [3, 1, 2], [30, 10, 20], [3, 1, 2], [0, 0, 0], [300, 100, 200]),
+            ("a", [2], [5], [6], [7], [8])]  # fmt: skip
+    hour = [datetime.fromtimestamp(n * 3600, UTC) for n in range(4)]
+    assert _as_columns(rows, list(FIGURES), 60, None) == [
+        UsageColumns("b", hour[1:4], [10, 20, 30], [1, 2, 3], [0, 0, 0], [100, 200, 300]),
+        UsageColumns("a", hour[2:3], [5], [6], [7], [8]),
+    ]
+
+
+ONLY = """
+query($o: ID!, $from: DateTime!, $to: DateTime!) {
+  usage(input: {organizationId: $o, from: $from, to: $to, granularity: HOUR, groupBy: API_KEY}) {
+    ...Shown
+  }
+}
+fragment Shown on UsageResult { ... on UsageSeries { series { group starts spending: spend %s } } }
+"""
+
+
+async def test_a_graph_reads_the_figures_it_shows(
+    three_days_of_usage: datetime, gql: GraphQL, world: World, database: Database
+) -> None:
+    # the figures not asked for are not read; those asked for (through a fragment and an alias) are
+    lowest = three_days_of_usage
+    variables = {"o": world.gid("Organization", world.acme_id), "from": lowest.isoformat(),
+                 "to": (lowest + timedelta(days=3)).isoformat()}  # fmt: skip
+    expected = await expected_points(
+        database, world, 60, "API_KEY", lowest, {world.project_a_id, world.project_b_id}
+    )
+    for more in ("", "requests", "total { requests }"):
+        graph = (await gql(ONLY % more, variables, token=world.token("admin")))["usage"]
+        spent = sorted(
+            (datetime.fromisoformat(start).isoformat(), series["group"], amount)
+            for series in graph["series"]
+            for start, amount in zip(series["starts"], series["spending"], strict=True)
+        )
+        assert spent == sorted((start, group, amount) for start, group, *_, amount in expected), more
+        if more == "requests":
+            assert sum(sum(series["requests"]) for series in graph["series"]) == 40
+
+
+def test_a_figure_not_read_is_not_taken_for_nothing_used() -> None:
+    with pytest.raises(LookupError):
+        UsageColumns("m", [EPOCH], requests=None).figure("requests")

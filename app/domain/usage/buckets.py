@@ -18,7 +18,7 @@ def bucket_starts(start: datetime, end: datetime, granularity: Granularity) -> l
 
 
 def zero_filled(columns: UsageColumns, starts: list[datetime]) -> UsageColumns:
-    """One group's columns at every bucket start, zeros where it has none."""
+    """One group's columns at every bucket start, zeros where it has none (columns not read stay so)."""
     if columns.starts == starts:
         return columns
     # each start's index in the group's columns, or one past them, where a zero is appended: C-level
@@ -29,8 +29,8 @@ def zero_filled(columns: UsageColumns, starts: list[datetime]) -> UsageColumns:
         itemgetter(*positions) if len(positions) > 1 else lambda values: tuple(values[p] for p in positions)
     )
 
-    def at_every_start(values: list[int]) -> list[int]:
-        return list(pick([*values, 0]))
+    def at_every_start(values: list[int] | None) -> list[int] | None:
+        return None if values is None else list(pick([*values, 0]))
 
     return UsageColumns(
         columns.group,

@@ -7,6 +7,7 @@ from typing import Annotated, cast
 
 import strawberry
 from strawberry import relay
+from strawberry.types.nodes import SelectedField, Selection
 
 from app.domain.money import CURRENCY, format_amount
 from app.domain.usage import buckets
@@ -79,10 +80,10 @@ class UsageTotals:
     @classmethod
     def of(cls, columns: list[usage.UsageColumns]) -> UsageTotals:
         return cls(
-            requests=BigInt(sum(sum(c.requests) for c in columns)),
-            input_tokens=BigInt(sum(sum(c.input_tokens) for c in columns)),
-            output_tokens=BigInt(sum(sum(c.output_tokens) for c in columns)),
-            spend=Money.from_nanos(sum(sum(c.spend_nanos) for c in columns)),
+            requests=BigInt(sum(sum(c.figure("requests")) for c in columns)),
+            input_tokens=BigInt(sum(sum(c.figure("input_tokens")) for c in columns)),
+            output_tokens=BigInt(sum(sum(c.figure("output_tokens")) for c in columns)),
+            spend=Money.from_nanos(sum(sum(c.figure("spend_nanos")) for c in columns)),
         )
 
 
@@ -117,19 +118,19 @@ class UsageGroupSeries:
 
     @strawberry.field(description="Requests per bucket.")
     def requests(self) -> list[BigInt]:
-        return cast(list[BigInt], SerializedList(self.found.requests))
+        return cast(list[BigInt], SerializedList(self.found.figure("requests")))
 
     @strawberry.field(description="Input tokens per bucket.")
     def input_tokens(self) -> list[BigInt]:
-        return cast(list[BigInt], SerializedList(self.found.input_tokens))
+        return cast(list[BigInt], SerializedList(self.found.figure("input_tokens")))
 
     @strawberry.field(description="Output tokens per bucket.")
     def output_tokens(self) -> list[BigInt]:
-        return cast(list[BigInt], SerializedList(self.found.output_tokens))
+        return cast(list[BigInt], SerializedList(self.found.figure("output_tokens")))
 
     @strawberry.field(description="What each bucket cost in credits, as exact decimal strings in `currency`.")
     def spend(self) -> list[str]:
-        return SerializedList(map(format_amount, self.found.spend_nanos))
+        return SerializedList(map(format_amount, self.found.figure("spend_nanos")))
 
     @strawberry.field(description="ISO 4217 currency of `spend`, e.g. `USD`.")
     def currency(self) -> str:
@@ -191,10 +192,10 @@ class UsageSeries:
             UsagePoint(
                 start=c.starts[n],
                 group=self._group(c.group),
-                requests=BigInt(c.requests[n]),
-                input_tokens=BigInt(c.input_tokens[n]),
-                output_tokens=BigInt(c.output_tokens[n]),
-                spend=Money.from_nanos(c.spend_nanos[n]),
+                requests=BigInt(c.figure("requests")[n]),
+                input_tokens=BigInt(c.figure("input_tokens")[n]),
+                output_tokens=BigInt(c.figure("output_tokens")[n]),
+                spend=Money.from_nanos(c.figure("spend_nanos")[n]),
             )
             for c, n in order
         ]
@@ -235,6 +236,35 @@ UsageResult = result_union(
 )
 
 _GROUP_TYPE = {usage.GroupBy.PROJECT: "Project", usage.GroupBy.API_KEY: "ApiKey"}
+# the fields that show one figure; `points` and `total` show them all
+_FIELD_FIGURE = {"requests": "requests", "inputTokens": "input_tokens", "outputTokens": "output_tokens",
+                 "spend": "spend_nanos"}  # fmt: skip
+
+
+def _field_names(selections: list[Selection]) -> set[str]:
+    """Every field's name in these selections and below, through fragments (aliases do not matter).
+
+    Fragments are walked at every spread, as Strawberry expands them: the document's cost counted that
+    way is bounded before anything runs (app/graphql/limits.py).
+    """
+    names = set()
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            names.add(selection.name)
+        names |= _field_names(selection.selections)
+    return names
+
+
+def _figures_asked(selections: list[Selection]) -> set[str]:
+    """The figures the query shows (usage.FIGURES): only they are read, a column of every point each.
+
+    By name anywhere below the field, whatever the type: a figure too many is read for nothing, never one
+    too few (a column not read fails loudly: UsageColumns.figure).
+    """
+    names = _field_names(selections)
+    if names & {"points", "total"}:
+        return set(usage.FIGURES)
+    return {figure for name, figure in _FIELD_FIGURE.items() if name in names}
 
 
 @strawberry.type
@@ -258,6 +288,7 @@ class UsageQueries:
             granularity=input.granularity,
             group_by=input.group_by,
             filters=filters,
+            figures=_figures_asked(info.selected_fields),
         )
         return UsageSeries(
             found=columns,
