@@ -92,9 +92,7 @@ async def add_to_rollups(session: AsyncSession, records: Iterable[Mapping[str, A
         added, upsert = _upsert(rollup, is_sqlite(session))
         # rows in a fixed order (sorted by key): concurrent groups never deadlock
         rows_in_order = [(*key, *figures) for key, figures in sorted(rows.items())]
-        await session.execute(
-            upsert, added.parameters(rows_in_order, {rollup.bucket: minute // rollup.minutes})
-        )
+        await added.execute(session, upsert, rows_in_order, {rollup.bucket: minute // rollup.minutes})
 
 
 @cache
