@@ -78,21 +78,33 @@ async def add_to_rollups(session: AsyncSession, records: Iterable[Mapping[str, A
         figures[0] += 1
         for index, name in enumerate(SUMMED[1:], 1):
             figures[index] += record[name]
+    by_dimensions: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}  # minutes, hours, days alike
     for rollup in ROLLUPS:
-        # one row per conflict key: PostgreSQL refuses to update a row twice in one statement
-        rows: dict[tuple[str, ...], list[int]] = {}
-        picks = [ALL_DIMENSIONS.index(d) + 1 for d in rollup.dimensions]
-        for key, figures in finest.items():
-            narrow = (key[0], *(key[i] for i in picks))
-            summed = rows.get(narrow)
-            if summed is None:
-                rows[narrow] = list(figures)
-            else:
-                summed[:] = [a + b for a, b in zip(summed, figures, strict=True)]
+        rows_in_order = by_dimensions.get(rollup.dimensions)
+        if rows_in_order is None:
+            rows_in_order = by_dimensions[rollup.dimensions] = _narrowed(finest, rollup.dimensions)
         added, upsert = _upsert(rollup, is_sqlite(session))
-        # rows in a fixed order (sorted by key): concurrent groups never deadlock
-        rows_in_order = [(*key, *figures) for key, figures in sorted(rows.items())]
         await added.execute(session, upsert, rows_in_order, {rollup.bucket: minute // rollup.minutes})
+
+
+def _narrowed(finest: dict[tuple[str, ...], list[int]], dimensions: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """The rows of a roll-up keeping `dimensions` apart: (organization, *dimensions, *SUMMED), sorted by key.
+
+    One row per conflict key (PostgreSQL refuses to update a row twice in one statement), in a fixed
+    order (concurrent groups never deadlock).
+    """
+    if dimensions == ALL_DIMENSIONS:
+        return [(*key, *figures) for key, figures in sorted(finest.items())]
+    rows: dict[tuple[str, ...], list[int]] = {}
+    picks = [ALL_DIMENSIONS.index(d) + 1 for d in dimensions]
+    for key, figures in finest.items():
+        narrow = (key[0], *(key[i] for i in picks))
+        summed = rows.get(narrow)
+        if summed is None:
+            rows[narrow] = figures
+        else:
+            rows[narrow] = [a + b for a, b in zip(summed, figures, strict=True)]
+    return [(*key, *figures) for key, figures in sorted(rows.items())]
 
 
 @cache
