@@ -10,7 +10,8 @@ auto-recharge (which runs on its own).
 
 A group's work is set-based, however many organizations it spans: one statement writes its records,
 one each of the roll-ups, a few burn every organization's credits (credits.burns), one refreshes the
-keys' last use (to the minute); the rows travel as one bound value (domain.rowsets).
+keys' last use (to the minute: a writer skips the keys it wrote itself within the minute); the rows
+travel as one bound value on PostgreSQL and as tuples straight to the driver on SQLite (domain.rowsets).
 
 On PostgreSQL several groups are written at once (WRITERS), so one connection that hangs until
 the statement timeout holds back only its own group; rows are written in a fixed order so two
