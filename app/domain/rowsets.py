@@ -93,11 +93,19 @@ class RowSet:
         self._constants = list(constants)
         if self._sqlite:  # plain VALUES, run as an executemany (or one VALUES of many rows)
             return sqlite.insert(table)
-        extra = [bindparam(f"{self._name}_{name}", type_=table.c[name].type) for name in constants]
+        extra = [bindparam(self.constant_name(name), type_=table.c[name].type) for name in constants]
         source: Select[Any] = (
             select(*self.source.c, *extra).where(true()).order_by(*(self.source.c[name] for name in order_by))
         )
         return postgresql.insert(table).from_select([*self.names, *constants], source)
+
+    def document(self, rows: Sequence[Sequence[Any]]) -> dict[str, str]:
+        """PostgreSQL: the one bound value that carries `rows` (the JSON array of arrays)."""
+        return {f"{self._name}_json": _encode(rows).decode()}
+
+    def constant_name(self, column: str) -> str:
+        """PostgreSQL: the name of the bound value of `column`, a constant of an `insert`."""
+        return f"{self._name}_{column}"
 
     async def execute(
         self,
@@ -114,12 +122,11 @@ class RowSet:
             return []
         constants = constants or {}
         if not self._sqlite:
-            prefix = f"{self._name}_" if self._constants is not None else ""
             named = {
-                (prefix + name if name in (self._constants or ()) else name): v
+                (self.constant_name(name) if name in (self._constants or ()) else name): v
                 for name, v in constants.items()
             }
-            result = await session.execute(statement, {f"{self._name}_json": _encode(rows).decode(), **named})
+            result = await session.execute(statement, {**self.document(rows), **named})
             return list(result.all()) if typing.cast("CursorResult[Any]", result).returns_rows else []
         connection = await session.connection()
         compiled = self._positional(statement, connection.dialect)
