@@ -55,7 +55,7 @@ class _Positional:
     constants: list[tuple[str, Any]]  # (name, bind processor or None): the values the caller gives
     fixed: tuple[Any, ...]  # values of the statement itself (a literal, a column default), converted
     row: Any  # (*row, *constants, *fixed) -> the row's parameters (an itemgetter)
-    tail: Any  # with RETURNING: (*constants, *fixed) -> the parameters after the VALUES, or None
+    tail: Any  # with RETURNING: (*row, *constants, *fixed) -> the parameters after the VALUES (none of the row's)
     values: str | None  # with RETURNING: the row's "(?, …)", repeated to list many rows in one VALUES
     returned: Any  # with RETURNING: a returned row -> its values converted as SQLAlchemy would
 
@@ -168,11 +168,8 @@ class RowSet:
             process = bind.type.bind_processor(dialect)
             if name in in_row:
                 assert process is None, f"{name}: the values of a row are ints, strings or None"
-            elif (
-                name in (self._constants or ())
-                or not inserting
-                and bind.value is None
-                and bind.callable is None
+            elif name in (self._constants or ()) or (
+                not inserting and bind.value is None and bind.callable is None
             ):
                 constants[name] = process  # given by the caller
             else:
