@@ -3,29 +3,43 @@
 On PostgreSQL an executemany of N rows is N executions; here the rows travel as one JSON array of arrays
 and the statement reads them with `jsonb_array_elements` (INSERT … SELECT, UPDATE … FROM): one execution,
 one parameter (PostgreSQL takes at most 32,767), one plan. (An array per column and `unnest` measured
-slower: asyncpg checks every element of an array in Python.) On SQLite, where a statement costs no round
-trip, the same statement reads one row of parameters and runs as an executemany (sqlite3 loops in C; a
-JSON array unpacked by `json_each` measured six times slower, and so did a one-row subquery per row). Values are ints, strings or None.
+slower: asyncpg checks every element of an array in Python.) The JSON is written by msgspec, in C.
+
+On SQLite, where a statement costs no round trip, the same statement reads one row of parameters and
+runs as an executemany (sqlite3 loops in C; a JSON array unpacked by `json_each` measured six times
+slower, and so did a one-row subquery per row). SQLAlchemy's executemany processed every row in Python
+(a dict per row, each value through its type), which cost more than SQLite's own work: here the statement
+is compiled once to SQL with positional parameters, the values alike in every row (a timestamp, an enum)
+are converted once per execution, and the rows go to the driver as tuples, on the connection of the
+session's transaction (`exec_driver_sql`: the transaction, its events and its error wrapping are
+SQLAlchemy's as for any statement). sqlite3 returns no rows from an executemany, so a statement with
+RETURNING lists its rows in one multi-row VALUES instead. Values are ints, strings or None.
 
 A RowSet and the statements built on it hold no values, so they are built once (`functools.cache`) and
-compiled once; `parameters` gives each execution its rows.
+compiled once; `execute` runs one with its rows.
 """
 
 from __future__ import annotations
 
-import json
+import typing
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any
 
+import msgspec
 from sqlalchemy import BigInteger, Select, String, Table, bindparam, cast, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
 INT: TypeEngine[Any] = BigInteger()
 TEXT: TypeEngine[Any] = String()
+SQLITE_MAX_VARIABLES = 32766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
+_encode = msgspec.json.Encoder().encode
 
 
 def is_sqlite(session: AsyncSession) -> bool:
@@ -38,6 +52,19 @@ def dialect_insert(sqlite_dialect: bool, table: Any) -> Any:
     return sqlite.insert(table) if sqlite_dialect else postgresql.insert(table)
 
 
+@dataclass(frozen=True, slots=True)
+class _Positional:
+    """A statement compiled for SQLite: its SQL, and how its parameters are made of a row and the constants."""
+
+    sql: str
+    constants: list[tuple[str, Any]]  # (name, bind processor or None): the values the caller gives
+    fixed: tuple[Any, ...]  # values of the statement itself (a literal, a column default), converted
+    row: Any  # (*row, *constants, *fixed) -> the row's parameters (an itemgetter)
+    tail: Any  # with RETURNING: (*row, *constants, *fixed) -> the parameters after the VALUES (none of the row's)
+    values: str | None  # with RETURNING: the row's "(?, …)", repeated to list many rows in one VALUES
+    returned: Any  # with RETURNING: a returned row -> its values converted as SQLAlchemy would
+
+
 class RowSet:
     """Rows of `columns` (each a (name, INT or TEXT)) for one statement, which reads them as `c.<column>`."""
 
@@ -46,6 +73,7 @@ class RowSet:
         self._name = name
         self.names = [column_name for column_name, _ in columns]
         self._constants: list[str] | None = None  # set by `insert`
+        self._compiled: dict[int, tuple[Any, _Positional]] = {}  # SQLite: by id(statement)
         if is_sqlite:  # the row's values themselves: an UPDATE by them needs no FROM (executemany)
             self.c: Any = SimpleNamespace(
                 **{column: bindparam(f"{name}_{column}", type_=type_) for column, type_ in columns}
@@ -65,33 +93,128 @@ class RowSet:
 
         On PostgreSQL the rows are read in the order `order_by`: an upsert locks its rows in the order
         it reads them, and writers that agree on one order never deadlock. Give it an ON CONFLICT or
-        RETURNING as any INSERT; run it with `parameters(rows, constants={...})`.
+        RETURNING as any INSERT; run it with `execute(session, statement, rows, constants={...})`.
         """
         self._constants = list(constants)
-        if self._sqlite:  # plain VALUES: SQLAlchemy batches it (with RETURNING too)
+        if self._sqlite:  # plain VALUES, run as an executemany (or one VALUES of many rows)
             return sqlite.insert(table)
-        extra = [bindparam(f"{self._name}_{name}", type_=table.c[name].type) for name in constants]
+        extra = [bindparam(self.constant_name(name), type_=table.c[name].type) for name in constants]
         source: Select[Any] = (
             select(*self.source.c, *extra).where(true()).order_by(*(self.source.c[name] for name in order_by))
         )
         return postgresql.insert(table).from_select([*self.names, *constants], source)
 
-    def parameters(
-        self, rows: Sequence[Sequence[Any]], constants: Mapping[str, Any] | None = None
-    ) -> dict[str, Any] | list[dict[str, Any]]:
-        """What the statement runs with: `rows` (tuples in the order of the columns) and any other values."""
+    def document(self, rows: Sequence[Sequence[Any]]) -> dict[str, str]:
+        """PostgreSQL: the one bound value that carries `rows` (the JSON array of arrays)."""
+        return {f"{self._name}_json": _encode(rows).decode()}
+
+    def constant_name(self, column: str) -> str:
+        """PostgreSQL: the name of the bound value of `column`, a constant of an `insert`."""
+        return f"{self._name}_{column}"
+
+    async def execute(
+        self,
+        session: AsyncSession,
+        statement: Any,
+        rows: Sequence[Sequence[Any]],
+        constants: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
+        """Run `statement` over `rows` (in the order of the columns) and any other values; the rows it returns.
+
+        Nothing runs for no rows.
+        """
+        if not rows:
+            return []
         constants = constants or {}
         if not self._sqlite:
-            prefix = f"{self._name}_" if self._constants is not None else ""
             named = {
-                (prefix + name if name in (self._constants or ()) else name): v
+                (self.constant_name(name) if name in (self._constants or ()) else name): v
                 for name, v in constants.items()
             }
-            return {f"{self._name}_json": json.dumps(rows), **named}
-        if self._constants is not None:
-            return [{**dict(zip(self.names, row, strict=True)), **constants} for row in rows]
-        prefix = f"{self._name}_"
-        return [
-            {**{prefix + name: value for name, value in zip(self.names, row, strict=True)}, **constants}
-            for row in rows
-        ]
+            result = await session.execute(statement, {**self.document(rows), **named})
+            return list(result.all()) if typing.cast("CursorResult[Any]", result).returns_rows else []
+        connection = await session.connection()
+        compiled = self._positional(statement, connection.dialect)
+        given = (
+            constants[name] if process is None else process(constants[name])
+            for name, process in compiled.constants
+        )
+        extra = (*given, *compiled.fixed)
+        parameters_of = compiled.row
+        if compiled.values is None:
+            await connection.exec_driver_sql(compiled.sql, [parameters_of((*row, *extra)) for row in rows])
+            return []
+        tail = compiled.tail((None,) * len(self.names) + extra)
+        chunk = (SQLITE_MAX_VARIABLES - len(tail)) // compiled.values.count("?")
+        returned: list[Any] = []
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            sql = compiled.sql.replace(compiled.values, ", ".join([compiled.values] * len(part)), 1)
+            parameters = [v for row in part for v in parameters_of((*row, *extra))]
+            result = await connection.exec_driver_sql(sql, (*parameters, *tail))
+            returned += [compiled.returned(row) for row in result.all()]
+        return returned
+
+    def _positional(self, statement: Any, dialect: Dialect) -> _Positional:
+        """`statement` compiled for SQLite with positional parameters (once)."""
+        known = self._compiled.get(id(statement))
+        if known is not None and known[0] is statement:
+            return known[1]
+        inserting = self._constants is not None
+        names = [*self.names, *(self._constants or ())]
+        compiled = statement.compile(dialect=dialect, column_keys=names if inserting else None)
+        prefix = "" if inserting else f"{self._name}_"
+        in_row = {prefix + name: index for index, name in enumerate(self.names)}
+        defaults = {column.key: column.default for column in compiled.insert_prefetch} if inserting else {}
+        constants: dict[str, Any] = {}  # name -> bind processor
+        fixed: dict[str, Any] = {}  # name -> converted value
+        for name in compiled.positiontup:
+            bind = compiled.binds[name]
+            process = bind.type.bind_processor(dialect)
+            if name in in_row:
+                assert process is None, f"{name}: the values of a row are ints, strings or None"
+            elif name in (self._constants or ()) or (
+                not inserting and bind.value is None and bind.callable is None
+            ):
+                constants[name] = process  # given by the caller
+            else:
+                default = defaults.get(name)
+                if default is not None:
+                    assert default.is_scalar, f"{name}: a default computed per row is not supported"
+                value = default.arg if default is not None else bind.effective_value
+                fixed[name] = value if process is None else process(value)
+        at = {name: len(self.names) + i for i, name in enumerate([*constants, *fixed])}
+        indices = [in_row[name] if name in in_row else at[name] for name in compiled.positiontup]
+        sql, values, tail, returned = compiled.string, None, None, None
+        if compiled.effective_returning:  # sqlite3 returns no rows from an executemany: one VALUES of many
+            opening = sql.index(" VALUES (") + len(" VALUES ")
+            values = sql[opening : sql.index(")", opening) + 1]
+            assert set(values) <= set("(?, )"), sql
+            count = values.count("?")
+            assert all(index >= len(self.names) for index in indices[count:]), sql
+            tail = _getter(indices[count:])
+            indices = indices[:count]
+            returned = _converter(
+                [column.type.result_processor(dialect, None) for column in compiled.effective_returning]
+            )
+        positional = _Positional(
+            sql, list(constants.items()), tuple(fixed.values()), _getter(indices), tail, values, returned
+        )
+        self._compiled[id(statement)] = (statement, positional)
+        return positional
+
+
+def _getter(indices: list[int]) -> Any:
+    """A function of a tuple that returns the tuple of its items at `indices`."""
+    if len(indices) == 1:
+        index = indices[0]
+        return lambda values: (values[index],)
+    return itemgetter(*indices) if indices else (lambda _values: ())
+
+
+def _converter(processors: list[Any]) -> Any:
+    """A function of a returned row that converts its values by `processors` (None: as it is)."""
+    if not any(processors):
+        return tuple
+    pairs = list(enumerate(processors))
+    return lambda row: tuple(row[i] if p is None else p(row[i]) for i, p in pairs)

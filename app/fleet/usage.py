@@ -11,7 +11,8 @@ auto-recharge (which runs on its own). That settlement runs while the writer com
 
 A group's work is set-based, however many organizations it spans: one statement writes its records,
 one each of the roll-ups, a few burn every organization's credits (credits.burns), one refreshes the
-keys' last use (to the minute); the rows travel as one bound value (domain.rowsets).
+keys' last use (to the minute: a writer skips the keys it wrote itself within the minute); the rows
+travel as one bound value on PostgreSQL and as tuples straight to the driver on SQLite (domain.rowsets).
 
 On PostgreSQL several groups are written at once (WRITERS), so one connection that hangs until
 the statement timeout holds back only its own group; rows are written in a fixed order so two
@@ -31,7 +32,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -44,7 +45,7 @@ from app.db import Database
 from app.domain.api_keys.models import ApiKey
 from app.domain.base import table_of
 from app.domain.catalog.models import Catalog
-from app.domain.rowsets import INT, TEXT, RowSet
+from app.domain.rowsets import INT, TEXT, RowSet, is_sqlite
 from app.domain.usage.models import UsageRecord
 from app.domain.usage.rollups import add_to_rollups
 from app.fleet.tokens import Admission
@@ -128,6 +129,10 @@ class UsageWriter:
         self._settling: set[asyncio.Task[None]] = set()  # committed groups settling, then answered
         self._closing = False
         self._records = table_of(UsageRecord)
+        # when this writer last wrote each key's last use: a key is written once a minute, not by every group
+        # (written by another writer, it is tried again: only a write seen here makes the key fresh)
+        self._keys_used: dict[str, datetime] = {}
+        self._keys_pruned_at = datetime.min.replace(tzinfo=UTC)
 
     async def submit(self, items: Sequence[UsageItem]) -> list[str]:
         """Queue the records and wait until they are committed: each "accepted", "duplicate" or "refused"."""
@@ -276,13 +281,19 @@ class UsageWriter:
             if rows:
                 added, statement = _record_insert(self._db.is_sqlite)
                 values = [[row[column] for column, _ in RECORD_COLUMNS] for row in rows]
-                returned = await session.execute(statement, added.parameters(values, {"recorded_at": now}))
-                inserted = {(row.organization_id, row.request_id) for row in returned}
+                returned = await added.execute(session, statement, values, {"recorded_at": now})
+                inserted = {(organization, request_id) for organization, request_id in returned}
             await self._explain_conflicts(
                 [item for key, item in first.items() if key not in inserted], session
             )
             new_rows = [row for row in rows if (row["organization_id"], row["request_id"]) in inserted]
-            recharge = await self._apply(session, new_rows, minute, now)
+            recharge, keys_used = await self._apply(session, new_rows, minute, now)
+        self._keys_used.update(dict.fromkeys(keys_used, now))  # committed: no need to write them for a minute
+        if now - self._keys_pruned_at > KEY_LAST_USED_RESOLUTION:
+            self._keys_pruned_at = now
+            self._keys_used = {
+                key: at for key, at in self._keys_used.items() if at > now - KEY_LAST_USED_RESOLUTION
+            }
         for row in new_rows:
             first[row["organization_id"], row["request_id"]].billed_nanos = row["billed_nanos"]
         return Committed([first[row["organization_id"], row["request_id"]] for row in new_rows], recharge)
@@ -329,10 +340,13 @@ class UsageWriter:
 
     async def _apply(
         self, session: AsyncSession, rows: list[dict[str, Any]], minute: int, now: Any
-    ) -> set[str]:
-        """Roll-ups, credit burns and the keys' last use for the newly stored records."""
+    ) -> tuple[set[str], list[str]]:
+        """Roll-ups, credit burns and the keys' last use for the newly stored records.
+
+        It returns the organizations to auto-recharge and the keys whose last use it wrote.
+        """
         if not rows:
-            return set()
+            return set(), []
         billed: dict[str, int] = defaultdict(int)
         for row in rows:
             if row["billed_nanos"]:
@@ -340,12 +354,11 @@ class UsageWriter:
         await add_to_rollups(session, rows, minute)
         # every organization's burn in a few statements, accounts locked in a fixed order (no deadlock)
         recharge = await self._burn(session, billed, f"usage:{rows[0]['request_id']}+{len(rows) - 1}")
-        keys, statement = _key_update(self._db.is_sqlite)
-        used = {"used_at": now, "stale_before": now - KEY_LAST_USED_RESOLUTION}
-        await session.execute(
-            statement, keys.parameters(sorted({(row["api_key_id"],) for row in rows}), used)
-        )
-        return recharge
+        fresh_after = now - KEY_LAST_USED_RESOLUTION
+        stale = {
+            key for row in rows if self._keys_used.get(key := row["api_key_id"], fresh_after) <= fresh_after
+        }
+        return recharge, await _use_keys(session, sorted(stale), now) if stale else []
 
 
 @cache
@@ -358,16 +371,27 @@ def _record_insert(is_sqlite: bool) -> tuple[RowSet, Any]:
     return added, statement.on_conflict_do_nothing().returning(table.c.organization_id, table.c.request_id)
 
 
+async def _use_keys(session: AsyncSession, keys: list[str], now: datetime) -> list[str]:
+    """Write the keys' last use where it is a minute old or more (a busy key is not rewritten by every group).
+
+    It returns the keys written.
+    """
+    used = {"used_at": now, "stale_before": now - KEY_LAST_USED_RESOLUTION}
+    rowset, statement = _key_update(is_sqlite(session))
+    if rowset is None:  # SQLite: one UPDATE … IN, the write lock is the database's
+        return list((await session.execute(statement, {"ids": keys, **used})).scalars())
+    return [key for (key,) in await rowset.execute(session, statement, [(key,) for key in keys], used)]
+
+
 @cache
-def _key_update(is_sqlite: bool) -> tuple[RowSet, Any]:
-    """The keys' last use, to the minute (a busy key is not rewritten by every group)."""
-    keys = RowSet(is_sqlite, "keys", [("id", TEXT)])
+def _key_update(is_sqlite: bool) -> tuple[RowSet | None, Any]:
     table = table_of(ApiKey)
     at = table.c.last_used_at
     stale = or_(at.is_(None), at <= bindparam("stale_before", type_=at.type))
-    used = update(table).values(last_used_at=bindparam("used_at", type_=at.type))
-    if is_sqlite:  # the write lock is the database's: an UPDATE by id per key, run as an executemany
-        return keys, used.where(table.c.id == keys.c.id, stale)
+    used = update(table).values(last_used_at=bindparam("used_at", type_=at.type)).returning(table.c.id)
+    if is_sqlite:
+        return None, used.where(table.c.id.in_(bindparam("ids", expanding=True)), stale)
+    keys = RowSet(is_sqlite, "keys", [("id", TEXT)])
     # the rows locked in the order of their ids first: concurrent groups never deadlock
     locked = select(table.c.id).where(table.c.id.in_(select(keys.c.id)), stale).order_by(table.c.id)
     return keys, used.where(table.c.id.in_(locked.with_for_update()))

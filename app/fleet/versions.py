@@ -10,7 +10,8 @@ Redis that every rate-limit call checks (see directory.Directory).
 What admission depends on, and so what is watched: organizations (name, type), projects (archived),
 API keys (revoked), project and staff limits, subscriptions, and the credit ledger: every entry but
 a usage burn that leaves the balance above zero (the fleet counts those itself, see credit.py).
-ORM changes are seen at flush, ledger entries at their INSERT (an INSERT … SELECT names its rows); code that writes a watched table
+ORM changes are seen at flush, ledger entries at their INSERT (a set-based write names its rows, see
+credits.ledger.name_ledger_rows, read at the commit); code that writes a watched table
 with another Core statement calls `note_organization` (none does today).
 """
 
@@ -100,13 +101,13 @@ def _do_orm_execute(state: Any) -> None:
     if not (state.is_insert and isinstance(statement, Insert) and statement.table is _LEDGER):
         return
     rows: Iterable[dict[str, Any]]
-    if statement.select is not None:  # INSERT … SELECT: the writer names its rows (credits.ledger)
-        rows = state.execution_options.get(LEDGER_ROWS)
-        if rows is None:
+    if statement.select is not None:  # INSERT … SELECT: the writer names its rows, read at the commit
+        if LEDGER_ROWS not in state.session.info:
             raise ValueError(
-                f"an INSERT … SELECT into the ledger names its rows in the option {LEDGER_ROWS!r}"
+                "an INSERT … SELECT into the ledger names its rows (credits.ledger.name_ledger_rows)"
             )
-    elif isinstance(state.parameters, list):
+        return
+    if isinstance(state.parameters, list):
         rows = state.parameters
     elif state.parameters:
         rows = [state.parameters]
@@ -119,6 +120,9 @@ def _do_orm_execute(state: Any) -> None:
 
 def _before_commit(session: Session) -> None:
     session.flush()  # pending objects pass through before_flush first
+    for organization_id, kind, balance_after in session.info.pop(LEDGER_ROWS, ()):
+        if _changes_credit(kind, balance_after):
+            note_organization(session, organization_id)
     projects = session.info.pop(_PROJECTS, None)
     if projects:
         owners = session.execute(select(col(Project.organization_id)).where(col(Project.id).in_(projects)))
@@ -162,6 +166,7 @@ def bump(session: Session, organization_ids: list[str]) -> None:
 def _after_soft_rollback(session: Session, _previous: Any) -> None:
     session.info.pop(CHANGED, None)
     session.info.pop(_PROJECTS, None)
+    session.info.pop(LEDGER_ROWS, None)
 
 
 class TrackedSession(Session):

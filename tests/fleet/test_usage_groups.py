@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select, update
 
 from app import clock as clock_module
 from app.db import Database
+from app.domain import rowsets
 from app.domain.api_keys.models import ApiKey
 from app.domain.catalog.loader import load_catalog
 from app.domain.credits.ledger import create_grant
@@ -204,6 +205,58 @@ async def test_a_keys_last_use_is_kept_to_the_minute(
     clock.at = first + timedelta(seconds=61)
     await writer.submit([used("k-3")])
     assert await last_use() == clock.at
+
+
+async def test_a_key_another_writer_used_is_still_written_to_the_minute(
+    database: Database, world: World, clock: Any
+) -> None:
+    """Each writer skips the keys it wrote itself within the minute, never the ones another one wrote."""
+    one, other = Writer(database), Writer(database)  # two replicas
+
+    def used(request_id: str) -> UsageItem:
+        admission = Admission(world.acme_id, world.project_a_id, world.key_a_id, "gpt-oss-120b", "free", 500, 0,
+                              new_nonce())  # fmt: skip
+        return UsageItem(request_id, f"adm-{request_id}", admission, 10, 5)
+
+    async def last_use() -> Any:
+        async with database.reader() as session:
+            return await session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == world.key_a_id))  # type: ignore[arg-type]
+
+    first = clock.at
+    try:
+        await one.submit([used("w-1")])
+        clock.at = first + timedelta(seconds=30)
+        await other.submit([used("w-2")])  # the key is fresh: `other` writes nothing, and remembers nothing
+        assert await last_use() == first
+        clock.at = first + timedelta(seconds=61)
+        await other.submit([used("w-3")])
+        assert await last_use() == clock.at
+    finally:
+        await one.writer.stop()
+        await other.writer.stop()
+
+
+async def test_a_group_larger_than_one_sqlite_statement_takes(
+    database: Database, writer: Writer, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the records' INSERT … RETURNING lists its rows in VALUES cut to the variables SQLite takes."""
+    monkeypatch.setattr(
+        rowsets, "SQLITE_MAX_VARIABLES", 999
+    )  # SQLite's limit before 3.32: 83 records a statement
+    names = [f"org-{n:02d}" for n in range(30)]
+    await organizations(database, *names)
+    items = [item(name, f"req-{name}-{n}") for name in names for n in range(100)]  # 3,000 x 12 values
+    assert await writer.submit(items) == ["accepted"] * 3000
+    again = [item(name, f"req-{name}-{n}") for name in names for n in range(99, 101)]
+    assert await writer.submit(again) == ["duplicate", "accepted"] * 30
+    async with database.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(UsageRecord)) == 3030
+        assert await session.scalar(select(func.sum(UsageDay.requests))) == 3030
+    entries = await usage_entries(database)
+    assert {org: sorted(amount for amount, _ in found) for org, found in entries.items()} == {
+        name: [-100 * price(), -price()] for name in names
+    }
+    await check_ledger(database)
 
 
 async def test_concurrent_groups_over_the_same_organizations_never_deadlock(

@@ -24,7 +24,6 @@ from app.domain.credits.ledger import (
     ACCOUNT,
     EMPTY,
     ENTRY,
-    LEDGER_ROWS,
     STATE_COLUMNS,
     AccountState,
     BurnResult,
@@ -32,6 +31,7 @@ from app.domain.credits.ledger import (
     allocate,
     apply_plans,
     as_move,
+    name_ledger_rows,
     usable_grants,
 )
 from app.domain.credits.models import EntryKind
@@ -50,7 +50,7 @@ async def move_many(
     added, statement = _move(is_sqlite(session), debt)
     constants = {"debt_nanos" if not debt else "balance_nanos": 0, "debt_since": now if debt else None,
                  "settling_nanos": 0, "updated_at": now}  # fmt: skip
-    rows = await session.execute(statement, added.parameters(sorted(amounts), constants))
+    rows = await added.execute(session, statement, sorted(amounts), constants)
     return {row[0]: AccountState(*row[1:]) for row in rows}
 
 
@@ -118,14 +118,9 @@ async def _append_usage_entries(
     """The burns' ledger entries, (id, organization, amount, balance after, uncovered), in one statement."""
     added, statement = _entries(is_sqlite(session))
     constants = {"kind": EntryKind.USAGE, "reference": reference[:200], "created_at": now}
-    # the version tracking (fleet.versions) cannot see the rows of an INSERT … SELECT: here they are
-    rows = [
-        {"organization_id": org, "kind": EntryKind.USAGE, "balance_after_nanos": b}
-        for _, org, _, b, _ in entries
-    ]
-    await session.execute(
-        statement, added.parameters(entries, constants), execution_options={LEDGER_ROWS: rows}
-    )
+    # the version tracking (fleet.versions) sees neither an INSERT … SELECT's rows nor a driver's executemany
+    name_ledger_rows(session, [(org, EntryKind.USAGE, balance) for _, org, _, balance, _ in entries])
+    await added.execute(session, statement, entries, constants)
 
 
 @cache

@@ -81,8 +81,8 @@ STATE_COLUMNS = (
     ACCOUNT.c.auto_recharge_in_flight,
     ACCOUNT.c.auto_recharge_paused_until,
 )
-# the execution option an INSERT … SELECT into the ledger names its rows by (organization_id, kind,
-# balance_after_nanos each): the organizations' version tracking cannot read them from the statement
+# session.info: (organization_id, kind, balance_after_nanos) of the ledger entries written by a statement
+# whose rows the organizations' version tracking cannot read (an INSERT … SELECT, a driver's executemany)
 LEDGER_ROWS = "ledger_rows"
 EMPTY = AccountState(0, 0, 0, False, 0, False, None)
 
@@ -93,6 +93,14 @@ class BurnResult:
 
     balance_nanos: int
     auto_recharge_due: bool
+
+
+def name_ledger_rows(session: AsyncSession, rows: Iterable[tuple[str, EntryKind, int]]) -> None:
+    """Name the entries, (organization, kind, balance after), that a set-based statement of this transaction writes.
+
+    The version tracking (fleet.versions) reads them at the commit.
+    """
+    session.info.setdefault(LEDGER_ROWS, []).extend(rows)
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -260,14 +268,14 @@ async def apply_plans(
     if not remaining:
         return
     taken, update_grants = _grant_update(is_sqlite(session))
-    await session.execute(update_grants, taken.parameters(remaining))
+    await taken.execute(session, update_grants, remaining)
     uses, insert_uses = _consumption_insert(is_sqlite(session))
     rows = [
         (new_id("ccon"), organization_id, grant_id, entry_id, amount)
         for organization_id, plan, entry_id in plans
         for grant_id, amount in plan.uses
     ]
-    await session.execute(insert_uses, uses.parameters(rows, {"created_at": now}))
+    await uses.execute(session, insert_uses, rows, {"created_at": now})
 
 
 @cache

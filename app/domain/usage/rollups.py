@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.base import table_of
@@ -59,6 +59,9 @@ ROLLUPS = (
 )
 
 
+_DIMENSIONS = tuple(dict.fromkeys(rollup.dimensions for rollup in ROLLUPS))  # each once
+
+
 def rollup_for(bucket_minutes: int, dimensions: Iterable[str]) -> Rollup:
     """The smallest roll-up that answers buckets of this width apart by these dimensions."""
     needed = set(dimensions)
@@ -78,36 +81,77 @@ async def add_to_rollups(session: AsyncSession, records: Iterable[Mapping[str, A
         figures[0] += 1
         for index, name in enumerate(SUMMED[1:], 1):
             figures[index] += record[name]
+    by_dimensions = {dimensions: _narrowed(finest, dimensions) for dimensions in _DIMENSIONS}
+    if not is_sqlite(session):  # every roll-up in one statement: one round trip
+        rowsets, statement = _upserts()
+        parameters: dict[str, Any] = {}
+        for rollup in ROLLUPS:
+            added = rowsets[rollup.dimensions]
+            parameters |= added.document(by_dimensions[rollup.dimensions])
+            parameters[added.constant_name(rollup.bucket)] = minute // rollup.minutes
+        await session.execute(statement, parameters)
+        return
     for rollup in ROLLUPS:
-        # one row per conflict key: PostgreSQL refuses to update a row twice in one statement
-        rows: dict[tuple[str, ...], list[int]] = {}
-        picks = [ALL_DIMENSIONS.index(d) + 1 for d in rollup.dimensions]
-        for key, figures in finest.items():
-            narrow = (key[0], *(key[i] for i in picks))
-            summed = rows.get(narrow)
-            if summed is None:
-                rows[narrow] = list(figures)
-            else:
-                summed[:] = [a + b for a, b in zip(summed, figures, strict=True)]
-        added, upsert = _upsert(rollup, is_sqlite(session))
-        # rows in a fixed order (sorted by key): concurrent groups never deadlock
-        rows_in_order = [(*key, *figures) for key, figures in sorted(rows.items())]
-        await session.execute(
-            upsert, added.parameters(rows_in_order, {rollup.bucket: minute // rollup.minutes})
-        )
+        added, upsert = _upsert(rollup, True)
+        rows = by_dimensions[rollup.dimensions]
+        await added.execute(session, upsert, rows, {rollup.bucket: minute // rollup.minutes})
+
+
+def _narrowed(finest: dict[tuple[str, ...], list[int]], dimensions: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """The rows of a roll-up keeping `dimensions` apart: (organization, *dimensions, *SUMMED), sorted by key.
+
+    One row per conflict key (PostgreSQL refuses to update a row twice in one statement), in a fixed
+    order (concurrent groups never deadlock).
+    """
+    if dimensions == ALL_DIMENSIONS:
+        return [(*key, *figures) for key, figures in sorted(finest.items())]
+    rows: dict[tuple[str, ...], list[int]] = {}
+    picks = [ALL_DIMENSIONS.index(d) + 1 for d in dimensions]
+    for key, figures in finest.items():
+        narrow = (key[0], *(key[i] for i in picks))
+        summed = rows.get(narrow)
+        if summed is None:
+            rows[narrow] = figures
+        else:
+            rows[narrow] = [a + b for a, b in zip(summed, figures, strict=True)]
+    return [(*key, *figures) for key, figures in sorted(rows.items())]
 
 
 @cache
-def _upsert(rollup: Rollup, is_sqlite: bool) -> tuple[RowSet, Any]:
-    """The statement that adds a group's rows to one roll-up (built once)."""
+def _upsert(rollup: Rollup, is_sqlite: bool, added: RowSet | None = None) -> tuple[RowSet, Any]:
+    """The statement that adds a group's rows to one roll-up (built once), reading them from `added`."""
     keys = ["organization_id", *rollup.dimensions]
-    added = RowSet(is_sqlite, "added", [(name, TEXT) for name in keys] + [(name, INT) for name in SUMMED])
+    added = added or RowSet(
+        is_sqlite, "added", [(name, TEXT) for name in keys] + [(name, INT) for name in SUMMED]
+    )
     table = rollup.table
     upsert = added.insert(table, [rollup.bucket], order_by=keys)
     return added, upsert.on_conflict_do_update(
         index_elements=["organization_id", rollup.bucket, *rollup.dimensions],
         set_={name: table.c[name] + upsert.excluded[name] for name in SUMMED},
     )
+
+
+@cache
+def _upserts() -> tuple[dict[tuple[str, ...], RowSet], Any]:
+    """PostgreSQL: the upserts of every roll-up as the data-modifying CTEs of one statement.
+
+    The roll-ups keeping the same dimensions apart read the same rows (one RowSet, one bound value each).
+    The outer SELECT reads the CTEs in the order of ROLLUPS, so every writer adds to the roll-ups in one
+    order, each upsert's rows in the order of their keys: concurrent groups never deadlock.
+    """
+    rowsets = {
+        dimensions: RowSet(False, f"added{index}", [(name, TEXT) for name in ("organization_id", *dimensions)]
+                           + [(name, INT) for name in SUMMED])
+        for index, dimensions in enumerate(_DIMENSIONS)
+    }  # fmt: skip
+    ctes = [
+        _upsert(rollup, False, rowsets[rollup.dimensions])[1]
+        .returning(literal(1))
+        .cte(f"to_{rollup.table.name}")
+        for rollup in ROLLUPS
+    ]
+    return rowsets, select(*(select(func.count()).select_from(cte).scalar_subquery() for cte in ctes))
 
 
 async def rebuild_from_hours(session: AsyncSession) -> None:
