@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from app import clock as clock_module
 from app.db import Database
@@ -118,6 +118,39 @@ async def test_burning_many_at_once_equals_burning_each_in_turn(
     for a, b in zip(one_by_one, together, strict=True):
         assert results[b] == expected[a]
         assert await _state(database, b) == await _state(database, a)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_on_postgresql_the_same_three_statements_burn_any_number_of_organizations(
+    database: Database, clock: clock_module.FrozenClock
+) -> None:
+    """The account upsert, the grants' read and one write of entries, grants and consumptions: the round
+    trips and the prepared statements are the same for 1 organization as for 12."""
+    now = clock.now()
+    spec = ([(False, 100, 100, 5, 1, GrantState.ACTIVE), (True, 100, 100, 5, 1, GrantState.ACTIVE)], 0, 0,
+            False, 0)  # fmt: skip
+    orgs = [f"round-trips-{n}" for n in range(13)]
+    for org in orgs:
+        await _create(database, org, spec, now)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith(("INSERT", "SELECT", "UPDATE", "WITH")):
+            statements.append(statement)
+
+    engine = database.write_engine.sync_engine
+    seen = []
+    for group in (orgs[:1], orgs[1:]):
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            async with database.transaction() as session:
+                await burn_many(session, dict.fromkeys(group, 150 * DOLLAR // 100), "usage:x")
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        seen.append(statements[:])
+        statements.clear()
+    assert len(seen[0]) == 3, seen[0]
+    assert seen[0] == seen[1]
 
 
 async def test_a_negative_cost_is_refused_and_nothing_burns(database: Database) -> None:

@@ -4,7 +4,8 @@
 entry, grants taken in the same order, debt and auto-recharge answer), but in a fixed number of
 statements whatever the number of organizations: one upsert moves every balance (and locks the accounts,
 in the order of their ids, so concurrent writers never deadlock), one query reads every usable grant,
-then one statement each writes the ledger entries, the grants, their consumptions and the debts.
+then one statement writes the ledger entries, the grants and their consumptions (on SQLite one each),
+and one the debts.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
@@ -31,7 +32,10 @@ from app.domain.credits.ledger import (
     allocate,
     apply_plans,
     as_move,
+    consumption_insert,
+    grant_update,
     name_ledger_rows,
+    plan_rows,
     usable_grants,
 )
 from app.domain.credits.models import EntryKind
@@ -90,7 +94,7 @@ async def burn_many(session: AsyncSession, costs: Mapping[str, int], reference: 
         return results
     states = await move_many(session, [(org, -costs[org]) for org in burning], now)
     grants: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for org, grant_id, remaining in await session.execute(usable_grants(burning, now)):
+    for org, grant_id, remaining in await usable_grants(session, burning, now):
         grants[org].append((grant_id, remaining))
     plans: list[tuple[str, GrantPlan, str | None]] = []
     entries = []
@@ -103,8 +107,7 @@ async def burn_many(session: AsyncSession, costs: Mapping[str, int], reference: 
         entries.append((entry_id, org, -costs[org], states[org].balance_nanos, uncovered))
         if uncovered:
             debts.append((org, uncovered))
-    await _append_usage_entries(session, entries, reference, now)
-    await apply_plans(session, plans, now)
+    await _write_burns(session, entries, plans, reference, now)
     states.update(await move_many(session, debts, now, debt=True))
     results.update(
         (org, BurnResult(states[org].balance_nanos, states[org].auto_recharge_due(now))) for org in burning
@@ -112,15 +115,36 @@ async def burn_many(session: AsyncSession, costs: Mapping[str, int], reference: 
     return results
 
 
-async def _append_usage_entries(
-    session: AsyncSession, entries: list[tuple[str, str, int, int, int]], reference: str, now: datetime
+async def _write_burns(
+    session: AsyncSession,
+    entries: list[tuple[str, str, int, int, int]],
+    plans: list[tuple[str, GrantPlan, str | None]],
+    reference: str,
+    now: datetime,
 ) -> None:
-    """The burns' ledger entries, (id, organization, amount, balance after, uncovered), in one statement."""
-    added, statement = _entries(is_sqlite(session))
+    """The burns' ledger entries, (id, organization, amount, balance after, uncovered), and their grants' plans.
+
+    On PostgreSQL the entries, the grants' update and the consumptions are one statement (one round trip);
+    on SQLite, where a statement costs none, three executemanys.
+    """
     constants = {"kind": EntryKind.USAGE, "reference": reference[:200], "created_at": now}
     # the version tracking (fleet.versions) sees neither an INSERT … SELECT's rows nor a driver's executemany
     name_ledger_rows(session, [(org, EntryKind.USAGE, balance) for _, org, _, balance, _ in entries])
-    await added.execute(session, statement, entries, constants)
+    if is_sqlite(session):
+        added, statement = _entries(True)
+        await added.execute(session, statement, entries, constants)
+        await apply_plans(session, plans, now)
+        return
+    (added, taken, consumed), statement = _writes()
+    remaining, uses = plan_rows(plans)
+    parameters: dict[str, Any] = {
+        **added.document(entries),
+        **taken.document(remaining),
+        **consumed.document(uses),
+    }
+    parameters |= {added.constant_name(name): value for name, value in constants.items()}
+    parameters[consumed.constant_name("created_at")] = now
+    await session.execute(statement, parameters)
 
 
 @cache
@@ -134,3 +158,20 @@ def _entries(is_sqlite: bool) -> tuple[RowSet, Any]:
     ]
     added = RowSet(is_sqlite, "entries", columns)
     return added, added.insert(ENTRY, ["kind", "reference", "created_at"])
+
+
+@cache
+def _writes() -> tuple[tuple[RowSet, RowSet, RowSet], Any]:
+    """PostgreSQL: the entries' INSERT, the grants' UPDATE and the consumptions' INSERT as the CTEs of one statement.
+
+    The consumptions' foreign key to their entry is checked at the end of the statement, when the entries
+    are in. The accounts are locked already (`move_many`), so no other writer waits on these grants.
+    """
+    writes = [_entries(False), grant_update(False), consumption_insert(False)]
+    ctes = [
+        statement.returning(literal(1)).cte(f"to_{name}")
+        for name, (_, statement) in zip(("entries", "grants", "consumptions"), writes, strict=True)
+    ]
+    counts = select(*(select(func.count()).select_from(cte).scalar_subquery() for cte in ctes))
+    added, taken, consumed = (rows for rows, _ in writes)
+    return (added, taken, consumed), counts

@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache, partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -217,17 +217,29 @@ class GrantPlan:
     uses: list[tuple[str, int]]  # (grant, what it pays)
 
 
-def usable_grants(organization_ids: Sequence[str], now: datetime) -> Any:
-    """The grants that can pay usage now, by organization and then in burn order.
+async def usable_grants(
+    session: AsyncSession, organization_ids: Sequence[str], now: datetime
+) -> list[tuple[str, str, int]]:
+    """The grants that can pay usage now, (organization, grant, remaining), by organization and then in burn order.
 
-    Burn order: promotional first, then the grant that expires first, then the oldest.
+    Burn order: promotional first, then the grant that expires first, then the oldest. On PostgreSQL the
+    organizations travel as one JSON value (a RowSet), so the statement and its plan are one whatever
+    their number (an IN list is a new statement for every count).
     """
-    return (
+    wanted, query = _usable(is_sqlite(session))
+    if wanted is None:
+        result = await session.execute(query, {"organizations": list(organization_ids), "now": now})
+        return [(org, grant_id, remaining) for org, grant_id, remaining in result]
+    return await wanted.execute(session, query, [(org,) for org in organization_ids], {"now": now})
+
+
+@cache
+def _usable(is_sqlite: bool) -> tuple[RowSet | None, Any]:
+    query = (
         select(GRANT.c.organization_id, GRANT.c.id, GRANT.c.remaining_nanos)
-        .where(GRANT.c.organization_id.in_(organization_ids))
         .where(GRANT.c.state == GrantState.ACTIVE)
         .where(GRANT.c.remaining_nanos > 0)
-        .where(GRANT.c.expires_at > now)
+        .where(GRANT.c.expires_at > bindparam("now", type_=GRANT.c.expires_at.type))
         .order_by(
             GRANT.c.organization_id,
             case((GRANT.c.source == GrantSource.PROMOTIONAL, 0), else_=1),
@@ -236,6 +248,10 @@ def usable_grants(organization_ids: Sequence[str], now: datetime) -> Any:
             GRANT.c.id,
         )
     )
+    if is_sqlite:  # no round trip to save; a RowSet's rows are an executemany there
+        return None, query.where(GRANT.c.organization_id.in_(bindparam("organizations", expanding=True)))
+    wanted = RowSet(False, "wanted", [("organization_id", TEXT)])
+    return wanted, query.where(GRANT.c.organization_id == wanted.c.organization_id)
 
 
 def allocate(grants: Iterable[tuple[str, int]], amount: int) -> GrantPlan:
@@ -253,8 +269,21 @@ def allocate(grants: Iterable[tuple[str, int]], amount: int) -> GrantPlan:
 
 
 async def _plan(session: AsyncSession, organization_id: str, amount: int, now: datetime) -> GrantPlan:
-    rows = (await session.execute(usable_grants([organization_id], now))).all()
+    rows = await usable_grants(session, [organization_id], now)
     return allocate(((grant_id, remaining) for _, grant_id, remaining in rows), amount)
+
+
+def plan_rows(
+    plans: Sequence[tuple[str, GrantPlan, str | None]],
+) -> tuple[list[tuple[str, int]], list[tuple[str, str, str, str | None, int]]]:
+    """What `apply_plans` writes: the grants' rows (grant, what it keeps) and the consumptions' rows."""
+    remaining = [pair for _, plan, _ in plans for pair in plan.remaining]
+    uses = [
+        (new_id("ccon"), organization_id, grant_id, entry_id, amount)
+        for organization_id, plan, entry_id in plans
+        for grant_id, amount in plan.uses
+    ]
+    return remaining, uses
 
 
 async def apply_plans(
@@ -264,22 +293,18 @@ async def apply_plans(
 
     Two statements however many plans: the grants' rows and the consumptions are each one bound set.
     """
-    remaining = [pair for _, plan, _ in plans for pair in plan.remaining]
+    remaining, uses = plan_rows(plans)
     if not remaining:
         return
-    taken, update_grants = _grant_update(is_sqlite(session))
+    taken, update_grants = grant_update(is_sqlite(session))
     await taken.execute(session, update_grants, remaining)
-    uses, insert_uses = _consumption_insert(is_sqlite(session))
-    rows = [
-        (new_id("ccon"), organization_id, grant_id, entry_id, amount)
-        for organization_id, plan, entry_id in plans
-        for grant_id, amount in plan.uses
-    ]
-    await uses.execute(session, insert_uses, rows, {"created_at": now})
+    consumed, insert_uses = consumption_insert(is_sqlite(session))
+    await consumed.execute(session, insert_uses, uses, {"created_at": now})
 
 
 @cache
-def _grant_update(is_sqlite: bool) -> tuple[RowSet, Any]:
+def grant_update(is_sqlite: bool) -> tuple[RowSet, Any]:
+    """The UPDATE that sets the grants' remaining (and depletes those at 0): rows (grant, remaining)."""
     taken = RowSet(is_sqlite, "taken", [("grant_id", TEXT), ("remaining", INT)])
     depleted = literal(GrantState.DEPLETED, GRANT.c.state.type)
     return taken, (
@@ -293,7 +318,8 @@ def _grant_update(is_sqlite: bool) -> tuple[RowSet, Any]:
 
 
 @cache
-def _consumption_insert(is_sqlite: bool) -> tuple[RowSet, Any]:
+def consumption_insert(is_sqlite: bool) -> tuple[RowSet, Any]:
+    """The INSERT of the consumptions, rows as `plan_rows` makes them, `created_at` a constant."""
     columns = [
         ("id", TEXT),
         ("organization_id", TEXT),
