@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache, partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, any_, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -251,7 +251,10 @@ def _usable(is_sqlite: bool) -> tuple[RowSet | None, Any]:
     if is_sqlite:  # no round trip to save; a RowSet's rows are an executemany there
         return None, query.where(GRANT.c.organization_id.in_(bindparam("organizations", expanding=True)))
     wanted = RowSet(False, "wanted", [("organization_id", TEXT)])
-    return wanted, query.where(GRANT.c.organization_id == wanted.c.organization_id)
+    # = ANY(ARRAY(…)): the ids are an index condition, read once; as a join the planner, misled by the
+    # unknown number of JSON rows, compared every grant with every id (126 ms instead of 5 for 500)
+    ids = func.array(select(wanted.c.organization_id).scalar_subquery())
+    return wanted, query.where(GRANT.c.organization_id == any_(ids))
 
 
 def allocate(grants: Iterable[tuple[str, int]], amount: int) -> GrantPlan:
