@@ -16,9 +16,8 @@ from typing import Any
 _CURRENCY = re.compile(r"[a-z]{3}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _ORIGIN = re.compile(r"https://[a-z0-9.-]+(:\d+)?")
-_OWN_PATH = re.compile(
-    r"/[A-Za-z0-9._-][A-Za-z0-9._/-]*"
-)  # a script the app serves itself; "//host" is a URL
+# a script the app serves itself, from its own origin ("//host/…" is another origin's URL)
+_OWN_PATH = re.compile(r"/[A-Za-z0-9._-][A-Za-z0-9._/-]*")
 
 
 class ChargeStatus(StrEnum):

@@ -49,10 +49,14 @@ from providers.fake.faults import Faults
 from providers.fake.store import FakeStore
 
 PROVIDER_NAME = "fake"
-# the fake provider's 3-D Secure page: its script (served from the app's static files, so from the app's own
-# origin: the page's policy stays as it is) and the endpoint where it reports the cardholder's answer
+# the fake provider's 3-D Secure dialog, from the app's static files: the app's own origin, so the page's
+# policy stays as it is; it answers at the endpoint of providers/fake/web.py
 SCRIPT_URL = "/static/fake-provider/fake-provider.js"
-AUTHENTICATION_FAILED = "We are unable to authenticate your payment method. Please choose a different payment method and try again."
+# Stripe's words when the cardholder fails 3-D Secure
+AUTHENTICATION_FAILED = (
+    "We are unable to authenticate your payment method. "
+    "Please choose a different payment method and try again."
+)
 _UNCONFIRMED = "requires_confirmation"  # created by create_charge, no money taken yet
 T = TypeVar("T")
 
@@ -87,8 +91,8 @@ class FakeProvider:
 
     @hookimpl
     def payment_ui(self) -> PaymentUi:
-        # cards: the console's own test-card form; 3-D Secure: the fake provider's dialog (SCRIPT_URL), which
-        # answers at the endpoint of providers/fake/web.py. Both are the app's origin: no other origin to allow.
+        # cards: the console's own test-card form; 3-D Secure: the fake provider's dialog (SCRIPT_URL). Both
+        # are the app's origin: no other origin for the page's policy to allow.
         return PaymentUi(provider=PROVIDER_NAME, publishable_key=self.publishable_key, script_url=SCRIPT_URL)
 
     @hookimpl
@@ -329,15 +333,14 @@ class FakeProvider:
 
         def answer() -> ChargeResult:
             ref = client_secret.partition("_secret_")[0]
-            charge = self._store["charges"].get(ref)
-            expected = charge and charge["client_secret"]
+            charge = self._store["charges"].get(ref, {})
+            expected = charge.get("client_secret")
             if not expected or not hmac.compare_digest(expected.encode(), client_secret.encode()):
                 raise PaymentRequestError(
                     "fake: no charge has this client secret",
                     code="invalid_client_secret",
                     user_message="This payment is unknown to the payment provider.",
                 )
-            assert charge is not None
             if charge["status"] != ChargeStatus.REQUIRES_ACTION.value:
                 raise PaymentRequestError(
                     f"fake: charge {ref!r} is {charge['status']}, not waiting for authentication",
