@@ -186,6 +186,11 @@ def create_app(
         BillingDocuments,
     ]
     handlers += web_routes(services.payments.payment_ui)
+    # a provider without a server of its own may have the app serve its UI's endpoint (the fake provider's
+    # 3-D Secure dialog); a real provider's UI talks to the provider, never to the app
+    provider_routes = getattr(services.payments.provider, "web_routes", None)
+    if provider_routes is not None:
+        handlers += provider_routes()
     if settings.metrics_enabled:
         handlers.append(metrics.metrics_endpoint)
     cors = (

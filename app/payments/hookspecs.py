@@ -70,7 +70,9 @@ def payment_ui() -> PaymentUi | None:
     gets no card form in the console (its cards are added with its own tools).
 
     :returns: the provider's name, its publishable (public) key, the URL of its UI's script (None: the
-        console's own form) and the origins its UI loads scripts and frames from and sends requests to.
+        console's own form; a path such as ``/static/...``: a script the app serves, like the fake
+        provider's 3-D Secure dialog) and the origins its UI loads scripts and frames from and sends
+        requests to.
     """
 
 

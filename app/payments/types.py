@@ -16,6 +16,8 @@ from typing import Any
 _CURRENCY = re.compile(r"[a-z]{3}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _ORIGIN = re.compile(r"https://[a-z0-9.-]+(:\d+)?")
+# a script the app serves itself, from its own origin ("//host/…" is another origin's URL)
+_OWN_PATH = re.compile(r"/[A-Za-z0-9._-][A-Za-z0-9._/-]*")
 
 
 class ChargeStatus(StrEnum):
@@ -83,7 +85,8 @@ class PaymentMethodSetup:
 class PaymentUi:
     """How the console collects and authenticates cards with the provider's own UI, and where that UI talks.
 
-    ``script_url`` is None when the console's own form serves (the fake provider's test cards). The origins
+    ``script_url`` is None when the console's own form serves; a path (``/static/...``) is a script the app
+    serves itself, from its own origin (the fake provider's 3-D Secure dialog). The origins
     are what the console page's Content-Security-Policy must allow: scripts, frames and requests of the
     provider's UI (https origins, no path); nothing else leaves the app's origin.
     """
@@ -100,10 +103,15 @@ class PaymentUi:
         bad = [o for o in origins if not _ORIGIN.fullmatch(o)]
         if bad:
             raise ValueError(f"the provider UI's origins must be https origins without a path, got {bad}")
-        if self.script_url is not None and not any(
-            self.script_url.startswith(origin + "/") for origin in self.script_origins
+        own_origin = self.script_url is not None and _OWN_PATH.fullmatch(self.script_url) is not None
+        if (
+            self.script_url is not None
+            and not own_origin
+            and not any(self.script_url.startswith(origin + "/") for origin in self.script_origins)
         ):
-            raise ValueError(f"script_url {self.script_url!r} is not under one of the script origins")
+            raise ValueError(
+                f"script_url {self.script_url!r} is neither a path of the app nor under one of the script origins"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ Environment: ``FAKE_WEBHOOK_SECRET``, the HMAC-SHA256 key of the ``x-fake-signat
 when unset, the development value ``DEV_WEBHOOK_SECRET`` below.
 
 Test cards: see ``providers.fake.cards`` (pm_card_visa succeeds, pm_card_chargeDeclined declines, …).
+``pm_card_authenticationRequired`` asks for 3-D Secure: the console shows the fake provider's own dialog
+(``payment_ui``'s script), which answers at the endpoint of ``providers.fake.web``.
 """
 
 from __future__ import annotations

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
+
+from litestar.types import ControllerRouterHandler
 
 from app.payments.errors import (
     CustomerGone,
@@ -40,12 +43,20 @@ from app.payments.types import (
     RefundStatus,
     WebhookEvent,
 )
-from providers.fake import webhooks
+from providers.fake import web, webhooks
 from providers.fake.cards import find_card
 from providers.fake.faults import Faults
 from providers.fake.store import FakeStore
 
 PROVIDER_NAME = "fake"
+# the fake provider's 3-D Secure dialog, from the app's static files: the app's own origin, so the page's
+# policy stays as it is; it answers at the endpoint of providers/fake/web.py
+SCRIPT_URL = "/static/fake-provider/fake-provider.js"
+# Stripe's words when the cardholder fails 3-D Secure
+AUTHENTICATION_FAILED = (
+    "We are unable to authenticate your payment method. "
+    "Please choose a different payment method and try again."
+)
 _UNCONFIRMED = "requires_confirmation"  # created by create_charge, no money taken yet
 T = TypeVar("T")
 
@@ -80,8 +91,9 @@ class FakeProvider:
 
     @hookimpl
     def payment_ui(self) -> PaymentUi:
-        # the console's own test-card form stands for the provider's UI: nothing leaves the app's origin
-        return PaymentUi(provider=PROVIDER_NAME, publishable_key=self.publishable_key)
+        # cards: the console's own test-card form; 3-D Secure: the fake provider's dialog (SCRIPT_URL). Both
+        # are the app's origin: no other origin for the page's policy to allow.
+        return PaymentUi(provider=PROVIDER_NAME, publishable_key=self.publishable_key, script_url=SCRIPT_URL)
 
     @hookimpl
     def create_customer(
@@ -308,6 +320,49 @@ class FakeProvider:
     def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookEvent | None:
         return webhooks.parse(payload, headers, self._webhook_secret)
 
+    # The cardholder's answer in the fake provider's 3-D Secure dialog -------------------------------
+
+    def authenticate(self, client_secret: str, *, succeed: bool) -> Awaitable[ChargeResult]:
+        """The cardholder passes (or fails) the authentication of the charge whose client secret they hold.
+
+        The client secret is the only credential, as with Stripe.js: it names one charge and is unguessable
+        (128 random bits). A secret naming no waiting charge is refused; so is a second answer. A failure
+        declines the charge as Stripe does (``payment_intent_authentication_failure``); the app learns either
+        outcome when it reads the charge again (``completePayment``, or the charge waiting in the console).
+        """
+
+        def answer() -> ChargeResult:
+            ref = client_secret.partition("_secret_")[0]
+            charge = self._store["charges"].get(ref, {})
+            expected = charge.get("client_secret")
+            if not expected or not hmac.compare_digest(expected.encode(), client_secret.encode()):
+                raise PaymentRequestError(
+                    "fake: no charge has this client secret",
+                    code="invalid_client_secret",
+                    user_message="This payment is unknown to the payment provider.",
+                )
+            if charge["status"] != ChargeStatus.REQUIRES_ACTION.value:
+                raise PaymentRequestError(
+                    f"fake: charge {ref!r} is {charge['status']}, not waiting for authentication",
+                    code="payment_intent_unexpected_state",
+                    user_message="This payment is no longer waiting for authentication.",
+                )
+            if succeed:
+                charge |= {"status": ChargeStatus.SUCCEEDED.value, "decline_code": None, "message": ""}
+            else:
+                charge |= {
+                    "status": ChargeStatus.DECLINED.value,
+                    "decline_code": "payment_intent_authentication_failure",
+                    "message": AUTHENTICATION_FAILED,
+                }
+            return self._charge_result(ref)
+
+        return self._run("authenticate", action=answer)
+
+    def web_routes(self) -> list[ControllerRouterHandler]:
+        """The endpoint of the fake provider's 3-D Secure dialog, which the app serves while it is the provider."""
+        return [web.authentication_endpoint(self)]
+
     # Helpers for tests and local development --------------------------------------------------
 
     def sign_webhook(self, payload: bytes) -> dict[str, str]:
@@ -451,7 +506,7 @@ class FakeProvider:
                 "message": card.message,
             }
             if card.outcome is ChargeStatus.REQUIRES_ACTION:
-                record["client_secret"] = f"{ref}_secret_{secrets.token_hex(8)}"
+                record["client_secret"] = f"{ref}_secret_{secrets.token_hex(16)}"
         return self._charge_result(ref)
 
     def _attached(self, customer_ref: str, payment_method_ref: str) -> dict[str, Any]:

@@ -46,6 +46,9 @@ async def test_the_app_starts_against_stripe_and_buys_credits_through_it(
     async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         assert (await client.get("/healthz")).status_code == 200
         assert (await client.post("/webhooks/stripe", content=b"{}")).status_code == 400  # unsigned
+        # the fake provider's 3-D Secure endpoint is served only while the fake provider is chosen
+        fake_3ds = await client.post("/fake-provider/authentications", json={})  # there: a 400
+        assert fake_3ds.status_code == 404
         await attach_payment_method(database, world.acme_id, payments=payments, provider_ref="pm_card_visa")
         purchase = await add_credits(
             database,

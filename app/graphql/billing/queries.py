@@ -19,8 +19,8 @@ class PaymentProvider:
         description="The provider's public key for its UI (not a secret); empty when it has no UI for the console."
     )
     script_url: str | None = strawberry.field(
-        description="Where the provider's UI script is loaded from (Stripe.js from js.stripe.com, never a copy); "
-        "null when the console's own form serves (the fake provider's test cards)."
+        description="Where the provider's UI script is loaded from (Stripe.js from js.stripe.com, never a copy; "
+        "a path of this app for the fake provider's 3-D Secure dialog); null when the provider has no script."
     )
 
 

@@ -1,7 +1,8 @@
 // The payment provider's own UI for cards, as the API names it (`paymentProvider`). With Stripe, that is
 // Stripe.js, loaded from Stripe itself when first needed (Stripe's rule: never a copy, never bundled); the
-// page's policy allows Stripe's origins only while Stripe is the provider. The fake provider has none:
-// the console's own test-card form stands for it.
+// page's policy allows Stripe's origins only while Stripe is the provider. The fake provider's script comes
+// from the app's own origin and does 3-D Secure only (its dialog); the console's own test-card form
+// stands for its card form.
 import { ERROR, mutate, query } from "./api.js";
 
 const PROVIDER = `query PaymentProvider { paymentProvider { __typename ... on Error { message }
@@ -22,14 +23,21 @@ function loadScript(src) {
   });
 }
 
-/** {name, publishableKey, stripe}: `stripe` is Stripe.js's client when Stripe is the provider, else null. */
+// the function each provider's script defines, which makes its client from the publishable key
+const CLIENT_OF_SCRIPT = { stripe: "Stripe", fake: "FakeProvider" };
+
+/**
+ * {name, publishableKey, client}: `client` is the provider's script's client (Stripe.js's for Stripe, with
+ * `elements` and `confirmCardSetup`; every client has `confirmCardPayment`), or null when it has no script.
+ */
 export function paymentProvider() {
   loading ??= query(PROVIDER)
     .then(async ({ paymentProvider: provider }) => {
       if (provider.__typename !== "PaymentProvider") throw new Error(provider.message);
-      if (provider.name !== "stripe" || !provider.scriptUrl) return { ...provider, stripe: null };
-      if (!window.Stripe) await loadScript(provider.scriptUrl);
-      return { ...provider, stripe: window.Stripe(provider.publishableKey) };
+      const global = CLIENT_OF_SCRIPT[provider.name];
+      if (!global || !provider.scriptUrl) return { ...provider, client: null };
+      if (!window[global]) await loadScript(provider.scriptUrl);
+      return { ...provider, client: window[global](provider.publishableKey) };
     })
     .catch((failure) => {
       loading = null; // a failed load is tried again next time
@@ -44,10 +52,10 @@ export function paymentProvider() {
  */
 export async function authenticatePayment(clientSecret) {
   const provider = await paymentProvider();
-  if (!provider.stripe || !clientSecret) {
+  if (!provider.client || !clientSecret) {
     return "Your bank asks you to confirm this payment, and this provider has no confirmation page in the console.";
   }
-  const { error } = await provider.stripe.confirmCardPayment(clientSecret);
+  const { error } = await provider.client.confirmCardPayment(clientSecret);
   return error ? error.message : null;
 }
 

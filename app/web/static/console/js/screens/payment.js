@@ -31,7 +31,8 @@ function FakeCardForm({ org, onAttached }) {
   });
   return html`<form class="stack" onSubmit=${onSubmit} aria-label="Test card">
     <p class="notice">Test mode (fake provider): no real card is charged. 4242 4242 4242 4242 succeeds,
-      4000 0000 0000 0002 is declined, 4000 0000 0000 9995 has insufficient funds.</p>
+      4000 0000 0000 0002 is declined, 4000 0000 0000 9995 has insufficient funds,
+      4000 0025 0000 3155 asks you to authenticate each payment (3-D Secure).</p>
     <${Field} label="Card number" name="number" inputmode="numeric" autocomplete="cc-number" required error=${state.error}
       hint="A test card number." />
     <${FormError} error=${state.error} fields=${["number"]} />
@@ -50,7 +51,7 @@ function StripeCardForm({ org, setup, onAttached }) {
     let card = null;
     let live = true;
     paymentProvider().then(
-      ({ stripe }) => {
+      ({ client: stripe }) => {
         if (!live) return; // the form closed while Stripe.js loaded
         card = stripe.elements().create("card");
         card.mount(target.current);
