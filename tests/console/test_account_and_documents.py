@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.console.browser import Server, open_visitor, run_server
-from tests.console.test_story import PASSWORD, billing_tab, expect, go, sign_up
+from tests.console.test_story import PASSWORD, billing_tab, create_team, expect, save_card, sign_up
 
 NEW_PASSWORD = "a different horse, battery and staple"
 NEWEST_PASSWORD = "yet another passphrase for erin"
@@ -66,16 +66,8 @@ def test_receipts_statement_and_spend_alerts(browser: Any, server: Server) -> No
     page = fay.page
     try:
         sign_up(fay, "Fay Billing", "fay@lab.example")
-        page.get_by_role("link", name="Create a Team").click()
-        page.get_by_label("Team name").fill("Ledgers")
-        page.get_by_role("button", name="Create Team").click()
-        expect(page.get_by_role("heading", name="Settings")).to_be_visible()
-        go(fay, "Billing", "Billing")
-        billing_tab(fay, "Payment")
-        page.get_by_role("button", name="Add a card").click()
-        page.get_by_label("Card number").fill("4242 4242 4242 4242")
-        page.get_by_role("button", name="Save card").click()
-        expect(page.get_by_text("Saved visa ending 4242.")).to_be_visible()
+        create_team(fay, "Ledgers")
+        save_card(fay, "4242 4242 4242 4242")
         billing_tab(fay, "Overview")
         page.get_by_label("Amount (USD)").fill("40")
         page.get_by_role("button", name="Add credits").click()

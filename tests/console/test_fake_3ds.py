@@ -16,7 +16,7 @@ import pytest
 
 from providers.fake.plugin import AUTHENTICATION_FAILED, SCRIPT_URL
 from tests.console.browser import Server, open_visitor, run_server
-from tests.console.test_story import billing_tab, expect, go, sign_up
+from tests.console.test_story import billing_tab, create_team, expect, save_card, sign_up
 
 
 @pytest.fixture(scope="module")
@@ -47,16 +47,8 @@ def test_payments_through_the_fake_providers_3d_secure_dialog(browser: Any, serv
     page = erin.page
     try:
         sign_up(erin, "Erin Secure", "erin@3ds.example")
-        page.get_by_role("link", name="Create a Team").click()
-        page.get_by_label("Team name").fill("Secured")
-        page.get_by_role("button", name="Create Team").click()
-        expect(page.get_by_role("heading", name="Settings")).to_be_visible()
-        go(erin, "Billing", "Billing")
-        billing_tab(erin, "Payment")
-        page.get_by_role("button", name="Add a card").click()
-        page.get_by_label("Card number").fill("4000 0025 0000 3155")
-        page.get_by_role("button", name="Save card").click()
-        expect(page.get_by_text("Saved visa ending 3155.")).to_be_visible()
+        create_team(erin, "Secured")
+        save_card(erin, "4000 0025 0000 3155")
 
         # the cardholder fails the authentication: the provider's reason, nothing bought
         billing_tab(erin, "Overview")

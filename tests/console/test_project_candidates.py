@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, insert, select
 from app.domain.accounts.models import User
 from app.domain.orgs.models import Membership, Organization, OrganizationRole
 from tests.console.browser import Server, Visitor, open_visitor, run_server
+from tests.console.test_story import create_team, expect, sign_up
 
 MEMBERS = 60  # more than the 50 the Projects page lists
 
@@ -33,12 +34,6 @@ def visitor(browser: Any, server: Server) -> Iterator[Visitor]:
     yield visitor
     assert visitor.outside == [] and visitor.errors == [], (visitor.outside, visitor.errors)
     visitor.page.context.close()
-
-
-def expect(locator: Any) -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator)
 
 
 def add_members(workdir: Path, team: str) -> None:
@@ -68,15 +63,8 @@ def test_a_project_admin_finds_a_member_beyond_the_first_page(
     visitor: Visitor, server: Server, workdir: Path
 ) -> None:
     page = visitor.page
-    page.goto("/#/signup")
-    page.get_by_label("Name").fill("Big Admin")
-    page.get_by_label("Email").fill("admin@big.example")
-    page.get_by_label("Password").fill("correct horse battery staple")
-    page.get_by_role("button", name="Create account").click()
-    page.get_by_role("link", name="Create a Team").click()
-    page.get_by_label("Team name").fill("Big")
-    page.get_by_role("button", name="Create Team").click()
-    expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+    sign_up(visitor, "Big Admin", "admin@big.example")
+    create_team(visitor, "Big")
     add_members(workdir, "Big")
 
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Projects", exact=True).click()

@@ -62,6 +62,26 @@ def sign_up(visitor: Visitor, name: str, email: str) -> None:
     expect(page.get_by_role("navigation", name="Console")).to_be_visible()
 
 
+def create_team(visitor: Visitor, name: str) -> None:
+    """Create a Team from the console and wait for its Settings screen."""
+    page = visitor.page
+    page.get_by_role("link", name="Create a Team").click()
+    page.get_by_label("Team name").fill(name)
+    page.get_by_role("button", name="Create Team").click()
+    expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+
+
+def save_card(visitor: Visitor, number: str) -> None:
+    """Save a test card through the fake provider's form on the Billing screen's Payment tab."""
+    page = visitor.page
+    go(visitor, "Billing", "Billing")
+    billing_tab(visitor, "Payment")
+    page.get_by_role("button", name="Add a card").click()
+    page.get_by_label("Card number").fill(number)
+    page.get_by_role("button", name="Save card").click()
+    expect(page.get_by_text(f"Saved visa ending {number[-4:]}.")).to_be_visible()
+
+
 def current_org(visitor: Visitor) -> Any:
     """The organization chosen in the switcher."""
     return visitor.page.locator("#org-switcher option:checked")

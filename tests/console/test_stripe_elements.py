@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.console.browser import Server, Visitor, open_visitor, run_server, text_of
-from tests.console.test_story import billing_tab, expect, go, sign_up
+from tests.console.test_story import billing_tab, create_team, expect, go, sign_up
 from tests.providers.stripe_standin import STRIPE_ENV, StripeStandIn, running_standin, stripe_plugins_toml
 
 FAKE_STRIPE_JS = Path(__file__).parent / "fake_stripe.js"
@@ -95,10 +95,7 @@ def test_a_card_through_stripe_elements_and_a_purchase_through_3d_secure(
     page = dana.page
     try:
         sign_up(dana, "Dana Stripe", "dana@stripe.example")
-        page.get_by_role("link", name="Create a Team").click()
-        page.get_by_label("Team name").fill("Striped")
-        page.get_by_role("button", name="Create Team").click()
-        expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+        create_team(dana, "Striped")
 
         # the card is typed into Stripe's field, confirmed with Stripe, then kept on file by the API
         go(dana, "Billing", "Billing")

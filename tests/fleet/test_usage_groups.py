@@ -184,27 +184,30 @@ async def test_a_bad_record_among_500_organizations_fails_no_neighbour(
     await check_ledger(database)
 
 
+def used(world: World, request_id: str) -> UsageItem:
+    """A free record on the key key_a, with an admission of its own."""
+    admission = Admission(world.acme_id, world.project_a_id, world.key_a_id, "gpt-oss-120b", "free", 500, 0,
+                          new_nonce())  # fmt: skip
+    return UsageItem(request_id, f"adm-{request_id}", admission, 10, 5)
+
+
+async def last_use(database: Database, world: World) -> Any:
+    async with database.reader() as session:
+        return await session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == world.key_a_id))  # type: ignore[arg-type]
+
+
 async def test_a_keys_last_use_is_kept_to_the_minute(
     database: Database, writer: Writer, world: World, clock: Any
 ) -> None:
-    def used(request_id: str) -> UsageItem:
-        admission = Admission(world.acme_id, world.project_a_id, world.key_a_id, "gpt-oss-120b", "free", 500, 0,
-                              new_nonce())  # fmt: skip
-        return UsageItem(request_id, f"adm-{request_id}", admission, 10, 5)
-
-    async def last_use() -> Any:
-        async with database.reader() as session:
-            return await session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == world.key_a_id))  # type: ignore[arg-type]
-
     first = clock.at
-    await writer.submit([used("k-1")])
-    assert await last_use() == first
+    await writer.submit([used(world, "k-1")])
+    assert await last_use(database, world) == first
     clock.at = first + timedelta(seconds=40)  # a busy key is not rewritten by every group
-    await writer.submit([used("k-2")])
-    assert await last_use() == first
+    await writer.submit([used(world, "k-2")])
+    assert await last_use(database, world) == first
     clock.at = first + timedelta(seconds=61)
-    await writer.submit([used("k-3")])
-    assert await last_use() == clock.at
+    await writer.submit([used(world, "k-3")])
+    assert await last_use(database, world) == clock.at
 
 
 async def test_a_key_another_writer_used_is_still_written_to_the_minute(
@@ -213,24 +216,17 @@ async def test_a_key_another_writer_used_is_still_written_to_the_minute(
     """Each writer skips the keys it wrote itself within the minute, never the ones another one wrote."""
     one, other = Writer(database), Writer(database)  # two replicas
 
-    def used(request_id: str) -> UsageItem:
-        admission = Admission(world.acme_id, world.project_a_id, world.key_a_id, "gpt-oss-120b", "free", 500, 0,
-                              new_nonce())  # fmt: skip
-        return UsageItem(request_id, f"adm-{request_id}", admission, 10, 5)
-
-    async def last_use() -> Any:
-        async with database.reader() as session:
-            return await session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == world.key_a_id))  # type: ignore[arg-type]
-
     first = clock.at
     try:
-        await one.submit([used("w-1")])
+        await one.submit([used(world, "w-1")])
         clock.at = first + timedelta(seconds=30)
-        await other.submit([used("w-2")])  # the key is fresh: `other` writes nothing, and remembers nothing
-        assert await last_use() == first
+        await other.submit(
+            [used(world, "w-2")]
+        )  # the key is fresh: `other` writes nothing, and remembers nothing
+        assert await last_use(database, world) == first
         clock.at = first + timedelta(seconds=61)
-        await other.submit([used("w-3")])
-        assert await last_use() == clock.at
+        await other.submit([used(world, "w-3")])
+        assert await last_use(database, world) == clock.at
     finally:
         await one.writer.stop()
         await other.writer.stop()
