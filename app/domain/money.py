@@ -5,7 +5,10 @@ One token of the cheapest model costs 100 nano-dollars, so every price is a whol
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
+from itertools import repeat
+from operator import floordiv, mod
 
 NANOS_PER_UNIT = 1_000_000_000
 NANOS_PER_CENT = 10_000_000
@@ -18,6 +21,25 @@ def format_amount(nanos: int) -> str:
     units, frac = divmod(abs(nanos), NANOS_PER_UNIT)
     digits = f"{frac:09d}".rstrip("0").ljust(2, "0")
     return f"{sign}{units}.{digits}"
+
+
+def format_amounts(amounts: Sequence[int]) -> list[str]:
+    """format_amount of each amount, in a few passes over the whole list that run in C.
+
+    A 100-key hourly graph shows 72,000 amounts: formatted one by one, they were half of its CPU.
+    """
+    if min(amounts, default=0) < 0:  # usage never costs less than nothing: negatives go one by one
+        return list(map(format_amount, amounts))
+    # each amount as "units.nanos," with all nine decimals, in one formatting of the whole list
+    parts = [0, 0] * len(amounts)
+    parts[::2] = map(floordiv, amounts, repeat(NANOS_PER_UNIT))
+    parts[1::2] = map(mod, amounts, repeat(NANOS_PER_UNIT))
+    text = ("%d.%09d," * len(amounts)) % tuple(parts)
+    # then the trailing zeros past two decimals (0 to 7 of the nine): 4, then 2, then 1 at a time make
+    # every count, and each pattern ends at its amount's comma, so it never reaches into the next amount
+    texts = text.replace("0000,", ",").replace("00,", ",").replace("0,", ",").split(",")
+    texts.pop()  # what follows the last comma
+    return texts
 
 
 def parse_amount(text: str) -> int:

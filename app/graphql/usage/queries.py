@@ -9,7 +9,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types.nodes import SelectedField, Selection
 
-from app.domain.money import CURRENCY, format_amount
+from app.domain.money import CURRENCY, format_amounts
 from app.domain.usage import buckets
 from app.domain.usage import service as usage
 from app.graphql.context import Info
@@ -130,7 +130,7 @@ class UsageGroupSeries:
 
     @strawberry.field(description="What each bucket cost in credits, as exact decimal strings in `currency`.")
     def spend(self) -> list[str]:
-        return SerializedList(map(format_amount, self.found.figure("spend_nanos")))
+        return SerializedList(format_amounts(self.found.figure("spend_nanos")))
 
     @strawberry.field(description="ISO 4217 currency of `spend`, e.g. `USD`.")
     def currency(self) -> str:
