@@ -28,13 +28,13 @@ def format_amounts(amounts: Sequence[int]) -> list[str]:
 
     A 100-key hourly graph shows 72,000 amounts: formatted one by one, they were half of its CPU.
     """
-    if min(amounts, default=0) < 0:  # usage never costs less than nothing: negatives go one by one
-        return list(map(format_amount, amounts))
     # each amount as "units.nanos," with all nine decimals, in one formatting of the whole list
     parts = [0, 0] * len(amounts)
     parts[::2] = map(floordiv, amounts, repeat(NANOS_PER_UNIT))
     parts[1::2] = map(mod, amounts, repeat(NANOS_PER_UNIT))
     text = ("%d.%09d," * len(amounts)) % tuple(parts)
+    if "-" in text:  # a negative amount (usage never costs less than nothing), whose floor division misleads
+        return list(map(format_amount, amounts))
     # then the trailing zeros past two decimals (0 to 7 of the nine): 4, then 2, then 1 at a time make
     # every count, and each pattern ends at its amount's comma, so it never reaches into the next amount
     texts = text.replace("0000,", ",").replace("00,", ",").replace("0,", ",").split(",")
