@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import aiosqlite
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app import clock as clock_module
 from app.db import Database
@@ -314,3 +316,50 @@ async def test_the_next_group_commits_while_the_previous_one_settles(database: D
     assert settled == [["first"], ["second"]]  # once each, in the order of the commits
     with pytest.raises(usage.ShuttingDown):
         await writer.submit([item("o-a", "late")])
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_on_sqlite_a_statement_of_rows_is_one_trip_to_the_driver(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trip to aiosqlite's thread waits for a turn of the event loop: a RowSet's statement is one trip, and so
+    is a transaction's BEGIN (through SQLAlchemy: four and three). Listeners still see every statement, and
+    the driver's errors are SQLAlchemy's."""
+    trips: list[str] = []
+    to_thread = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, function: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(function, "__name__", repr(function)))
+        return await to_thread(self, function, *args, **kwargs)
+
+    seen: list[str] = []
+
+    def listened(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(statement.split()[0])
+
+    async with database.transaction() as session:  # the connection made and pooled
+        await session.connection()
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    table = Organization.__table__  # type: ignore[attr-defined]
+    named = rowsets.RowSet(True, "named", [("id", rowsets.TEXT), ("name", rowsets.TEXT)])
+    added = named.insert(table, ["type", "created_at"])
+    returning = added.returning(table.c.id)  # before `added` is compiled (SQLAlchemy memoizes its columns)
+    constants = {"type": OrganizationType.TEAM, "created_at": clock_module.now()}
+    event.listen(database.write_engine.sync_engine, "after_cursor_execute", listened)
+    try:
+        async with database.transaction() as session:
+            await session.connection()
+            assert len(trips) == 1  # BEGIN IMMEDIATE
+            await named.execute(session, added, [("org-a", "A"), ("org-b", "B")], constants)
+            returned = await named.execute(session, returning, [("org-c", "C")], constants)
+            assert returned == [("org-c",)] and len(trips) == 3
+            with pytest.raises(IntegrityError):  # what callers catch (the usage group isolates a bad record)
+                await named.execute(session, added, [("org-a", "again")], constants)
+            raise LookupError  # roll back
+    except LookupError:
+        pass
+    finally:
+        event.remove(database.write_engine.sync_engine, "after_cursor_execute", listened)
+    assert seen == ["INSERT", "INSERT", "INSERT"]
+    async with database.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(Organization)) == 0
