@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import PoolResetState
 from sqlalchemy.util import await_
 from sqlmodel import SQLModel
 
@@ -30,7 +31,8 @@ CHANGED_ORGANIZATIONS = "changed_organizations"  # set by app.fleet.versions in 
 
 
 def _sqlite_engine(url: str, *, immediate: bool, busy_ms: int) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": busy_ms / 1000})
+    # the pool's reset is `_on_reset`: SQLAlchemy's rolls back even a connection whose transaction has ended
+    engine = create_async_engine(url, connect_args={"timeout": busy_ms / 1000}, pool_reset_on_return=None)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -54,6 +56,13 @@ def _sqlite_engine(url: str, *, immediate: bool, busy_ms: int) -> AsyncEngine:
             await_(driver.execute(begin))
         except sqlite3.Error as exc:
             raise DBAPIError.instance(begin, None, exc, sqlite3.Error) from exc
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+        # a connection back in the pool in a transaction is rolled back; after a commit there is nothing
+        # to do, which sqlite3 knows without a trip to aiosqlite's thread
+        if state.asyncio_safe and dbapi_connection.driver_connection.in_transaction:
+            dbapi_connection.rollback()
 
     return engine
 

@@ -363,3 +363,35 @@ async def test_on_sqlite_a_statement_of_rows_is_one_trip_to_the_driver(
     assert seen == ["INSERT", "INSERT", "INSERT"]
     async with database.reader() as session:
         assert await session.scalar(select(func.count()).select_from(Organization)) == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_on_sqlite_a_connection_back_in_the_pool_is_rolled_back_only_in_a_transaction(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a commit the pool's reset makes no trip to the driver; a transaction left open is rolled back."""
+    async with database.transaction() as session:  # the connection made and pooled
+        await session.connection()
+    trips: list[str] = []
+    to_thread = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, function: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(function, "__name__", repr(function)))
+        return await to_thread(self, function, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    async with database.transaction() as session:
+        await session.execute(
+            insert(Organization), [{"id": "org-kept", "name": "K", "type": OrganizationType.TEAM}]
+        )
+    assert trips[-1] == "commit"  # and no rollback after it
+    async with database.write_engine.connect() as connection:  # a transaction SQLAlchemy does not know of
+        driver = (await connection.get_raw_connection()).driver_connection
+        await driver.execute("BEGIN IMMEDIATE")
+        await driver.execute(
+            "INSERT INTO organization (id, name, type, created_at) VALUES ('org-lost', 'L', 'TEAM', '2026-01-01')"
+        )
+    assert trips[-1] == "rollback"
+    async with database.transaction() as session:  # the connection is usable: no transaction left open
+        names = set((await session.scalars(select(Organization.id))).all())
+    assert names == {"org-kept"}
