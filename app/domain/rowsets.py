@@ -16,7 +16,9 @@ trips to aiosqlite's thread (open a cursor, execute, fetch, close), each waiting
 busy with requests; a small usage group spent more time in those trips than in SQLite. The engine's events
 still see the statement (tracing, tests that count statements) and its errors are SQLAlchemy's. sqlite3
 returns no rows from an executemany, so a statement with RETURNING lists its rows in one multi-row VALUES
-instead. Values are ints, strings or None.
+instead. Values are ints, strings or None. A query the group runs (`read`) goes the same way, a list of
+ids bound as one JSON value. Values are converted by the types' dialect implementations, as SQLAlchemy
+converts them (sqlite3's own adapter would store a whole second without its '.000000').
 
 A RowSet and the statements built on it hold no values, so they are built once (`functools.cache`) and
 compiled once; `execute` runs one with its rows.
@@ -50,6 +52,11 @@ _encode = msgspec.json.Encoder().encode
 def is_sqlite(session: AsyncSession) -> bool:
     assert session.bind is not None
     return session.bind.dialect.name != "postgresql"
+
+
+def json_list(items: Sequence[Any]) -> str:
+    """Values as one JSON array: a list of any length bound as one value (`json_each` reads it on SQLite)."""
+    return _encode(items).decode()
 
 
 def dialect_insert(sqlite_dialect: bool, table: Any) -> Any:
@@ -177,7 +184,7 @@ class RowSet:
         fixed: dict[str, Any] = {}  # name -> converted value
         for name in compiled.positiontup:
             bind = compiled.binds[name]
-            process = bind.type.bind_processor(dialect)
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if name in in_row:
                 assert process is None, f"{name}: the values of a row are ints, strings or None"
             elif name in (self._constants or ()) or (
@@ -202,13 +209,65 @@ class RowSet:
             tail = _getter(indices[count:])
             indices = indices[:count]
             returned = _converter(
-                [column.type.result_processor(dialect, None) for column in compiled.effective_returning]
+                [
+                    column.type.dialect_impl(dialect).result_processor(dialect, None)
+                    for column in compiled.effective_returning
+                ]
             )
         positional = _Positional(
             sql, list(constants.items()), tuple(fixed.values()), _getter(indices), tail, values, returned
         )
         self._compiled[id(statement)] = (statement, positional)
         return positional
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A query compiled for SQLite: its SQL, its parameters (a name given by the caller, else a value of the
+    query's own) with their bind processors, and its rows' converter."""
+
+    sql: str
+    parameters: list[tuple[str | None, Any, Any]]  # (name or None, bind processor, the query's own value)
+    returned: Any
+
+
+_reads: dict[int, tuple[Any, _Read]] = {}  # by id(query), as RowSet's statements
+
+
+async def read(session: AsyncSession, query: Any, parameters: Mapping[str, Any]) -> list[Any]:
+    """SQLite: the rows of a query built once, read on the driver in one trip (see `_on_driver`).
+
+    The query's parameters without a value are given by name; none is an expanding IN: a list travels as one
+    JSON value (`json_list`, read by `json_each`), so the SQL is the same whatever the number of items.
+    """
+    connection = await session.connection()
+    known = _reads.get(id(query))
+    if known is None or known[0] is not query:
+        known = _reads[id(query)] = (query, _compile_read(query, connection.dialect))
+    compiled = known[1]
+    values = [
+        value if name is None else parameters[name] if process is None else process(parameters[name])
+        for name, process, value in compiled.parameters
+    ]
+    rows = await _on_driver(connection, compiled.sql, values, many=False)
+    return [compiled.returned(row) for row in rows]
+
+
+def _compile_read(query: Any, dialect: Dialect) -> _Read:
+    compiled = query.compile(dialect=dialect)
+    parameters = []
+    for name in compiled.positiontup:
+        bind = compiled.binds[name]
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if bind.value is None and bind.callable is None:  # the caller's
+            parameters.append((name, process, None))
+        else:
+            value = bind.effective_value
+            parameters.append((None, None, value if process is None else process(value)))
+    processors = [
+        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in query.selected_columns
+    ]
+    return _Read(compiled.string, parameters, _converter(processors))
 
 
 async def _on_driver(connection: AsyncConnection, sql: str, parameters: Any, *, many: bool) -> Any:

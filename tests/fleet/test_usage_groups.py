@@ -9,7 +9,7 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock as clock_module
@@ -17,7 +17,7 @@ from app.db import Database
 from app.domain import rowsets
 from app.domain.api_keys.models import ApiKey
 from app.domain.catalog.loader import load_catalog
-from app.domain.credits.ledger import create_grant
+from app.domain.credits.ledger import create_grant, usable_grants
 from app.domain.credits.models import (
     CreditAccount,
     CreditConsumption,
@@ -323,7 +323,7 @@ async def test_on_sqlite_a_statement_of_rows_is_one_trip_to_the_driver(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A trip to aiosqlite's thread waits for a turn of the event loop: a RowSet's statement is one trip, and so
-    is a transaction's BEGIN (through SQLAlchemy: four and three). Listeners still see every statement, and
+    are a transaction's BEGIN and the burns' read of grants (through SQLAlchemy: four, three and four). Listeners still see every statement, and
     the driver's errors are SQLAlchemy's."""
     trips: list[str] = []
     to_thread = aiosqlite.Connection._execute
@@ -353,6 +353,8 @@ async def test_on_sqlite_a_statement_of_rows_is_one_trip_to_the_driver(
             await named.execute(session, added, [("org-a", "A"), ("org-b", "B")], constants)
             returned = await named.execute(session, returning, [("org-c", "C")], constants)
             assert returned == [("org-c",)] and len(trips) == 3
+            assert await usable_grants(session, ["org-a", "org-c"], clock_module.now()) == []
+            assert len(trips) == 4  # a query, its organizations one JSON value
             with pytest.raises(IntegrityError):  # what callers catch (the usage group isolates a bad record)
                 await named.execute(session, added, [("org-a", "again")], constants)
             raise LookupError  # roll back
@@ -360,7 +362,7 @@ async def test_on_sqlite_a_statement_of_rows_is_one_trip_to_the_driver(
         pass
     finally:
         event.remove(database.write_engine.sync_engine, "after_cursor_execute", listened)
-    assert seen == ["INSERT", "INSERT", "INSERT"]
+    assert seen == ["INSERT", "INSERT", "SELECT", "INSERT"]
     async with database.reader() as session:
         assert await session.scalar(select(func.count()).select_from(Organization)) == 0
 
@@ -395,3 +397,21 @@ async def test_on_sqlite_a_connection_back_in_the_pool_is_rolled_back_only_in_a_
     async with database.transaction() as session:  # the connection is usable: no transaction left open
         names = set((await session.scalars(select(Organization.id))).all())
     assert names == {"org-kept"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_on_sqlite_a_timestamp_written_by_rows_is_stored_as_sqlalchemy_stores_it(
+    database: Database, writer: Writer, clock: Any
+) -> None:
+    """sqlite3's own adapter writes a whole second without its '.000000', which sorts before the same moment
+    written by SQLAlchemy: the record would fall out of a range that starts at its own second."""
+    clock.at = clock.at.replace(microsecond=0)
+    await organizations(database, "org-a")
+    assert await writer.submit([item("org-a", "r-1", plan="free")]) == ["accepted"]
+    async with database.reader() as session:
+        stored = await session.scalar(text("SELECT recorded_at FROM usage_record"))
+        at_or_after = select(func.count()).where(UsageRecord.recorded_at >= clock.at)  # type: ignore[operator]
+        assert (stored, await session.scalar(at_or_after)) == (
+            clock.at.strftime("%Y-%m-%d %H:%M:%S.000000"),
+            1,
+        )
