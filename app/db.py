@@ -9,6 +9,7 @@ which SQLite ignores because its write transactions are already serialized.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import PoolResetState
+from sqlalchemy.util import await_
 from sqlmodel import SQLModel
 
 if TYPE_CHECKING:
@@ -27,7 +31,8 @@ CHANGED_ORGANIZATIONS = "changed_organizations"  # set by app.fleet.versions in 
 
 
 def _sqlite_engine(url: str, *, immediate: bool, busy_ms: int) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": busy_ms / 1000})
+    # the pool's reset is `_on_reset`: SQLAlchemy's rolls back even a connection whose transaction has ended
+    engine = create_async_engine(url, connect_args={"timeout": busy_ms / 1000}, pool_reset_on_return=None)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -40,9 +45,24 @@ def _sqlite_engine(url: str, *, immediate: bool, busy_ms: int) -> AsyncEngine:
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # on aiosqlite itself: one trip to its thread, where a statement through SQLAlchemy takes three
+        # (the writer of usage groups begins many small transactions; see domain.rowsets)
+        driver = connection.connection.driver_connection
+        try:
+            await_(driver.execute(begin))
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(begin, None, exc, sqlite3.Error) from exc
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+        # a connection back in the pool in a transaction is rolled back; after a commit there is nothing
+        # to do, which sqlite3 knows without a trip to aiosqlite's thread
+        if state.asyncio_safe and dbapi_connection.driver_connection.in_transaction:
+            dbapi_connection.rollback()
 
     return engine
 

@@ -11,9 +11,14 @@ slower, and so did a one-row subquery per row). SQLAlchemy's executemany process
 (a dict per row, each value through its type), which cost more than SQLite's own work: here the statement
 is compiled once to SQL with positional parameters, the values alike in every row (a timestamp, an enum)
 are converted once per execution, and the rows go to the driver as tuples, on the connection of the
-session's transaction (`exec_driver_sql`: the transaction, its events and its error wrapping are
-SQLAlchemy's as for any statement). sqlite3 returns no rows from an executemany, so a statement with
-RETURNING lists its rows in one multi-row VALUES instead. Values are ints, strings or None.
+session's transaction. They go to aiosqlite itself (`_on_driver`): through SQLAlchemy a statement is four
+trips to aiosqlite's thread (open a cursor, execute, fetch, close), each waiting for a turn of an event loop
+busy with requests; a small usage group spent more time in those trips than in SQLite. The engine's events
+still see the statement (tracing, tests that count statements) and its errors are SQLAlchemy's. sqlite3
+returns no rows from an executemany, so a statement with RETURNING lists its rows in one multi-row VALUES
+instead. Values are ints, strings or None. A query the group runs (`read`) goes the same way, a list of
+ids bound as one JSON value. Values are converted by the types' dialect implementations, as SQLAlchemy
+converts them (sqlite3's own adapter would store a whole second without its '.000000').
 
 A RowSet and the statements built on it hold no values, so they are built once (`functools.cache`) and
 compiled once; `execute` runs one with its rows.
@@ -21,6 +26,7 @@ compiled once; `execute` runs one with its rows.
 
 from __future__ import annotations
 
+import sqlite3
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +39,8 @@ from sqlalchemy import BigInteger, Select, String, Table, bindparam, cast, func,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import CursorResult, Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.types import TypeEngine
 
 INT: TypeEngine[Any] = BigInteger()
@@ -45,6 +52,11 @@ _encode = msgspec.json.Encoder().encode
 def is_sqlite(session: AsyncSession) -> bool:
     assert session.bind is not None
     return session.bind.dialect.name != "postgresql"
+
+
+def json_list(items: Sequence[Any]) -> str:
+    """Values as one JSON array: a list of any length bound as one value (`json_each` reads it on SQLite)."""
+    return _encode(items).decode()
 
 
 def dialect_insert(sqlite_dialect: bool, table: Any) -> Any:
@@ -142,7 +154,9 @@ class RowSet:
         extra = (*given, *compiled.fixed)
         parameters_of = compiled.row
         if compiled.values is None:
-            await connection.exec_driver_sql(compiled.sql, [parameters_of((*row, *extra)) for row in rows])
+            await _on_driver(
+                connection, compiled.sql, [parameters_of((*row, *extra)) for row in rows], many=True
+            )
             return []
         tail = compiled.tail((None,) * len(self.names) + extra)
         chunk = (SQLITE_MAX_VARIABLES - len(tail)) // compiled.values.count("?")
@@ -151,8 +165,8 @@ class RowSet:
             part = rows[start : start + chunk]
             sql = compiled.sql.replace(compiled.values, ", ".join([compiled.values] * len(part)), 1)
             parameters = [v for row in part for v in parameters_of((*row, *extra))]
-            result = await connection.exec_driver_sql(sql, (*parameters, *tail))
-            returned += [compiled.returned(row) for row in result.all()]
+            result = await _on_driver(connection, sql, (*parameters, *tail), many=False)
+            returned += [compiled.returned(row) for row in result]
         return returned
 
     def _positional(self, statement: Any, dialect: Dialect) -> _Positional:
@@ -170,7 +184,7 @@ class RowSet:
         fixed: dict[str, Any] = {}  # name -> converted value
         for name in compiled.positiontup:
             bind = compiled.binds[name]
-            process = bind.type.bind_processor(dialect)
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if name in in_row:
                 assert process is None, f"{name}: the values of a row are ints, strings or None"
             elif name in (self._constants or ()) or (
@@ -195,13 +209,91 @@ class RowSet:
             tail = _getter(indices[count:])
             indices = indices[:count]
             returned = _converter(
-                [column.type.result_processor(dialect, None) for column in compiled.effective_returning]
+                [
+                    column.type.dialect_impl(dialect).result_processor(dialect, None)
+                    for column in compiled.effective_returning
+                ]
             )
         positional = _Positional(
             sql, list(constants.items()), tuple(fixed.values()), _getter(indices), tail, values, returned
         )
         self._compiled[id(statement)] = (statement, positional)
         return positional
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A query compiled for SQLite: its SQL, its parameters (a name given by the caller, else a value of the
+    query's own) with their bind processors, and its rows' converter."""
+
+    sql: str
+    parameters: list[tuple[str | None, Any, Any]]  # (name or None, bind processor, the query's own value)
+    returned: Any
+
+
+_reads: dict[int, tuple[Any, _Read]] = {}  # by id(query), as RowSet's statements
+
+
+async def read(session: AsyncSession, query: Any, parameters: Mapping[str, Any]) -> list[Any]:
+    """SQLite: the rows of a query built once, read on the driver in one trip (see `_on_driver`).
+
+    The query's parameters without a value are given by name; none is an expanding IN: a list travels as one
+    JSON value (`json_list`, read by `json_each`), so the SQL is the same whatever the number of items.
+    """
+    connection = await session.connection()
+    known = _reads.get(id(query))
+    if known is None or known[0] is not query:
+        known = _reads[id(query)] = (query, _compile_read(query, connection.dialect))
+    compiled = known[1]
+    values = [
+        value if name is None else parameters[name] if process is None else process(parameters[name])
+        for name, process, value in compiled.parameters
+    ]
+    rows = await _on_driver(connection, compiled.sql, values, many=False)
+    return [compiled.returned(row) for row in rows]
+
+
+def _compile_read(query: Any, dialect: Dialect) -> _Read:
+    compiled = query.compile(dialect=dialect)
+    parameters = []
+    for name in compiled.positiontup:
+        bind = compiled.binds[name]
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if bind.value is None and bind.callable is None:  # the caller's
+            parameters.append((name, process, None))
+        else:
+            value = bind.effective_value
+            parameters.append((None, None, value if process is None else process(value)))
+    processors = [
+        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in query.selected_columns
+    ]
+    return _Read(compiled.string, parameters, _converter(processors))
+
+
+async def _on_driver(connection: AsyncConnection, sql: str, parameters: Any, *, many: bool) -> Any:
+    """Run SQL on aiosqlite's connection in one trip to its thread; the rows it returns (none when `many`).
+
+    The engine's cursor events are dispatched around it as for any statement, and a driver's error is
+    raised as SQLAlchemy's (an IntegrityError is one), so callers and listeners cannot tell the difference.
+    """
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    sync = connection.sync_connection
+    assert sync is not None
+    context = SimpleNamespace()  # what a listener keeps between the two events (a tracing span)
+    events = sync.dispatch
+    if events.before_cursor_execute:
+        events.before_cursor_execute(sync, None, sql, parameters, context, many)
+    try:
+        rows = await (
+            driver.executemany(sql, parameters) if many else driver.execute_fetchall(sql, parameters)
+        )
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, parameters, exc, sqlite3.Error, ismulti=many) from exc
+    finally:
+        if events.after_cursor_execute:
+            events.after_cursor_execute(sync, None, sql, parameters, context, many)
+    return None if many else rows
 
 
 def _getter(indices: list[int]) -> Any:

@@ -7,15 +7,17 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import aiosqlite
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import event, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from app import clock as clock_module
 from app.db import Database
 from app.domain import rowsets
 from app.domain.api_keys.models import ApiKey
 from app.domain.catalog.loader import load_catalog
-from app.domain.credits.ledger import create_grant
+from app.domain.credits.ledger import create_grant, usable_grants
 from app.domain.credits.models import (
     CreditAccount,
     CreditConsumption,
@@ -314,3 +316,102 @@ async def test_the_next_group_commits_while_the_previous_one_settles(database: D
     assert settled == [["first"], ["second"]]  # once each, in the order of the commits
     with pytest.raises(usage.ShuttingDown):
         await writer.submit([item("o-a", "late")])
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_on_sqlite_a_statement_of_rows_is_one_trip_to_the_driver(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trip to aiosqlite's thread waits for a turn of the event loop: a RowSet's statement is one trip, and so
+    are a transaction's BEGIN and the burns' read of grants (through SQLAlchemy: four, three and four). Listeners still see every statement, and
+    the driver's errors are SQLAlchemy's."""
+    trips: list[str] = []
+    to_thread = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, function: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(function, "__name__", repr(function)))
+        return await to_thread(self, function, *args, **kwargs)
+
+    seen: list[str] = []
+
+    def listened(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(statement.split()[0])
+
+    async with database.transaction() as session:  # the connection made and pooled
+        await session.connection()
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    table = Organization.__table__  # type: ignore[attr-defined]
+    named = rowsets.RowSet(True, "named", [("id", rowsets.TEXT), ("name", rowsets.TEXT)])
+    added = named.insert(table, ["type", "created_at"])
+    returning = added.returning(table.c.id)  # before `added` is compiled (SQLAlchemy memoizes its columns)
+    constants = {"type": OrganizationType.TEAM, "created_at": clock_module.now()}
+    event.listen(database.write_engine.sync_engine, "after_cursor_execute", listened)
+    try:
+        async with database.transaction() as session:
+            await session.connection()
+            assert len(trips) == 1  # BEGIN IMMEDIATE
+            await named.execute(session, added, [("org-a", "A"), ("org-b", "B")], constants)
+            returned = await named.execute(session, returning, [("org-c", "C")], constants)
+            assert returned == [("org-c",)] and len(trips) == 3
+            assert await usable_grants(session, ["org-a", "org-c"], clock_module.now()) == []
+            assert len(trips) == 4  # a query, its organizations one JSON value
+            with pytest.raises(IntegrityError):  # what callers catch (the usage group isolates a bad record)
+                await named.execute(session, added, [("org-a", "again")], constants)
+            raise LookupError  # roll back
+    except LookupError:
+        pass
+    finally:
+        event.remove(database.write_engine.sync_engine, "after_cursor_execute", listened)
+    assert seen == ["INSERT", "INSERT", "SELECT", "INSERT"]
+    async with database.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(Organization)) == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_on_sqlite_a_connection_back_in_the_pool_is_rolled_back_only_in_a_transaction(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a commit the pool's reset makes no trip to the driver; a transaction left open is rolled back."""
+    async with database.transaction() as session:  # the connection made and pooled
+        await session.connection()
+    trips: list[str] = []
+    to_thread = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, function: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(function, "__name__", repr(function)))
+        return await to_thread(self, function, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    async with database.transaction() as session:
+        await session.execute(
+            insert(Organization), [{"id": "org-kept", "name": "K", "type": OrganizationType.TEAM}]
+        )
+    assert trips[-1] == "commit"  # and no rollback after it
+    async with database.write_engine.connect() as connection:  # a transaction SQLAlchemy does not know of
+        driver = (await connection.get_raw_connection()).driver_connection
+        await driver.execute("BEGIN IMMEDIATE")
+        await driver.execute(
+            "INSERT INTO organization (id, name, type, created_at) VALUES ('org-lost', 'L', 'TEAM', '2026-01-01')"
+        )
+    assert trips[-1] == "rollback"
+    async with database.transaction() as session:  # the connection is usable: no transaction left open
+        names = set((await session.scalars(select(Organization.id))).all())
+    assert names == {"org-kept"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_on_sqlite_a_timestamp_written_by_rows_is_stored_as_sqlalchemy_stores_it(
+    database: Database, writer: Writer, clock: Any
+) -> None:
+    """sqlite3's own adapter writes a whole second without its '.000000', which sorts before the same moment
+    written by SQLAlchemy: the record would fall out of a range that starts at its own second."""
+    clock.at = clock.at.replace(microsecond=0)
+    await organizations(database, "org-a")
+    assert await writer.submit([item("org-a", "r-1", plan="free")]) == ["accepted"]
+    async with database.reader() as session:
+        stored = await session.scalar(text("SELECT recorded_at FROM usage_record"))
+        at_or_after = select(func.count()).where(UsageRecord.recorded_at >= clock.at)  # type: ignore[operator]
+        assert (stored, await session.scalar(at_or_after)) == (
+            clock.at.strftime("%Y-%m-%d %H:%M:%S.000000"),
+            1,
+        )
