@@ -18,7 +18,9 @@ The seven roll-ups (minutes, hours, days; by key and by model) are written by a 
 `fold_seconds` in each process that runs a writer, which adds many groups' sums at once (the graphs
 need to be up to date within seconds, not with the acknowledgement). Over 500 organizations this takes
 the roll-ups' 3,500 upserted rows out of each group, and a fold upserts a busy organization's roll-up
-rows once for all the groups it takes. `stop()` folds what is pending once the writer has drained; a
+rows once for all the groups it takes: batches of 500 records over 500 organizations took a median
+46-48 ms instead of 56-60 on SQLite and 51-54 instead of 83-85 on PostgreSQL, and a fold of 10 such
+groups 20-23 ms (SQLite) and 35-44 ms (PostgreSQL), about 2 and 4 ms a group (README, "Benchmark"). `stop()` folds what is pending once the writer has drained; a
 start folds, within a round, what a process that died left.
 
 On PostgreSQL several groups are written at once (WRITERS), so one connection that hangs until
