@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     fleet_change_poll_seconds: float = Field(
         default=0.5, gt=0, description="SQLite: how often organization versions are polled for changes"
     )
+    usage_rollup_seconds: float = Field(
+        default=1.0, gt=0, description="How often usage is folded into the graphs' roll-ups"
+    )
     database_connect_timeout_seconds: float = Field(
         default=3, gt=0, description="Connecting, or waiting for a pooled connection, fails after this"
     )

@@ -35,6 +35,7 @@ from app.domain.usage.models import (
     UsageHourByModel,
     UsageMinute,
     UsageRecord,
+    UsageRollupPending,
 )
 from app.fleet.models import AdmissionKey, OrganizationVersion
 from app.jobs.models import JobLease
@@ -86,5 +87,6 @@ __all__ = [
     "UsageHourByModel",
     "UsageMinute",
     "UsageRecord",
+    "UsageRollupPending",
     "User",
 ]

@@ -54,6 +54,7 @@ class Fleet:
         cache_max_age_seconds: float = 60,
         change_poll_seconds: float = 0.5,
         timeout_seconds: float = 5,
+        rollup_seconds: float = 1.0,
     ) -> None:
         self._db = db
         # FLEET_TIMEOUT_SECONDS for every call, one timer per kind of call (not one per call)
@@ -83,7 +84,9 @@ class Fleet:
         )
         self._keys_from_database = admission_key is None
         self._keys_read_at: float | None = None
-        self.writer = UsageWriter(db, catalog, burn=burn, after_commit=self._after_commit)
+        self.writer = UsageWriter(
+            db, catalog, burn=burn, after_commit=self._after_commit, fold_seconds=rollup_seconds
+        )
         self.feed = ChangeFeed(
             db, self.directory.forget, self.directory.forget_all, poll_seconds=change_poll_seconds
         )
@@ -194,6 +197,7 @@ class Fleet:
     async def start(self) -> None:
         if self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep(), name="reservation-sweeper")
+        self.writer.start()  # within a round, folds what a process that stopped left pending
         self.feed.start()
         self.directory.start()
 
@@ -262,6 +266,7 @@ def build_fleet(db: Database, services: Any, settings: Any, redis: Any = None) -
         cache_max_age_seconds=settings.fleet_cache_max_age_seconds,
         change_poll_seconds=settings.fleet_change_poll_seconds,
         timeout_seconds=settings.fleet_timeout_seconds,
+        rollup_seconds=settings.usage_rollup_seconds,
     )
 
 

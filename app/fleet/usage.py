@@ -2,17 +2,26 @@
 
 A report is acknowledged only once its transaction committed. Each record is priced exactly from
 the catalog, stored once (the fleet's request id is the key within the organization: a repeat
-counts once; an admission bills one request), summed into the roll-ups (minutes, hours, days;
-by key and by model), and, under PayGo, its price is burned from the organization's credits (one
-burn per organization per group). After the commit, and before the reports are answered, the admissions' unused
+counts once; an admission bills one request), its sums left for the roll-ups, and, under PayGo,
+its price is burned from the organization's credits (one burn per organization per group). After the commit, and before the reports are answered, the admissions' unused
 reservations are given back and organizations whose credits crossed a threshold are handed to
 auto-recharge (which runs on its own). That settlement runs while the writer commits the next group
 (the database does not wait for Redis), one group after another in the order of their commits.
 
 A group's work is set-based, however many organizations it spans: one statement writes its records,
-one each of the roll-ups, a few burn every organization's credits (credits.burns), one refreshes the
+one inserts the group's sums per organization, project, key and model as ONE row for the roll-ups
+(domain.usage.pending), a few burn every organization's credits (credits.burns), one refreshes the
 keys' last use (to the minute: a writer skips the keys it wrote itself within the minute); the rows
 travel as one bound value on PostgreSQL and as tuples straight to the driver on SQLite (domain.rowsets).
+
+The seven roll-ups (minutes, hours, days; by key and by model) are written by a fold, every
+`fold_seconds` in each process that runs a writer, which adds many groups' sums at once (the graphs
+need to be up to date within seconds, not with the acknowledgement). Over 500 organizations this takes
+the roll-ups' 3,500 upserted rows out of each group, and a fold upserts a busy organization's roll-up
+rows once for all the groups it takes: batches of 500 records over 500 organizations took a median
+46-48 ms instead of 56-60 on SQLite and 51-54 instead of 83-85 on PostgreSQL, and a fold of 10 such
+groups 20-23 ms (SQLite) and 35-44 ms (PostgreSQL), about 2 and 4 ms a group (README, "Benchmark"). `stop()` folds what is pending once the writer has drained; a
+start folds, within a round, what a process that died left.
 
 On PostgreSQL several groups are written at once (WRITERS), so one connection that hangs until
 the statement timeout holds back only its own group; rows are written in a fixed order so two
@@ -47,7 +56,8 @@ from app.domain.base import table_of
 from app.domain.catalog.models import Catalog
 from app.domain.rowsets import INT, TEXT, RowSet, is_sqlite
 from app.domain.usage.models import UsageRecord
-from app.domain.usage.rollups import add_to_rollups
+from app.domain.usage.pending import fold_all, leave_for_rollups
+from app.domain.usage.rollups import summed
 from app.fleet.tokens import Admission
 from app.observability import metrics
 from app.outage import is_outage
@@ -117,6 +127,7 @@ class UsageWriter:
         burn: Burn,
         after_commit: Callable[[Committed], Awaitable[None]],
         writers: int | None = None,
+        fold_seconds: float = 1.0,
     ) -> None:
         self._db = db
         self._catalog = catalog
@@ -126,6 +137,8 @@ class UsageWriter:
         # SQLite has one writer at a time anyway; PostgreSQL commits groups side by side
         self._writers = writers or (1 if db.is_sqlite else 4)
         self._tasks: list[asyncio.Task[None]] = []
+        self._fold_seconds = fold_seconds
+        self._folding: asyncio.Task[None] | None = None
         self._settling: set[asyncio.Task[None]] = set()  # committed groups settling, then answered
         self._closing = False
         self._records = table_of(UsageRecord)
@@ -140,13 +153,31 @@ class UsageWriter:
             return []
         if self._closing:
             raise ShuttingDown
-        self._tasks = [task for task in self._tasks if not task.done()]
-        while len(self._tasks) < self._writers:
-            self._tasks.append(asyncio.create_task(self._run(), name=f"usage-writer-{len(self._tasks)}"))
+        self.start()
         submission = _Submission(items, asyncio.get_running_loop().create_future())
         self._queue.put_nowait(submission)
         await submission.committed
         return [item.status for item in items]
+
+    def start(self) -> None:
+        """Start the writer tasks and the fold loop (its first round folds what a stopped process left)."""
+        self._tasks = [task for task in self._tasks if not task.done()]
+        while len(self._tasks) < self._writers:
+            self._tasks.append(asyncio.create_task(self._run(), name=f"usage-writer-{len(self._tasks)}"))
+        if self._folding is None or self._folding.done():
+            self._folding = asyncio.create_task(self._fold_every(), name="usage-rollup-fold")
+
+    async def fold(self) -> int:
+        """Add every pending group's sums to the roll-ups now; the number of groups folded."""
+        return await fold_all(self._db)
+
+    async def _fold_every(self) -> None:
+        while True:
+            await asyncio.sleep(self._fold_seconds)
+            try:
+                await self.fold()
+            except Exception:  # noqa: BLE001  (the rows stay pending: the next round folds them)
+                logger.exception("folding usage into the roll-ups failed")
 
     @property
     def queue_depth(self) -> int:
@@ -154,8 +185,12 @@ class UsageWriter:
         return self._queue.qsize()
 
     async def stop(self, grace_seconds: float | None = None) -> None:
-        """Refuse new records, commit and answer every one received (within `grace_seconds`), then stop."""
+        """Refuse new records, commit and answer every one received (within `grace_seconds`), fold, then stop."""
         self._closing = True
+        if self._folding is not None:
+            self._folding.cancel()  # a fold cut short rolls back: its rows stay pending for the fold below
+            await asyncio.gather(self._folding, return_exceptions=True)
+            self._folding = None
         if any(not task.done() for task in self._tasks):
             try:
                 await asyncio.wait_for(self._queue.join(), grace_seconds)
@@ -166,6 +201,10 @@ class UsageWriter:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = []
+        try:
+            await self.fold()
+        except Exception:  # noqa: BLE001  (the rows stay pending: the next process to start folds them)
+            logger.exception("folding usage into the roll-ups at shutdown failed")
 
     async def _run(self) -> None:
         """Commit group after group; each is settled and answered while the next one commits.
@@ -341,7 +380,7 @@ class UsageWriter:
     async def _apply(
         self, session: AsyncSession, rows: list[dict[str, Any]], minute: int, now: Any
     ) -> tuple[set[str], list[str]]:
-        """Roll-ups, credit burns and the keys' last use for the newly stored records.
+        """The roll-ups' pending sums, credit burns and the keys' last use for the newly stored records.
 
         It returns the organizations to auto-recharge and the keys whose last use it wrote.
         """
@@ -351,7 +390,7 @@ class UsageWriter:
         for row in rows:
             if row["billed_nanos"]:
                 billed[row["organization_id"]] += row["billed_nanos"]
-        await add_to_rollups(session, rows, minute)
+        await leave_for_rollups(session, summed(rows), minute)
         # every organization's burn in a few statements, accounts locked in a fixed order (no deadlock)
         recharge = await self._burn(session, billed, f"usage:{rows[0]['request_id']}+{len(rows) - 1}")
         fresh_after = now - KEY_LAST_USED_RESOLUTION

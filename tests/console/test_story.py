@@ -7,7 +7,9 @@ every page is recorded, and none may leave the app's origin.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,9 @@ from tests.console.browser import (
 PASSWORD = "correct horse battery staple"
 MODEL = "gpt-oss-120b"
 SIGN_IN = """mutation($input: SignInInput!) { signIn(input: $input) { __typename ... on SessionPayload { token } } }"""
+MY_ORGANIZATIONS = "{ me { organizations { organization { id } } } }"
+DAILY_USAGE = """query($o: ID!, $from: DateTime!, $to: DateTime!) {
+  usage(input: {organizationId: $o, from: $from, to: $to, granularity: DAY}) { ... on UsageSeries { points { requests } } } }"""
 SOLD_OUT = """mutation($input: SetTierCapacityInput!) { setTierCapacity(input: $input) {
   __typename ... on TierPayload { tier { soldOut } } } }"""
 
@@ -85,6 +90,26 @@ def save_card(visitor: Visitor, number: str) -> None:
 def current_org(visitor: Visitor) -> Any:
     """The organization chosen in the switcher."""
     return visitor.page.locator("#org-switcher option:checked")
+
+
+def wait_for_the_graphs(server: Server, email: str, requests: int, timeout: float = 10) -> None:
+    """Wait until the graphs of the user's organizations count `requests` (usage reaches them within seconds)."""
+    token = server.graphql(SIGN_IN, {"input": {"email": email, "password": PASSWORD}})["signIn"]["token"]
+    memberships = server.graphql(MY_ORGANIZATIONS, {}, token)["me"]["organizations"]
+    now = datetime.now(UTC)
+    span = {"from": (now - timedelta(days=1)).isoformat(), "to": (now + timedelta(days=1)).isoformat()}
+    deadline = time.monotonic() + timeout
+    while True:
+        graphs = [
+            server.graphql(DAILY_USAGE, {"o": m["organization"]["id"], **span}, token) for m in memberships
+        ]
+        shown = sum(point["requests"] for graph in graphs for point in graph["usage"].get("points", []))
+        if shown >= requests:
+            return
+        assert time.monotonic() < deadline, (
+            f"the graphs show {shown} of {requests} requests after {timeout} s"
+        )
+        time.sleep(0.1)
 
 
 def go(visitor: Visitor, link: str, heading: str) -> None:
@@ -249,6 +274,7 @@ def test_the_seed_story_through_the_console(
             "output_tokens": 400,
         },
     )
+    wait_for_the_graphs(server, "alice@lab.example", 1)
     go(alice, "Usage", "Usage")
     totals = page.get_by_role("table", name="Totals over the range")
     row = totals.get_by_role("row").filter(has_text="GPT OSS 120B")  # the API names each series

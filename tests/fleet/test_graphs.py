@@ -47,6 +47,7 @@ async def three_days_of_usage(
             (acme_key, key_b)[n % 2], model=("gpt-oss-120b", "zai-glm-4.7")[n % 3 == 0],
             input_tokens=rng.randrange(1, 5000), output_tokens=rng.randrange(2000), max_output_tokens=2000,
         )  # fmt: skip
+    await fleet.fold()
     return start
 
 

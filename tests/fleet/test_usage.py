@@ -28,6 +28,7 @@ async def test_a_repeated_record_counts_once(fleet: Fleet, personal_key: str, da
         {"request_id": "same", "status": "duplicate"},
         {"request_id": "same", "status": "duplicate"},
     ]
+    await fleet.fold()
     async with database.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(UsageRecord)) == 1
         assert await session.scalar(select(func.sum(UsageMinute.requests))) == 1
@@ -86,6 +87,7 @@ async def test_concurrent_reports_are_all_counted(fleet: Fleet, acme_key: str, d
 
     answers = await asyncio.gather(*(report(n) for n in range(300)))
     assert all(a.json()["results"][0]["status"] == "accepted" for a in answers)
+    await fleet.fold()
     async with database.transaction() as session:
         records = await session.scalar(select(func.count()).select_from(UsageRecord))
         summed = (
@@ -113,6 +115,7 @@ async def test_graphs_match_the_raw_records(
     for minute, tokens in ((0, 100), (1, 200), (61, 300)):
         clock.at = clock.at.replace(minute=0, second=30) + timedelta(minutes=minute)
         await fleet.run(acme_key, input_tokens=tokens, output_tokens=tokens // 10)
+    await fleet.fold()
     start = clock.at.replace(minute=0, second=0) - timedelta(hours=1)
     variables = {"o": world.gid("Organization", world.acme_id), "from": start.isoformat(),
                  "to": (start + timedelta(hours=4)).isoformat(), "g": "HOUR", "by": "MODEL"}  # fmt: skip

@@ -135,6 +135,7 @@ async def test_a_record_the_database_refuses_fails_no_neighbour(
     assert statuses.count("accepted") == 100 and statuses[51] == "refused"
     code, message = items[51].refusal
     assert code == "unstorable_record" and "0x00" in message
+    await writer.fold()
     async with database.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(UsageRecord)) == 100
         assert await session.scalar(select(func.sum(UsageMinute.requests))) == 100
@@ -158,6 +159,7 @@ async def test_usage_checks_hold_through_graphql_graphs(
     """A refused record is in no graph: the roll-ups hold only what was accepted."""
     admitted = await admission(fleet, acme_key)
     await fleet.report([record(admitted, "g-1"), record(admitted, "g-2")])
+    await fleet.fold()
     data = await gql(
         'query($o: ID!) { usage(input: {organizationId: $o, from: "2026-01-01T00:00:00Z", '
         'to: "2027-01-01T00:00:00Z", granularity: DAY}) { ... on UsageSeries { points { requests } } } }',

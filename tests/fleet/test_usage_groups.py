@@ -180,6 +180,7 @@ async def test_a_bad_record_among_500_organizations_fails_no_neighbour(
     assert items[321].refusal is not None and "0x00" in items[321].refusal[1]
     entries = await usage_entries(database)
     assert sorted(entries) == names and all(found == [(-price(), found[0][1])] for found in entries.values())
+    await writer.writer.fold()
     async with database.reader() as session:
         assert await session.scalar(select(func.count()).select_from(UsageRecord)) == 500
         assert await session.scalar(select(func.sum(UsageDay.requests))) == 500
@@ -247,6 +248,7 @@ async def test_a_group_larger_than_one_sqlite_statement_takes(
     assert await writer.submit(items) == ["accepted"] * 3000
     again = [item(name, f"req-{name}-{n}") for name in names for n in range(99, 101)]
     assert await writer.submit(again) == ["duplicate", "accepted"] * 30
+    await writer.writer.fold()
     async with database.reader() as session:
         assert await session.scalar(select(func.count()).select_from(UsageRecord)) == 3030
         assert await session.scalar(select(func.sum(UsageDay.requests))) == 3030

@@ -50,6 +50,7 @@ async def spender(
             await fleet.run(
                 key, model=MODEL, input_tokens=100_000, output_tokens=10_000, max_output_tokens=10_000
             )
+        await fleet.fold()  # in the roll-ups the alerts read (the app folds them within a second)
 
     return spend
 

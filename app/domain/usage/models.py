@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String
+from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String, Text
 from sqlmodel import Field, SQLModel
 
 from app.domain.base import UTCDateTime
@@ -55,8 +55,8 @@ class UsageFigures(SQLModel):
 class UsageRollup(UsageFigures):
     """Usage summed per time bucket, project, key and model: what the console's graphs read.
 
-    Written in the same transaction as the records, so the graphs are exact as soon as a usage
-    report is acknowledged. Minutes serve short ranges, hours and days longer ones; hours and days
+    A usage group commit leaves its sums in usage_rollup_pending, in the same transaction as its
+    records; a fold adds them here within a second or so (app.domain.usage.pending). Minutes serve short ranges, hours and days longer ones; hours and days
     are also kept summed over keys (by model) and over models (by key), so that a graph of a big
     organization reads its grouping's rows only (100 keys x 4 models: 720 rows per model for 30
     days of hours, instead of 288,000).
@@ -151,3 +151,20 @@ class UsageDayByKey(UsageByKey, table=True):
     __tablename__ = "usage_day_by_key"
     __table_args__ = _rollup_key("day", *_BY_KEY)
     day: int = _bucket("day")
+
+
+class UsageRollupPending(SQLModel, table=True):
+    """One usage group's sums, committed with its records and not yet folded into the roll-ups.
+
+    `deltas` is a JSON array of [organization, project, key, model, *SUMMED] rows (integers exact at
+    any size); `minute` is when the group was stored (minutes since the Unix epoch, UTC).
+    """
+
+    __tablename__ = "usage_rollup_pending"
+
+    # BIGINT on PostgreSQL (a group per row: 2**31 would run out); SQLite's rowid is 64-bit anyway
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    )
+    minute: int = Field(sa_column=Column(Integer, nullable=False))
+    deltas: str = Field(sa_column=Column(Text, nullable=False))

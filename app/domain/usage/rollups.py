@@ -1,8 +1,8 @@
-"""The usage roll-ups: which exist, which one a graph reads, and how a group of new records is added to them."""
+"""The usage roll-ups: which exist, which one a graph reads, and how sums of new records are added to them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -70,9 +70,13 @@ def rollup_for(bucket_minutes: int, dimensions: Iterable[str]) -> Rollup:
     return min(fitting, key=lambda r: (-r.minutes, len(r.dimensions)))
 
 
-async def add_to_rollups(session: AsyncSession, records: Iterable[Mapping[str, Any]], minute: int) -> None:
-    """Sum newly stored records (stored in `minute`, since the epoch) into every roll-up: one statement each."""
-    finest: dict[tuple[str, ...], list[int]] = {}
+# (organization, project, key, model) -> the SUMMED figures of their records
+Sums = dict[tuple[str, ...], list[int]]
+
+
+def summed(records: Iterable[Mapping[str, Any]]) -> Sums:
+    """The records' figures summed per organization, project, key and model: the finest roll-up's rows."""
+    finest: Sums = {}
     for record in records:
         key = (record["organization_id"], *(record[d] for d in ALL_DIMENSIONS))
         figures = finest.get(key)
@@ -81,75 +85,80 @@ async def add_to_rollups(session: AsyncSession, records: Iterable[Mapping[str, A
         figures[0] += 1
         for index, name in enumerate(SUMMED[1:], 1):
             figures[index] += record[name]
-    by_dimensions = {dimensions: _narrowed(finest, dimensions) for dimensions in _DIMENSIONS}
+    return finest
+
+
+async def add_to_rollups(session: AsyncSession, records: Iterable[Mapping[str, Any]], minute: int) -> None:
+    """Sum records stored in `minute` (since the epoch) into every roll-up at once: a bulk load, a test."""
+    await add_sums(session, [(minute, summed(records))])
+
+
+async def add_sums(session: AsyncSession, sums: Sequence[tuple[int, Sums]]) -> None:
+    """Add sums, each of its minute, to every roll-up: one statement each (PostgreSQL: one in all)."""
+    if not sums:
+        return
     if not is_sqlite(session):  # every roll-up in one statement: one round trip
         rowsets, statement = _upserts()
         parameters: dict[str, Any] = {}
-        for rollup in ROLLUPS:
-            added = rowsets[rollup.dimensions]
-            parameters |= added.document(by_dimensions[rollup.dimensions])
-            parameters[added.constant_name(rollup.bucket)] = minute // rollup.minutes
+        for rollup, added in zip(ROLLUPS, rowsets, strict=True):
+            parameters |= added.document(_bucketed(rollup, sums))
         await session.execute(statement, parameters)
         return
     for rollup in ROLLUPS:
         added, upsert = _upsert(rollup, True)
-        rows = by_dimensions[rollup.dimensions]
-        await added.execute(session, upsert, rows, {rollup.bucket: minute // rollup.minutes})
+        await added.execute(session, upsert, _bucketed(rollup, sums))
 
 
-def _narrowed(finest: dict[tuple[str, ...], list[int]], dimensions: tuple[str, ...]) -> list[tuple[Any, ...]]:
-    """The rows of a roll-up keeping `dimensions` apart: (organization, *dimensions, *SUMMED), sorted by key.
+def _bucketed(rollup: Rollup, sums: Sequence[tuple[int, Sums]]) -> list[tuple[Any, ...]]:
+    """The rows of `rollup`: (organization, bucket, *its dimensions, *SUMMED), sorted by its key.
 
     One row per conflict key (PostgreSQL refuses to update a row twice in one statement), in a fixed
-    order (concurrent groups never deadlock).
+    order (concurrent writers never deadlock).
     """
-    if dimensions == ALL_DIMENSIONS:
-        return [(*key, *figures) for key, figures in sorted(finest.items())]
-    rows: dict[tuple[str, ...], list[int]] = {}
-    picks = [ALL_DIMENSIONS.index(d) + 1 for d in dimensions]
-    for key, figures in finest.items():
-        narrow = (key[0], *(key[i] for i in picks))
-        summed = rows.get(narrow)
-        if summed is None:
-            rows[narrow] = figures
-        else:
-            rows[narrow] = [a + b for a, b in zip(summed, figures, strict=True)]
+    rows: dict[tuple[Any, ...], list[int]] = {}
+    picks = [ALL_DIMENSIONS.index(d) + 1 for d in rollup.dimensions]
+    for minute, finest in sums:
+        bucket = minute // rollup.minutes
+        for key, figures in finest.items():
+            narrow = (key[0], bucket, *(key[i] for i in picks))
+            total = rows.get(narrow)
+            if total is None:
+                rows[narrow] = list(figures)
+            else:
+                for index, figure in enumerate(figures):
+                    total[index] += figure
     return [(*key, *figures) for key, figures in sorted(rows.items())]
 
 
 @cache
 def _upsert(rollup: Rollup, is_sqlite: bool, added: RowSet | None = None) -> tuple[RowSet, Any]:
-    """The statement that adds a group's rows to one roll-up (built once), reading them from `added`."""
-    keys = ["organization_id", *rollup.dimensions]
-    added = added or RowSet(
-        is_sqlite, "added", [(name, TEXT) for name in keys] + [(name, INT) for name in SUMMED]
-    )
+    """The statement that adds rows to one roll-up (built once), reading them from `added`."""
+    added = added or _rows_of(rollup, is_sqlite)
     table = rollup.table
-    upsert = added.insert(table, [rollup.bucket], order_by=keys)
+    upsert = added.insert(table, order_by=["organization_id", rollup.bucket, *rollup.dimensions])
     return added, upsert.on_conflict_do_update(
         index_elements=["organization_id", rollup.bucket, *rollup.dimensions],
         set_={name: table.c[name] + upsert.excluded[name] for name in SUMMED},
     )
 
 
+def _rows_of(rollup: Rollup, is_sqlite: bool, name: str = "added") -> RowSet:
+    """The rows `_bucketed` makes for `rollup`, as a RowSet."""
+    columns = [("organization_id", TEXT), (rollup.bucket, INT), *((d, TEXT) for d in rollup.dimensions)]
+    return RowSet(is_sqlite, name, columns + [(s, INT) for s in SUMMED])
+
+
 @cache
-def _upserts() -> tuple[dict[tuple[str, ...], RowSet], Any]:
+def _upserts() -> tuple[list[RowSet], Any]:
     """PostgreSQL: the upserts of every roll-up as the data-modifying CTEs of one statement.
 
-    The roll-ups keeping the same dimensions apart read the same rows (one RowSet, one bound value each).
     The outer SELECT reads the CTEs in the order of ROLLUPS, so every writer adds to the roll-ups in one
-    order, each upsert's rows in the order of their keys: concurrent groups never deadlock.
+    order, each upsert's rows in the order of their keys: concurrent writers never deadlock.
     """
-    rowsets = {
-        dimensions: RowSet(False, f"added{index}", [(name, TEXT) for name in ("organization_id", *dimensions)]
-                           + [(name, INT) for name in SUMMED])
-        for index, dimensions in enumerate(_DIMENSIONS)
-    }  # fmt: skip
+    rowsets = [_rows_of(rollup, False, f"added{index}") for index, rollup in enumerate(ROLLUPS)]
     ctes = [
-        _upsert(rollup, False, rowsets[rollup.dimensions])[1]
-        .returning(literal(1))
-        .cte(f"to_{rollup.table.name}")
-        for rollup in ROLLUPS
+        _upsert(rollup, False, added)[1].returning(literal(1)).cte(f"to_{rollup.table.name}")
+        for rollup, added in zip(ROLLUPS, rowsets, strict=True)
     ]
     return rowsets, select(*(select(func.count()).select_from(cte).scalar_subquery() for cte in ctes))
 
