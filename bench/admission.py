@@ -129,10 +129,12 @@ def versus_noop(bases: list[str], admission_body: str, workdir: Path, args: Any)
                          "output_tokens": 20})  # fmt: skip
     run = {"duration": args.duration, "connections": args.connections}
 
+    runs = iter(range(1_000))
+
     def usage(base: str) -> dict[str, float]:
-        return wrk(
-            f"{base}/fleet/v1/usage", record, **run, prefix="s", admissions=mint(10_000 * args.duration)
-        )
+        # request ids of their own: the servers share a database, where a repeated id is a duplicate (not stored)
+        return wrk(f"{base}/fleet/v1/usage", record, **run, prefix=f"s{next(runs)}-",
+                   admissions=mint(10_000 * args.duration))  # fmt: skip
 
     cases = {
         "no-op JSON (GET /healthz)": lambda: wrk(f"{embedded}/healthz", "", **run),

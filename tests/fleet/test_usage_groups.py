@@ -320,20 +320,46 @@ async def test_the_next_group_commits_while_the_previous_one_settles(database: D
         await writer.submit([item("o-a", "late")])
 
 
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What runs on aiosqlite's thread from now on, one name per trip (each waits for a turn of the event loop)."""
+    made: list[str] = []
+    to_thread = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, function: Any, *args: Any, **kwargs: Any) -> Any:
+        made.append(getattr(function, "__name__", repr(function)))
+        return await to_thread(self, function, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return made
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_on_sqlite_a_group_of_free_records_is_four_trips_to_the_driver(
+    database: Database, world: World, clock: Any, trips: list[str]
+) -> None:
+    """BEGIN, the records, their sums left for the roll-ups, COMMIT (there were 30 trips)."""
+
+    async def nothing_after(_committed: Committed) -> None:
+        return None
+
+    writer = UsageWriter(database, load_catalog(), burn=burn, after_commit=nothing_after, fold_seconds=3600)
+    try:
+        await writer.submit([used(world, "t-1")])  # the key's last use written, the connection pooled
+        trips.clear()
+        assert await writer.submit([used(world, f"t-{n}") for n in range(2, 5)]) == ["accepted"] * 3
+        assert trips == ["execute", "_execute_fetchall", "executemany", "commit"]
+    finally:
+        await writer.stop()
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_on_sqlite_a_statement_of_rows_is_one_trip_to_the_driver(
-    database: Database, monkeypatch: pytest.MonkeyPatch
+    database: Database, trips: list[str]
 ) -> None:
     """A trip to aiosqlite's thread waits for a turn of the event loop: a RowSet's statement is one trip, and so
     are a transaction's BEGIN and the burns' read of grants (through SQLAlchemy: four, three and four). Listeners still see every statement, and
     the driver's errors are SQLAlchemy's."""
-    trips: list[str] = []
-    to_thread = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, function: Any, *args: Any, **kwargs: Any) -> Any:
-        trips.append(getattr(function, "__name__", repr(function)))
-        return await to_thread(self, function, *args, **kwargs)
-
     seen: list[str] = []
 
     def listened(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
@@ -341,7 +367,7 @@ async def test_on_sqlite_a_statement_of_rows_is_one_trip_to_the_driver(
 
     async with database.transaction() as session:  # the connection made and pooled
         await session.connection()
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    trips.clear()
     table = Organization.__table__  # type: ignore[attr-defined]
     named = rowsets.RowSet(True, "named", [("id", rowsets.TEXT), ("name", rowsets.TEXT)])
     added = named.insert(table, ["type", "created_at"])
@@ -371,19 +397,12 @@ async def test_on_sqlite_a_statement_of_rows_is_one_trip_to_the_driver(
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_on_sqlite_a_connection_back_in_the_pool_is_rolled_back_only_in_a_transaction(
-    database: Database, monkeypatch: pytest.MonkeyPatch
+    database: Database, trips: list[str]
 ) -> None:
     """After a commit the pool's reset makes no trip to the driver; a transaction left open is rolled back."""
     async with database.transaction() as session:  # the connection made and pooled
         await session.connection()
-    trips: list[str] = []
-    to_thread = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, function: Any, *args: Any, **kwargs: Any) -> Any:
-        trips.append(getattr(function, "__name__", repr(function)))
-        return await to_thread(self, function, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    trips.clear()
     async with database.transaction() as session:
         await session.execute(
             insert(Organization), [{"id": "org-kept", "name": "K", "type": OrganizationType.TEAM}]

@@ -15,11 +15,12 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import bindparam, delete, exists, insert, select
+from sqlalchemy import bindparam, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
 from app.domain.base import table_of
+from app.domain.rowsets import INT, TEXT, RowSet, is_sqlite
 from app.domain.usage.models import UsageRollupPending
 from app.domain.usage.rollups import Sums, add_sums
 
@@ -33,7 +34,8 @@ async def leave_for_rollups(session: AsyncSession, sums: Sums, minute: int) -> N
     """Leave a group's sums (of records stored in `minute`) for the next fold, in the group's transaction."""
     if sums:
         deltas = _encode([(*key, *figures) for key, figures in sums.items()]).decode()
-        await session.execute(insert(table_of(UsageRollupPending)), {"minute": minute, "deltas": deltas})
+        pending, statement = _pending(is_sqlite(session))  # on SQLite one trip to the driver (rowsets)
+        await pending.execute(session, statement, [(minute, deltas)])
 
 
 async def fold(session: AsyncSession, limit: int = FOLD_GROUPS) -> int:
@@ -72,6 +74,12 @@ async def fold_all(db: Database, limit: int = FOLD_GROUPS) -> int:
         folded += taken
         if taken < limit:  # the rest is another fold's (PostgreSQL), or arrived just now: the next round's
             return folded
+
+
+@cache
+def _pending(is_sqlite: bool) -> tuple[RowSet, Any]:
+    pending = RowSet(is_sqlite, "pending", [("minute", INT), ("deltas", TEXT)])
+    return pending, pending.insert(table_of(UsageRollupPending))
 
 
 @cache
