@@ -217,10 +217,11 @@ def _age(since: datetime | None, now: datetime) -> float:
 
 
 async def database_figures(db: Any) -> list[Metric]:
-    """Charges, auto-recharge attempts and the outbox, as the database holds them now."""
+    """Charges, auto-recharge attempts, the outbox and the usage not yet folded, as the database holds them."""
     from app.domain.billing.models import Charge, ChargeStatus
     from app.domain.credits.models import AutoRechargeAttempt
     from app.domain.notifications.models import OutboxMessage, OutboxState
+    from app.domain.usage.models import UsageRollupPending
 
     now = clock.now()
     charges = _gauge("billing_charges", "Charges by purpose and status.", ["purpose", "status"])
@@ -232,7 +233,14 @@ async def database_figures(db: Any) -> list[Metric]:
     queued_age = _gauge(
         "billing_outbox_oldest_queued_age_seconds", "Age of the oldest queued email (0: none)."
     )
+    unfolded = _gauge(
+        "billing_usage_rollup_pending_groups",
+        "Usage groups committed and not yet folded into the graphs' roll-ups (a growing backlog: folds fail).",
+    )
     async with db.reader() as session:
+        unfolded.add_metric(
+            [], await session.scalar(select(func.count()).select_from(UsageRollupPending)) or 0
+        )
         for purpose, status, count in await session.execute(
             select(col(Charge.purpose), col(Charge.status), func.count()).group_by(
                 col(Charge.purpose), col(Charge.status)
@@ -257,7 +265,7 @@ async def database_figures(db: Any) -> list[Metric]:
         )
     pending_age.add_metric([], _age(oldest_charge, now))
     queued_age.add_metric([], _age(oldest_mail, now))
-    return [charges, attempts, outbox, pending_age, queued_age]
+    return [charges, attempts, outbox, pending_age, queued_age, unfolded]
 
 
 def process_figures(db: Any, fleet: Any) -> list[Metric]:

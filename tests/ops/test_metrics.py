@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from app.db import Database
 from app.domain.billing.models import Charge, ChargePurpose
 from app.domain.credits.auto_recharge import auto_recharge_config, configure_auto_recharge
 from app.domain.notifications.models import OutboxMessage, OutboxState
+from app.domain.usage.pending import fold_all, leave_for_rollups
 from app.jobs import run_job
 from app.observability import metrics
 from app.payments.facade import Payments
@@ -184,3 +186,20 @@ async def test_metrics_off_serves_nothing_and_counts_nothing(app_with: MakeClien
     assert (await Fleet(client).admit("csk-unknown")).status_code == 401
     after = await scrape(await app_with(metrics_enabled=True))
     assert delta(before, after, "billing_fleet_admissions_total", outcome="invalid_api_key", plan="") == 0
+
+
+async def test_the_usage_not_yet_in_the_graphs_shows_in_the_metrics(database: Database, world: World) -> None:
+    """A group's sums wait for the fold: an operator sees the backlog, which a fold empties."""
+
+    def unfolded(families: list[Any]) -> float:
+        (family,) = [f for f in families if f.name == "billing_usage_rollup_pending_groups"]
+        return float(family.samples[0].value)
+
+    async with database.transaction() as session:
+        for minute in (100, 101):
+            await leave_for_rollups(
+                session, {(world.acme_id, world.project_a_id, world.key_a_id, "m"): [1, 2, 3, 4, 5]}, minute
+            )
+    assert unfolded(await metrics.database_figures(database)) == 2
+    assert await fold_all(database) == 2
+    assert unfolded(await metrics.database_figures(database)) == 0
