@@ -3,9 +3,10 @@
 A report is acknowledged only once its transaction committed. Each record is priced exactly from
 the catalog, stored once (the fleet's request id is the key within the organization: a repeat
 counts once; an admission bills one request), its sums left for the roll-ups, and, under PayGo,
-its price is burned from the organization's credits (one burn per organization per group). After the commit, and before the reports are answered, the admissions' unused
-reservations are given back and organizations whose credits crossed a threshold are handed to
-auto-recharge (which runs on its own). That settlement runs while the writer commits the next group
+its price is burned from the organization's credits (one burn per organization per group). After
+the commit, and before the reports are answered, the admissions' unused reservations are given back
+and organizations whose credits crossed a threshold are handed to auto-recharge (which runs on its
+own). That settlement runs while the writer commits the next group
 (the database does not wait for Redis), one group after another in the order of their commits.
 
 A group's work is set-based, however many organizations it spans: one statement writes its records,
@@ -16,12 +17,11 @@ travel as one bound value on PostgreSQL and as tuples straight to the driver on 
 
 The seven roll-ups (minutes, hours, days; by key and by model) are written by a fold, every
 `fold_seconds` in each process that runs a writer, which adds many groups' sums at once (the graphs
-need to be up to date within seconds, not with the acknowledgement). Over 500 organizations this takes
-the roll-ups' 3,500 upserted rows out of each group, and a fold upserts a busy organization's roll-up
-rows once for all the groups it takes: batches of 500 records over 500 organizations took a median
-46-48 ms instead of 56-60 on SQLite and 51-54 instead of 83-85 on PostgreSQL, and a fold of 10 such
-groups 20-23 ms (SQLite) and 35-44 ms (PostgreSQL), about 2 and 4 ms a group (README, "Benchmark"). `stop()` folds what is pending once the writer has drained; a
-start folds, within a round, what a process that died left.
+need to be up to date within seconds, not with the acknowledgement). Over 500 organizations this
+takes the roll-ups' 3,500 upserted rows out of each group, and a fold upserts a busy organization's
+roll-up rows once for all the groups it takes (a fold costs about 2 ms a group on SQLite and 4 on
+PostgreSQL where the upserts cost 12-15 and 31; README, "Benchmark"). `stop()` folds what is pending
+once the writer has drained; a start folds, within a round, what a process that died left.
 
 On PostgreSQL several groups are written at once (WRITERS), so one connection that hangs until
 the statement timeout holds back only its own group; rows are written in a fixed order so two

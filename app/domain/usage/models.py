@@ -56,10 +56,10 @@ class UsageRollup(UsageFigures):
     """Usage summed per time bucket, project, key and model: what the console's graphs read.
 
     A usage group commit leaves its sums in usage_rollup_pending, in the same transaction as its
-    records; a fold adds them here within a second or so (app.domain.usage.pending). Minutes serve short ranges, hours and days longer ones; hours and days
-    are also kept summed over keys (by model) and over models (by key), so that a graph of a big
-    organization reads its grouping's rows only (100 keys x 4 models: 720 rows per model for 30
-    days of hours, instead of 288,000).
+    records; a fold adds them here within a second or so (app.domain.usage.pending). Minutes serve
+    short ranges, hours and days longer ones; hours and days are also kept summed over keys (by
+    model) and over models (by key), so that a graph of a big organization reads its grouping's rows
+    only (100 keys x 4 models: 720 rows per model for 30 days of hours, instead of 288,000).
     """
 
     project_id: str = Field(sa_type=String(40))

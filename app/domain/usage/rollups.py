@@ -59,9 +59,6 @@ ROLLUPS = (
 )
 
 
-_DIMENSIONS = tuple(dict.fromkeys(rollup.dimensions for rollup in ROLLUPS))  # each once
-
-
 def rollup_for(bucket_minutes: int, dimensions: Iterable[str]) -> Rollup:
     """The smallest roll-up that answers buckets of this width apart by these dimensions."""
     needed = set(dimensions)
