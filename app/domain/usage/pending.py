@@ -45,17 +45,11 @@ async def fold(session: AsyncSession, limit: int = FOLD_GROUPS) -> int:
     On PostgreSQL the rows another fold holds are skipped, so two replicas folding take different rows.
     """
     claimed = (await session.execute(_claim(), {"limit": limit})).all()
-    sums: dict[int, Sums] = {}
-    for minute, deltas in claimed:
-        finest = sums.setdefault(minute, {})
-        for organization, project, key, model, *figures in _decode(deltas):
-            total = finest.get((organization, project, key, model))
-            if total is None:
-                finest[organization, project, key, model] = figures
-            else:
-                for index, figure in enumerate(figures):
-                    total[index] += figure
-    await add_sums(session, sorted(sums.items()))
+    # add_sums sums the groups per roll-up bucket and key itself
+    sums: list[tuple[int, Sums]] = [
+        (minute, {tuple(row[:4]): list(row[4:]) for row in _decode(deltas)}) for minute, deltas in claimed
+    ]
+    await add_sums(session, sums)
     return len(claimed)
 
 
