@@ -18,7 +18,7 @@ still see the statement (tracing, tests that count statements) and its errors ar
 returns no rows from an executemany, so a statement with RETURNING lists its rows in one multi-row VALUES
 instead. Values are ints, strings or None. A query the group runs (`read`) goes the same way, a list of
 ids bound as one JSON value. Values are converted by the types' dialect implementations, as SQLAlchemy
-converts them (sqlite3's own adapter would store a whole second without its '.000000').
+converts them (`_bind_processor`).
 
 A RowSet and the statements built on it hold no values, so they are built once (`functools.cache`) and
 compiled once; `execute` runs one with its rows.
@@ -184,7 +184,7 @@ class RowSet:
         fixed: dict[str, Any] = {}  # name -> converted value
         for name in compiled.positiontup:
             bind = compiled.binds[name]
-            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            process = _bind_processor(bind, dialect)
             if name in in_row:
                 assert process is None, f"{name}: the values of a row are ints, strings or None"
             elif name in (self._constants or ()) or (
@@ -208,12 +208,7 @@ class RowSet:
             assert all(index >= len(self.names) for index in indices[count:]), sql
             tail = _getter(indices[count:])
             indices = indices[:count]
-            returned = _converter(
-                [
-                    column.type.dialect_impl(dialect).result_processor(dialect, None)
-                    for column in compiled.effective_returning
-                ]
-            )
+            returned = _converter(compiled.effective_returning, dialect)
         positional = _Positional(
             sql, list(constants.items()), tuple(fixed.values()), _getter(indices), tail, values, returned
         )
@@ -258,16 +253,13 @@ def _compile_read(query: Any, dialect: Dialect) -> _Read:
     parameters = []
     for name in compiled.positiontup:
         bind = compiled.binds[name]
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        process = _bind_processor(bind, dialect)
         if bind.value is None and bind.callable is None:  # the caller's
             parameters.append((name, process, None))
         else:
             value = bind.effective_value
             parameters.append((None, None, value if process is None else process(value)))
-    processors = [
-        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in query.selected_columns
-    ]
-    return _Read(compiled.string, parameters, _converter(processors))
+    return _Read(compiled.string, parameters, _converter(query.selected_columns, dialect))
 
 
 async def _on_driver(connection: AsyncConnection, sql: str, parameters: Any, *, many: bool) -> Any:
@@ -304,8 +296,18 @@ def _getter(indices: list[int]) -> Any:
     return itemgetter(*indices) if indices else (lambda _values: ())
 
 
-def _converter(processors: list[Any]) -> Any:
-    """A function of a returned row that converts its values by `processors` (None: as it is)."""
+def _bind_processor(bind: Any, dialect: Dialect) -> Any:
+    """How SQLAlchemy converts a value bound to `bind` for this dialect (None: as it is).
+
+    The dialect's implementation of the type: a TypeDecorator's own processor alone would leave a
+    datetime to sqlite3's adapter, which writes a whole second without its '.000000'.
+    """
+    return bind.type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _converter(columns: Sequence[Any], dialect: Dialect) -> Any:
+    """A function of a returned row that converts its values as SQLAlchemy would, by the columns' types."""
+    processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
     if not any(processors):
         return tuple
     pairs = list(enumerate(processors))
