@@ -172,6 +172,7 @@ def create_app(
             await redis.aclose(close_connection_pool=True)
         await mail_worker.stop()  # before the database goes away
         await services.aclose()
+        await db.stop()  # the WAL's checkpoints (SQLite)
         if database is None:
             await db.dispose()
 
@@ -201,7 +202,14 @@ def create_app(
     app = Litestar(
         route_handlers=handlers,
         exception_handlers=dict.fromkeys(OUTAGES, answer_outage),
-        on_startup=[install_link_key, mail_worker.start, scheduler.start, fleet.start, freeze_startup_heap],
+        on_startup=[
+            db.start,
+            install_link_key,
+            mail_worker.start,
+            scheduler.start,
+            fleet.start,
+            freeze_startup_heap,
+        ],
         on_shutdown=[shutdown, gc.unfreeze, tracing.flush],
         cors_config=cors,
         openapi_config=OPENAPI if settings.graphql_ide else None,  # /schema behind the same switch
