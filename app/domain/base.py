@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,8 +36,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def new_id(prefix: str) -> str:
-    """A random, unguessable primary key such as ``org_5hq3…``, readable in logs and support tickets."""
-    return f"{prefix}_{secrets.token_hex(10)}"
+    """An unguessable primary key such as ``org_6933a1f2e1c4…``, readable in logs and support tickets.
+
+    The second it was made, then 80 random bits: rows inserted together sit together in the primary
+    key's index, so a usage group's 500 ledger entries change a few of its pages rather than 500 (each
+    written to the WAL at commit and again at the checkpoint).
+    """
+    return f"{prefix}_{int(time.time()):08x}{secrets.token_hex(10)}"
 
 
 def new_secret(nbytes: int = 32) -> str:
