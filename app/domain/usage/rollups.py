@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, literal, select
@@ -94,6 +95,7 @@ async def add_sums(session: AsyncSession, sums: Sequence[tuple[int, Sums]]) -> N
     """Add sums, each of its minute, to every roll-up: one statement each (PostgreSQL: one in all)."""
     if not sums:
         return
+    sums = _per_minute(sums)
     if not is_sqlite(session):  # every roll-up in one statement: one round trip
         rowsets, statement = _upserts()
         parameters: dict[str, Any] = {}
@@ -106,25 +108,38 @@ async def add_sums(session: AsyncSession, sums: Sequence[tuple[int, Sums]]) -> N
         await added.execute(session, upsert, _bucketed(rollup, sums))
 
 
+def _per_minute(sums: Sequence[tuple[int, Sums]]) -> list[tuple[int, Sums]]:
+    """The sums of one minute added together: each roll-up then buckets each key once, not once per group."""
+    merged: dict[int, Sums] = {}
+    for minute, finest in sums:
+        into = merged.setdefault(minute, {})
+        for key, figures in finest.items():
+            total = into.get(key)
+            into[key] = (
+                list(figures) if total is None else [a + b for a, b in zip(total, figures, strict=True)]
+            )
+    return list(merged.items())
+
+
 def _bucketed(rollup: Rollup, sums: Sequence[tuple[int, Sums]]) -> list[tuple[Any, ...]]:
     """The rows of `rollup`: (organization, bucket, *its dimensions, *SUMMED), sorted by its key.
 
     One row per conflict key (PostgreSQL refuses to update a row twice in one statement), in a fixed
     order (concurrent writers never deadlock).
     """
-    rows: dict[tuple[Any, ...], list[int]] = {}
-    picks = [ALL_DIMENSIONS.index(d) + 1 for d in rollup.dimensions]
+    rows: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+    # the organization and the roll-up's dimensions: a tuple whatever their number
+    kept = itemgetter(0, *(ALL_DIMENSIONS.index(d) + 1 for d in rollup.dimensions))
     for minute, finest in sums:
         bucket = minute // rollup.minutes
         for key, figures in finest.items():
-            narrow = (key[0], bucket, *(key[i] for i in picks))
+            narrow = (bucket, kept(key))
             total = rows.get(narrow)
-            if total is None:
-                rows[narrow] = list(figures)
-            else:
-                for index, figure in enumerate(figures):
-                    total[index] += figure
-    return [(*key, *figures) for key, figures in sorted(rows.items())]
+            rows[narrow] = (
+                list(figures) if total is None else [a + b for a, b in zip(total, figures, strict=True)]
+            )
+    # unique keys: the sort never compares figures
+    return sorted((org, bucket, *dims, *figures) for (bucket, (org, *dims)), figures in rows.items())
 
 
 @cache
