@@ -76,8 +76,10 @@ async def test_each_attack_is_refused_while_admissions_go_on(
         done.set()
         await meanwhile
     assert admissions and {status for status, _ in admissions} == {200}
-    assert max(answered.values()) < 1.0, answered
-    assert max(seconds for _, seconds in admissions) < 1.0, sorted(seconds for _, seconds in admissions)[-5:]
+    # a stall takes many seconds; one answer of 1.09 s was seen at the end of the whole suite on a machine
+    # a third as fast as the one these bounds were set on (the same attack alone: a few milliseconds)
+    assert max(answered.values()) < 2.0, answered
+    assert max(seconds for _, seconds in admissions) < 2.0, sorted(seconds for _, seconds in admissions)[-5:]
 
 
 async def test_refusals_say_which_limit(gql: GraphQL) -> None:
