@@ -154,11 +154,18 @@ class Database:
         return int(logged), int(copied)
 
     async def _checkpoint_every(self, seconds: float) -> None:
+        failing = False  # a failure is logged once, not four times a second, and so is the recovery
         while True:
             try:
                 await self.checkpoint()
-            except Exception as exc:  # a full disk, a database locked by a restore: the next round retries
-                logger.warning("SQLite checkpoint failed (%s: %s)", type(exc).__name__, exc)
+            except Exception as exc:  # a full disk, an unreadable file: the next round retries
+                if not failing:
+                    logger.warning("SQLite checkpoints fail (%s: %s); retrying", type(exc).__name__, exc)
+                failing = True
+            else:
+                if failing:
+                    logger.warning("SQLite checkpoints succeed again")
+                failing = False
             await asyncio.sleep(seconds)
 
     def reader(self) -> AsyncSession:

@@ -125,3 +125,29 @@ def test_ids_sort_by_the_second_they_were_made_and_stay_unguessable(monkeypatch:
     assert len(set(same_second)) == 1000 and all(i < next_second for i in same_second)
     assert all(i.startswith("cle_6b0cc900") and len(i) == len("cle_") + 8 + 20 for i in same_second)
     assert len(new_id("grant")) <= 40  # every id column's length
+
+
+async def test_failing_checkpoints_are_logged_once_and_their_recovery_too(
+    db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    results: list[Exception | None] = [OSError("disk full")] * 5 + [None]
+    done = asyncio.Event()
+
+    async def checkpoint() -> tuple[int, int]:
+        result = results.pop(0) if results else None
+        if not results:
+            done.set()
+        if result is not None:
+            raise result
+        return 0, 0
+
+    monkeypatch.setattr(db, "checkpoint", checkpoint)
+    monkeypatch.setattr("app.db.CHECKPOINT_SECONDS", 0.001)
+    db.start()
+    await asyncio.wait_for(done.wait(), 5)
+    await db.stop()
+    logged = [record.getMessage() for record in caplog.records if record.name == "app.db"]
+    assert logged == [
+        "SQLite checkpoints fail (OSError: disk full); retrying",
+        "SQLite checkpoints succeed again",
+    ]
