@@ -114,11 +114,14 @@ def _per_minute(sums: Sequence[tuple[int, Sums]]) -> list[tuple[int, Sums]]:
     for minute, finest in sums:
         into = merged.setdefault(minute, {})
         for key, figures in finest.items():
-            total = into.get(key)
-            into[key] = (
-                list(figures) if total is None else [a + b for a, b in zip(total, figures, strict=True)]
-            )
+            _add(into, key, figures)
     return list(merged.items())
+
+
+def _add(sums: dict[Any, list[int]], key: Any, figures: list[int]) -> None:
+    """Add `figures` to the sums under `key` (a new list: the caller's figures are never changed)."""
+    total = sums.get(key)
+    sums[key] = list(figures) if total is None else [a + b for a, b in zip(total, figures, strict=True)]
 
 
 def _bucketed(rollup: Rollup, sums: Sequence[tuple[int, Sums]]) -> list[tuple[Any, ...]]:
@@ -133,11 +136,7 @@ def _bucketed(rollup: Rollup, sums: Sequence[tuple[int, Sums]]) -> list[tuple[An
     for minute, finest in sums:
         bucket = minute // rollup.minutes
         for key, figures in finest.items():
-            narrow = (bucket, kept(key))
-            total = rows.get(narrow)
-            rows[narrow] = (
-                list(figures) if total is None else [a + b for a, b in zip(total, figures, strict=True)]
-            )
+            _add(rows, (bucket, kept(key)), figures)
     # unique keys: the sort never compares figures
     return sorted((org, bucket, *dims, *figures) for (bucket, (org, *dims)), figures in rows.items())
 
