@@ -32,6 +32,8 @@ from sqlalchemy.pool import PoolResetState
 from sqlalchemy.util import await_
 from sqlmodel import SQLModel
 
+from app.periodic import every
+
 if TYPE_CHECKING:
     from app.settings import Settings
 
@@ -133,7 +135,8 @@ class Database:
     def start(self) -> None:
         """SQLite: checkpoint the WAL in the background from now on (PostgreSQL: nothing to do)."""
         if self.is_sqlite and self._checkpoints is None:
-            self._checkpoints = asyncio.create_task(self._checkpoint_every(CHECKPOINT_SECONDS))
+            checkpoints = every(CHECKPOINT_SECONDS, self.checkpoint, "SQLite checkpoints", logger)
+            self._checkpoints = asyncio.create_task(checkpoints, name="sqlite-checkpoints")
 
     async def stop(self) -> None:
         if self._checkpoints is not None:
@@ -152,21 +155,6 @@ class Database:
             assert driver is not None
             (_busy, logged, copied), *_ = await driver.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
         return int(logged), int(copied)
-
-    async def _checkpoint_every(self, seconds: float) -> None:
-        failing = False  # a failure is logged once, not four times a second, and so is the recovery
-        while True:
-            try:
-                await self.checkpoint()
-            except Exception as exc:  # a full disk, an unreadable file: the next round retries
-                if not failing:
-                    logger.warning("SQLite checkpoints fail (%s: %s); retrying", type(exc).__name__, exc)
-                failing = True
-            else:
-                if failing:
-                    logger.warning("SQLite checkpoints succeed again")
-                failing = False
-            await asyncio.sleep(seconds)
 
     def reader(self) -> AsyncSession:
         """A session for reads; on SQLite it never takes the write lock."""

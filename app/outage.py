@@ -11,7 +11,7 @@ import socket
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 RETRY_AFTER_SECONDS = 2
@@ -40,6 +40,13 @@ def is_outage(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
         return _is_network(exc)
     return isinstance(exc, OUTAGES)
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """Whether the database refused the data it was given (a constraint, a value it cannot store), not its service."""
+    return isinstance(exc, DBAPIError) and not (
+        is_outage(exc) or isinstance(exc, (OperationalError, InterfaceError))
+    )
 
 
 def _is_network(exc: OSError) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from app.db import Database
 from app.fleet.versions import CHANNEL, changes_since, latest_version
+from app.periodic import every
 
 logger = logging.getLogger(__name__)
 
@@ -54,18 +55,19 @@ class ChangeFeed:
 
     async def _poll(self) -> None:
         seen: int | None = None
-        while True:
-            try:
-                async with self._db.read_engine.connect() as connection:
-                    if seen is None:
-                        seen = await latest_version(connection)
-                    else:
-                        seen, changed = await changes_since(connection, seen)
-                        if changed:
-                            self._forget(changed)
-            except Exception:  # noqa: BLE001  (the database is away: versions wait for us, nothing is missed)
-                logger.warning("polling organization versions failed; retrying", exc_info=True)
-            await asyncio.sleep(self._poll_seconds)
+
+        async def poll() -> None:
+            nonlocal seen
+            async with self._db.read_engine.connect() as connection:
+                if seen is None:
+                    seen = await latest_version(connection)
+                else:
+                    seen, changed = await changes_since(connection, seen)
+                    if changed:
+                        self._forget(changed)
+
+        # a failed round misses nothing: the versions wait for the next
+        await every(self._poll_seconds, poll, "Organization version polls", logger)
 
     async def _listen(self) -> None:
         import asyncpg  # type: ignore[import-untyped]

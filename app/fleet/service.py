@@ -11,6 +11,7 @@ by reloading the organizations).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import secrets
 import time
@@ -30,6 +31,7 @@ from app.fleet.reservations import LocalReservations, RedisReservations
 from app.fleet.tokens import Admission, AdmissionCodec
 from app.fleet.usage import Burn, Committed, UsageItem, UsageWriter
 from app.fleet.versions import note_organization
+from app.periodic import every
 
 logger = logging.getLogger(__name__)
 
@@ -217,18 +219,18 @@ class Fleet:
         await self.directory.stop()
 
     async def _sweep(self) -> None:
-        rounds = 0
-        while True:
-            await asyncio.sleep(LAPSE_SWEEP_SECONDS)
-            rounds += 1
-            try:
-                released = await self.admissions.release_lapsed()
-                if released:
-                    logger.info("released %d lapsed reservations", released)
-                if rounds % KEYS_READ_EVERY_SWEEPS == 0:
-                    await self._read_keys()
-            except Exception:  # noqa: BLE001  (the next sweep tries again)
-                logger.exception("reservation sweep failed")
+        rounds = itertools.count(1)
+
+        async def sweep() -> None:
+            keys_too = next(rounds) % KEYS_READ_EVERY_SWEEPS == 0
+            released = await self.admissions.release_lapsed()
+            if released:
+                logger.info("released %d lapsed reservations", released)
+            if keys_too:
+                await self._read_keys()
+
+        await asyncio.sleep(LAPSE_SWEEP_SECONDS)
+        await every(LAPSE_SWEEP_SECONDS, sweep, "Reservation sweeps", logger)
 
 
 def _outcome(item: UsageItem) -> dict[str, Any]:

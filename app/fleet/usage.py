@@ -46,7 +46,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, tuple_, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
@@ -60,7 +60,8 @@ from app.domain.usage.pending import fold_all, leave_for_rollups
 from app.domain.usage.rollups import summed
 from app.fleet.tokens import Admission
 from app.observability import metrics
-from app.outage import is_outage
+from app.outage import is_refusal
+from app.periodic import every
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,9 @@ class UsageWriter:
         self._tasks: list[asyncio.Task[None]] = []
         self._fold_seconds = fold_seconds
         self._folding: asyncio.Task[None] | None = None
+        self._unfoldable: set[int] = (
+            set()
+        )  # pending rows whose fold failed on their own (domain.usage.pending)
         self._settling: set[asyncio.Task[None]] = set()  # committed groups settling, then answered
         self._closing = False
         self._records = table_of(UsageRecord)
@@ -168,16 +172,16 @@ class UsageWriter:
             self._folding = asyncio.create_task(self._fold_every(), name="usage-rollup-fold")
 
     async def fold(self) -> int:
-        """Add every pending group's sums to the roll-ups now; the number of groups folded."""
-        return await fold_all(self._db)
+        """Add every pending group's sums to the roll-ups now; the number of groups folded.
+
+        A pending row that cannot be folded is left pending and skipped by this process from then on.
+        """
+        return await fold_all(self._db, unfoldable=self._unfoldable)
 
     async def _fold_every(self) -> None:
-        while True:
-            await asyncio.sleep(self._fold_seconds)
-            try:
-                await self.fold()
-            except Exception:  # noqa: BLE001  (the rows stay pending: the next round folds them)
-                logger.exception("folding usage into the roll-ups failed")
+        await asyncio.sleep(self._fold_seconds)
+        # a failed fold leaves its rows pending: the next round folds them
+        await every(self._fold_seconds, self.fold, "Usage roll-up folds", logger)
 
     @property
     def queue_depth(self) -> int:
@@ -283,7 +287,7 @@ class UsageWriter:
         try:
             return await self._write(group)
         except DBAPIError as exc:
-            if is_outage(exc) or isinstance(exc, (OperationalError, InterfaceError)):
+            if not is_refusal(exc):
                 raise  # the database is away, not refusing a record: every report gets the failure
             if len(group) == 1:
                 reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__

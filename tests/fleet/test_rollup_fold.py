@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from app.db import Database
 from app.domain.catalog.loader import load_catalog
@@ -228,3 +230,55 @@ async def test_usage_reported_to_the_fleet_shows_in_the_graph_within_seconds(
         points = (await gql(DAILY, variables, token=world.token("admin")))["usage"]["points"]
         await asyncio.sleep(0.05)
     assert points == [{"requests": 2, "inputTokens": 3000}]
+
+
+async def test_a_row_that_cannot_be_folded_is_left_pending_and_holds_no_other_back(
+    database: Database, writer: UsageWriter, caplog: pytest.LogCaptureFixture
+) -> None:
+    await organizations(database, "o-a")
+    await writer.submit([item("o-a", "r1")])
+    async with database.transaction() as session:  # sums no fold can read: cut short, and of another shape
+        session.add_all([UsageRollupPending(minute=29_000_000, deltas='[["o-a", "p"'),
+                         UsageRollupPending(minute=29_000_000, deltas='[["o-a", 1]]')])  # fmt: skip
+    await writer.submit([item("o-a", "r2")])
+    assert await writer.fold() == 2  # the two groups, whatever lies between them
+    assert await totals(database) == {"o-a": usage(2)}
+    assert await pending_groups(database) == 2  # nothing is deleted: an operator can see and mend them
+    refused = [r.getMessage() for r in caplog.records if r.name == pending.__name__]
+    assert len(refused) == 2 and all("cannot be folded" in message for message in refused), refused
+    await writer.submit([item("o-a", "r3")])
+    assert await writer.fold() == 1  # skipped from then on: not tried, not logged again
+    assert await totals(database) == {"o-a": usage(3)}
+    assert len([r for r in caplog.records if r.name == pending.__name__]) == 2
+
+
+async def test_a_fold_cut_off_by_an_outage_sets_no_row_aside(
+    database: Database, writer: UsageWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await organizations(database, "o-a")
+    await writer.submit([item("o-a", "r1")])
+    add_sums = pending.add_sums
+
+    async def away(session: Any, sums: Any) -> None:
+        raise OperationalError("UPDATE", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(pending, "add_sums", away)
+    with pytest.raises(OperationalError):
+        await writer.fold()
+    monkeypatch.setattr(pending, "add_sums", add_sums)
+    assert await writer.fold() == 1  # the row was not taken for the group's own fault
+    assert await totals(database) == {"o-a": usage(1)}
+
+
+async def test_sums_the_database_refuses_are_left_pending_too(
+    backend: str, database: Database, writer: UsageWriter
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("SQLite stores a text of any length: only PostgreSQL refuses these sums")
+    await organizations(database, "o-a")
+    async with database.transaction() as session:  # an organization id past the roll-ups' 40 characters
+        await pending.leave_for_rollups(session, {("o" * 41, "p", "k", "m"): [1, 1, 1, 1, 1]}, 29_000_000)
+    await writer.submit([item("o-a", "r1")])
+    assert await writer.fold() == 1
+    assert await totals(database) == {"o-a": usage(1)}
+    assert await pending_groups(database) == 1

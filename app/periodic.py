@@ -1,0 +1,34 @@
+"""Work a process repeats in the background (checkpoints, roll-up folds, sweeps, polls), and how its failures are logged.
+
+A round that fails is tried again a period later. A run of failures is logged once, with the first
+one's traceback unless it is an outage (a database or Redis away says all there is to say in a line),
+and the recovery once: a database away for a minute leaves two lines, not one every round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from app.outage import is_outage
+
+
+async def every(
+    seconds: float, work: Callable[[], Awaitable[object]], what: str, logger: logging.Logger
+) -> None:
+    """Run `work`, then wait `seconds`, until cancelled; `what` names the rounds in the log ("SQLite checkpoints")."""
+    failing = False
+    while True:
+        try:
+            await work()
+        except Exception as exc:  # noqa: BLE001  (the next round tries again)
+            if not failing:
+                trace = not is_outage(exc)
+                logger.warning("%s fail (%s: %s); retrying", what, type(exc).__name__, exc, exc_info=trace)
+            failing = True
+        else:
+            if failing:
+                logger.warning("%s succeed again", what)
+            failing = False
+        await asyncio.sleep(seconds)
