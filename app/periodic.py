@@ -1,4 +1,4 @@
-"""Work a process repeats in the background (checkpoints, roll-up folds, sweeps, polls), and how its failures are logged.
+"""Work a process repeats in the background (checkpoints, folds, sweeps, polls, mail), and how its failures are logged.
 
 A round that fails is tried again a period later. A run of failures is logged once, with the first
 one's traceback unless it is an outage (a database or Redis away says all there is to say in a line),
@@ -8,6 +8,7 @@ and the recovery once: a database away for a minute leaves two lines, not one ev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -15,9 +16,18 @@ from app.outage import is_outage
 
 
 async def every(
-    seconds: float, work: Callable[[], Awaitable[object]], what: str, logger: logging.Logger
+    seconds: float,
+    work: Callable[[], Awaitable[object]],
+    what: str,
+    logger: logging.Logger,
+    *,
+    wake: asyncio.Event | None = None,
 ) -> None:
-    """Run `work`, then wait `seconds`, until cancelled; `what` names the rounds in the log ("SQLite checkpoints")."""
+    """Run `work`, then wait `seconds` (or until `wake` is set), until cancelled.
+
+    `what` names the rounds in the log ("SQLite checkpoints"). With `wake`, `work` clears it itself, at
+    the point after which a poke must start another round.
+    """
     failing = False
     while True:
         try:
@@ -31,4 +41,8 @@ async def every(
             if failing:
                 logger.warning("%s succeed again", what)
             failing = False
-        await asyncio.sleep(seconds)
+        if wake is None:
+            await asyncio.sleep(seconds)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), seconds)

@@ -26,6 +26,7 @@ from app import clock
 from app.db import Database
 from app.domain.notifications.models import DeliveryChannel, OutboxMessage, OutboxState
 from app.domain.notifications.service import redacted, revealed, wakeup
+from app.periodic import every
 from app.settings import Settings
 
 logger = logging.getLogger("app.mail")
@@ -259,13 +260,9 @@ class MailWorker:
         self._task = None
 
     async def _run(self) -> None:
-        while True:
+        async def deliver() -> None:
             self._wake.clear()  # before the round: a poke during it starts another round at once
-            try:
-                await deliver_due(self.db, self.settings)
-            except Exception:
-                logger.exception(
-                    "Mail delivery round failed; next round in %s s", self.settings.mail_poll_seconds
-                )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.mail_poll_seconds)
+            await deliver_due(self.db, self.settings)
+
+        seconds = self.settings.mail_poll_seconds
+        await every(seconds, deliver, "Mail delivery rounds", logger, wake=self._wake)
