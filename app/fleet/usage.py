@@ -140,9 +140,8 @@ class UsageWriter:
         self._tasks: list[asyncio.Task[None]] = []
         self._fold_seconds = fold_seconds
         self._folding: asyncio.Task[None] | None = None
-        self._unfoldable: set[int] = (
-            set()
-        )  # pending rows whose fold failed on their own (domain.usage.pending)
+        # pending rows whose fold failed on their own: skipped by this process (domain.usage.pending)
+        self._unfoldable: set[int] = set()
         self._settling: set[asyncio.Task[None]] = set()  # committed groups settling, then answered
         self._closing = False
         self._records = table_of(UsageRecord)

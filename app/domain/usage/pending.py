@@ -96,7 +96,7 @@ async def fold_all(db: Database, limit: int = FOLD_GROUPS, *, unfoldable: set[in
             async with db.transaction() as session:
                 taken = await fold(session, limit, skip=skip, claimed=claimed)
         except UNFOLDABLE as exc:
-            if not _unfoldable(exc):
+            if not _rows_fault(exc):
                 raise  # the database is away: the rows stay pending for the next round
             taken = await _fold_alone(db, claimed, skip)
         folded += taken
@@ -112,7 +112,7 @@ async def _fold_alone(db: Database, ids: list[int], unfoldable: set[int]) -> int
             async with db.transaction() as session:
                 folded += await fold(session, only=row_id)
         except UNFOLDABLE as exc:
-            if not _unfoldable(exc):
+            if not _rows_fault(exc):
                 raise
             unfoldable.add(row_id)
             reason = (str(exc).strip().splitlines() or [""])[0]
@@ -123,7 +123,7 @@ async def _fold_alone(db: Database, ids: list[int], unfoldable: set[int]) -> int
     return folded
 
 
-def _unfoldable(exc: Exception) -> bool:
+def _rows_fault(exc: Exception) -> bool:
     """Whether the failure is the row's own (its sums), not the database's being away."""
     return not isinstance(exc, DBAPIError) or is_refusal(exc)
 
