@@ -1,8 +1,9 @@
 """Work a process repeats in the background (checkpoints, folds, sweeps, polls, mail), and how its failures are logged.
 
-A round that fails is tried again a period later. A run of failures is logged once, with the first
-one's traceback unless it is an outage (a database or Redis away says all there is to say in a line),
-and the recovery once: a database away for a minute leaves two lines, not one every round.
+A round that fails is tried again a period later. A run of failures is logged once, and the recovery
+once: a database away for a minute leaves two lines, not one every round. The first failure is an
+ERROR with its traceback, unless it is an outage: a database or Redis away is a WARNING, and says all
+there is to say in a line.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ async def every(
         try:
             await work()
         except Exception as exc:  # noqa: BLE001  (the next round tries again)
-            if not failing:
-                trace = not is_outage(exc)
-                logger.warning("%s fail (%s: %s); retrying", what, type(exc).__name__, exc, exc_info=trace)
+            if not failing:  # a bug is an ERROR with its trace; a service away, a WARNING
+                bug = not is_outage(exc)
+                level = logging.ERROR if bug else logging.WARNING
+                logger.log(level, "%s fail (%s: %s); retrying", what, type(exc).__name__, exc, exc_info=bug)
             failing = True
         else:
             if failing:

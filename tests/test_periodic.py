@@ -31,10 +31,12 @@ async def test_a_run_of_failures_is_logged_once_with_its_trace_and_the_recovery_
     await asyncio.wait_for(done.wait(), 5)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-    logged = [(r.getMessage(), bool(r.exc_info)) for r in caplog.records if r.name == logger.name]
+    logged = [
+        (r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records if r.name == logger.name
+    ]
     assert logged == [
-        ("Test rounds fail (KeyError: 'bug'); retrying", True),  # not an outage: a bug's trace is kept
-        ("Test rounds succeed again", False),
-        ("Test rounds fail (ConnectionRefusedError: away); retrying", False),  # a service away: one line
+        ("ERROR", "Test rounds fail (KeyError: 'bug'); retrying", True),  # not an outage: a bug, traced
+        ("WARNING", "Test rounds succeed again", False),
+        ("WARNING", "Test rounds fail (ConnectionRefusedError: away); retrying", False),  # away: one line
     ]
     assert task.cancelled()  # it runs until cancelled, failures or not
