@@ -97,6 +97,25 @@ def _pending_charges(args: argparse.Namespace) -> None:
     _run(work)
 
 
+def _pending_usage(args: argparse.Namespace) -> None:
+    from app import clock
+    from app.domain.usage.pending import fold_all, pending_rows
+    from app.operator.stuck import pending_usage_line
+
+    async def work(db: Database) -> int:
+        unfoldable: set[int] = set()
+        if args.fold:  # what a fold sets aside is logged with its reason, on stderr
+            folded = await fold_all(db, unfoldable=unfoldable)
+            print(f"Folded {folded} group(s) into the roll-ups.", file=sys.stderr)
+        rows = await pending_rows(db, clock.now() - args.older_than)
+        for row in rows:
+            print(pending_usage_line(row, set_aside=row.id in unfoldable))
+        print(f"{len(rows)} usage group(s) pending for longer than {args.older_than}", file=sys.stderr)
+        return 1 if any(row.problem or row.id in unfoldable for row in rows) else 0
+
+    _run(work)
+
+
 def _recharges_in_flight(args: argparse.Namespace) -> None:
     from app.operator.stuck import recharge_line, recharges_in_flight
 
@@ -168,6 +187,14 @@ def register(commands: Any) -> None:
         "--older-than", type=_duration, default="15m", help="e.g. 90s, 15m, 2h, 1d (default 15m)"
     )
     pending.set_defaults(run=_pending_charges)
+    usage = commands.add_parser(
+        "pending-usage", help="usage groups not yet folded into the graphs' roll-ups (they take seconds)"
+    )
+    usage.add_argument("--older-than", type=_duration, default="5m", help="e.g. 90s, 15m (default 5m)")
+    usage.add_argument(
+        "--fold", action="store_true", help="fold what is pending first, saying what cannot be folded"
+    )
+    usage.set_defaults(run=_pending_usage)
     flight = commands.add_parser("recharges-in-flight", help="accounts holding an auto-recharge claim")
     flight.add_argument("--older-than", type=_duration, default="0s", help="e.g. 15m (default: all)")
     flight.set_defaults(run=_recharges_in_flight)

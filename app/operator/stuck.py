@@ -1,9 +1,9 @@
-"""Money in flight for too long: charges still pending, and accounts whose auto-recharge never came back."""
+"""Work stuck for too long: charges still pending, auto-recharges that never came back, usage not folded."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -12,6 +12,7 @@ from app import clock
 from app.db import Database
 from app.domain.billing.models import Charge, ChargePurpose, ChargeStatus
 from app.domain.credits.models import CreditAccount
+from app.domain.usage.pending import PendingRow
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,15 @@ def charge_line(charge: Charge) -> str:
 def recharge_line(found: RechargeInFlight) -> str:
     charge = f"charge {found.charge.id} {found.charge.status.value}" if found.charge else "no charge made yet"
     return f"org={found.organization_id} in flight for {_duration(clock.now() - found.since)}: {charge}"
+
+
+def pending_usage_line(row: PendingRow, *, set_aside: bool = False) -> str:
+    stored = datetime.fromtimestamp(row.minute * 60, UTC)
+    held = f"unreadable sums: {row.problem}" if row.problem else f"{row.sums} sums"
+    aside = " (the fold just now could not fold it: see the log above)" if set_aside else ""
+    return (
+        f"{stored:%Y-%m-%d %H:%M}Z row {row.id}, pending for {_duration(clock.now() - stored)}: {held}{aside}"
+    )
 
 
 def _duration(delta: timedelta) -> str:

@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 
 from app.db import Database
 from app.domain.billing.models import Charge, ChargePurpose
@@ -17,6 +17,7 @@ from app.domain.credits.auto_recharge import auto_recharge_config, configure_aut
 from app.domain.credits.models import CreditAccount, CreditLedgerEntry
 from app.domain.notifications.mailer import deliver_due
 from app.domain.notifications.models import OutboxMessage, OutboxState
+from app.domain.usage.models import UsageDay, UsageRollupPending
 from app.payments.facade import Payments
 from app.settings import REPO_ROOT, Settings
 from tests.credits.support import admin, burn, buy, card
@@ -140,7 +141,39 @@ async def test_charges_pending_too_long_and_recharges_in_flight_are_listed(
     assert world.acme_id not in (await cli(database_url, "recharges-in-flight", "--older-than", "1h")).stdout
 
 
+async def test_usage_left_unfolded_is_listed_and_folded_on_demand(
+    world: World, database: Database, database_url: str
+) -> None:
+    minute = int(datetime.now(UTC).timestamp()) // 60  # the command runs on the real clock
+    sums = f'[["{world.acme_id}", "{world.project_a_id}", "key_x", "gpt-oss-120b", 1, 10, 20, 30, 30]]'
+    async with database.transaction() as session:
+        session.add_all([UsageRollupPending(minute=minute - 10, deltas=sums),
+                         UsageRollupPending(minute=minute - 9, deltas='[["cut short"'),
+                         UsageRollupPending(minute=minute, deltas=sums)])  # fmt: skip
+
+    listed = await cli(database_url, "pending-usage", "--older-than", "5m")
+    lines = listed.stdout.splitlines()
+    assert listed.returncode == 1 and len(lines) == 2 and "2 usage group(s)" in listed.stderr, listed
+    assert "pending for 10m" in lines[0] and lines[0].endswith(": 1 sums")
+    assert "pending for 9m" in lines[1] and "unreadable sums" in lines[1]
+
+    folded = await cli(database_url, "pending-usage", "--fold", "--older-than", "0s")
+    assert folded.returncode == 1 and "Folded 2 group(s)" in folded.stderr, folded
+    assert "cannot be folded" in folded.stderr  # the log says why
+    (left,) = folded.stdout.splitlines()
+    assert "unreadable sums" in left and "could not fold it" in left
+    async with database.reader() as session:
+        assert await session.scalar(select(func.sum(UsageDay.requests))) == 2
+
+    async with database.transaction() as session:  # the operator mends it (here: drops it)
+        await session.execute(delete(UsageRollupPending))
+    mended = await cli(database_url, "pending-usage", "--older-than", "0s")
+    assert mended.returncode == 0 and mended.stdout == "" and "0 usage group(s)" in mended.stderr
+
+
 async def test_every_operator_command_is_in_the_help() -> None:
     shown = await cli("sqlite+aiosqlite:///:memory:", "--help")
-    for command in ("outbox", "check-ledger", "pending-charges", "recharges-in-flight", "replay-webhook"):
+    for command in (
+        "outbox", "check-ledger", "pending-charges", "pending-usage", "recharges-in-flight", "replay-webhook"
+    ):  # fmt: skip
         assert command in shown.stdout

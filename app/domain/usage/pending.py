@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -121,6 +123,36 @@ async def _fold_alone(db: Database, ids: list[int], unfoldable: set[int]) -> int
                 row_id, type(exc).__name__, reason,
             )  # fmt: skip
     return folded
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    """A pending row as an operator sees it: its id, the minute it was stored, and what it holds."""
+
+    id: int
+    minute: int
+    sums: int  # its (organization, project, key, model) sums; 0 when they cannot be read
+    problem: str | None  # why its sums cannot be read, if they cannot
+
+
+async def pending_rows(db: Database, stored_before: datetime, limit: int = 100) -> list[PendingRow]:
+    """The oldest rows still pending that were stored before `stored_before` (the folds take them within seconds)."""
+    table = table_of(UsageRollupPending)
+    before = int(stored_before.timestamp()) // 60
+    async with db.reader() as session:
+        rows = await session.execute(
+            select(table.c.id, table.c.minute, table.c.deltas)
+            .where(table.c.minute < before)
+            .order_by(table.c.id)
+            .limit(limit)
+        )
+    found = []
+    for row_id, minute, deltas in rows:
+        try:
+            found.append(PendingRow(row_id, minute, len(_decode(deltas)), None))
+        except msgspec.DecodeError as exc:
+            found.append(PendingRow(row_id, minute, 0, str(exc)))
+    return found
 
 
 def _rows_fault(exc: Exception) -> bool:
