@@ -10,7 +10,7 @@ rather than once per group.
 
 A row whose fold fails while others' succeed (its sums unreadable, or refused by the database) must
 not hold the roll-ups back: when a fold fails so, each of its rows is folded alone, and a row that
-fails alone is left pending (nothing is lost: an operator can see and mend it), logged once, and
+fails alone is left pending (nothing is lost: `app.cli pending-usage` shows it), logged once, and
 skipped by that process's folds from then on.
 """
 
