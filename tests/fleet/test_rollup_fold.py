@@ -282,3 +282,15 @@ async def test_sums_the_database_refuses_are_left_pending_too(
     assert await writer.fold() == 1
     assert await totals(database) == {"o-a": usage(1)}
     assert await pending_groups(database) == 1
+
+
+async def test_after_setting_a_row_aside_a_fold_goes_on_with_the_rest(database: Database) -> None:
+    await organizations(database, "o-a")
+    async with database.transaction() as session:
+        session.add(UsageRollupPending(minute=29_000_000, deltas="not sums"))
+    for _ in range(5):
+        async with database.transaction() as session:
+            await pending.leave_for_rollups(session, {("o-a", "p", "k", "m"): [1, 1, 1, 1, 1]}, 29_000_000)
+    unfoldable: set[int] = set()
+    assert await pending.fold_all(database, limit=2, unfoldable=unfoldable) == 5  # not only the first two
+    assert len(unfoldable) == 1 and await pending_groups(database) == 1

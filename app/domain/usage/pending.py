@@ -100,7 +100,10 @@ async def fold_all(db: Database, limit: int = FOLD_GROUPS, *, unfoldable: set[in
         except UNFOLDABLE as exc:
             if not _rows_fault(exc):
                 raise  # the database is away: the rows stay pending for the next round
-            taken = await _fold_alone(db, claimed, skip)
+            folded += await _fold_alone(db, claimed, skip)
+            if claimed:  # each folded alone or set aside: on to the others
+                continue
+            return folded
         folded += taken
         if taken < limit:  # the rest is another fold's (PostgreSQL), or arrived just now: the next round's
             return folded
