@@ -107,10 +107,11 @@ def _pending_usage(args: argparse.Namespace) -> None:
         if args.fold:  # what a fold sets aside is logged with its reason, on stderr
             folded = await fold_all(db, unfoldable=unfoldable)
             print(f"Folded {folded} group(s) into the roll-ups.", file=sys.stderr)
-        rows = await pending_rows(db, clock.now() - args.older_than)
+        rows = await pending_rows(db, clock.now() - args.older_than, args.limit)
         for row in rows:
             print(pending_usage_line(row, set_aside=row.id in unfoldable))
-        print(f"{len(rows)} usage group(s) pending for longer than {args.older_than}", file=sys.stderr)
+        counted = f"the oldest {len(rows)}" if len(rows) == args.limit else f"{len(rows)}"
+        print(f"{counted} usage group(s) pending for longer than {args.older_than}", file=sys.stderr)
         return 1 if any(row.problem or row.id in unfoldable for row in rows) else 0
 
     _run(work)
@@ -191,6 +192,7 @@ def register(commands: Any) -> None:
         "pending-usage", help="usage groups not yet folded into the graphs' roll-ups (they take seconds)"
     )
     usage.add_argument("--older-than", type=_duration, default="5m", help="e.g. 90s, 15m (default 5m)")
+    usage.add_argument("--limit", type=int, default=100, help="list at most this many (default 100)")
     usage.add_argument(
         "--fold", action="store_true", help="fold what is pending first, saying what cannot be folded"
     )

@@ -157,6 +157,9 @@ async def test_usage_left_unfolded_is_listed_and_folded_on_demand(
     assert "pending for 10m" in lines[0] and lines[0].endswith(": 1 sums")
     assert "pending for 9m" in lines[1] and "unreadable sums" in lines[1]
 
+    oldest = await cli(database_url, "pending-usage", "--older-than", "5m", "--limit", "1")
+    assert len(oldest.stdout.splitlines()) == 1 and "the oldest 1 usage group(s)" in oldest.stderr
+
     folded = await cli(database_url, "pending-usage", "--fold", "--older-than", "0s")
     assert folded.returncode == 1 and "Folded 2 group(s)" in folded.stderr, folded
     assert "cannot be folded" in folded.stderr  # the log says why
