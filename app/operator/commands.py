@@ -162,13 +162,20 @@ def _duration(text: str) -> Any:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _count(text: str) -> int:
+    """A --limit: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a count: {text!r} (a whole number, 1 or more)")
+    return int(text)
+
+
 def register(commands: Any) -> None:
     """Add the operator's commands to the CLI's subcommands."""
     outbox = commands.add_parser("outbox", help="read the mail outbox, show one email with its links, resend")
     actions = outbox.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="the newest messages, one line each")
     listing.add_argument("--state", choices=["queued", "sent", "failed", "cancelled"])
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=_count, default=50)
     listing.set_defaults(run=_outbox_list)
     shown = actions.add_parser(
         "show", help="one message as its recipient reads it (links in clear, not stored so)"
@@ -192,7 +199,7 @@ def register(commands: Any) -> None:
         "pending-usage", help="usage groups not yet folded into the graphs' roll-ups (they take seconds)"
     )
     usage.add_argument("--older-than", type=_duration, default="5m", help="e.g. 90s, 15m (default 5m)")
-    usage.add_argument("--limit", type=int, default=100, help="list at most this many (default 100)")
+    usage.add_argument("--limit", type=_count, default=100, help="list at most this many (default 100)")
     usage.add_argument(
         "--fold", action="store_true", help="fold what is pending first, saying what cannot be folded"
     )

@@ -159,6 +159,9 @@ async def test_usage_left_unfolded_is_listed_and_folded_on_demand(
 
     oldest = await cli(database_url, "pending-usage", "--older-than", "5m", "--limit", "1")
     assert len(oldest.stdout.splitlines()) == 1 and "the oldest 1 usage group(s)" in oldest.stderr
+    for bad in ("-1", "0", "many"):  # refused before anything runs, not a database's error
+        refused = await cli(database_url, "pending-usage", "--limit", bad)
+        assert refused.returncode == 2 and "not a count" in refused.stderr, refused
 
     folded = await cli(database_url, "pending-usage", "--fold", "--older-than", "0s")
     assert folded.returncode == 1 and "Folded 2 group(s)" in folded.stderr, folded
