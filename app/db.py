@@ -73,6 +73,11 @@ def _sqlite_engine(url: str, *, immediate: bool, busy_ms: int) -> AsyncEngine:
             await_(driver.execute(begin))
         except sqlite3.Error as exc:
             raise DBAPIError.instance(begin, None, exc, sqlite3.Error) from exc
+        except BaseException:
+            # cancelled: aiosqlite's thread runs the queued BEGIN all the same, after the pool took the
+            # connection back as idle, which then held the write lock; a rollback queued behind it ends it
+            await_(driver.rollback())
+            raise
 
     @event.listens_for(engine.sync_engine, "reset")
     def _on_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
