@@ -16,6 +16,29 @@ from collections.abc import Awaitable, Callable
 from app.outage import is_outage
 
 
+class Failures:
+    """The failures of work done again and again (`what`, as "SQLite checkpoints"): a run logged once, its end once."""
+
+    def __init__(self, what: str, logger: logging.Logger) -> None:
+        self._what = what
+        self._logger = logger
+        self._failing = False
+
+    def failed(self, exc: Exception) -> None:
+        if not self._failing:  # a bug is an ERROR with its trace; a service away, a WARNING
+            bug = not is_outage(exc)
+            level = logging.ERROR if bug else logging.WARNING
+            self._logger.log(
+                level, "%s fail (%s: %s); retrying", self._what, type(exc).__name__, exc, exc_info=bug
+            )
+        self._failing = True
+
+    def succeeded(self) -> None:
+        if self._failing:
+            self._logger.warning("%s succeed again", self._what)
+        self._failing = False
+
+
 async def every(
     seconds: float,
     work: Callable[[], Awaitable[object]],
@@ -29,20 +52,14 @@ async def every(
     `what` names the rounds in the log ("SQLite checkpoints"). With `wake`, `work` clears it itself, at
     the point after which a poke must start another round.
     """
-    failing = False
+    failures = Failures(what, logger)
     while True:
         try:
             await work()
         except Exception as exc:  # noqa: BLE001  (the next round tries again)
-            if not failing:  # a bug is an ERROR with its trace; a service away, a WARNING
-                bug = not is_outage(exc)
-                level = logging.ERROR if bug else logging.WARNING
-                logger.log(level, "%s fail (%s: %s); retrying", what, type(exc).__name__, exc, exc_info=bug)
-            failing = True
+            failures.failed(exc)
         else:
-            if failing:
-                logger.warning("%s succeed again", what)
-            failing = False
+            failures.succeeded()
         if wake is None:
             await asyncio.sleep(seconds)
         else:

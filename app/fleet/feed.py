@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from app.db import Database
 from app.fleet.versions import CHANNEL, changes_since, latest_version
-from app.periodic import every
+from app.periodic import Failures, every
 
 logger = logging.getLogger(__name__)
 
@@ -73,19 +73,20 @@ class ChangeFeed:
         import asyncpg  # type: ignore[import-untyped]
 
         dsn = make_url(self._db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        # a connection listens until it fails: an outage is one line when it starts and one when it ends
+        failures = Failures("Connections listening for organization changes", logger)
         while True:
             connection: Any = None
             try:
                 connection = await asyncpg.connect(dsn, timeout=self._db.connect_timeout)
                 await connection.add_listener(CHANNEL, self._notified)
                 self._forget_all()  # what happened while nobody listened is unknown
+                failures.succeeded()
                 while True:  # a lost connection shows here within the keep-alive
                     await asyncio.sleep(KEEPALIVE_SECONDS)
                     await connection.execute("SELECT 1", timeout=self._db.connect_timeout)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001  (reconnect; the cache is dropped when listening again)
-                logger.warning("listening for organization changes failed; reconnecting", exc_info=True)
+            except Exception as exc:  # noqa: BLE001  (reconnect; the cache is dropped when listening again)
+                failures.failed(exc)
             finally:
                 if connection is not None:
                     connection.terminate()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import select, update
 
 from app.db import Database
@@ -13,6 +14,7 @@ from app.domain.api_keys.service import create_api_key, revoke_api_key
 from app.domain.billing.accounts import attach_payment_method
 from app.domain.projects.service import archive_project
 from app.domain.subscriptions.service import cancel, subscribe
+from app.fleet import feed as feeds
 from app.fleet.billing import burn
 from app.fleet.feed import ChangeFeed
 from app.fleet.models import OrganizationVersion
@@ -20,6 +22,7 @@ from app.payments.facade import Payments
 from app.services import Services
 from app.settings import Settings
 from tests.fleet.conftest import buy_credits
+from tests.fleet.processes import proxy_to, until
 from tests.support import World
 
 
@@ -101,6 +104,36 @@ async def test_the_feed_hears_changes_committed_by_another_process(database_url:
     finally:
         await feed.stop()
         await listener.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_a_listening_connection_lost_for_a_while_is_logged_once_and_so_is_its_return(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(feeds, "KEEPALIVE_SECONDS", 0.05)
+    monkeypatch.setattr(feeds, "RETRY_SECONDS", 0.05)
+    port = int(database_url.rsplit(":", 1)[1].split("/")[0])
+    listened: list[int] = []  # each (re)connection drops the whole cache: news may have been missed
+    with proxy_to(port) as proxy:
+        listener = Database(database_url.replace(f":{port}/", f":{proxy.port}/"), connect_timeout=0.2)
+        feed = ChangeFeed(listener, lambda _ids: None, lambda: listened.append(1))
+        feed.start()
+        try:
+            await until(lambda: asyncio.sleep(0, listened), 5)
+            proxy.cut()  # the keep-alive times out, then every reconnection does for a second
+            await asyncio.sleep(1)
+            proxy.restore()
+            await until(lambda: asyncio.sleep(0, len(listened) == 2), 5)
+        finally:
+            await feed.stop()
+            await listener.dispose()
+    logged = [
+        (r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records if r.name == feeds.logger.name
+    ]
+    assert [(level, message.split(" (")[0], traced) for level, message, traced in logged] == [
+        ("WARNING", "Connections listening for organization changes fail", False),
+        ("WARNING", "Connections listening for organization changes succeed again", False),
+    ]
 
 
 async def test_subscribing_and_canceling_bump_the_version(
