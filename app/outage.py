@@ -39,9 +39,8 @@ def is_outage(exc: BaseException) -> bool:
         return exc.connection_invalidated or _is_unavailable(exc.orig)
     if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
         return _is_network(exc)
-    return isinstance(exc, OUTAGES) or _is_unavailable(
-        exc
-    )  # asyncpg's own, where it is used bare (fleet.feed)
+    # asyncpg's own errors too, where asyncpg is used bare (fleet.feed)
+    return isinstance(exc, OUTAGES) or _is_unavailable(exc)
 
 
 def is_refusal(exc: BaseException) -> bool:

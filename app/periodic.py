@@ -28,9 +28,9 @@ class Failures:
         if not self._failing:  # a bug is an ERROR with its trace; a service away, a WARNING
             bug = not is_outage(exc)
             level = logging.ERROR if bug else logging.WARNING
-            self._logger.log(
-                level, "%s fail (%s: %s); retrying", self._what, type(exc).__name__, exc, exc_info=bug
-            )
+            # a timeout's message is empty: its name says it all
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self._logger.log(level, "%s fail (%s); retrying", self._what, reason, exc_info=bug)
         self._failing = True
 
     def succeeded(self) -> None:

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from app.periodic import every
+from app.periodic import Failures, every
 
 logger = logging.getLogger("tests.periodic")
 
@@ -40,3 +40,14 @@ async def test_a_run_of_failures_is_logged_once_with_its_trace_and_the_recovery_
         ("WARNING", "Test rounds fail (ConnectionRefusedError: away); retrying", False),  # away: one line
     ]
     assert task.cancelled()  # it runs until cancelled, failures or not
+
+
+def test_a_failure_without_a_message_is_named_by_its_type(caplog: pytest.LogCaptureFixture) -> None:
+    failures = Failures("Test rounds", logger)
+    failures.failed(TimeoutError())
+    failures.failed(TimeoutError())
+    failures.succeeded()
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == logger.name] == [
+        ("WARNING", "Test rounds fail (TimeoutError); retrying"),
+        ("WARNING", "Test rounds succeed again"),
+    ]
