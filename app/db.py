@@ -16,6 +16,7 @@ in sqlite's busy handler, which sleeps in steps of up to 100 ms and so outlasts 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -76,7 +77,8 @@ def _sqlite_engine(url: str, *, immediate: bool, busy_ms: int) -> AsyncEngine:
         except BaseException:
             # cancelled: aiosqlite's thread runs the queued BEGIN all the same, after the pool took the
             # connection back as idle, which then held the write lock; a rollback queued behind it ends it
-            await_(driver.rollback())
+            with contextlib.suppress(Exception):  # a closed connection holds no transaction
+                await_(driver.rollback())
             raise
 
     @event.listens_for(engine.sync_engine, "reset")
