@@ -174,3 +174,19 @@ async def test_a_transaction_cancelled_while_it_begins_leaves_no_transaction_beh
         async with aiosqlite.connect(db.url.split("///")[1], timeout=0.1) as other:  # and so does another
             await other.execute("BEGIN IMMEDIATE")
             await other.rollback()
+
+
+async def test_a_read_cancelled_while_it_begins_leaves_its_connection_ready(db: Database) -> None:
+    """The same for reads (a deferred BEGIN), cancelled as a fleet call past its deadline is."""
+
+    async def read() -> None:
+        async with db.reader() as session:
+            await session.execute(text("SELECT count(*) FROM filler"))
+
+    for steps in range(12):
+        task = asyncio.create_task(read())
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await read()
