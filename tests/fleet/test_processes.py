@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import signal
 import time
@@ -34,7 +35,7 @@ from app.domain.plans.overrides import set_limit_override
 from app.domain.subscriptions.lifecycle import end
 from app.domain.subscriptions.models import EndReason, Subscription
 from app.domain.subscriptions.service import subscribe
-from app.domain.usage.models import UsageRecord
+from app.domain.usage.models import UsageHour, UsageRecord, UsageRollupPending
 from app.services import build_services
 from app.settings import Settings
 from tests.conftest import POSTGRES_SERVER_URL, REDIS_URL, postgres_admin, postgres_problem
@@ -339,7 +340,10 @@ async def test_sigterm_under_usage_load_loses_no_acknowledged_record(stack: Stac
             outcomes = await asyncio.gather(*sending)
         # uvicorn re-raises SIGTERM once its graceful shutdown is done
         assert await asyncio.to_thread(server.wait) == -signal.SIGTERM
-        assert "Application shutdown complete" in server.log.read_text()
+        log = server.log.read_text()
+        assert "Application shutdown complete" in log
+        logged = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+        assert [entry["message"] for entry in logged if entry["level"] == "ERROR"] == []  # a clean shutdown
     acknowledged = {
         record["request_id"] for record, outcome in zip(records, outcomes, strict=True) if outcome
     }
@@ -350,8 +354,11 @@ async def test_sigterm_under_usage_load_loses_no_acknowledged_record(stack: Stac
         burned = await session.scalar(
             select(func.sum(CreditLedgerEntry.amount_nanos)).where(CreditLedgerEntry.kind == EntryKind.USAGE)
         )
+        pending = await session.scalar(select(func.count()).select_from(UsageRollupPending))
+        hourly = await session.scalar(select(func.sum(UsageHour.requests)))
     assert acknowledged <= stored  # every record answered 2xx was committed
     assert -burned == len(stored) * (100 * 350 + 40 * 750)  # and burned once
+    assert (pending, hourly) == (0, len(stored))  # and folded into the roll-ups before the process ended
 
 
 @pytest.mark.parametrize("stack", ["postgresql+redis"], indirect=True)
