@@ -154,7 +154,10 @@ def versus_noop(bases: list[str], admission_body: str, workdir: Path, args: Any)
         cases = dict(list(cases.items())[i] for i in order)
     figures: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
     for index in range(args.rounds):
-        for name, measure in cases.items():  # in turn: the machine's drift hits every case alike
+        turn = list(cases.items())
+        if args.compare and index % 2:  # each pair the other way round: the first of two runs measured faster
+            turn = [turn[0], *(case for pair in zip(turn[2::2], turn[1::2], strict=True) for case in pair)]
+        for name, measure in turn:  # in turn: the machine's drift hits every case alike
             figures[name].append(measure())
         print(
             f"round {index + 1}: "
