@@ -114,16 +114,20 @@ async def test_a_listening_connection_lost_for_a_while_is_logged_once_and_so_is_
     monkeypatch.setattr(feeds, "RETRY_SECONDS", 0.05)
     port = int(database_url.rsplit(":", 1)[1].split("/")[0])
     listened: list[int] = []  # each (re)connection drops the whole cache: news may have been missed
+
+    async def listening(times: int) -> bool:
+        return len(listened) == times
+
     with proxy_to(port) as proxy:
         listener = Database(database_url.replace(f":{port}/", f":{proxy.port}/"), connect_timeout=0.2)
         feed = ChangeFeed(listener, lambda _ids: None, lambda: listened.append(1))
         feed.start()
         try:
-            await until(lambda: asyncio.sleep(0, listened), 5)
+            await until(lambda: listening(1), 5)
             proxy.cut()  # the keep-alive times out, then every reconnection does for a second
             await asyncio.sleep(1)
             proxy.restore()
-            await until(lambda: asyncio.sleep(0, len(listened) == 2), 5)
+            await until(lambda: listening(2), 5)
         finally:
             await feed.stop()
             await listener.dispose()
