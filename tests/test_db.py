@@ -153,40 +153,29 @@ async def test_failing_checkpoints_are_logged_once_and_their_recovery_too(
     ]
 
 
-async def test_a_transaction_cancelled_while_it_begins_leaves_no_transaction_behind(db: Database) -> None:
+@pytest.mark.parametrize("kind", ["write", "read"])
+async def test_a_transaction_cancelled_while_it_begins_leaves_no_transaction_behind(
+    db: Database, kind: str
+) -> None:
     """aiosqlite runs a queued BEGIN even when its caller was cancelled: the pool must not keep it open.
 
-    Cancelled at each step of its start, a transaction leaves its connection ready for the next one
-    (no "cannot start a transaction within a transaction") and the write lock free for other processes.
+    Cancelled at each step of its start (as at shutdown, or a fleet call past its deadline), a write or a
+    read (a deferred BEGIN) leaves its connection ready for the next one (no "cannot start a transaction
+    within a transaction") and the write lock free for other processes.
     """
 
-    async def write() -> None:
-        async with db.transaction() as session:
-            await session.execute(text("INSERT INTO filler VALUES ('cancelled')"))
-
-    for steps in range(12):
-        task = asyncio.create_task(write())
-        for _ in range(steps):
-            await asyncio.sleep(0)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await _write(db, 1)  # this process goes on writing
-        async with aiosqlite.connect(db.url.split("///")[1], timeout=0.1) as other:  # and so does another
-            await other.execute("BEGIN IMMEDIATE")
-            await other.rollback()
-
-
-async def test_a_read_cancelled_while_it_begins_leaves_its_connection_ready(db: Database) -> None:
-    """The same for reads (a deferred BEGIN), cancelled as a fleet call past its deadline is."""
-
-    async def read() -> None:
-        async with db.reader() as session:
+    async def use() -> None:
+        async with db.transaction() if kind == "write" else db.reader() as session:
             await session.execute(text("SELECT count(*) FROM filler"))
 
     for steps in range(12):
-        task = asyncio.create_task(read())
+        task = asyncio.create_task(use())
         for _ in range(steps):
             await asyncio.sleep(0)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await read()
+        await use()  # this process goes on
+        await _write(db, 1)
+        async with aiosqlite.connect(db.url.split("///")[1], timeout=0.1) as other:  # and so does another
+            await other.execute("BEGIN IMMEDIATE")
+            await other.rollback()
