@@ -11,6 +11,10 @@ SQLite's write-ahead log is copied into the database (a checkpoint) by a task of
 syncs all that was written since the last, and made a fleet's usage commits over 500 organizations
 40 ms slower each. The process's own write transactions wait for their turn on an asyncio lock, not
 in sqlite's busy handler, which sleeps in steps of up to 100 ms and so outlasts what it waits for.
+
+A SQLite transaction cancelled on the way (at shutdown, or a fleet call past its deadline) is rolled back
+before its connection is reused or closed. aiosqlite's thread still runs a BEGIN that was queued, and sqlite3
+keeps a closed connection's transaction, and so the write lock, while a cursor of it lives.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import PoolResetState
 from sqlalchemy.util import await_
+from sqlalchemy.util.concurrency import in_greenlet
 from sqlmodel import SQLModel
 
 from app.periodic import every
@@ -87,6 +92,15 @@ def _sqlite_engine(url: str, *, immediate: bool, busy_ms: int) -> AsyncEngine:
         # to do, which sqlite3 knows without a trip to aiosqlite's thread
         if state.asyncio_safe and dbapi_connection.driver_connection.in_transaction:
             dbapi_connection.rollback()
+
+    @event.listens_for(engine.sync_engine, "invalidate")
+    def _on_invalidate(dbapi_connection: Any, _record: Any, _exception: BaseException | None) -> None:
+        # SQLAlchemy closes a connection whose statement was cancelled, without a rollback; sqlite3 then
+        # keeps it open (a "zombie") while a statement of the cancelled cursor lives, and with it the
+        # transaction and the write lock: rolled back first, it holds nothing
+        if dbapi_connection is not None and in_greenlet():
+            with contextlib.suppress(Exception):
+                dbapi_connection.rollback()
 
     return engine
 

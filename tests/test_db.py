@@ -168,7 +168,7 @@ async def test_a_transaction_cancelled_while_it_begins_leaves_no_transaction_beh
         async with db.transaction() if kind == "write" else db.reader() as session:
             await session.execute(text("SELECT count(*) FROM filler"))
 
-    for steps in range(12):
+    for steps in [*range(16)] * 3:  # the steps of its start and of its statement, each a few times
         task = asyncio.create_task(use())
         for _ in range(steps):
             await asyncio.sleep(0)
