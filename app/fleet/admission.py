@@ -323,11 +323,18 @@ class Admissions:
         states = await self.directory.organizations(
             {s.admission.organization_id for s in settlements if s.admission.reserved_tokens != s.used_tokens}
         )
-        claims = [
-            Claim(s.admission_id, credit_key(s.admission.organization_id), self._token_buckets(states, s.admission),
-                  s.admission.reserved_tokens - s.used_tokens, s.admission.held_micros, micros_of(s.billed_nanos))
-            for s in settlements
-        ]  # fmt: skip
+        buckets: dict[tuple[str, str, str], tuple[Bucket, ...]] = {}  # the same for each of a model's records
+
+        def claim(s: Settlement) -> Claim:
+            admission = s.admission
+            where = admission.organization_id, admission.project_id, admission.model_id
+            taken = buckets.get(where)
+            if taken is None:
+                taken = buckets[where] = self._token_buckets(states, admission)
+            return Claim(s.admission_id, credit_key(admission.organization_id), taken,
+                         admission.reserved_tokens - s.used_tokens, admission.held_micros, micros_of(s.billed_nanos))  # fmt: skip
+
+        claims = list(map(claim, settlements))
         await self.limiter.settle(claims, self.reservations)
 
     async def release_lapsed(self, batch: int = 1000) -> int:

@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from redis.exceptions import NoScriptError, ResponseError
 
@@ -109,11 +109,12 @@ class CreditHold:
     amount: int
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(NamedTuple):
     """A reservation to settle. If this caller wins it (once: its usage report or the lapse sweep),
     `tokens` go back into each of `buckets` (taken when negative) and the `held` micro-dollars are
-    released under `credit_key`; the `billed` micro-dollars count there either way."""
+    released under `credit_key`; the `billed` micro-dollars count there either way.
+
+    A tuple: one is built for every usage record."""
 
     admission_id: str
     credit_key: str

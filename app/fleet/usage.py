@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, or_, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
@@ -69,9 +69,27 @@ logger = logging.getLogger(__name__)
 Burn = Callable[[AsyncSession, Mapping[str, int], str], Awaitable[set[str]]]
 MAX_GROUP = 4000
 KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)
-_TEXTS = ("organization_id", "request_id", "admission_nonce", "project_id", "api_key_id", "model_id", "plan")
-RECORD_COLUMNS = [(name, TEXT) for name in _TEXTS] + [
-    (name, INT) for name in ("input_tokens", "output_tokens", "cost_nanos", "billed_nanos")
+
+
+class RecordRow(NamedTuple):
+    """A usage record as the group's INSERT writes it (a tuple: one is built for every record)."""
+
+    organization_id: str
+    request_id: str
+    admission_nonce: str
+    project_id: str
+    api_key_id: str
+    model_id: str
+    plan: str
+    input_tokens: int
+    output_tokens: int
+    cost_nanos: int
+    billed_nanos: int
+
+
+TEXTS = 7  # the first fields are text, the others integers
+RECORD_COLUMNS = [(name, TEXT) for name in RecordRow._fields[:TEXTS]] + [
+    (name, INT) for name in RecordRow._fields[TEXTS:]
 ]
 
 
@@ -316,29 +334,29 @@ class UsageWriter:
             else:
                 first[organization, item.request_id] = by_admission[organization, item.admission.nonce] = item
         # a fixed order of rows (and of roll-ups, burns and keys below): concurrent groups never deadlock
-        rows = [self._record(item, now) for _, item in sorted(first.items())]
+        items = [first[key] for key in sorted(first)]
+        rows = [self._record(item) for item in items]
         async with self._db.transaction() as session:
-            # one statement whatever the number of rows
-            inserted: set[tuple[str, str]] = set()
-            if rows:
-                added, statement = _record_insert(self._db.is_sqlite)
-                values = [[row[column] for column, _ in RECORD_COLUMNS] for row in rows]
-                returned = await added.execute(session, statement, values, {"recorded_at": now})
-                inserted = {(organization, request_id) for organization, request_id in returned}
-            await self._explain_conflicts(
-                [item for key, item in first.items() if key not in inserted], session
-            )
-            new_rows = [row for row in rows if (row["organization_id"], row["request_id"]) in inserted]
-            recharge, keys_used = await self._apply(session, new_rows, minute, now)
+            # one statement whatever the number of rows; RETURNING names the rows that were new
+            added, statement = _record_insert(self._db.is_sqlite)
+            returned = await added.execute(session, statement, rows, {"recorded_at": now})
+            stored = list(zip(rows, items, strict=True))
+            if len(returned) < len(rows):  # a repeat, or a second request on a used admission
+                inserted = set(map(tuple, returned))
+                await self._explain_conflicts(
+                    [item for row, item in stored if row[:2] not in inserted], session
+                )
+                stored = [(row, item) for row, item in stored if row[:2] in inserted]
+            recharge, keys_used = await self._apply(session, [row for row, _ in stored], minute, now)
         self._keys_used.update(dict.fromkeys(keys_used, now))  # committed: no need to write them for a minute
         if now - self._keys_pruned_at > KEY_LAST_USED_RESOLUTION:
             self._keys_pruned_at = now
             self._keys_used = {
                 key: at for key, at in self._keys_used.items() if at > now - KEY_LAST_USED_RESOLUTION
             }
-        for row in new_rows:
-            first[row["organization_id"], row["request_id"]].billed_nanos = row["billed_nanos"]
-        return Committed([first[row["organization_id"], row["request_id"]] for row in new_rows], recharge)
+        for row, item in stored:
+            item.billed_nanos = row.billed_nanos
+        return Committed([item for _, item in stored], recharge)
 
     async def _explain_conflicts(self, items: list[UsageItem], session: AsyncSession) -> None:
         """Records not stored: a repeat of a stored request, or a second request on a used admission."""
@@ -361,27 +379,16 @@ class UsageWriter:
             else:
                 _refuse_second_request(item, request_id)
 
-    def _record(self, item: UsageItem, now: Any) -> dict[str, Any]:
+    def _record(self, item: UsageItem) -> RecordRow:
         admission = item.admission
         model = self._catalog.model(admission.model_id)
         cost = model.price_of(item.input_tokens, item.output_tokens) if model else 0
-        return {
-            "request_id": item.request_id,
-            "admission_nonce": admission.nonce,
-            "organization_id": admission.organization_id,
-            "project_id": admission.project_id,
-            "api_key_id": admission.api_key_id,
-            "model_id": admission.model_id,
-            "plan": admission.plan,
-            "input_tokens": item.input_tokens,
-            "output_tokens": item.output_tokens,
-            "cost_nanos": cost,
-            "billed_nanos": cost if admission.plan == "paygo" else 0,
-            "recorded_at": now,
-        }
+        return RecordRow(admission.organization_id, item.request_id, admission.nonce, admission.project_id,
+                         admission.api_key_id, admission.model_id, admission.plan, item.input_tokens,
+                         item.output_tokens, cost, cost if admission.plan == "paygo" else 0)  # fmt: skip
 
     async def _apply(
-        self, session: AsyncSession, rows: list[dict[str, Any]], minute: int, now: Any
+        self, session: AsyncSession, rows: list[RecordRow], minute: int, now: Any
     ) -> tuple[set[str], list[str]]:
         """The roll-ups' pending sums, credit burns and the keys' last use for the newly stored records.
 
@@ -391,15 +398,14 @@ class UsageWriter:
             return set(), []
         billed: dict[str, int] = defaultdict(int)
         for row in rows:
-            if row["billed_nanos"]:
-                billed[row["organization_id"]] += row["billed_nanos"]
+            if row.billed_nanos:
+                billed[row.organization_id] += row.billed_nanos
         await leave_for_rollups(session, summed(rows), minute)
         # every organization's burn in a few statements, accounts locked in a fixed order (no deadlock)
-        recharge = await self._burn(session, billed, f"usage:{rows[0]['request_id']}+{len(rows) - 1}")
+        recharge = await self._burn(session, billed, f"usage:{rows[0].request_id}+{len(rows) - 1}")
         fresh_after = now - KEY_LAST_USED_RESOLUTION
-        stale = {
-            key for row in rows if self._keys_used.get(key := row["api_key_id"], fresh_after) <= fresh_after
-        }
+        used = self._keys_used
+        stale = {key for key in {row.api_key_id for row in rows} if used.get(key, fresh_after) <= fresh_after}
         return recharge, await _use_keys(session, sorted(stale), now) if stale else []
 
 

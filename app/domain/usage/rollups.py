@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from operator import itemgetter
+from operator import add, attrgetter, itemgetter
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, literal, select
@@ -72,23 +73,29 @@ def rollup_for(bucket_minutes: int, dimensions: Iterable[str]) -> Rollup:
 Sums = dict[tuple[str, ...], list[int]]
 
 
-def summed(records: Iterable[Mapping[str, Any]]) -> Sums:
-    """The records' figures summed per organization, project, key and model: the finest roll-up's rows."""
+_KEY = attrgetter("organization_id", *ALL_DIMENSIONS)
+_FIGURES = attrgetter(*SUMMED[1:])
+
+
+def summed(records: Iterable[Any]) -> Sums:
+    """The records' figures summed per organization, project, key and model: the finest roll-up's rows.
+
+    A record has them as attributes (the usage writer's rows are named tuples).
+    """
     finest: Sums = {}
     for record in records:
-        key = (record["organization_id"], *(record[d] for d in ALL_DIMENSIONS))
+        key = _KEY(record)
         figures = finest.get(key)
         if figures is None:
-            figures = finest[key] = [0] * len(SUMMED)
-        figures[0] += 1
-        for index, name in enumerate(SUMMED[1:], 1):
-            figures[index] += record[name]
+            finest[key] = [1, *_FIGURES(record)]
+        else:
+            figures[:] = map(add, figures, (1, *_FIGURES(record)))
     return finest
 
 
 async def add_to_rollups(session: AsyncSession, records: Iterable[Mapping[str, Any]], minute: int) -> None:
     """Sum records stored in `minute` (since the epoch) into every roll-up at once: a bulk load, a test."""
-    await add_sums(session, [(minute, summed(records))])
+    await add_sums(session, [(minute, summed(SimpleNamespace(**record) for record in records))])
 
 
 async def add_sums(session: AsyncSession, sums: Sequence[tuple[int, Sums]]) -> None:
