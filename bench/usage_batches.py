@@ -315,7 +315,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument(
-        "--in-flight", type=int, default=1, help="reports submitted at once (PostgreSQL: 4 writers)"
+        "--in-flight", type=int, default=1, help="reports submitted at once (PostgreSQL: 2 writers)"
     )
     parser.add_argument(
         "--rounds", type=int, default=2, help="runs of each code, alternated; the best is printed"
