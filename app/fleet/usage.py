@@ -93,9 +93,9 @@ class RecordRow(NamedTuple):
     billed_nanos: int
 
 
-TEXTS = 7  # the first fields are text, the others integers
-RECORD_COLUMNS = [(name, TEXT) for name in RecordRow._fields[:TEXTS]] + [
-    (name, INT) for name in RecordRow._fields[TEXTS:]
+_TEXT_FIELDS = 7  # the first fields are text, the others integers
+RECORD_COLUMNS = [(name, TEXT) for name in RecordRow._fields[:_TEXT_FIELDS]] + [
+    (name, INT) for name in RecordRow._fields[_TEXT_FIELDS:]
 ]
 
 
