@@ -33,6 +33,7 @@ from app.fleet.billing import burn
 from app.fleet.tokens import Admission, new_nonce
 from app.fleet.usage import Committed, UsageItem, UsageWriter
 from tests.credits.support import DOLLAR, check_ledger
+from tests.fleet.processes import until
 from tests.support import World
 
 PRICE_IN, PRICE_OUT = 350, 750  # gpt-oss-120b, nano-dollars per token
@@ -280,6 +281,38 @@ async def test_concurrent_groups_over_the_same_organizations_never_deadlock(
             select(func.sum(CreditLedgerEntry.amount_nanos)).where(CreditLedgerEntry.kind == EntryKind.USAGE)
         )
     assert billed == -480 * price()
+    await check_ledger(database)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_a_group_held_up_by_the_database_holds_back_only_itself(
+    database: Database, writer: Writer, clock: Any
+) -> None:
+    """PostgreSQL commits groups side by side: one waiting on a lock (or a hung connection) stops no other."""
+    await organizations(database, "o-locked", "o-free")
+    assert await writer.submit([item("o-locked", "first"), item("o-free", "first")]) == ["accepted"] * 2
+    async with database.transaction() as elsewhere:  # a long transaction holds o-locked's account
+        await elsewhere.execute(
+            select(CreditAccount.balance_nanos)
+            .where(CreditAccount.organization_id == "o-locked")
+            .with_for_update()
+        )
+        held = asyncio.create_task(writer.submit([item("o-locked", "held")]))
+
+        async def waiting_for_the_lock() -> bool:  # a transaction of its own: the view is read once in each
+            async with database.reader() as session:
+                waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                return bool(await session.scalar(text(waiting)))
+
+        await until(waiting_for_the_lock, within=10)
+        async with asyncio.timeout(10):
+            assert await writer.submit([item("o-free", "meanwhile")]) == ["accepted"]
+        assert not held.done()
+    assert await held == ["accepted"]
+    assert {org: len(found) for org, found in (await usage_entries(database)).items()} == {
+        "o-locked": 2,
+        "o-free": 2,
+    }
     await check_ledger(database)
 
 
