@@ -9,7 +9,7 @@ a fleet sees: uvicorn with one worker, as production runs it, answering `POST /f
 batches of 500 PayGo records, each with its own signed admission id, over the 500 organizations that
 bench/usage_batches.py builds (each with a project, a key, an account and three grants) on a fresh
 database. The server decodes the batches, checks every admission id, commits, burns the credits,
-settles and answers; the figures include all of it, and the roll-ups folded in the background.
+settles and answers; the figures include all of it, and the roll-ups are folded in the background.
 
 `in_flight` reports are kept in flight at once by as many senders (issue 18 measured its baseline,
 900 and 1,250 records/s over 500 organizations, with 8); every record must come back "accepted". It
