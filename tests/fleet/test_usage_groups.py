@@ -301,8 +301,11 @@ async def test_a_group_held_up_by_the_database_holds_back_only_itself(
 
         async def waiting_for_the_lock() -> bool:  # a transaction of its own: the view is read once in each
             async with database.reader() as session:
-                waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                return bool(await session.scalar(text(waiting)))
+                waiting = text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+                return bool(await session.scalar(waiting))
 
         await until(waiting_for_the_lock, within=10)
         async with asyncio.timeout(10):
