@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from fleet import (
-    ADMISSION_KEY,
     BENCH_CATALOG,
-    FLEET_TOKEN,
     admission_id,
     admission_minter,
     free_port,
     seed,
+    server_env,
     start_server,
     wrk,
 )
@@ -83,12 +82,7 @@ def main() -> None:
     key = asyncio.run(seed(url))
     workdir = Path(tempfile.mkdtemp(prefix="bench-admission-"))
     (workdir / "catalog.toml").write_text(BENCH_CATALOG)
-    (workdir / "plugins.toml").write_text(
-        '[payments]\nprovider = "fake"\n[providers.fake]\nstate_path = ""\n'
-    )
-    env = {**os.environ, "DATABASE_URL": url, "CATALOG_PATH": str(workdir / "catalog.toml"),
-           "FLEET_TOKEN": FLEET_TOKEN, "LOG_LEVEL": "WARNING", "JOBS_ENABLED": "false", "MAIL_WORKER": "false",
-           "PLUGINS_TOML": str(workdir / "plugins.toml"), "FLEET_ADMISSION_KEY": ADMISSION_KEY}  # fmt: skip
+    env = server_env(workdir, url, CATALOG_PATH=str(workdir / "catalog.toml"))
     with_redis = {**env, "REDIS_URL": args.redis}
     ports = [free_port() for _ in range(4 if args.compare else 2)]
     servers = [

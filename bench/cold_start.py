@@ -26,7 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from fleet import ADMISSION_KEY, BENCH_CATALOG, FLEET_TOKEN, free_port, start_server
+from fleet import BENCH_CATALOG, FLEET_TOKEN, free_port, server_env, start_server
 from sqlalchemy import insert
 from support import bench_database, mark_built
 
@@ -157,17 +157,12 @@ def main() -> None:
     keys_file = workdir / "keys.txt"
     keys_file.write_text("\n".join(secret(n) for n in range(args.keys)) + "\n")
     (workdir / "catalog.toml").write_text(BENCH_CATALOG)
-    (workdir / "plugins.toml").write_text(
-        '[payments]\nprovider = "fake"\n[providers.fake]\nstate_path = ""\n'
-    )
     if args.redis:
         import redis
 
         redis.Redis.from_url(args.redis).flushdb()
-    env = {**os.environ, "DATABASE_URL": url, "CATALOG_PATH": str(workdir / "catalog.toml"),
-           "FLEET_TOKEN": FLEET_TOKEN, "LOG_LEVEL": "WARNING", "JOBS_ENABLED": "false", "MAIL_WORKER": "false",
-           "PLUGINS_TOML": str(workdir / "plugins.toml"), "FLEET_ADMISSION_KEY": ADMISSION_KEY,
-           **({"REDIS_URL": args.redis} if args.redis else {})}  # fmt: skip
+    env = server_env(workdir, url, CATALOG_PATH=str(workdir / "catalog.toml"),
+                     **({"REDIS_URL": args.redis} if args.redis else {}))  # fmt: skip
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     started = time.time()

@@ -301,6 +301,18 @@ def metrics_cost_per_admission() -> tuple[float, float]:
     return costs[0], costs[1]
 
 
+def server_env(workdir: Path, database_url: str, **more: str) -> dict[str, str]:
+    """A benchmark server's environment: `database_url`, the fake payment provider (its plugins.toml
+    written into `workdir`), the fleet's token and admission key, no jobs, no mail, warnings only; then
+    `more` (CATALOG_PATH, REDIS_URL, ...). A REDIS_URL of the caller's shell is not passed on."""
+    plugins = workdir / "plugins.toml"
+    plugins.write_text('[payments]\nprovider = "fake"\n[providers.fake]\nstate_path = ""\n')
+    inherited = {name: value for name, value in os.environ.items() if name != "REDIS_URL"}
+    return {**inherited, "DATABASE_URL": database_url, "FLEET_TOKEN": FLEET_TOKEN, "FLEET_ADMISSION_KEY": ADMISSION_KEY,
+            "LOG_LEVEL": "WARNING", "JOBS_ENABLED": "false", "MAIL_WORKER": "false", "PLUGINS_TOML": str(plugins),
+            **more}  # fmt: skip
+
+
 def start_server(port: int, env: dict[str, str], root: Path = ROOT) -> subprocess.Popen[bytes]:
     """uvicorn with one worker, as production runs it, once it accepts connections (the app of `root`)."""
     server = subprocess.Popen(
@@ -343,12 +355,7 @@ def main() -> None:
     key = asyncio.run(seed(database_url))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DATABASE_URL": database_url, "CATALOG_PATH": str(workdir / "catalog.toml"),
-           "FLEET_TOKEN": FLEET_TOKEN, "LOG_LEVEL": "WARNING", "JOBS_ENABLED": "false", "MAIL_WORKER": "false",
-           "PLUGINS_TOML": str(workdir / "plugins.toml"), "FLEET_ADMISSION_KEY": ADMISSION_KEY}  # fmt: skip
-    (workdir / "plugins.toml").write_text(
-        '[payments]\nprovider = "fake"\n[providers.fake]\nstate_path = ""\n'
-    )
+    env = server_env(workdir, database_url, CATALOG_PATH=str(workdir / "catalog.toml"))
     server = start_server(port, env)
     # the comparison runs on two fresh servers in the same state (the first one has served every
     # benchmark above: its reservations and heap have grown): metrics on, and METRICS_ENABLED=false

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import shutil
 import subprocess
 import sys
@@ -32,7 +31,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.fleet import BENCH_CATALOG, FLEET_TOKEN, free_port, seed  # noqa: E402
+from bench.fleet import BENCH_CATALOG, FLEET_TOKEN, free_port, seed, server_env  # noqa: E402
 
 
 def fragment_chain(levels: int) -> str:
@@ -93,18 +92,13 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-attacks-"))
     database_url = f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
     (workdir / "catalog.toml").write_text(BENCH_CATALOG)
-    (workdir / "plugins.toml").write_text(
-        '[payments]\nprovider = "fake"\n[providers.fake]\nstate_path = ""\n'
-    )
     from app.migrate import upgrade
 
     upgrade(database_url)
     key = asyncio.run(seed(database_url))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DATABASE_URL": database_url, "CATALOG_PATH": str(workdir / "catalog.toml"),
-           "FLEET_TOKEN": FLEET_TOKEN, "LOG_LEVEL": "WARNING", "JOBS_ENABLED": "false", "MAIL_WORKER": "false",
-           "PLUGINS_TOML": str(workdir / "plugins.toml")}  # fmt: skip
+    env = server_env(workdir, database_url, CATALOG_PATH=str(workdir / "catalog.toml"))
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.asgi:create_app", "--factory", "--host", "127.0.0.1", "--port",
          str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],

@@ -37,10 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from fleet import FLEET_TOKEN, free_port, start_server  # noqa: E402
+from fleet import ADMISSION_KEY, FLEET_TOKEN, free_port, server_env, start_server  # noqa: E402
 from usage_batches import BATCH, MODEL, ORGANIZATIONS, SPREADS, prepare  # noqa: E402
-
-ADMISSION_KEY = "bench-usage-http-admission-key"
 
 
 def bodies(spread: int, count: int, tag: str) -> list[bytes]:
@@ -98,13 +96,7 @@ def measure(engine: str, batches: int, in_flight: int, tag: str, code: Path) -> 
     """For each spread, on a database built afresh and a server of `code` started for it: the run's figures."""
     url = asyncio.run(prepare(engine))
     workdir = Path(tempfile.mkdtemp(prefix="bench-usage-http-"))
-    (workdir / "plugins.toml").write_text(
-        '[payments]\nprovider = "fake"\n[providers.fake]\nstate_path = ""\n'
-    )
-    env = {**os.environ, "DATABASE_URL": url, "FLEET_TOKEN": FLEET_TOKEN, "FLEET_ADMISSION_KEY": ADMISSION_KEY,
-           "LOG_LEVEL": "WARNING", "JOBS_ENABLED": "false", "MAIL_WORKER": "false",
-           "PLUGINS_TOML": str(workdir / "plugins.toml")}  # fmt: skip
-    env.pop("REDIS_URL", None)
+    env = server_env(workdir, url)
     port = free_port()
     server = start_server(port, env, code)
     try:
